@@ -1,0 +1,7 @@
+"""``python -m euds_core <command>``: see euds_core/cli.py."""
+
+import sys
+
+from euds_core.cli import main
+
+sys.exit(main())

@@ -1,0 +1,189 @@
+"""Command line: ``python -m euds_core <command>`` (the contract of DESIGN.md §7).
+
+Bad input ends with exit code 2 and one ``error: ...`` line on stderr; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from euds_core.errors import EudsInputError, ScoringCancelled
+
+EXIT_INPUT_ERROR = 2
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's default prints usage + exits 2; keep exit 2, one line
+        raise EudsInputError(f"{message} (see: {self.prog} --help)")
+
+
+def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="a built-in name (see `datasets`), a .csv/.jsonl/.parquet file or a save_to_disk folder")
+    p.add_argument("--text-col", help="column holding the text to score")
+    p.add_argument("--label-col", help="column holding the class label")
+    p.add_argument("--question-col", help="Q&A: column holding the question")
+    p.add_argument("--answer-col", help="Q&A: column holding the answer")
+    p.add_argument("--id-col", help="column holding a unique sample id (default: row number)")
+    p.add_argument("--limit", type=int, help="score a seeded random sample of N rows")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="python -m euds_core", description="EUDS Studio: score, explore and select text data.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
+
+    sub.add_parser("datasets", help="list the built-in datasets")
+
+    p = sub.add_parser("score", help="score every sample and write a Parquet file")
+    _add_dataset_args(p)
+    p.add_argument("--scores", default="information,generative,semantic", help="comma-separated score names")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--batch-size", type=int, help="rows per model batch (default 16 on CPU, 64 on CUDA)")
+    p.add_argument("--engine", default="local", choices=["local", "ray"])
+    p.add_argument("--lm", help="causal LM folder or .gguf file (default: the packaged SmolLM2-135M)")
+    p.add_argument("--encoder", help="sentence encoder folder (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--tokenizer", help="tokenizer folder for information entropy (default: the encoder's)")
+    p.add_argument("--out", required=True, help="output .parquet (or .csv / .jsonl)")
+
+    p = sub.add_parser("select", help="keep the rows inside an interval of one score")
+    p.add_argument("scores_file", help="a file written by `score`")
+    p.add_argument("--score", required=True, help="score column to select on, e.g. igse")
+    p.add_argument("--keep", type=float, help="keep this fraction of rows (exact count)")
+    p.add_argument("--band", default="middle", help="with --keep: low | middle | high | an offset in [0, 1]")
+    p.add_argument("--lo", type=float, help="keep rows with score >= LO")
+    p.add_argument("--hi", type=float, help="keep rows with score <= HI")
+    p.add_argument("--plo", type=float, help="keep rows whose percentile rank is >= PLO (0..1)")
+    p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
+    p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except EudsInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except ScoringCancelled as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("cancelled: interrupted; finished chunks are cached and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+def cmd_datasets(args) -> int:
+    from euds_core.datasets import describe_builtins
+
+    for row in describe_builtins():
+        if row["missing"]:
+            print(f"{row['name']:<16} {row['task']:<15} missing: {row['missing']}")
+        else:
+            print(f"{row['name']:<16} {row['task']:<15} {row['rows']:>6} rows  {row['description']}" + (f"  labels: {row['labels']}" if row["labels"] else ""))
+    return 0
+
+
+def load_dataset_from_args(args):
+    from euds_core.datasets import load_dataset
+
+    return load_dataset(
+        args.dataset, text_col=args.text_col, label_col=args.label_col, question_col=args.question_col,
+        answer_col=args.answer_col, id_col=args.id_col, limit=args.limit,
+    )
+
+
+def _check_output_path(path: str) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in (".parquet", ".csv", ".jsonl"):
+        raise EudsInputError(f"--out must end in .parquet, .csv or .jsonl, not '{out.name}'")
+    if not out.parent.exists():
+        raise EudsInputError(f"the folder of --out does not exist: {out.parent}")
+    return out
+
+
+def write_table(frame: pd.DataFrame, out: Path) -> None:
+    """Write atomically (temp file + rename) in the format the suffix names."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        frame.to_parquet(tmp, index=False)
+    elif suffix == ".csv":
+        frame.to_csv(tmp, index=False)
+    else:
+        frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    tmp.replace(out)
+
+
+def read_scores_file(path: str) -> pd.DataFrame:
+    from euds_core.datasets import read_table_file
+
+    return read_table_file(path)
+
+
+def cmd_score(args) -> int:
+    from tqdm import tqdm
+
+    from euds_core.datasets import save_dataset
+    from euds_core.scoring import score_dataset, scores_with_table
+
+    out = _check_output_path(args.out)
+    if args.engine == "ray":
+        raise EudsInputError("--engine ray is not available yet in this version; use --engine local")
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise EudsInputError("--batch-size must be a positive number")
+    dataset = load_dataset_from_args(args)
+    for reason, count in dataset.skipped.items():
+        print(f"skipped {count} rows: {reason}", file=sys.stderr)
+    save_dataset(dataset)  # the app finds CLI-scored datasets by id
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str, done: int, total: int, message: str) -> None:
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = tqdm(total=total, desc=f"{name:<12}", unit="rows", file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
+    scores = score_dataset(dataset, args.scores.split(","), device=args.device, batch_size=args.batch_size, options=options, progress=progress)
+    write_table(scores_with_table(dataset, scores), out)
+    print(f"wrote {len(scores)} rows x {len(scores.columns)} scores ({', '.join(scores.columns)}) to {out}  [dataset id {dataset.id}]")
+    return 0
+
+
+def cmd_select(args) -> int:
+    from euds_core.select import Interval
+
+    out = _check_output_path(args.out)
+    frame = read_scores_file(args.scores_file)
+    if args.score not in frame.columns:
+        raise EudsInputError(f"no score column '{args.score}' in {args.scores_file}; it has: {', '.join(map(str, frame.columns))}")
+    modes = [args.keep is not None, args.lo is not None or args.hi is not None, args.plo is not None or args.phi is not None]
+    if sum(modes) != 1:
+        raise EudsInputError("give exactly one of: --keep F [--band ...], --lo/--hi, or --plo/--phi")
+    if modes[0]:
+        interval = Interval(args.score, "keep", keep=args.keep, band=args.band)
+    elif modes[1]:
+        interval = Interval(args.score, "threshold", lo=args.lo, hi=args.hi)
+    else:
+        interval = Interval(args.score, "percentile", lo=args.plo, hi=args.phi)
+    scores = pd.to_numeric(frame[args.score], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(scores)):
+        raise EudsInputError(f"the column '{args.score}' has missing or non-numeric values; rescore the file")
+    mask = interval.mask(scores, args.seed)
+    write_table(frame[mask].reset_index(drop=True), out)
+    print(f"kept {int(mask.sum())} of {len(frame)}")
+    return 0
+
+
+COMMANDS = {"datasets": cmd_datasets, "score": cmd_score, "select": cmd_select}

@@ -1,0 +1,152 @@
+"""Load the encoder, the causal LM and tokenizers from local folders; choose device and dtype.
+
+No hub access: every loader takes a local path (defaults are the packaged assets, see assets.py) and passes
+``local_files_only=True`` and ``trust_remote_code=False``. The packaged SmolLM2 is a GGUF file that
+transformers dequantises to float32 in ~20 s; we save a plain copy in the workspace once so later loads
+take well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+from euds_core.assets import minilm_folder, smollm2_gguf
+from euds_core.errors import EudsInputError
+from euds_core.workspace import workspace_dir
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: loads are local or fail clearly
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_ENCODER = "packaged:minilm"
+DEFAULT_LM = "packaged:smollm2"
+
+
+# ---------------------------------------------------------------------------------------------- devices
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without a GPU is a user error."""
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EudsInputError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise EudsInputError(f"unknown device '{device}'; use auto, cpu or cuda")
+    return device
+
+
+def inference_dtype(device: str):
+    """bf16 on CUDA; fp32 on CPU, where bf16 measured ~2x slower on these machines."""
+    import torch
+
+    return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
+# ---------------------------------------------------------------------------------------------- paths and hashes
+
+
+def resolve_encoder_path(spec: str = DEFAULT_ENCODER) -> Path:
+    path = minilm_folder() if spec == DEFAULT_ENCODER else Path(spec).expanduser()
+    if not (path / "config.json").exists():
+        raise EudsInputError(f"{path} is not a model folder (no config.json); give a local Hugging Face model folder")
+    return path
+
+
+def resolve_lm_path(spec: str = DEFAULT_LM) -> Path:
+    """The folder (or GGUF file) of the causal LM; ``packaged:smollm2`` is the packaged GGUF."""
+    path = smollm2_gguf() if spec == DEFAULT_LM else Path(spec).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path
+    if not (path / "config.json").exists():
+        raise EudsInputError(f"{path} is not a causal LM folder (no config.json) nor a .gguf file")
+    return path
+
+
+def model_hash(path: Path) -> str:
+    """A cheap fingerprint of a model folder or file: names, sizes and the config, not the full weights.
+
+    Hashing 500 MB of weights on every cache lookup would cost seconds; size + config + first MiB of each
+    weight file changes whenever the model does in practice.
+    """
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        rel = f.name if path.is_file() else str(f.relative_to(path))
+        digest.update(f"{rel}:{f.stat().st_size}".encode())
+        if f.suffix in (".json", ".txt") and f.stat().st_size < 5_000_000:
+            digest.update(f.read_bytes())
+        elif f.suffix in (".safetensors", ".gguf", ".bin"):
+            with f.open("rb") as fh:
+                digest.update(fh.read(1 << 20))
+    return digest.hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------- loaders
+
+
+@lru_cache(maxsize=4)
+def load_tokenizer(path: str):
+    """A tokenizer from a local folder (used by the information score: the fine-tuning model's tokenizer)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise EudsInputError(f"could not load a tokenizer from {path}: {str(exc).splitlines()[0]}") from None
+
+
+@lru_cache(maxsize=2)
+def load_encoder(path: str, device: str):
+    """A sentence-transformers encoder (the packaged MiniLM folder carries its pooling config)."""
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(path, device=device, local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise EudsInputError(f"could not load an encoder from {path}: {str(exc).splitlines()[0]}") from None
+
+
+def _dequantised_copy_folder(gguf: Path) -> Path:
+    return workspace_dir("models") / f"{gguf.stem}-{model_hash(gguf)}-fp32"
+
+
+@lru_cache(maxsize=2)
+def load_causal_lm(path: str, device: str):
+    """(tokenizer, model) for a local causal LM folder or GGUF file, in eval mode on ``device``.
+
+    A GGUF file is dequantised once and saved as a plain safetensors copy in the workspace.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = Path(path)
+    kwargs = dict(local_files_only=True, trust_remote_code=False)
+    try:
+        if source.suffix == ".gguf":
+            copy = _dequantised_copy_folder(source)
+            if not (copy / "config.json").exists():
+                tok = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name, **kwargs)
+                model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32, **kwargs)
+                # Drop the GGUF quantiser marker so save_pretrained writes a plain fp32 model.
+                model.hf_quantizer = None
+                if hasattr(model.config, "quantization_config"):
+                    del model.config.quantization_config
+                tmp = copy.with_name(copy.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                model.save_pretrained(tmp)
+                tok.save_pretrained(tmp)
+                tmp.replace(copy) if not copy.exists() else shutil.rmtree(tmp)
+            source = copy
+        tok = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=inference_dtype(device), **kwargs)
+    except (OSError, ValueError, json.JSONDecodeError) as exc:
+        raise EudsInputError(f"could not load a causal LM from {path}: {str(exc).splitlines()[0]}") from None
+    model.to(device).eval()
+    return tok, model

@@ -1,0 +1,48 @@
+"""The scorer interface: one small class per score, registered by name (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from euds_core.cache import CancelFn, DatasetCache, ProgressFn
+
+
+class Scorer:
+    """One value per row, float32, higher = more entropy / harder / more unusual for that score.
+
+    Subclasses set ``name`` (refused when missing), ``needs`` (table columns), ``unit``, ``description``;
+    ``depends_on`` names scores whose arrays ``score`` receives in ``inputs`` (combinations). Constructors
+    only store parameters (no model loading), so ``params()`` is cheap and a cache hit does no model work.
+    """
+
+    name: ClassVar[str] = ""
+    needs: ClassVar[frozenset[str]] = frozenset({"text"})
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    unit: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    uses_model: ClassVar[bool] = False  # True when scoring loads a neural model (slow on CPU)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name") and not cls.__name__.startswith("_"):
+            raise TypeError(f"scorer class {cls.__name__} must set a non-empty `name`")
+
+    def params(self) -> dict:
+        """Everything that changes the output; hashed into the cache key."""
+        return {}
+
+    def score(
+        self,
+        table: pd.DataFrame,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+        cache: DatasetCache | None = None,
+        inputs: dict[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        raise NotImplementedError
