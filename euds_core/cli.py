@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
     p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet")
+
+    p = sub.add_parser("job-run", help=argparse.SUPPRESS)  # internal: the child process of a background job
+    p.add_argument("job_id")
     return parser
 
 
@@ -186,4 +189,10 @@ def cmd_select(args) -> int:
     return 0
 
 
-COMMANDS = {"datasets": cmd_datasets, "score": cmd_score, "select": cmd_select}
+def cmd_job_run(args) -> int:
+    from euds_core.jobs import run_job
+
+    return run_job(args.job_id)
+
+
+COMMANDS = {"datasets": cmd_datasets, "score": cmd_score, "select": cmd_select, "job-run": cmd_job_run}

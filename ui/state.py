@@ -1,0 +1,56 @@
+"""The current dataset and workspace, shared by every page through ``st.session_state`` and the URL.
+
+The dataset is a built-in name or a workspace dataset id (16 hex chars, shown on the Load page); the URL
+query parameter ``dataset`` carries it so a view can be bookmarked.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from euds_core.datasets import BUILTIN_DATASETS, DEFAULT_DATASET, Dataset, load_dataset, save_dataset
+from euds_core.errors import EudsInputError
+
+DATASET_KEY = "dataset_spec"
+
+
+@st.cache_data(show_spinner="Loading dataset…", max_entries=8)
+def _load_dataset_cached(spec: str) -> tuple[str, str, pd.DataFrame, str, dict]:
+    ds = load_dataset(spec)
+    save_dataset(ds)  # jobs and the CLI find it by id
+    return ds.name, ds.task, ds.table, ds.source, ds.skipped
+
+
+def load_current_dataset(spec: str) -> Dataset:
+    name, task, table, source, skipped = _load_dataset_cached(spec)
+    return Dataset(name=name, task=task, table=table, source=source, skipped=skipped)
+
+
+def current_dataset_spec() -> str:
+    """URL ``?dataset=`` first (a shared link), then the session's choice, then the default built-in."""
+    from_url = st.query_params.get("dataset")
+    if from_url and from_url != st.session_state.get(DATASET_KEY):
+        st.session_state[DATASET_KEY] = from_url
+    return st.session_state.setdefault(DATASET_KEY, DEFAULT_DATASET)
+
+
+def set_current_dataset(spec: str) -> None:
+    st.session_state[DATASET_KEY] = spec
+    st.query_params["dataset"] = spec
+
+
+def current_dataset() -> Dataset | None:
+    """The loaded current dataset, or None after showing a clear error (never a traceback)."""
+    spec = current_dataset_spec()
+    try:
+        return load_current_dataset(spec)
+    except EudsInputError as exc:
+        st.error(f"Could not load the dataset '{spec}': {exc}")
+        if spec not in BUILTIN_DATASETS:
+            st.info("Pick another dataset on the Load page.")
+        return None
+
+
+def show_input_error(exc: EudsInputError) -> None:
+    st.error(str(exc))
