@@ -16,20 +16,38 @@ LOGIT_BUDGET = 32 * 1024 * 1024  # floats of logits materialised at once (128 MB
 def lm_token_stats(texts: list[str], tokenizer, model, *, device: str, batch_size: int, max_tokens: int = MAX_TOKENS) -> np.ndarray:
     """(n_texts, 2) float32: mean next-token predictive entropy (nats) and mean token NLL (nats).
 
-    A BOS token is prepended so the first word is predicted too. Logits are computed from the hidden states
-    in position chunks so a [batch, length, vocab] float32 tensor never exists for the whole batch. A text
-    with no tokens gets the entropy of the first-token distribution and that same value as its NLL.
+    A BOS token is prepended so the first word is predicted too. A text with no tokens gets the entropy of
+    the first-token distribution and that same value as its NLL.
+    """
+    bos = lm_bos_id(tokenizer)
+    encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
+    sequences = [([bos] if bos is not None else []) + list(ids) for ids in encoded]
+    return sequence_token_stats(sequences, [1 if bos is not None else 0] * len(sequences), tokenizer, model, device=device, batch_size=batch_size)
+
+
+def lm_bos_id(tokenizer) -> int | None:
+    """The token prepended to every sequence (BOS, else EOS) so the first real token is predicted too."""
+    return tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+
+
+def sequence_token_stats(
+    sequences: list[list[int]], score_from: list[int], tokenizer, model, *, device: str, batch_size: int
+) -> np.ndarray:
+    """(n_sequences, 2) float32: mean predictive entropy and mean NLL (nats) of the tokens ``seq[score_from:]``.
+
+    Shared by the generative/perplexity pass (score every token after BOS) and IFD (score only the answer
+    after the question). Logits are computed from the hidden states in position chunks so a
+    [batch, length, vocab] float32 tensor never exists for the whole batch. A sequence with no scored token
+    gets the entropy of the next-token distribution after its last token as both values.
     """
     import torch
 
-    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    bos = lm_bos_id(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (bos or 0)
-    encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
-    sequences = [([bos] if bos is not None else []) + list(ids) for ids in encoded]
     head = model.get_output_embeddings()
     body = model.base_model
     vocab = head.out_features if hasattr(head, "out_features") else model.config.vocab_size
-    out = np.zeros((len(texts), 2), dtype=np.float32)
+    out = np.zeros((len(sequences), 2), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(sequences), batch_size):
             batch = sequences[start : start + batch_size]
@@ -41,11 +59,13 @@ def lm_token_stats(texts: list[str], tokenizer, model, *, device: str, batch_siz
                 mask[i, : len(s)] = 1
             ids, mask = ids.to(device), mask.to(device)
             hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, L, H)
-            # Position t predicts token t+1; it counts when token t+1 is real (single-token rows: see below).
-            target_mask = torch.zeros_like(mask, dtype=torch.bool)  # (B, L)
-            target_mask[:, :-1] = mask[:, 1:].bool()
-            lone = mask.sum(1) == 1  # a row with only BOS: score the first-token distribution at position 0
-            target_mask[lone, 0] = True
+            # Position t predicts token t+1; it counts when score_from <= t+1 < length.
+            lengths = mask.sum(1)  # (B,)
+            first = torch.tensor(score_from[start : start + len(batch)], device=device)  # (B,)
+            pos = torch.arange(width, device=device)[None, :]  # (1, L)
+            target_mask = (pos >= first[:, None] - 1) & (pos <= lengths[:, None] - 2)  # (B, L)
+            lone = lengths <= first  # nothing to score: use the distribution after the last token
+            target_mask[lone, (lengths - 1).clamp(min=0)[lone]] = True
             targets = torch.zeros_like(ids)
             targets[:, :-1] = ids[:, 1:]
             ent_sum = torch.zeros(len(batch), dtype=torch.float64, device=device)
