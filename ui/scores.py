@@ -1,0 +1,105 @@
+"""Scores for the pages: the scorer options, cached score lookup, and scoring jobs grouped by cost.
+
+The pages look scores up with exactly the options they score with. Those options are the library's
+defaults (the packaged models, as the CLI uses), unless overridden — for tests and demos without models —
+by the environment variable ``EUDS_SCORE_OPTIONS`` (JSON, e.g. ``{"tokenizer": "whitespace", "encoder":
+"hashing"}``) or ``st.session_state["score_options"]`` (a dict; wins over the environment).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import streamlit as st
+
+from euds_core.cache import DatasetCache
+from euds_core.datasets import Dataset
+from euds_core.jobs import Job, find_active_job, list_jobs, start_job
+from euds_core.scores import get_scorer_class, list_scorers
+from euds_core.scoring import expand_score_names, score_dataset
+
+SCORE_OPTIONS_ENV = "EUDS_SCORE_OPTIONS"
+SCORE_OPTIONS_KEY = "score_options"
+MODEL_FREE_OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}  # what tests seed and score with
+FIRST_SCORES = ["information", "semantic"]  # the one-click "Score it": usable in about a minute
+
+# Cost tiers decide the job groups, so cheap scores are usable before slow ones finish. A scorer may set
+# a ``cost`` class attribute; otherwise: no model = 0, an encoder = 1, a causal LM (slowest) = 2.
+_LM_SCORERS = {"generative", "perplexity"}
+
+
+def score_options() -> dict:
+    """The options every page scores and looks up with (see the module docstring)."""
+    if isinstance(st.session_state.get(SCORE_OPTIONS_KEY), dict):
+        return dict(st.session_state[SCORE_OPTIONS_KEY])
+    raw = os.environ.get(SCORE_OPTIONS_ENV, "").strip()
+    return json.loads(raw) if raw else {}
+
+
+def scorer_cost(name: str) -> int:
+    cls = get_scorer_class(name)
+    if hasattr(cls, "cost"):
+        return int(cls.cost)
+    if name in _LM_SCORERS:
+        return 2
+    return 1 if cls.uses_model else 0
+
+
+def scorer_names() -> list[str]:
+    return [cls.name for cls in list_scorers()]
+
+
+def score_groups(names: list[str]) -> list[list[str]]:
+    """Split the requested scores into jobs by cost tier (cheapest first); combinations ride on their members.
+
+    A combination such as ``igse`` is computed for free once its members are cached, so it is not a job.
+    """
+    expanded = expand_score_names(names)
+    base = [n for n in expanded if not get_scorer_class(n).depends_on]
+    tiers: dict[int, list[str]] = {}
+    for name in base:
+        tiers.setdefault(scorer_cost(name), []).append(name)
+    return [tiers[c] for c in sorted(tiers)]
+
+
+def _cache_signature(dataset_id: str) -> tuple:
+    folder = DatasetCache(dataset_id).root / "scores"
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.npy"))) if folder.exists() else ()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_scores(dataset_id: str, _dataset: Dataset, options_json: str, signature: tuple) -> pd.DataFrame:
+    return score_dataset(_dataset, scorer_names(), options=json.loads(options_json), cached_only=True)
+
+
+def cached_scores(dataset: Dataset) -> pd.DataFrame:
+    """Every score already cached for ``dataset`` (plus free combinations); recomputed only when the cache changes."""
+    runnable = [n for n in scorer_names() if not (get_scorer_class(n).needs - set(dataset.table.columns))]
+    if not runnable:
+        return pd.DataFrame(index=dataset.table.index)
+    options = json.dumps(score_options(), sort_keys=True)
+    frame = _cached_scores(dataset.id, dataset, options, _cache_signature(dataset.id))
+    return frame[[c for c in frame.columns if c in runnable]]
+
+
+def start_score_jobs(dataset: Dataset, names: list[str], *, device: str = "auto", batch_size: int | None = None) -> list[str]:
+    """One background job per cost tier; a tier already running for this dataset is not started twice."""
+    running = {tuple(j.args.get("scores", [])) for j in list_jobs(dataset.id, "score") if j.active}
+    job_ids = []
+    for group in score_groups(names):
+        if tuple(group) in running:
+            continue
+        args = {"dataset_id": dataset.id, "scores": group, "device": device, "batch_size": batch_size, "options": score_options()}
+        job_ids.append(start_job("score", args, dataset_id=dataset.id))
+    return job_ids
+
+
+def recent_score_jobs(dataset_id: str, limit: int = 6) -> list[Job]:
+    return list_jobs(dataset_id, "score", limit=limit)
+
+
+def active_score_job(dataset_id: str) -> Job | None:
+    return find_active_job("score", dataset_id)
+
