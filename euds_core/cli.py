@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .parquet (or .csv / .jsonl)")
 
     p = sub.add_parser("select", help="keep the rows inside an interval of one score")
-    p.add_argument("scores_file", help="a file written by `score`")
-    p.add_argument("--score", required=True, help="score column to select on, e.g. igse")
+    p.add_argument("scores_file", nargs="?", help="a file written by `score` (optional with --manifest)")
+    p.add_argument("--score", help="score column to select on, e.g. igse")
     p.add_argument("--keep", type=float, help="keep this fraction of rows (exact count)")
     p.add_argument("--band", default="middle", help="with --keep: low | middle | high | an offset in [0, 1]")
     p.add_argument("--lo", type=float, help="keep rows with score >= LO")
@@ -59,7 +59,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plo", type=float, help="keep rows whose percentile rank is >= PLO (0..1)")
     p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
+    p.add_argument("--apply-review", metavar="DATASET", help="apply the review overrides of DATASET (name, path or id)")
+    p.add_argument("--manifest", help="rebuild the subset an export's manifest.json describes (no other options)")
     p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet")
+
+    p = sub.add_parser("review", help="record or list manual keep/drop decisions for a dataset")
+    _add_dataset_args(p)
+    p.add_argument("--set", action="append", default=[], metavar="ID=keep|drop", help="a decision (repeatable); clear undoes an override")
+    p.add_argument("--from-csv", metavar="FILE", help="decisions from a CSV with the columns id,decision[,note] (one action)")
+    p.add_argument("--note", default="", help="note stored with the --set decisions")
+    p.add_argument("--reviewer", default="", help="reviewer name stored with the decisions")
+    p.add_argument("--list", action="store_true", help="print the effective decisions as CSV: id,decision,note,reviewer,timestamp")
+    p.add_argument("--undo", action="store_true", help="revert the last action (of --reviewer when given) by appending")
+
+    p = sub.add_parser("export", help="write the effective subset (interval + review) and a manifest.json")
+    _add_dataset_args(p)
+    p.add_argument("--score", help="score to select on, e.g. igse (none: every row, review overrides only)")
+    p.add_argument("--keep", type=float, help="keep this fraction of rows (exact count)")
+    p.add_argument("--band", default="middle", help="with --keep: low | middle | high | an offset in [0, 1]")
+    p.add_argument("--lo", type=float, help="keep rows with score >= LO")
+    p.add_argument("--hi", type=float, help="keep rows with score <= HI")
+    p.add_argument("--plo", type=float, help="keep rows whose percentile rank is >= PLO (0..1)")
+    p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
+    p.add_argument("--selection", help="use a selection saved under this name instead of the interval options")
+    p.add_argument("--no-review", action="store_true", help="ignore the review overrides")
+    p.add_argument("--lm", help="causal LM folder or .gguf file (as given to `score`)")
+    p.add_argument("--encoder", help="sentence encoder folder (as given to `score`)")
+    p.add_argument("--tokenizer", help="tokenizer folder (as given to `score`)")
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet", "hf"], help="default: from the --out suffix (no suffix: hf folder)")
+    p.add_argument("--manifest", help="where to write the manifest (default: manifest.json beside --out)")
+    p.add_argument("--out", required=True, help="output .csv, .jsonl, .parquet, or a folder for --format hf")
 
     p = sub.add_parser("job-run", help=argparse.SUPPRESS)  # internal: the child process of a background job
     p.add_argument("job_id")
@@ -167,6 +197,10 @@ def cmd_score(args) -> int:
 def cmd_select(args) -> int:
     from euds_core.select import Interval
 
+    if args.manifest:
+        return _select_from_manifest(args)
+    if not args.scores_file or not args.score:
+        raise EudsInputError("select needs a scores file and --score NAME (or --manifest manifest.json)")
     out = _check_output_path(args.out)
     frame = read_scores_file(args.scores_file)
     if args.score not in frame.columns:
@@ -184,8 +218,111 @@ def cmd_select(args) -> int:
     if not np.all(np.isfinite(scores)):
         raise EudsInputError(f"the column '{args.score}' has missing or non-numeric values; rescore the file")
     mask = interval.mask(scores, args.seed)
+    if args.apply_review:
+        mask, n_overrides = _apply_review_to_mask(frame, mask, args.apply_review)
+        print(f"applied {n_overrides} review overrides", file=sys.stderr)
     write_table(frame[mask].reset_index(drop=True), out)
     print(f"kept {int(mask.sum())} of {len(frame)}")
+    return 0
+
+
+def _apply_review_to_mask(frame: pd.DataFrame, mask: np.ndarray, dataset_spec: str) -> tuple[np.ndarray, int]:
+    """Overrides of the dataset's review applied to ``mask``; the dataset must be the scores file's dataset."""
+    from euds_core.datasets import dataset_hash
+    from euds_core.review import effective_overrides, resolve_dataset_id
+
+    if "id" not in frame.columns:
+        raise EudsInputError("the scores file has no id column; --apply-review needs the file written by `score`")
+    file_id = dataset_hash(frame)
+    # A file written by `score` (or an export) is already normalised: its own hash is its dataset id.
+    as_normalised = Path(dataset_spec).is_file() and dataset_hash(read_scores_file(dataset_spec)) == file_id
+    dataset_id = file_id if as_normalised else resolve_dataset_id(dataset_spec)
+    if dataset_id != file_id:
+        raise EudsInputError(
+            f"--apply-review {dataset_spec} is dataset {dataset_id} but the scores file holds dataset {file_id}; "
+            f"pass --apply-review {file_id} (the id `score` printed)"
+        )
+    overrides = effective_overrides(dataset_id)
+    decisions = frame["id"].astype(str).map(overrides)
+    mask = np.where(decisions == "keep", True, np.where(decisions == "drop", False, mask))
+    return mask, len(overrides)
+
+
+def _select_from_manifest(args) -> int:
+    from euds_core.export import rebuild_from_manifest
+
+    clashing = [o for o in ("score", "keep", "lo", "hi", "plo", "phi", "apply_review") if getattr(args, o) is not None]
+    if clashing:
+        raise EudsInputError(f"--manifest replaces the interval options; drop --{clashing[0].replace('_', '-')}")
+    result = rebuild_from_manifest(args.manifest, args.out, scores_file=args.scores_file)
+    matches = result.manifest["matches"]
+    print(f"kept {result.kept} of {result.total}")
+    if matches["bytes"]:
+        print(f"identical to the export (sha256 {result.manifest['subset']['sha256'][:12]})", file=sys.stderr)
+    elif matches["ids"]:
+        print("same ids in the same order as the export", file=sys.stderr)
+    else:
+        print("warning: the rebuilt ids differ from the manifest's export (data or scores changed?)", file=sys.stderr)
+    return 0
+
+
+def cmd_review(args) -> int:
+    from euds_core import review
+
+    dataset = load_dataset_from_args(args)
+    writes = bool(args.set or args.from_csv)
+    if sum([writes, args.list, args.undo]) != 1:
+        raise EudsInputError("give --set ID=keep|drop (repeatable) or --from-csv FILE, or --list, or --undo")
+    if args.list:
+        review.effective_decisions(dataset.id).to_csv(sys.stdout, index=False, lineterminator="\n")
+        return 0
+    if args.undo:
+        n = review.undo_last_action(dataset.id, reviewer=args.reviewer or None)
+        print(f"undid {n} decisions" if n else "nothing to undo", file=sys.stderr)
+        return 0
+    decisions = review.parse_set_arguments(args.set, args.note)
+    if args.from_csv:
+        decisions += review.read_decisions_csv(args.from_csv)
+    review.check_sample_ids([d.sample_id for d in decisions], dataset.table["id"])
+    review.record_decisions(dataset.id, decisions, reviewer=args.reviewer)
+    print(f"recorded {len(decisions)} decisions for dataset {dataset.id}; {len(review.effective_overrides(dataset.id))} overrides in effect", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from euds_core.datasets import save_dataset
+    from euds_core.export import export_subset, guess_format
+    from euds_core.review import effective_overrides, load_selection
+    from euds_core.scores import make_scorer
+    from euds_core.scoring import score_dataset
+    from euds_core.select import Interval, SelectionSpec
+
+    fmt = guess_format(args.out, args.format)
+    dataset = load_dataset_from_args(args)
+    save_dataset(dataset)  # the manifest's rebuild finds it by id
+    options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
+    modes = [args.keep is not None, args.lo is not None or args.hi is not None, args.plo is not None or args.phi is not None]
+    if args.selection:
+        if args.score or any(modes):
+            raise EudsInputError("--selection replaces --score and the interval options; give one or the other")
+        spec = load_selection(dataset.id, args.selection)
+    else:
+        if sum(modes) > 1 or (any(modes) and not args.score) or (args.score and not any(modes)):
+            raise EudsInputError("give --score NAME with exactly one of: --keep F [--band ...], --lo/--hi, or --plo/--phi")
+        intervals = []
+        if args.score:
+            mode = "keep" if modes[0] else ("threshold" if modes[1] else "percentile")
+            lo, hi = (args.lo, args.hi) if modes[1] else (args.plo, args.phi)
+            intervals = [Interval(args.score, mode, lo=lo, hi=hi, keep=args.keep, band=args.band)]
+        spec = SelectionSpec(dataset.id, intervals, seed=args.seed)
+    names = list(dict.fromkeys(i.score for i in spec.intervals))
+    scores = score_dataset(dataset, names, options=options) if names else pd.DataFrame(index=dataset.table.index)
+    if not args.selection:
+        spec.score_params = {n: make_scorer(n, options).params() for n in names}
+    spec.overrides = {} if args.no_review else effective_overrides(dataset.id)
+    result = export_subset(dataset, scores, spec, args.out, fmt=fmt, manifest_path=args.manifest)
+    print(f"kept {result.kept} of {result.total}")
+    print(f"wrote {result.path} and {result.manifest_path} ({len(spec.overrides)} review overrides)", file=sys.stderr)
     return 0
 
 
@@ -196,3 +333,4 @@ def cmd_job_run(args) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "score": cmd_score, "select": cmd_select, "job-run": cmd_job_run}
+COMMANDS.update(review=cmd_review, export=cmd_export)
