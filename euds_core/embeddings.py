@@ -52,8 +52,16 @@ def compute_embeddings(
         def compute(rows: np.ndarray) -> np.ndarray:
             nonlocal model
             model = model or load_encoder(str(resolve_encoder_path(encoder)), device)
-            emb = model.encode([texts[i] for i in rows], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            emb = model.encode(
+                [texts[i] for i in rows],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
             return emb.astype(np.float32)
 
     folder = cache.feature_dir("embedding", {"encoder": encoder_id(encoder)}) if cache is not None else None
-    return run_chunked(folder, order, compute, chunk_rows=max(256, batch_size * 4), progress=progress, cancel=cancel, label="embedding")
+    return run_chunked(
+        folder, order, compute, chunk_rows=max(256, batch_size * 4), progress=progress, cancel=cancel, label="embedding"
+    )

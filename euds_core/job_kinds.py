@@ -18,10 +18,19 @@ def score_job(args: dict, reporter: JobReporter) -> dict:
         # Overall fraction: finished scores count whole, the current one by its rows.
         i = names.index(name)
         fraction = (i + (done / total if total else 1.0)) / len(names)
-        reporter.update(fraction, f"{name}: {done:,} of {total:,} rows" + (f" ({message})" if message and message != name else ""), force=done >= total)
+        reporter.update(
+            fraction,
+            f"{name}: {done:,} of {total:,} rows" + (f" ({message})" if message and message != name else ""),
+            force=done >= total,
+        )
 
     scores = score_dataset(
-        dataset, names, device=args.get("device", "auto"), batch_size=args.get("batch_size"),
-        options=args.get("options"), progress=progress, cancel=reporter.cancelled,
+        dataset,
+        names,
+        device=args.get("device", "auto"),
+        batch_size=args.get("batch_size"),
+        options=args.get("options"),
+        progress=progress,
+        cancel=reporter.cancelled,
     )
     return {"scores": list(scores.columns), "rows": len(scores)}

@@ -102,9 +102,18 @@ def job_kinds() -> dict[str, JobFunction]:
 
 def _row_to_job(row) -> Job:
     return Job(
-        id=row["id"], kind=row["kind"], dataset_id=row["dataset_id"], args=json.loads(row["args"]), status=row["status"],
-        progress=row["progress"], message=row["message"], eta_seconds=row["eta_seconds"],
-        result=json.loads(row["result"]) if row["result"] else None, error=row["error"], created=row["created"], updated=row["updated"],
+        id=row["id"],
+        kind=row["kind"],
+        dataset_id=row["dataset_id"],
+        args=json.loads(row["args"]),
+        status=row["status"],
+        progress=row["progress"],
+        message=row["message"],
+        eta_seconds=row["eta_seconds"],
+        result=json.loads(row["result"]) if row["result"] else None,
+        error=row["error"],
+        created=row["created"],
+        updated=row["updated"],
     )
 
 
@@ -125,9 +134,12 @@ def start_job(kind: str, args: dict, *, dataset_id: str | None = None, wait: boo
     log = log_path(job_id).open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "euds_core", "job-run", job_id],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,  # survives the server's process group (page reruns, Ctrl-C of streamlit)
-        cwd=str(Path(__file__).resolve().parent.parent), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=str(Path(__file__).resolve().parent.parent),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     with connect() as conn:
         conn.execute("UPDATE jobs SET pid=? WHERE id=? AND pid IS NULL", (proc.pid, job_id))
@@ -189,7 +201,11 @@ def get_job(job_id: str) -> Job | None:
         if row["status"] in ACTIVE and now() - row["created"] > 5 and not _pid_alive(row["pid"]):
             conn.execute(
                 "UPDATE jobs SET status='failed', error=?, updated=? WHERE id=? AND status IN ('queued','running')",
-                (f"the job process ended unexpectedly (see {log_path(job_id)}); start it again to resume", now(), job_id),
+                (
+                    f"the job process ended unexpectedly (see {log_path(job_id)}); start it again to resume",
+                    now(),
+                    job_id,
+                ),
             )
             row = conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
     return _row_to_job(row)

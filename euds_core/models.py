@@ -133,7 +133,9 @@ def load_causal_lm(path: str, device: str):
             copy = _dequantised_copy_folder(source)
             if not (copy / "config.json").exists():
                 tok = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name, **kwargs)
-                model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32, **kwargs)
+                model = AutoModelForCausalLM.from_pretrained(
+                    source.parent, gguf_file=source.name, dtype=torch.float32, **kwargs
+                )
                 # Drop the GGUF quantiser marker so save_pretrained writes a plain fp32 model.
                 model.hf_quantizer = None
                 if hasattr(model.config, "quantization_config"):

@@ -46,7 +46,9 @@ def check_columns(dataset: Dataset, names: list[str]) -> None:
     for name in names:
         missing = get_scorer_class(name).needs - set(dataset.table.columns)
         if missing:
-            raise EudsInputError(f"score '{name}' needs the column(s) {', '.join(sorted(missing))}; pass --{sorted(missing)[0]}-col")
+            raise EudsInputError(
+                f"score '{name}' needs the column(s) {', '.join(sorted(missing))}; pass --{sorted(missing)[0]}-col"
+            )
 
 
 def score_dataset(

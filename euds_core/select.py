@@ -140,7 +140,9 @@ def apply_selection(spec: SelectionSpec, scores: pd.DataFrame) -> np.ndarray:
     mask = np.ones(len(scores), dtype=bool)
     for interval in spec.intervals:
         if interval.score not in scores.columns:
-            raise EudsInputError(f"no score '{interval.score}' in the scores; the columns are: {', '.join(map(str, scores.columns))}")
+            raise EudsInputError(
+                f"no score '{interval.score}' in the scores; the columns are: {', '.join(map(str, scores.columns))}"
+            )
         mask &= interval.mask(scores[interval.score].to_numpy(dtype=np.float64), spec.seed)
     if spec.overrides:
         decisions = scores["id"].astype(str).map(spec.overrides)

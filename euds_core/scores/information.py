@@ -19,7 +19,10 @@ def tokenize_to_ids(texts: list[str], tokenizer: str) -> list[np.ndarray]:
     """Token ids per text, without special tokens ([CLS]/[SEP] would add the same two tokens to every text)."""
     if tokenizer == WHITESPACE_TOKENIZER:
         vocab: dict[str, int] = {}
-        return [np.array([vocab.setdefault(w, len(vocab)) for w in _WORD_OR_PUNCT.findall(t.lower())], dtype=np.int64) for t in texts]
+        return [
+            np.array([vocab.setdefault(w, len(vocab)) for w in _WORD_OR_PUNCT.findall(t.lower())], dtype=np.int64)
+            for t in texts
+        ]
     tok = load_tokenizer(str(resolve_encoder_path(tokenizer)))
     ids = tok(texts, add_special_tokens=False, truncation=True, max_length=MAX_TOKENS)["input_ids"]
     return [np.asarray(x, dtype=np.int64) for x in ids]
@@ -76,7 +79,11 @@ class InformationScorer(Scorer):
         self.variant = variant
 
     def params(self) -> dict:
-        tok_id = WHITESPACE_TOKENIZER if self.tokenizer == WHITESPACE_TOKENIZER else model_hash(resolve_encoder_path(self.tokenizer))
+        tok_id = (
+            WHITESPACE_TOKENIZER
+            if self.tokenizer == WHITESPACE_TOKENIZER
+            else model_hash(resolve_encoder_path(self.tokenizer))
+        )
         return {"tokenizer": tok_id, "variant": self.variant, "max_tokens": MAX_TOKENS}
 
     def score(self, table: pd.DataFrame, *, progress=None, **_) -> np.ndarray:

@@ -49,7 +49,15 @@ class SemanticScorer(Scorer):
         return {"encoder": encoder_id(self.encoder), "k": self.k, "tau": self.tau, "seed": self.seed}
 
     def score(self, table, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
-        emb = compute_embeddings(table, encoder=self.encoder, device=device, batch_size=batch_size, cache=cache, progress=progress, cancel=cancel)
+        emb = compute_embeddings(
+            table,
+            encoder=self.encoder,
+            device=device,
+            batch_size=batch_size,
+            cache=cache,
+            progress=progress,
+            cancel=cancel,
+        )
         k = min(self.k, len(np.unique(emb.round(6), axis=0)))  # k-means needs at least k distinct points
         if k < 2:
             return np.zeros(len(table), dtype=np.float32)

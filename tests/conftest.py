@@ -1,0 +1,34 @@
+"""Shared fixtures: a throw-away workspace per test, and a tiny causal LM built on the spot (no assets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import build_tiny_causal_lm
+
+_SHARED_MODELS = None
+
+
+@pytest.fixture(autouse=True)
+def workspace(tmp_path, monkeypatch, tmp_path_factory) -> Path:
+    """EUDS_HOME in a temp folder, so no test reads or pollutes ~/.euds.
+
+    The ``models`` sub-folder (dequantised LM copies, ~500 MB) is shared by the whole session, so slow tests
+    pay the ~20 s GGUF dequantisation once.
+    """
+    global _SHARED_MODELS
+    if _SHARED_MODELS is None:
+        _SHARED_MODELS = tmp_path_factory.mktemp("shared-models")
+    home = tmp_path / "euds-home"
+    home.mkdir()
+    (home / "models").symlink_to(_SHARED_MODELS, target_is_directory=True)
+    monkeypatch.setenv("EUDS_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_lm_dir(tmp_path_factory) -> Path:
+    """A 2-layer random-init Llama + word-level tokenizer folder (see tests/helpers.py)."""
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))

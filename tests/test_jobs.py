@@ -1,0 +1,81 @@
+import time
+
+import pandas as pd
+import pytest
+
+from euds_core.datasets import Dataset, save_dataset
+from euds_core.jobs import cancel_job, get_job, list_jobs, start_job
+from euds_core.scoring import score_dataset
+from euds_core.store import connect
+
+OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}
+
+
+def saved_dataset(n=300):
+    ds = Dataset(
+        "t",
+        "unlabelled",
+        pd.DataFrame(
+            {"id": [str(i) for i in range(n)], "text": [f"text number {i} with word{i % 13}" for i in range(n)]}
+        ),
+    )
+    save_dataset(ds)
+    return ds
+
+
+def test_score_job_runs_in_child_and_fills_the_shared_cache():
+    ds = saved_dataset()
+    job_id = start_job(
+        "score",
+        {"dataset_id": ds.id, "scores": ["information", "semantic"], "options": OPTIONS},
+        dataset_id=ds.id,
+        wait=True,
+    )
+    job = get_job(job_id)
+    assert job.status == "done", job.error
+    assert job.progress == 1.0 and job.result == {"rows": 300, "scores": ["information", "semantic"]}
+    cached = score_dataset(ds, ["information", "semantic"], options=OPTIONS, cached_only=True)
+    assert list(cached.columns) == ["information", "semantic"]
+    assert [j.id for j in list_jobs(ds.id)] == [job_id]
+
+
+def test_cancel_flag_stops_a_job_between_batches(tiny_causal_lm_dir):
+    ds = saved_dataset(3000)
+    args = {
+        "dataset_id": ds.id,
+        "scores": ["generative"],
+        "options": {"lm": str(tiny_causal_lm_dir)},
+        "batch_size": 4,
+        "device": "cpu",
+    }
+    job_id = start_job("score", args, dataset_id=ds.id)
+    deadline = time.time() + 120
+    while get_job(job_id).status == "queued" and time.time() < deadline:
+        time.sleep(0.2)
+    cancel_job(job_id)
+    while get_job(job_id).active and time.time() < deadline:
+        time.sleep(0.2)
+    job = get_job(job_id)
+    assert job.status == "cancelled", (job.status, job.error)
+    assert "cancelled" in job.error
+
+
+def test_failed_job_records_one_line_reason():
+    job_id = start_job("score", {"dataset_id": "0" * 16, "scores": ["information"]}, wait=True)
+    job = get_job(job_id)
+    assert job.status == "failed" and "no dataset with id" in job.error
+
+
+def test_dead_process_is_marked_failed():
+    with connect() as conn:
+        conn.execute(
+            "INSERT INTO jobs (id, kind, args, status, pid, created, updated) VALUES ('ghost','score','{}','running',999999,0,0)"
+        )
+    assert get_job("ghost").status == "failed"
+
+
+def test_unknown_kind_rejected():
+    from euds_core.errors import EudsInputError
+
+    with pytest.raises(EudsInputError):
+        start_job("nope", {})
