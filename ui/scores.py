@@ -70,8 +70,10 @@ def _cache_signature(dataset_id: str) -> tuple:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_scores(dataset_id: str, _dataset: Dataset, options_json: str, signature: tuple) -> pd.DataFrame:
-    return score_dataset(_dataset, scorer_names(), options=json.loads(options_json), cached_only=True)
+def _cached_scores(
+    dataset_id: str, _dataset: Dataset, names: tuple[str, ...], options_json: str, signature: tuple
+) -> pd.DataFrame:
+    return score_dataset(_dataset, list(names), options=json.loads(options_json), cached_only=True)
 
 
 def cached_scores(dataset: Dataset) -> pd.DataFrame:
@@ -80,18 +82,27 @@ def cached_scores(dataset: Dataset) -> pd.DataFrame:
     if not runnable:
         return pd.DataFrame(index=dataset.table.index)
     options = json.dumps(score_options(), sort_keys=True)
-    frame = _cached_scores(dataset.id, dataset, options, _cache_signature(dataset.id))
+    frame = _cached_scores(dataset.id, dataset, tuple(runnable), options, _cache_signature(dataset.id))
     return frame[[c for c in frame.columns if c in runnable]]
 
 
-def start_score_jobs(dataset: Dataset, names: list[str], *, device: str = "auto", batch_size: int | None = None) -> list[str]:
+def start_score_jobs(
+    dataset: Dataset, names: list[str], *, device: str = "auto", batch_size: int | None = None
+) -> list[str]:
     """One background job per cost tier; a tier already running for this dataset is not started twice."""
-    running = {tuple(j.args.get("scores", [])) for j in list_jobs(dataset.id, "score") if j.active}
+    busy = running_scores(dataset.id) | set(cached_scores(dataset).columns)
     job_ids = []
     for group in score_groups(names):
-        if tuple(group) in running:
+        group = [n for n in group if n not in busy]
+        if not group:
             continue
-        args = {"dataset_id": dataset.id, "scores": group, "device": device, "batch_size": batch_size, "options": score_options()}
+        args = {
+            "dataset_id": dataset.id,
+            "scores": group,
+            "device": device,
+            "batch_size": batch_size,
+            "options": score_options(),
+        }
         job_ids.append(start_job("score", args, dataset_id=dataset.id))
     return job_ids
 
@@ -103,3 +114,7 @@ def recent_score_jobs(dataset_id: str, limit: int = 6) -> list[Job]:
 def active_score_job(dataset_id: str) -> Job | None:
     return find_active_job("score", dataset_id)
 
+
+def running_scores(dataset_id: str) -> set[str]:
+    """Names being computed right now by this dataset's active score jobs."""
+    return {n for j in list_jobs(dataset_id, "score", limit=50) if j.active for n in j.args.get("scores", [])}

@@ -1,0 +1,117 @@
+"""Explore: set entropy intervals by looking — histograms, range sliders, box-select, a 2-D map, previews.
+
+URL: ``?dataset=bbc_news&score=information&plo=0.25&phi=0.75`` (or ``lo``/``hi`` raw values, or
+``keep``/``band``) restores a view; the page keeps the URL in step so a view can be bookmarked. An interval
+change recomputes only masks and counts: scores, embeddings and the map come from caches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from euds_core.scores import EUDS_SCORES, get_scorer_class
+from euds_core.scores.combine import rank_mean
+from ui.charts import box_bounds
+from ui.explore import (
+    apply_box_selection,
+    interval_bounds,
+    interval_controls,
+    interval_mask,
+    read_url,
+    stored_interval,
+    write_url,
+)
+from ui.explore_views import kept_summary, label_balance, main_histogram, other_histograms, preview, score_it_prompt
+from ui.jobs_view import jobs_panel
+from ui.map_view import embedding_map_section
+from ui.scores import cached_scores, running_scores
+from ui.state import current_dataset, current_dataset_spec
+
+st.title("Explore")
+dataset = current_dataset()
+if dataset is None:
+    st.stop()
+st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
+scores = cached_scores(dataset)
+if scores.empty:
+    score_it_prompt(dataset)
+    st.stop()
+if running_scores(dataset.id):
+    with st.expander("Scoring in progress — more scores appear here as they finish", expanded=False):
+        jobs_panel(dataset.id, "score")
+
+names = list(scores.columns)
+units = {n: get_scorer_class(n).unit for n in names}
+url_score = read_url(names, lambda s: scores[s].to_numpy())
+if url_score:
+    st.session_state["explore_score"] = url_score
+    st.session_state["explore_combine"] = "One score"
+
+c1, c2 = st.columns([1, 2])
+combine = c1.radio(
+    "Combine scores",
+    ["One score", "Rank mean", "Intersection"],
+    key="explore_combine",
+    help="Rank mean: the IGSE way, mean percentile rank of the members (pairs = ig, is, gs). "
+    "Intersection: keep a row only if it is inside every member's own interval.",
+)
+base = [n for n in names if not get_scorer_class(n).depends_on]
+if combine == "Rank mean":
+    members = c2.multiselect(
+        "Members", base, default=[n for n in EUDS_SCORES if n in base] or base[:2], key="explore_rank_members"
+    )
+    if len(members) < 2:
+        st.warning("Choose at least two scores to combine.")
+        st.stop()
+    active = "rank mean(" + "+".join(members) + ")"
+    values = rank_mean([scores[m].to_numpy() for m in members])
+    units[active] = "mean percentile rank"
+else:
+    if st.session_state.get("explore_score") not in names:
+        st.session_state["explore_score"] = "information" if "information" in names else names[0]
+    active = c2.selectbox(
+        "Score", names, key="explore_score", help="the score whose interval the slider and the histogram set"
+    )
+    values = scores[active].to_numpy()
+    members = [active]
+    if combine == "Intersection":
+        members = c2.multiselect(
+            "Intersect with", names, default=[n for n in names if n in EUDS_SCORES] or [active], key="explore_members"
+        )
+        members = list(dict.fromkeys([active, *members]))
+
+# A box drawn on the histogram (previous run) becomes the interval before the slider is drawn.
+selection = (st.session_state.get(f"hist_{active}") or {}).get("selection")
+bounds_dragged = box_bounds(selection)
+if bounds_dragged and st.session_state.get("_applied_box") != (active, bounds_dragged):
+    st.session_state["_applied_box"] = (active, bounds_dragged)
+    apply_box_selection(active, values, bounds_dragged)
+
+interval = interval_controls(active, values)
+kept = interval_mask(interval, values)
+drawn_bounds = {}
+for member in members[1:]:
+    member_values = scores[member].to_numpy()
+    member_mask = interval_mask(stored_interval(member, member_values), member_values)
+    drawn_bounds[member] = interval_bounds(stored_interval(member, member_values), member_values, member_mask)
+    kept &= member_mask
+if combine == "Intersection" and len(members) > 1:
+    st.caption("Intersection of: " + ", ".join(members) + ". Pick another score above to edit its interval.")
+if combine != "Rank mean":
+    write_url(current_dataset_spec(), interval)
+
+kept_summary(kept, dataset)
+left, right = st.columns([2, 1])
+with left:
+    main_histogram(active, values, kept, interval, units.get(active, ""))
+with right:
+    st.markdown("**Label balance: kept vs all**")
+    label_balance(kept, dataset)
+other_histograms(scores, active, kept, drawn_bounds, units)
+
+st.subheader("Map")
+embedding_map_section(dataset, scores, kept, active, values)
+
+st.subheader("Samples")
+preview(dataset, active, np.asarray(values), kept)

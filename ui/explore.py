@@ -1,0 +1,167 @@
+"""Explore-page helpers: per-score interval controls, URL state, and the keep-mask of the current view.
+
+Each score keeps its own interval in ``st.session_state[INTERVALS_KEY]`` (widget state is dropped by Streamlit
+when a widget is not drawn, e.g. after switching score), restored into the widgets before they are drawn.
+The URL carries ``dataset``, ``score`` and ``plo``/``phi`` (percentiles in [0, 1]), ``lo``/``hi`` (raw
+values) or ``keep``/``band``; opening such a URL restores that view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from euds_core.select import Interval
+
+INTERVALS_KEY = "explore_intervals"
+URL_SEEN_KEY = "_explore_url_seen"
+MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}
+BANDS = ("low", "middle", "high")
+SEED = 0
+
+
+def _keys(score: str) -> dict[str, str]:
+    return {f: f"iv_{f}_{score}" for f in ("mode", "pct", "raw", "keep", "band")}
+
+
+def _stored(score: str, values: np.ndarray) -> dict:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    default = {"mode": "percentile", "pct": (0.0, 1.0), "raw": (lo, hi), "keep": 0.5, "band": "middle"}
+    return st.session_state.setdefault(INTERVALS_KEY, {}).setdefault(score, default)
+
+
+def set_interval(score: str, values: np.ndarray, **fields) -> None:
+    """Change a score's stored interval and its widgets (call before the widgets are drawn)."""
+    stored = _stored(score, values)
+    stored.update(fields)
+    for field, key in _keys(score).items():
+        st.session_state[key] = stored[field]
+
+
+def raw_range(values: np.ndarray) -> tuple[float, float, float]:
+    """Slider range and step for raw values: 200 steps across the data's span."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    span = hi - lo if hi > lo else 1.0
+    return lo, lo + span if hi > lo else hi + 1.0, span / 200
+
+
+def interval_controls(score: str, values: np.ndarray, container=None) -> Interval:
+    """Mode radio + slider(s) for ``score``; returns its :class:`Interval`. Keys: ``iv_<field>_<score>``."""
+    c = container or st
+    stored = _stored(score, values)
+    keys = _keys(score)
+    for field, key in keys.items():
+        if key not in st.session_state:
+            st.session_state[key] = stored[field]
+    mode = c.radio("Bounds", list(MODES), format_func=MODES.get, key=keys["mode"], horizontal=True)
+    if mode == "percentile":
+        c.slider(
+            "Percentile interval",
+            0.0,
+            1.0,
+            step=0.01,
+            key=keys["pct"],
+            help="rank of the score in [0, 1]: 0 = lowest, 1 = highest",
+        )
+        interval = Interval(
+            score, "percentile", lo=st.session_state[keys["pct"]][0], hi=st.session_state[keys["pct"]][1]
+        )
+    elif mode == "threshold":
+        lo, hi, step = raw_range(values)
+        a, b = st.session_state[keys["raw"]]
+        st.session_state[keys["raw"]] = (min(max(a, lo), hi), max(min(b, hi), lo))
+        c.slider("Score interval", lo, hi, step=step, key=keys["raw"], format="%.3f")
+        interval = Interval(
+            score, "threshold", lo=st.session_state[keys["raw"]][0], hi=st.session_state[keys["raw"]][1]
+        )
+    else:
+        left, right = c.columns([2, 1])
+        left.slider("Keep fraction", 0.01, 1.0, step=0.01, key=keys["keep"])
+        right.select_slider("Band", BANDS, key=keys["band"], help="which part of the score order to keep")
+        interval = Interval(score, "keep", keep=st.session_state[keys["keep"]], band=st.session_state[keys["band"]])
+    for field, key in keys.items():
+        stored[field] = st.session_state[key]
+    return interval
+
+
+def apply_box_selection(score: str, values: np.ndarray, bounds: tuple[float, float] | None) -> bool:
+    """Turn raw bounds dragged on the histogram into the score's interval, in its current mode (percentile stays
+    percentile). Returns True when the interval changed."""
+    if bounds is None:
+        return False
+    lo, hi = max(bounds[0], float(np.min(values))), min(bounds[1], float(np.max(values)))
+    if hi < lo:
+        return False
+    mode = _stored(score, values)["mode"]
+    if mode == "percentile":
+        n = len(values)
+        # Fraction of rows strictly below / at-or-below, on the (rank - 1) / (n - 1) scale of percentile_rank.
+        plo = float(np.searchsorted(np.sort(values), lo, side="left")) / max(n - 1, 1)
+        phi = (float(np.searchsorted(np.sort(values), hi, side="right")) - 1) / max(n - 1, 1)
+        set_interval(score, values, pct=(round(min(plo, 1.0), 2), round(max(min(phi, 1.0), 0.0), 2)))
+    else:
+        set_interval(score, values, mode="threshold", raw=(lo, hi))
+    return True
+
+
+def interval_bounds(interval: Interval, values: np.ndarray, kept: np.ndarray) -> tuple[float, float]:
+    """The interval's ends in raw score units (for drawing): the kept rows' min and max."""
+    if interval.mode == "threshold":
+        return float(interval.lo), float(interval.hi)
+    if kept.any():
+        return float(values[kept].min()), float(values[kept].max())
+    return float(np.min(values)), float(np.min(values))
+
+
+def read_url(scores: list[str], values_of) -> str | None:
+    """Apply the URL's ``score`` and bounds once per new URL; returns the score it names (or None)."""
+    params = {k: st.query_params.get(k) for k in ("score", "plo", "phi", "lo", "hi", "keep", "band")}
+    signature = tuple(sorted((k, v) for k, v in params.items() if v is not None))
+    if st.session_state.get(URL_SEEN_KEY) == signature:
+        return None
+    st.session_state[URL_SEEN_KEY] = signature
+    score = params["score"] if params["score"] in scores else None
+    if score is None:
+        return None
+    values = values_of(score)
+    try:
+        if params["plo"] is not None or params["phi"] is not None:
+            pct = (float(params["plo"] or 0.0), float(params["phi"] or 1.0))
+            set_interval(score, values, mode="percentile", pct=(min(max(pct[0], 0.0), 1.0), min(max(pct[1], 0.0), 1.0)))
+        elif params["lo"] is not None or params["hi"] is not None:
+            lo, hi, _ = raw_range(values)
+            set_interval(score, values, mode="threshold", raw=(float(params["lo"] or lo), float(params["hi"] or hi)))
+        elif params["keep"] is not None:
+            band = params["band"] if params["band"] in BANDS else "middle"
+            set_interval(score, values, mode="keep", keep=min(max(float(params["keep"]), 0.01), 1.0), band=band)
+    except ValueError:
+        st.warning("The link's bounds are not numbers; showing the full range instead.")
+    return score
+
+
+def write_url(dataset: str, interval: Interval) -> None:
+    """Put the current view into the URL (and remember it, so it is not re-applied as a new link)."""
+    params = {"dataset": dataset, "score": interval.score}
+    if interval.mode == "percentile":
+        params.update(plo=f"{interval.lo:.2f}", phi=f"{interval.hi:.2f}")
+    elif interval.mode == "threshold":
+        params.update(lo=f"{interval.lo:.6g}", hi=f"{interval.hi:.6g}")
+    else:
+        params.update(keep=f"{interval.keep:.2f}", band=str(interval.band))
+    if {k: st.query_params.get(k) for k in params} != params or set(st.query_params) - set(params):
+        st.query_params.from_dict(params)
+    st.session_state[URL_SEEN_KEY] = tuple(sorted((k, v) for k, v in params.items() if k != "dataset"))
+
+
+def interval_mask(interval: Interval, values: np.ndarray) -> np.ndarray:
+    return interval.mask(values.astype(np.float64), SEED)
+
+
+def stored_interval(score: str, values: np.ndarray) -> Interval:
+    """The interval last set for ``score`` (full range when never touched), without drawing widgets."""
+    s = _stored(score, values)
+    if s["mode"] == "percentile":
+        return Interval(score, "percentile", lo=s["pct"][0], hi=s["pct"][1])
+    if s["mode"] == "threshold":
+        return Interval(score, "threshold", lo=s["raw"][0], hi=s["raw"][1])
+    return Interval(score, "keep", keep=s["keep"], band=s["band"])

@@ -1,0 +1,122 @@
+"""Explore-page sections: the "score it" prompt, kept-vs-all summary, score histograms, sample preview."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from euds_core.datasets import Dataset
+from euds_core.select import Interval
+from ui.charts import label_balance_figure, label_balance_table, score_histogram
+from ui.explore import interval_bounds
+from ui.jobs_view import jobs_panel
+from ui.scores import FIRST_SCORES, running_scores, start_score_jobs
+
+PREVIEW_ROWS = 25
+TEXT_PREVIEW_CHARS = 400
+
+
+def score_it_prompt(dataset: Dataset) -> None:
+    """No cached scores: one click starts information + semantic (usable in about a minute)."""
+    busy = running_scores(dataset.id)
+    if not busy:
+        st.info(
+            f"**{dataset.name}** has no cached scores yet. Information entropy takes seconds, semantic about a "
+            "minute on CPU; generative (slowest) can be added on the Score page."
+        )
+        if st.button(f"Score it ({' + '.join(FIRST_SCORES)})", type="primary", key="explore_score_it"):
+            start_score_jobs(dataset, FIRST_SCORES)
+            st.rerun()
+    else:
+        st.info("Scoring… this page fills in as soon as the first score is cached.")
+    jobs_panel(dataset.id, "score")
+
+
+def kept_summary(kept: np.ndarray, dataset: Dataset) -> None:
+    """The live headline: ``Kept K of N``, kept fraction, and label balance kept vs all."""
+    k, n = int(kept.sum()), len(kept)
+    c1, c2, c3 = st.columns([2, 1, 1])
+    c1.markdown(f"### Kept {k} of {n}")
+    c2.metric("Kept fraction", f"{k / max(n, 1):.1%}")
+    c3.metric("Dropped", f"{n - k:,}")
+
+
+def label_balance(kept: np.ndarray, dataset: Dataset) -> None:
+    if not dataset.has_labels:
+        st.caption("No labels: label balance needs a label column.")
+        return
+    balance = label_balance_table(dataset.table["label"], kept)
+    st.plotly_chart(label_balance_figure(balance, height=260), width="stretch", key="explore_balance")
+    st.dataframe(balance, hide_index=True, width="stretch")
+
+
+def main_histogram(score: str, values: np.ndarray, kept: np.ndarray, interval: Interval, unit: str) -> None:
+    fig = score_histogram(
+        values,
+        kept,
+        title=f"{score}: drag across the bars to set the interval",
+        unit=unit,
+        bounds=interval_bounds(interval, values, kept),
+        height=340,
+        selectable=True,
+    )
+    st.plotly_chart(
+        fig,
+        on_select="rerun",
+        selection_mode=("box",),
+        key=f"hist_{score}",
+        width="stretch",
+        config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "autoScale2d"]},
+    )
+
+
+def other_histograms(
+    scores: pd.DataFrame, active: str, kept: np.ndarray, bounds: dict[str, tuple[float, float]], units: dict
+) -> None:
+    """Small multiples: how the kept rows spread over every other cached score (bands for intersection members)."""
+    others = [s for s in scores.columns if s != active]
+    if not others:
+        return
+    st.markdown("**Kept rows on the other scores**")
+    cols = st.columns(min(3, len(others)))
+    for i, name in enumerate(others):
+        fig = score_histogram(
+            scores[name].to_numpy(), kept, title=name, unit=units.get(name, ""), bounds=bounds.get(name), height=220
+        )
+        fig.update_layout(showlegend=False)
+        cols[i % len(cols)].plotly_chart(fig, width="stretch", key=f"small_{name}", config={"displayModeBar": False})
+
+
+def _preview_frame(dataset: Dataset, values: np.ndarray, rows: np.ndarray, score: str) -> pd.DataFrame:
+    table = dataset.table.iloc[rows]
+    frame = pd.DataFrame({"id": table["id"].to_numpy(), score: np.round(values[rows], 4)})
+    if dataset.has_labels:
+        frame["label"] = table["label"].to_numpy()
+    frame["text"] = table["text"].str.slice(0, TEXT_PREVIEW_CHARS).to_numpy()  # plain text cells, never HTML
+    return frame
+
+
+def preview(dataset: Dataset, score: str, values: np.ndarray, kept: np.ndarray) -> None:
+    """Kept vs dropped samples side by side: a seeded random draw, or sorted by the score."""
+    order = st.radio("Order", ["random", "highest score", "lowest score"], key="explore_preview_order", horizontal=True)
+    rng = np.random.default_rng(0)
+    columns = st.columns(2)
+    for col, title, mask in ((columns[0], "Kept", kept), (columns[1], "Dropped", ~kept)):
+        rows = np.flatnonzero(mask)
+        if order == "random":
+            rows = np.sort(rng.permutation(rows)[:PREVIEW_ROWS])
+        else:
+            sorted_rows = rows[np.argsort(values[rows], kind="stable")]
+            rows = (sorted_rows[::-1] if order == "highest score" else sorted_rows)[:PREVIEW_ROWS]
+        col.markdown(f"**{title}** ({int(mask.sum()):,} rows)")
+        if len(rows):
+            col.dataframe(
+                _preview_frame(dataset, values, rows, score),
+                hide_index=True,
+                width="stretch",
+                height=420,
+                column_config={"text": st.column_config.TextColumn(width="large")},
+            )
+        else:
+            col.caption("none")

@@ -1,0 +1,66 @@
+"""A live panel of a dataset's background jobs: progress bar, ETA, Cancel; polls SQLite with st.fragment.
+
+The fragment reruns itself every second only while a job is active, and reruns the whole page when a job
+finishes, so newly cached scores appear without a click.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from euds_core.jobs import Job, cancel_job, list_jobs
+
+POLL_SECONDS = 1.0
+_SEEN_ACTIVE = "_jobs_seen_active"
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s left"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s left"
+    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min left"
+
+
+def _job_title(job: Job) -> str:
+    scores = job.args.get("scores")
+    return ", ".join(scores) if scores else job.kind
+
+
+def _draw_job(job: Job) -> None:
+    title = _job_title(job)
+    if job.active:
+        left, right = st.columns([6, 1], vertical_alignment="bottom")
+        left.progress(job.progress, text=f"**{title}** — {job.message or job.status} · {format_eta(job.eta_seconds)}")
+        if right.button(
+            "Cancel", key=f"cancel_{job.id}", help="stop after the current batch; finished chunks stay cached"
+        ):
+            cancel_job(job.id)
+            st.toast(f"Cancelling {title}…")
+    elif job.status == "done":
+        st.success(f"**{title}** — done", icon="✅")
+    elif job.status == "cancelled":
+        st.warning(f"**{title}** — cancelled. Start it again to resume from the cached chunks.", icon="⏹️")
+    else:
+        st.error(f"**{title}** — failed: {job.error}", icon="⚠️")
+
+
+def _panel(dataset_id: str, kind: str, limit: int) -> None:
+    jobs = list_jobs(dataset_id, kind, limit=limit)
+    active = {j.id for j in jobs if j.active}
+    seen = st.session_state.get(_SEEN_ACTIVE, set())
+    st.session_state[_SEEN_ACTIVE] = active
+    for job in jobs:
+        _draw_job(job)
+    if seen - active:  # a job finished since the last poll: redraw the page with its results
+        st.rerun(scope="app")
+
+
+def jobs_panel(dataset_id: str, kind: str = "score", limit: int = 4) -> bool:
+    """Draw the dataset's recent jobs of ``kind``; returns True when one is still running."""
+    active = any(j.active for j in list_jobs(dataset_id, kind, limit=limit))
+    st.fragment(_panel, run_every=POLL_SECONDS if active else None)(dataset_id, kind, limit)
+    return active

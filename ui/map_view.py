@@ -1,0 +1,97 @@
+"""The Explore page's 2-D map: UMAP of the encoder embeddings with HDBSCAN clusters (both cached).
+
+The embeddings come from the feature cache the semantic score fills; the page never starts an encoder run
+itself. Lasso or box selection on the map lists the selected samples with their scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from euds_core.cache import DatasetCache, load_array
+from euds_core.datasets import Dataset
+from euds_core.embeddings import encoder_id
+from euds_core.models import DEFAULT_ENCODER
+from ui.charts import DROPPED_COLOUR, KEPT_COLOUR, MAX_MAP_POINTS, embedding_map_figure, map_sample, selected_rows
+from ui.scores import score_options
+
+HOVER_CHARS = 160
+
+
+def cached_embeddings(dataset: Dataset) -> np.ndarray | None:
+    """(n_rows, dim) embeddings when the semantic score (or anything else) has cached them, else None."""
+    encoder = score_options().get("encoder") or DEFAULT_ENCODER
+    folder = DatasetCache(dataset.id).feature_dir("embedding", {"encoder": encoder_id(encoder)})
+    emb = load_array(folder / "all.npy")
+    return emb if emb is not None and len(emb) == len(dataset.table) else None
+
+
+@st.cache_data(show_spinner="Computing the 2-D map (UMAP + HDBSCAN, cached after the first time)…", max_entries=4)
+def _embedding_map(dataset_id: str, _embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from euds_core.embed_map import compute_embedding_map
+
+    result = compute_embedding_map(_embeddings, seed=0, dataset_id=dataset_id)
+    return np.asarray(result.xy), np.asarray(result.clusters)
+
+
+def _hover_text(dataset: Dataset) -> list[str]:
+    texts = dataset.table["text"].str.slice(0, HOVER_CHARS).str.replace("\n", " ")
+    labels = dataset.table["label"] if dataset.has_labels else None
+    # Plotly hover is rendered as (sanitised) HTML: escape < and > so a text cannot inject markup.
+    safe = texts.str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;")
+    head = dataset.table["id"].astype(str) + (" · " + labels.astype(str) if labels is not None else "")
+    return (head.str.replace("<", "&lt;") + "<br>" + safe).tolist()
+
+
+def embedding_map_section(
+    dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray, active: str, values: np.ndarray
+) -> None:
+    embeddings = cached_embeddings(dataset)
+    if embeddings is None:
+        st.info(
+            "The map needs the encoder embeddings, which the **semantic** score computes and caches. "
+            "Score semantic on the Score page and the map appears here."
+        )
+        return
+    try:
+        xy, clusters = _embedding_map(dataset.id, embeddings)
+    except ImportError:
+        st.info("The map module (euds_core.embed_map) is not installed in this version.")
+        return
+    options = ["kept / dropped", "cluster", *(["label"] if dataset.has_labels else []), *scores.columns]
+    colour_by = st.selectbox("Colour points by", options, key="map_colour")
+    palette = None
+    if colour_by == "kept / dropped":
+        colour, palette = np.where(kept, "kept", "dropped"), {"kept": KEPT_COLOUR, "dropped": DROPPED_COLOUR}
+    elif colour_by == "cluster":
+        colour = np.where(clusters < 0, "noise", "c" + clusters.astype(str))
+    elif colour_by == "label":
+        colour = dataset.table["label"].to_numpy()
+    else:
+        colour = scores[colour_by].to_numpy()
+    rows = map_sample(len(xy))
+    if len(rows) < len(xy):
+        st.caption(
+            f"Showing a seeded sample of {MAX_MAP_POINTS:,} of {len(xy):,} points (WebGL); counts above use all rows."
+        )
+    n_clusters = len(set(clusters.tolist()) - {-1})
+    st.caption(
+        f"UMAP of the encoder embeddings · {n_clusters} HDBSCAN clusters · lasso or box-select points to list them"
+    )
+    fig = embedding_map_figure(
+        xy, colour=colour, colour_name=colour_by, hover=_hover_text(dataset), rows=rows, discrete_colours=palette
+    )
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("lasso", "box"), key="explore_map", width="stretch")
+    picked = selected_rows(event.selection if event else None)
+    if len(picked):
+        table = dataset.table.iloc[picked]
+        frame = pd.DataFrame({"id": table["id"].to_numpy(), "kept": kept[picked], "cluster": clusters[picked]})
+        for name in scores.columns:
+            frame[name] = scores[name].to_numpy()[picked].round(4)
+        if dataset.has_labels:
+            frame["label"] = table["label"].to_numpy()
+        frame["text"] = table["text"].str.slice(0, 400).to_numpy()
+        st.markdown(f"**{len(picked):,} selected on the map** ({int(kept[picked].sum()):,} kept)")
+        st.dataframe(frame, hide_index=True, width="stretch", height=300)
