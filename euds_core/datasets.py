@@ -9,6 +9,7 @@ data loaded twice (from a built-in, a CSV or the app's upload) hits the same cac
 from __future__ import annotations
 
 import bz2
+import csv
 import hashlib
 import json
 import re
@@ -250,15 +251,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
         encoding = "utf-8-sig"
     if path.stat().st_size == 0:
         raise EudsInputError(f"{path.name} is empty; it needs a header line and at least one row")
-    sep = "\t" if path.suffix.lower() == ".tsv" else None  # None: let the python engine sniff , ; | \t
-    options = dict(engine="python", encoding=encoding, dtype=str, keep_default_na=False, na_values=[""])
-    try:
+    if path.suffix.lower() == ".tsv":
+        sep = "\t"
+    else:
+        # Sniff among the usual delimiters only: an unrestricted sniffer picks letters ("t" in "text").
+        with path.open("rb") as fh:
+            sample = fh.read(1 << 16).decode(encoding.replace("-sig", ""), errors="ignore")
         try:
-            return pd.read_csv(path, sep=sep, **options)
-        except pd.errors.ParserError as exc:
-            if "delimiter" not in str(exc):
-                raise
-            return pd.read_csv(path, sep=",", **options)  # a one-column file has no delimiter to sniff
+            sep = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        except csv.Error:
+            sep = ","  # one column, or nothing to tell: plain CSV
+    try:
+        return pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise EudsInputError(f"{path.name} is empty; it needs a header line and at least one row") from None
 
