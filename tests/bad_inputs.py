@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 
@@ -49,7 +50,7 @@ def bad_input_corpus() -> dict[str, tuple[bytes, tuple]]:
     }
 
 
-def write_bad_input(folder, name: str) -> "object":
+def write_bad_input(folder: Path, name: str) -> Path:
     """Write one corpus file; names with '/' (HTML tags) are stored with the slash replaced."""
     data, _ = bad_input_corpus()[name]
     path = folder / name.replace("/", "_")
