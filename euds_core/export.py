@@ -340,3 +340,32 @@ def rebuild_from_manifest(
     return ExportResult(
         path=path, manifest_path=Path(manifest_path), manifest=result_manifest, kept=int(mask.sum()), total=len(mask)
     )
+
+
+def export_bytes(
+    dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec, fmt: str, file_name: str
+) -> tuple[bytes, dict]:
+    """The subset file's bytes and its manifest, for a download (CSV / JSONL / Parquet; ``hf`` is a zip)."""
+    import io
+    import tempfile
+    import zipfile
+
+    subset, _ = subset_frame(dataset, scores, spec)
+    if fmt == "hf":
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = write_subset(subset, Path(tmp) / Path(file_name).stem, "hf")
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(folder.rglob("*")):
+                    if path.is_file():
+                        archive.write(path, str(path.relative_to(folder.parent)))
+            data = buffer.getvalue()
+        manifest = build_manifest(dataset, spec, subset, fmt, None)
+        manifest["subset"]["file"] = Path(file_name).stem
+        manifest["rebuild"] = f"python -m euds_core select --manifest {MANIFEST_NAME} --out {Path(file_name).stem}"
+        return data, manifest
+    data = subset_bytes(subset, fmt)
+    manifest = build_manifest(dataset, spec, subset, fmt, None)
+    manifest["subset"].update(file=file_name, sha256=hashlib.sha256(data).hexdigest())
+    manifest["rebuild"] = f"python -m euds_core select --manifest {MANIFEST_NAME} --out {file_name}"
+    return data, manifest

@@ -1,0 +1,152 @@
+"""Review: curate by hand on top of the interval selection. Every click is committed to SQLite at once.
+
+The interval comes from the URL (the Explore page's ``score`` + ``plo``/``phi`` or ``lo``/``hi``) and can be
+changed here; overrides (keep / drop, with a note) win over it. Dataset text is shown as plain text only.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from euds_core import review
+from ui.review_data import (
+    PAGE_SIZE,
+    VIEWS,
+    dataset_map,
+    decide_many,
+    decide_one,
+    filter_table,
+    review_table,
+    reviewer_name,
+    show_flash,
+    sort_table,
+    undo,
+)
+from ui.review_interval import interval_inputs, interval_mask
+from ui.scores import cached_scores
+from ui.state import current_dataset
+
+st.title("Review")
+dataset = current_dataset()
+if dataset is None:
+    st.stop()
+st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
+scores = cached_scores(dataset)
+if scores.empty:
+    st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
+interval = interval_inputs(scores) if not scores.empty else None
+in_interval = interval_mask(interval, scores)
+decisions = review.effective_decisions(dataset.id)
+mapped = dataset_map(dataset)
+table = review_table(dataset, scores, in_interval, decisions, mapped[1] if mapped else None)
+ids = table["id"].tolist()
+who = reviewer_name()
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Kept", f"{int((table['status'] == 'kept').sum()):,}")
+m2.metric("Dropped", f"{int((table['status'] == 'dropped').sum()):,}")
+m3.metric("Overrides", f"{len(decisions):,}", help="samples whose manual keep/drop wins over the interval")
+m4.metric("Interval keeps", f"{int(in_interval.sum()):,}")
+if not who:
+    st.caption("Tip: set your reviewer name in the sidebar; decisions are stored with it.")
+show_flash()
+
+f1, f2, f3, f4 = st.columns([1, 2, 2, 2])
+view = f1.radio("Show", VIEWS, key="review_view")
+search = f2.text_input("Search text or id", key="review_search")
+labels = f3.multiselect("Label", sorted(table["label"].unique()), key="review_labels") if "label" in table else []
+clusters = (
+    f4.multiselect("Cluster", sorted(table["cluster"].unique()), key="review_clusters") if "cluster" in table else []
+)
+if "cluster" not in table:
+    f4.caption("Clusters appear once the Explore page's map is computed.")
+sortable = [c for c in ["id", *scores.columns, "label", "cluster", "override"] if c in table]
+s1, s2, s3 = st.columns([2, 1, 1])
+sort_by = s1.selectbox("Sort by", sortable, index=sortable.index(interval.score) if interval else 0, key="review_sort")
+descending = s2.toggle("Descending", key="review_desc")
+shown = sort_table(filter_table(table, view=view, search=search, labels=labels, clusters=clusters), sort_by, descending)
+pages = max(1, -(-len(shown) // PAGE_SIZE))
+st.session_state["review_page"] = min(max(int(st.session_state.get("review_page") or 1), 1), pages)
+page = s3.number_input(f"Page (of {pages})", 1, pages, key="review_page")
+page_rows = shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+st.caption(f"{len(shown):,} samples match the filter · showing {len(page_rows)}")
+st.dataframe(
+    page_rows,
+    hide_index=True,
+    key="review_table",
+    column_config={
+        "text": st.column_config.TextColumn("text", width="large"),
+        "note": st.column_config.TextColumn("note"),
+    },
+)
+
+st.subheader("Decide one sample")
+d1, d2 = st.columns([2, 3])
+options = page_rows["id"].tolist()
+if st.session_state.get("review_sample") not in options:  # follow the filter and paging
+    st.session_state["review_sample"] = options[0] if options else None
+d1.selectbox("Sample", options, key="review_sample", accept_new_options=True, help="pick from this page or type any id")
+d1.text_input("Note (optional)", key="review_note")
+b1, b2, b3 = d1.columns(3)
+args = (dataset.id, ids)
+b1.button("Keep", key="review_keep_one", on_click=decide_one, args=(*args, "keep"), width="stretch")
+b2.button("Drop", key="review_drop_one", on_click=decide_one, args=(*args, "drop"), width="stretch")
+b3.button("Clear", key="review_clear_one", on_click=decide_one, args=(*args, "clear"), width="stretch")
+chosen = table[table["id"] == st.session_state.get("review_sample")]
+if len(chosen):
+    row = chosen.iloc[0]
+    d2.caption(
+        f"{row['status']} · interval {row['interval']}"
+        + (f" · override {row['override']} by {row['reviewer'] or '?'}" if row["override"] else "")
+    )
+    d2.text(row["text"][:3000])  # st.text: plain text, never HTML
+
+st.subheader("Bulk actions")
+st.text_input("Note for bulk actions (optional)", key="review_bulk_note")
+filtered_ids = shown["id"].tolist()
+g1, g2, g3 = st.columns(3)
+g1.button(
+    f"Keep all {len(filtered_ids):,} filtered",
+    key="review_keep_filter",
+    on_click=decide_many,
+    args=(dataset.id, filtered_ids, "keep", "the current filter"),
+)
+g2.button(
+    f"Drop all {len(filtered_ids):,} filtered",
+    key="review_drop_filter",
+    on_click=decide_many,
+    args=(dataset.id, filtered_ids, "drop", "the current filter"),
+)
+g3.button(
+    f"Clear all {len(filtered_ids):,} filtered",
+    key="review_clear_filter",
+    on_click=decide_many,
+    args=(dataset.id, filtered_ids, "clear", "the current filter"),
+)
+group_col = "cluster" if "cluster" in table else ("label" if "label" in table else None)
+if group_col:
+    h1, h2, h3 = st.columns([2, 1, 1])
+    group = h1.selectbox(f"Whole {group_col}", sorted(table[group_col].unique()), key="review_group")
+    group_ids = table.loc[table[group_col] == group, "id"].tolist()
+    what = f"{group_col} {group}"
+    h2.button(
+        f"Keep {group_col} ({len(group_ids):,})",
+        key="review_keep_group",
+        on_click=decide_many,
+        args=(dataset.id, group_ids, "keep", what),
+    )
+    h3.button(
+        f"Drop {group_col} ({len(group_ids):,})",
+        key="review_drop_group",
+        on_click=decide_many,
+        args=(dataset.id, group_ids, "drop", what),
+    )
+
+st.button(
+    "Undo my last action",
+    key="review_undo",
+    on_click=undo,
+    args=(dataset.id,),
+    disabled=not review.can_undo(dataset.id, reviewer=who),
+    help="appends the reverse of your last click or bulk action",
+)

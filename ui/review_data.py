@@ -1,0 +1,158 @@
+"""Review-page data: the review table (interval verdict + overrides), filters, clusters, and the click handlers.
+
+Every handler runs as a widget ``on_click`` callback, i.e. before the page script reruns, and writes through
+``euds_core.review`` (committed before it returns), so the table drawn after a click already shows it and a
+killed server loses nothing. Decisions are read from SQLite on every run, so two reviewers see each other's
+work on their next rerun.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from euds_core import review
+from euds_core.datasets import Dataset
+from euds_core.errors import EudsInputError
+
+FLASH_KEY = "review_flash"
+PAGE_SIZE = 25
+VIEWS = ("Kept", "Dropped", "All")
+
+
+def reviewer_name() -> str:
+    return str(st.session_state.get("reviewer") or "").strip()
+
+
+# ---------------------------------------------------------------------------------------------- clusters
+
+
+def dataset_map(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """(xy, HDBSCAN clusters) from the Explore page's cached map, or None (no embed_map / no embeddings yet)."""
+    try:
+        import euds_core.embed_map  # noqa: F401 - only to know whether clusters exist in this version
+
+        from ui.map_view import _embedding_map, cached_embeddings
+    except ImportError:
+        return None
+    embeddings = cached_embeddings(dataset)
+    if embeddings is None:
+        return None
+    xy, clusters = _embedding_map(dataset.id, embeddings)
+    return np.asarray(xy), np.asarray(clusters)
+
+
+def cluster_names(clusters: np.ndarray) -> np.ndarray:
+    return np.where(clusters < 0, "noise", np.char.add("c", clusters.astype(str)))
+
+
+# ---------------------------------------------------------------------------------------------- table
+
+
+def review_table(
+    dataset: Dataset,
+    scores: pd.DataFrame,
+    in_interval: np.ndarray,
+    decisions: pd.DataFrame,
+    clusters: np.ndarray | None,
+) -> pd.DataFrame:
+    """One row per sample: status (effective), interval verdict, override + note, label, cluster, scores, text."""
+    table = dataset.table
+    frame = pd.DataFrame({"id": table["id"].astype(str).to_numpy()})
+    latest = decisions.set_index("id") if len(decisions) else pd.DataFrame(columns=["decision", "note", "reviewer"])
+    frame["override"] = frame["id"].map(latest["decision"]).fillna("")
+    effective = np.where(frame["override"] == "keep", True, np.where(frame["override"] == "drop", False, in_interval))
+    frame.insert(1, "status", np.where(effective, "kept", "dropped"))
+    frame.insert(2, "interval", np.where(in_interval, "in", "out"))
+    frame["note"] = frame["id"].map(latest["note"]).fillna("")
+    frame["reviewer"] = frame["id"].map(latest["reviewer"]).fillna("")
+    if dataset.has_labels:
+        frame["label"] = table["label"].astype(str).to_numpy()
+    if clusters is not None:
+        frame["cluster"] = cluster_names(clusters)
+    for name in scores.columns:
+        frame[name] = scores[name].to_numpy()
+    frame["text"] = table["text"].to_numpy()
+    return frame
+
+
+def filter_table(
+    frame: pd.DataFrame, *, view: str, search: str, labels: list[str], clusters: list[str]
+) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    if view == "Kept":
+        mask &= (frame["status"] == "kept").to_numpy()
+    elif view == "Dropped":
+        mask &= (frame["status"] == "dropped").to_numpy()
+    if search.strip():
+        needle = search.strip()
+        mask &= (
+            frame["text"].str.contains(needle, case=False, regex=False)
+            | frame["id"].str.contains(needle, case=False, regex=False)
+        ).to_numpy()
+    if labels and "label" in frame.columns:
+        mask &= frame["label"].isin(labels).to_numpy()
+    if clusters and "cluster" in frame.columns:
+        mask &= frame["cluster"].isin(clusters).to_numpy()
+    return frame[mask]
+
+
+def sort_table(frame: pd.DataFrame, by: str, descending: bool) -> pd.DataFrame:
+    if by not in frame.columns:
+        return frame
+    return frame.sort_values(by, ascending=not descending, kind="stable")
+
+
+# ---------------------------------------------------------------------------------------------- handlers
+
+
+def _flash(kind: str, message: str) -> None:
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def show_flash() -> None:
+    kind, message = st.session_state.pop(FLASH_KEY, (None, None))
+    if kind == "success":
+        st.success(message)
+    elif kind == "error":
+        st.error(message)
+    elif kind == "info":
+        st.info(message)
+
+
+def decide_one(dataset_id: str, known_ids: list[str], decision: str) -> None:
+    """Keep / Drop / Clear the sample chosen in ``review_sample`` with the note in ``review_note``."""
+    sample_id = str(st.session_state.get("review_sample") or "").strip()
+    note = str(st.session_state.get("review_note") or "")
+    try:
+        if not sample_id:
+            raise EudsInputError("choose a sample first")
+        review.check_sample_ids([sample_id], known_ids)
+        review.set_decision(dataset_id, sample_id, decision, note=note, reviewer=reviewer_name())
+    except EudsInputError as exc:
+        _flash("error", str(exc))
+        return
+    st.session_state["review_note"] = ""
+    _flash("success", f"{sample_id}: {decision}" + (f" ({note})" if note else ""))
+
+
+def decide_many(dataset_id: str, sample_ids: list[str], decision: str, what: str) -> None:
+    """One bulk action (undo reverts it whole)."""
+    if not sample_ids:
+        _flash("info", f"no samples in {what}")
+        return
+    review.set_bulk_decision(
+        dataset_id,
+        sample_ids,
+        decision,
+        note=str(st.session_state.get("review_bulk_note") or ""),
+        reviewer=reviewer_name(),
+    )
+    _flash("success", f"{decision} for {len(sample_ids):,} samples ({what})")
+
+
+def undo(dataset_id: str) -> None:
+    who = reviewer_name()
+    n = review.undo_last_action(dataset_id, reviewer=who)
+    _flash("success" if n else "info", f"undid the last action ({n} decisions)" if n else "nothing of yours to undo")
