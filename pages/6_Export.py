@@ -1,0 +1,96 @@
+"""Export: the effective subset (interval + review overrides) as CSV / JSONL / Parquet / HF folder, with a
+manifest.json that rebuilds it (``python -m euds_core select --manifest manifest.json --out ...``), and a
+one-click self-contained HTML selection report.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from euds_core import review
+from euds_core.errors import EudsInputError
+from ui.export_view import (
+    FORMATS,
+    MANIFEST_FILE,
+    MIMES,
+    default_file_name,
+    manifest_download,
+    prepared_export,
+    report_html,
+    save_to_workspace,
+    show_saved,
+)
+from ui.review_interval import interval_inputs, interval_mask, selection_spec
+from ui.scores import cached_scores
+from ui.state import current_dataset
+
+st.title("Export")
+dataset = current_dataset()
+if dataset is None:
+    st.stop()
+st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
+scores = cached_scores(dataset)
+with st.expander("Selection (the interval from Explore / Review)", expanded=scores.empty):
+    interval = interval_inputs(scores) if not scores.empty else None
+    if scores.empty:
+        st.info("No scores yet: the export holds every row, with the review's overrides applied.")
+overrides = review.effective_overrides(dataset.id)
+spec = selection_spec(dataset, interval, overrides)
+in_interval = interval_mask(interval, scores)
+
+fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, key="export_format", horizontal=True)
+file_name = default_file_name(dataset, fmt)
+try:
+    data, manifest = prepared_export(dataset, scores, spec, fmt, file_name)
+except EudsInputError as exc:
+    st.error(str(exc))
+    st.stop()
+
+m1, m2, m3 = st.columns(3)
+m1.metric("Rows exported", f"{manifest['subset']['rows']:,}", help=f"of {len(dataset.table):,}")
+m2.metric("Interval keeps", f"{int(in_interval.sum()):,}")
+m3.metric("Review overrides", f"{len(overrides):,}")
+
+d1, d2, d3 = st.columns(3)
+d1.download_button(
+    f"Download {file_name}" + (".zip" if fmt == "hf" else ""),
+    data,
+    file_name=file_name + (".zip" if fmt == "hf" else ""),
+    mime=MIMES[fmt],
+    key="export_download_data",
+    width="stretch",
+)
+d2.download_button(
+    f"Download {MANIFEST_FILE}",
+    manifest_download(manifest),
+    file_name=MANIFEST_FILE,
+    mime="application/json",
+    key="export_download_manifest",
+    width="stretch",
+)
+d3.button(
+    "Save both to the workspace",
+    key="export_save",
+    on_click=save_to_workspace,
+    args=(dataset, scores, spec, fmt, file_name),
+    width="stretch",
+    help="writes the subset and manifest.json under EUDS_HOME/exports/",
+)
+show_saved()
+st.caption("Rebuild the identical file from the manifest with:")
+st.code(f"python -m euds_core select --manifest {MANIFEST_FILE} --out {manifest['subset']['file']}", language="bash")
+
+st.subheader("Manifest")
+st.json(manifest, expanded=1)
+
+st.subheader("Selection report")
+st.caption(
+    "One self-contained HTML file: histograms, map, counts, label balance before/after, excerpts, fine-tune curve."
+)
+st.download_button(
+    "Download the HTML report",
+    lambda: report_html(dataset, scores, spec),
+    file_name=f"{dataset.id}-selection-report.html",
+    mime="text/html",
+    key="export_report",
+)

@@ -1,0 +1,78 @@
+"""The HTML selection report: self-contained, escaped, with label balance and the fine-tune curve when runs exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from euds_core import store
+from euds_core.datasets import Dataset
+from euds_core.report import build_report_html, finetune_curve_frame, label_balance
+from euds_core.select import Interval, SelectionSpec
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("EUDS_HOME", str(path))
+    return path
+
+
+def tiny() -> tuple[Dataset, pd.DataFrame, SelectionSpec]:
+    table = pd.DataFrame(
+        {
+            "id": [f"s{i}" for i in range(12)],
+            "text": ["<script>alert('x')</script> & friends" if i == 3 else f"sample number {i}" for i in range(12)],
+            "label": ["a" if i < 8 else "b" for i in range(12)],
+        }
+    )
+    ds = Dataset(name="tiny<>", task="classification", table=table)
+    scores = pd.DataFrame({"information": np.arange(12, dtype=np.float32)})
+    spec = SelectionSpec(
+        ds.id, [Interval("information", "threshold", lo=2.0, hi=9.0)], overrides={"s0": "keep", "s5": "drop"}
+    )
+    return ds, scores, spec
+
+
+def test_report_is_self_contained_and_escaped():
+    ds, scores, spec = tiny()
+    page = build_report_html(ds, scores, spec, map_xy=np.random.default_rng(0).normal(size=(12, 2)))
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; friends" in page
+    assert "tiny&lt;&gt;" in page
+    assert "<script src=" not in page and "Plotly" in page  # plotly.js inlined, nothing fetched
+    assert "Label balance before / after" in page and "Map" in page
+    assert "Fine-tune curve" not in page  # no runs yet
+
+
+def test_label_balance_before_and_after():
+    ds, scores, spec = tiny()
+    before = (scores["information"] >= 2) & (scores["information"] <= 9)
+    after = before.copy()
+    after[0], after[5] = True, False
+    table = label_balance(ds.table["label"], before.to_numpy(), after.to_numpy())
+    assert (
+        table["all"].tolist() == [8, 4]
+        and table["interval"].tolist() == [6, 2]
+        and table["effective"].tolist() == [6, 2]
+    )
+    assert table["interval %"].tolist() == [75.0, 25.0]
+
+
+def test_report_shows_the_finetune_curve_when_runs_exist():
+    ds, scores, spec = tiny()
+    with store.connect() as conn:
+        for seed, acc in ((0, 0.7), (1, 0.8)):
+            conn.execute(
+                "INSERT INTO finetune_runs (dataset_id, grid_key, strategy, size_fraction, seed, n_train, accuracy, macro_f1, train_seconds, created) "
+                "VALUES (?, 'g', 'interval', 0.5, ?, 6, ?, ?, 1.0, 0)",
+                (ds.id, seed, acc, acc),
+            )
+    curve = finetune_curve_frame(ds.id)
+    assert curve[["strategy", "size_fraction"]].values.tolist() == [["interval", 0.5]]
+    assert curve["accuracy"].iloc[0] == pytest.approx(0.75) and curve["seeds"].iloc[0] == 2
+    assert "Fine-tune curve" in build_report_html(ds, scores, spec)

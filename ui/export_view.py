@@ -1,0 +1,76 @@
+"""Export-page helpers: the subset + manifest downloads, a copy in the workspace, and the HTML report."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from euds_core.datasets import Dataset
+from euds_core.export import MANIFEST_NAME, export_bytes, export_subset, manifest_json
+from euds_core.report import build_report_html
+from euds_core.select import SelectionSpec
+from euds_core.workspace import workspace_dir
+
+FORMATS = {"jsonl": "JSONL", "csv": "CSV", "parquet": "Parquet", "hf": "HF save_to_disk folder (zip)"}
+MIMES = {
+    "jsonl": "application/jsonl",
+    "csv": "text/csv",
+    "parquet": "application/octet-stream",
+    "hf": "application/zip",
+}
+
+
+def default_file_name(dataset: Dataset, fmt: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(dataset.name).stem) or dataset.id
+    return f"{stem}-subset" + ("" if fmt == "hf" else f".{fmt}")
+
+
+@st.cache_data(show_spinner="Preparing the export…", max_entries=4)
+def _export_bytes(
+    _dataset: Dataset, _scores: pd.DataFrame, spec_json: str, fmt: str, file_name: str, dataset_id: str
+) -> tuple[bytes, dict]:
+    return export_bytes(_dataset, _scores, SelectionSpec.from_json(spec_json), fmt, file_name)
+
+
+def prepared_export(
+    dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec, fmt: str, file_name: str
+) -> tuple[bytes, dict]:
+    """The file bytes and manifest (cached per spec, so a rerun does not rebuild them)."""
+    return _export_bytes(dataset, scores, spec.to_json(), fmt, file_name, dataset.id)
+
+
+def save_to_workspace(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec, fmt: str, file_name: str) -> None:
+    """Write the subset + manifest.json into ``EUDS_HOME/exports/<dataset id>/<time>/`` (on_click handler)."""
+    folder = workspace_dir("exports", dataset.id, datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S"))
+    result = export_subset(dataset, scores, spec, folder / file_name, fmt=fmt)
+    st.session_state["export_saved"] = (str(result.path), str(result.manifest_path))
+
+
+def show_saved() -> None:
+    saved = st.session_state.get("export_saved")
+    if saved:
+        path, manifest = saved
+        st.success(f"Saved {path}")
+        st.code(f"python -m euds_core select --manifest {manifest} --out {Path(path).name}", language="bash")
+
+
+def report_html(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec) -> bytes:
+    """The self-contained HTML report (built when the download button is clicked)."""
+    from ui.review_data import dataset_map
+
+    try:
+        mapped = dataset_map(dataset)
+    except Exception:  # the map is optional decoration; the report must still download
+        mapped = None
+    return build_report_html(dataset, scores, spec, map_xy=mapped[0] if mapped else None).encode("utf-8")
+
+
+def manifest_download(manifest: dict) -> bytes:
+    return manifest_json(manifest).encode("utf-8")
+
+
+MANIFEST_FILE = MANIFEST_NAME
