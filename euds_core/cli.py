@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", help="where to write the manifest (default: manifest.json beside --out)")
     p.add_argument("--out", required=True, help="output .csv, .jsonl, .parquet, or a folder for --format hf")
 
+    from euds_core.finetune_cli import add_parsers as add_finetune_parsers
+
+    add_finetune_parsers(sub, _add_dataset_args)  # finetune, search-interval
+
     p = sub.add_parser("job-run", help=argparse.SUPPRESS)  # internal: the child process of a background job
     p.add_argument("job_id")
     return parser
@@ -326,6 +330,18 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_finetune(args) -> int:
+    from euds_core.finetune_cli import cmd_finetune as run
+
+    return run(args, load_dataset_from_args, read_scores_file)
+
+
+def cmd_search_interval(args) -> int:
+    from euds_core.finetune_cli import cmd_search_interval as run
+
+    return run(args, read_scores_file)
+
+
 def cmd_job_run(args) -> int:
     from euds_core.jobs import run_job
 
@@ -334,3 +350,4 @@ def cmd_job_run(args) -> int:
 
 COMMANDS = {"datasets": cmd_datasets, "score": cmd_score, "select": cmd_select, "job-run": cmd_job_run}
 COMMANDS.update(review=cmd_review, export=cmd_export)
+COMMANDS.update({"finetune": cmd_finetune, "search-interval": cmd_search_interval})
