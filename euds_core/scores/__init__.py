@@ -10,9 +10,15 @@ import inspect
 
 from euds_core.errors import EudsInputError
 from euds_core.scores.base import Scorer
+from euds_core.scores.classifier import ClassifierEntropyScorer, LeastConfidenceScorer, MarginScorer
 from euds_core.scores.combine import GSScorer, IGScorer, IGSEScorer, ISScorer
+from euds_core.scores.el2n import EL2NScorer
 from euds_core.scores.generative import GenerativeScorer, PerplexityScorer
+from euds_core.scores.ifd import IFDScorer
 from euds_core.scores.information import InformationScorer
+from euds_core.scores.knn import KNNDistanceScorer
+from euds_core.scores.lexical import Distinct2Scorer, MTLDScorer, TTRScorer
+from euds_core.scores.near_duplicate import NearDuplicateScorer
 from euds_core.scores.semantic import SemanticScorer
 
 EUDS_SCORES = ("information", "generative", "semantic")
@@ -25,6 +31,16 @@ _DEFAULT_SCORERS: tuple[type[Scorer], ...] = (
     ISScorer,
     GSScorer,
     PerplexityScorer,
+    ClassifierEntropyScorer,
+    LeastConfidenceScorer,
+    MarginScorer,
+    EL2NScorer,
+    IFDScorer,
+    TTRScorer,
+    MTLDScorer,
+    Distinct2Scorer,
+    KNNDistanceScorer,
+    NearDuplicateScorer,
 )
 _REGISTRY: dict[str, type[Scorer]] = {}
 

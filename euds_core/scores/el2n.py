@@ -1,0 +1,146 @@
+"""EL2N (Paul et al. 2021, "Deep Learning on a Data Diet"): ‖softmax − onehot(label)‖₂ early in training.
+
+Proxy: a softmax (multinomial logistic) layer on frozen, standardised encoder embeddings, trained with
+minibatch SGD for a few epochs (the "early checkpoint"), from R seeded initialisations and data orders; the
+score is the mean error norm over the R runs. The paper trains the whole network; a linear head on cached
+embeddings costs a few seconds instead of R fine-tunes (see classifier.py for that trade-off).
+
+Cross-fitting (default K = 5 folds, re-split per seed): each sample's error comes from a head that did not
+train on it. A linear head on n < dim samples can separate its training set within an epoch or two, which
+would flatten in-sample EL2N on small pools; ``folds=0`` gives the paper's in-sample variant.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from euds_core.cache import DatasetCache
+from euds_core.embeddings import compute_embeddings, encoder_id
+from euds_core.models import DEFAULT_ENCODER
+from euds_core.scores.base import Scorer
+from euds_core.scores.classifier import encode_labels, standardise
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def train_softmax_head(
+    x: np.ndarray, y: np.ndarray, n_classes: int, *, epochs: int, lr: float, batch: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(W, b) of a softmax layer after ``epochs`` epochs of minibatch SGD on cross-entropy (small random init)."""
+    onehot = np.eye(n_classes)[y]  # (n, C)
+    w = rng.normal(0.0, 0.01, size=(x.shape[1], n_classes))  # (d, C)
+    b = np.zeros(n_classes)  # (C,)
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch):
+            rows = order[start : start + batch]
+            grad = (_softmax(x[rows] @ w + b) - onehot[rows]) / len(rows)  # (B, C)
+            w -= lr * x[rows].T @ grad
+            b -= lr * grad.sum(axis=0)
+    return w, b
+
+
+def el2n_scores(
+    features: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    *,
+    seeds: int = 5,
+    epochs: int = 2,
+    lr: float = 2.0,
+    batch: int = 32,
+    folds: int = 5,
+    seed: int = 0,
+) -> np.ndarray:
+    """Mean over ``seeds`` runs of ‖softmax(x) − onehot(y)‖₂, in [0, √2]. Shape (n,). ``folds=0``: in-sample."""
+    from sklearn.model_selection import StratifiedKFold
+
+    x = standardise(features) / np.sqrt(features.shape[1])  # (n, d), rows of norm ~1 so one lr fits any encoder
+    onehot = np.eye(n_classes)[y]
+    n = len(y)
+    k = int(min(folds, np.bincount(y).max(), n))
+    total = np.zeros(n)
+    for r in range(seeds):
+        rng = np.random.default_rng([seed, r])
+        if folds and k >= 2:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tiny classes in tiny pools
+                splits = list(
+                    StratifiedKFold(n_splits=k, shuffle=True, random_state=int(rng.integers(2**31))).split(x, y)
+                )
+        else:
+            splits = [(np.arange(n), np.arange(n))]
+        for train, test in splits:
+            w, b = train_softmax_head(x[train], y[train], n_classes, epochs=epochs, lr=lr, batch=batch, rng=rng)
+            total[test] += np.linalg.norm(_softmax(x[test] @ w + b) - onehot[test], axis=1)
+    return (total / seeds).astype(np.float32)
+
+
+class EL2NScorer(Scorer):
+    """EL2N: ‖softmax − onehot(label)‖₂ of a proxy softmax head at an early checkpoint, mean over R seeds.
+
+    Range [0, √2]; unit: L2 norm of the probability error. Higher = harder (or mislabelled) sample.
+    Defaults: R = 5 seeds, checkpoint = 2 epochs of SGD (lr 2.0, batch 32), cross-fitted over 5 folds.
+    """
+
+    name = "el2n"
+    needs = frozenset({"text", "label"})
+    unit = "L2 norm"
+    description = "error L2 norm of a proxy softmax head early in training, averaged over seeds (Data Diet)"
+    uses_model = True
+
+    def __init__(
+        self,
+        encoder: str = DEFAULT_ENCODER,
+        seeds: int = 5,
+        epochs: int = 2,
+        lr: float = 2.0,
+        folds: int = 5,
+        seed: int = 0,
+    ):
+        self.encoder, self.seeds, self.epochs, self.lr, self.folds, self.seed = encoder, seeds, epochs, lr, folds, seed
+
+    def params(self) -> dict:
+        return {
+            "encoder": encoder_id(self.encoder),
+            "seeds": self.seeds,
+            "checkpoint_epochs": self.epochs,
+            "lr": self.lr,
+            "batch": 32,
+            "folds": self.folds,
+            "seed": self.seed,
+            "proxy": "softmax-head-v1",
+        }
+
+    def score(
+        self,
+        table: pd.DataFrame,
+        *,
+        device="cpu",
+        batch_size=64,
+        progress=None,
+        cancel=None,
+        cache: DatasetCache | None = None,
+        **_,
+    ) -> np.ndarray:
+        emb = compute_embeddings(
+            table,
+            encoder=self.encoder,
+            device=device,
+            batch_size=batch_size,
+            cache=cache,
+            progress=progress,
+            cancel=cancel,
+        )
+        y, n_classes = encode_labels(table["label"])
+        # The final array is cached by score_dataset under params(); only the embeddings need their own cache.
+        return el2n_scores(
+            emb, y, n_classes, seeds=self.seeds, epochs=self.epochs, lr=self.lr, folds=self.folds, seed=self.seed
+        )
