@@ -32,3 +32,20 @@ def workspace(tmp_path, monkeypatch, tmp_path_factory) -> Path:
 def tiny_causal_lm_dir(tmp_path_factory) -> Path:
     """A 2-layer random-init Llama + word-level tokenizer folder (see tests/helpers.py)."""
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+@pytest.fixture(scope="session")
+def uniform_causal_lm_dir(tiny_causal_lm_dir, tmp_path_factory) -> Path:
+    """The tiny LM with a zero output head: every next-token distribution is uniform (loss = ln V, hand-checkable)."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path_factory.mktemp("uniform-lm") / "lm"
+    shutil.copytree(tiny_causal_lm_dir, folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    with torch.no_grad():
+        model.get_output_embeddings().weight.zero_()
+    model.save_pretrained(folder)
+    return folder
