@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
-expect = pytest.importorskip("playwright.sync_api").expect
-
 from tests.browser.conftest import MODEL_FREE_OPTIONS, REPO_ROOT, _free_port, open_app, seed_scores, wait_for_app
 
 pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
 INTERVAL = {"dataset": "bbc_news", "score": "information", "plo": "0.25", "phi": "0.75"}
 DROPPED_MSG = re.compile(r"^(\S+): drop")
 
