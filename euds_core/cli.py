@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
     p.add_argument("--apply-review", metavar="DATASET", help="apply the review overrides of DATASET (name, path or id)")
     p.add_argument("--manifest", help="rebuild the subset an export's manifest.json describes (no other options)")
+    p.add_argument("--sampler", help="choose a set instead of an interval: hard_easy | mig | kcenter | cluster_balanced (with --keep)")
+    p.add_argument("--encoder", help="with --sampler: sentence encoder folder or 'hashing' (default: the packaged MiniLM)")
     p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet")
 
     p = sub.add_parser("review", help="record or list manual keep/drop decisions for a dataset")
@@ -203,6 +205,10 @@ def cmd_select(args) -> int:
 
     if args.manifest:
         return _select_from_manifest(args)
+    if args.sampler:
+        from euds_core.samplers.run import select_with_sampler
+
+        return select_with_sampler(args)
     if not args.scores_file or not args.score:
         raise EudsInputError("select needs a scores file and --score NAME (or --manifest manifest.json)")
     out = _check_output_path(args.out)
