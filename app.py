@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/1_Load.py", title="Load", icon="📂"),
     st.Page("pages/2_Score.py", title="Score", icon="🧮"),
     st.Page("pages/3_Explore.py", title="Explore", icon="🔭", default=True),
+    st.Page("pages/4_Fine_tune.py", title="Fine-tune", icon="🎯"),
     st.Page("pages/5_Review.py", title="Review", icon="✅"),
     st.Page("pages/6_Export.py", title="Export", icon="📦"),
 ]

@@ -37,7 +37,7 @@ QA_NEGATIVES = 3  # DESIGN.md §5: one true answer + 3 random others per questio
 # (run fraction in [0, 1], message) while one run trains
 RunProgressFn = Callable[[float, str], None]
 # (runs finished, runs planned, current run's fraction, message) over a whole grid
-GridProgressFn = Callable[[int, int, float, str], None]
+GridProgressFn = Callable[[int, int, float, str], None]  # the fraction is of run number done + 1
 CancelFn = Callable[[], bool]
 
 
@@ -624,7 +624,7 @@ def run_grid(
             trained[(seed, digest.encode())] = (strategy, size)
         save_run(dataset_id, grid_key, strategy, size, seed, result)
         if progress:
-            progress(i + 1, len(planned), 1.0, f"{label}: accuracy {result.accuracy:.3f}")
+            progress(i + 1, len(planned), 0.0, f"{label}: accuracy {result.accuracy:.3f}")
     runs = load_runs(dataset_id, grid_key)
     wanted = {(s, round(z, 6), d) for s, z, d in planned}
     keep = [(r.strategy, round(r.size_fraction, 6), int(r.seed)) in wanted for r in runs.itertuples()]
@@ -652,3 +652,63 @@ def align_scores(table: pd.DataFrame, scores_frame: pd.DataFrame, names: list[st
     if not np.all(np.isfinite(out.to_numpy(dtype=np.float64))):
         raise EudsInputError("the scores file has missing or non-numeric score values; rescore the data")
     return out
+
+
+# ---------------------------------------------------------------------------------------------- background job
+
+
+def grid_spec_from_args(args: dict) -> GridSpec:
+    """A :class:`GridSpec` from a job's JSON args (``config`` holds :class:`FinetuneConfig` fields)."""
+    config = FinetuneConfig(
+        **{k: v for k, v in (args.get("config") or {}).items() if k in FinetuneConfig.__dataclass_fields__}
+    )
+    return GridSpec(
+        strategies=list(args["strategies"]),
+        sizes=[float(s) for s in args.get("sizes", DEFAULT_SIZES)],
+        seeds=[int(s) for s in args.get("seeds", [0])],
+        score=args.get("score"),
+        band=args.get("band", "middle"),
+        config=config,
+    )
+
+
+def grid_score_names(spec: GridSpec) -> list[str]:
+    """The score columns a grid needs: the interval's score and every strategy that is a score name."""
+    samplers = set(sampler_names())
+    names = [spec.score] if spec.score and ("interval" in spec.strategies or samplers & set(spec.strategies)) else []
+    names += [s for s in spec.strategies if s not in BASE_STRATEGIES and s not in samplers]
+    return list(dict.fromkeys(names))
+
+
+def grid_job(args: dict, update: Callable[[float, str], None], cancelled: CancelFn) -> dict:
+    """The ``finetune`` job: args = {dataset_id, strategies, sizes, seeds, score, band, config, options, threads}.
+
+    Scores come from the cache only (score the dataset first); progress goes to the job row as
+    :func:`grid_message` text so the page can draw a bar per run and one overall.
+    """
+    import torch
+
+    from euds_core.datasets import load_saved_dataset
+    from euds_core.scoring import score_dataset
+
+    if args.get("threads"):
+        torch.set_num_threads(int(args["threads"]))  # share the CPU politely with the app and other jobs
+    spec = grid_spec_from_args(args)
+    dataset = load_saved_dataset(args["dataset_id"])
+    names = grid_score_names(spec)
+    scores = None
+    if names:
+        scores = score_dataset(dataset, names, options=args.get("options"), cached_only=True)
+        missing = [n for n in names if n not in scores.columns]
+        if missing:
+            raise EudsInputError(
+                f"the score(s) {', '.join(missing)} are not computed for this dataset yet; score them first"
+            )
+
+    def progress(done: int, total: int, fraction: float, message: str) -> None:
+        update((done + fraction) / max(total, 1), grid_message(done, total, fraction, message))
+
+    runs = run_grid(
+        dataset.id, dataset.table, spec, task=dataset.task, scores=scores, progress=progress, cancel=cancelled
+    )
+    return {"grid_key": spec.key(dataset.id), "runs": len(runs)}

@@ -124,3 +124,81 @@ def search_interval(
 def best_cell(grid: pd.DataFrame) -> pd.Series:
     """The best cell by accuracy (ties: the wider band, then the lower p_lo)."""
     return grid.sort_values(["accuracy", "keep_fraction", "p_lo"], ascending=[False, False, True]).iloc[0]
+
+
+# ---------------------------------------------------------------------------------------------- datasets and jobs
+
+
+def search_grid_path(dataset_id: str, score: str):
+    """Where the page's last search grid of (dataset, score) is kept: ``EUDS_HOME/interval_search/``."""
+    from euds_core.workspace import workspace_dir
+
+    return workspace_dir("interval_search") / f"{dataset_id}-{score}.csv"
+
+
+def load_search_grid(dataset_id: str, score: str) -> pd.DataFrame | None:
+    path = search_grid_path(dataset_id, score)
+    return pd.read_csv(path) if path.exists() else None
+
+
+def search_dataset(
+    dataset,
+    score: str,
+    *,
+    min_keep: float = 0.2,
+    step: float = 0.1,
+    encoder: str | None = None,
+    options: dict | None = None,
+    progress: SearchProgressFn | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> pd.DataFrame:
+    """Run the search on a workspace dataset with its cached score and embeddings; saves and returns the grid."""
+    from euds_core.cache import DatasetCache
+    from euds_core.embeddings import compute_embeddings
+    from euds_core.models import DEFAULT_ENCODER
+    from euds_core.scoring import score_dataset
+
+    if not dataset.has_labels:
+        raise EudsInputError("the interval search needs labelled data (a label column)")
+    scores = score_dataset(dataset, [score], options=options, cached_only=True)
+    if score not in scores.columns:
+        raise EudsInputError(f"the score '{score}' is not computed for this dataset yet; score it first")
+    embeddings = compute_embeddings(
+        dataset.table, encoder=encoder or DEFAULT_ENCODER, cache=DatasetCache(dataset.id), cancel=cancel
+    )
+    grid = search_interval(
+        embeddings,
+        dataset.table["label"].astype(str).to_numpy(),
+        scores[score].to_numpy(),
+        min_keep=min_keep,
+        step=step,
+        progress=progress,
+        cancel=cancel,
+    )
+    path = search_grid_path(dataset.id, score)
+    tmp = path.with_name(f".{path.name}.tmp")
+    grid.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return grid
+
+
+def search_job(args: dict, update: Callable[[float, str], None], cancelled: Callable[[], bool]) -> dict:
+    """The ``interval_search`` job: args = {dataset_id, score, min_keep, step, encoder, options}."""
+    from euds_core.datasets import load_saved_dataset
+
+    dataset = load_saved_dataset(args["dataset_id"])
+    grid = search_dataset(
+        dataset,
+        args["score"],
+        min_keep=float(args.get("min_keep", 0.2)),
+        step=float(args.get("step", 0.1)),
+        encoder=args.get("encoder"),
+        options=args.get("options"),
+        progress=lambda done, total, message: update(done / total, f"cell {done}/{total} {message}"),
+        cancel=cancelled,
+    )
+    best = best_cell(grid)
+    return {
+        "cells": len(grid),
+        "best": {"p_lo": float(best.p_lo), "p_hi": float(best.p_hi), "accuracy": float(best.accuracy)},
+    }

@@ -34,3 +34,19 @@ def score_job(args: dict, reporter: JobReporter) -> dict:
         cancel=reporter.cancelled,
     )
     return {"scores": list(scores.columns), "rows": len(scores)}
+
+
+@register_job_kind("finetune")
+def finetune_job(args: dict, reporter: JobReporter) -> dict:
+    """A fine-tune grid (strategies x sizes x seeds); runs land in SQLite as they finish (euds_core/finetune.py)."""
+    from euds_core.finetune import grid_job
+
+    return grid_job(args, reporter.update, reporter.cancelled)
+
+
+@register_job_kind("interval_search")
+def interval_search_job(args: dict, reporter: JobReporter) -> dict:
+    """The optimal-interval grid of one score; the grid is saved as CSV in the workspace (interval_search.py)."""
+    from euds_core.interval_search import search_job
+
+    return search_job(args, reporter.update, reporter.cancelled)

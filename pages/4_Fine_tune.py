@@ -1,0 +1,142 @@
+"""Fine-tune: does the selected subset train as well as all the data? (DESIGN.md §4–5)
+
+Runs a grid (strategies x subset sizes x seeds) in the background; the curve of accuracy vs subset size
+updates as runs land in SQLite. The interval search grid is a heat map: a click opens that interval on Explore.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from euds_core.finetune import DEFAULT_SIZES, available_strategies, load_runs
+from euds_core.interval_search import load_search_grid
+from euds_core.jobs import start_job
+from ui.finetune_charts import (
+    accuracy_vs_size_figure,
+    accuracy_vs_time_figure,
+    clicked_cell,
+    explore_link_params,
+    interval_grid_figure,
+    runs_csv,
+    runs_table,
+)
+from ui.finetune_view import GRID_KEY, POLL_SECONDS, build_spec, is_active, job_progress, latest_job, start_grid
+from ui.scores import cached_scores, score_options
+from ui.state import current_dataset, current_dataset_spec
+
+st.title("Fine-tune")
+dataset = current_dataset()
+if dataset is None:
+    st.stop()
+st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · task {dataset.task}")
+if dataset.task not in ("classification", "qa"):
+    st.info(
+        "Fine-tuning needs labels (classification) or question/answer columns (Q&A). Load such data on the Load page."
+    )
+    st.stop()
+
+score_names = list(cached_scores(dataset).columns)
+strategies_all = available_strategies(score_names)
+with st.form("ft_form"):
+    model = st.text_input(
+        "Model folder",
+        "packaged:minilm",
+        key="ft_model",
+        help="a local BERT-family folder; packaged:minilm = all-MiniLM-L6-v2",
+    )
+    c1, c2, c3 = st.columns(3)
+    sizes = c1.multiselect(
+        "Subset sizes", list(DEFAULT_SIZES), default=[0.1, 0.25, 1.0], key="ft_sizes", format_func=lambda s: f"{s:.0%}"
+    )
+    default_strategies = ["interval", "random", "full"] if score_names else ["random", "full"]
+    strategies = c2.multiselect("Strategies", strategies_all, default=default_strategies, key="ft_strategies")
+    score = c3.selectbox(
+        "Score of the interval",
+        score_names or [None],
+        key="ft_score",
+        help="interval = this score's band, at each size",
+    )
+    c4, c5, c6, c7 = st.columns(4)
+    band = c4.selectbox("Band", ["middle", "low", "high"], key="ft_band")
+    seeds = c5.number_input("Seeds", 1, 10, 1, key="ft_seeds")
+    epochs = c6.number_input("Epochs", 1, 20, 1, key="ft_epochs")
+    max_len = c7.number_input("Max length (tokens)", 16, 512, 128, step=16, key="ft_max_len")
+    submitted = st.form_submit_button("Run grid in the background", type="primary")
+
+spec = build_spec(
+    strategies=strategies, sizes=sizes, seeds=seeds, score=score, band=band, model=model, epochs=epochs, max_len=max_len
+)
+if submitted:
+    start_grid(dataset, spec, score_names, score_options())
+grid_key = st.session_state.get(GRID_KEY)
+
+
+def live_results(was_active: bool) -> None:
+    job = latest_job(dataset.id, "finetune")
+    job_progress(job, key="ft")
+    if was_active and not (job and job.active):
+        st.rerun()  # the grid ended: redraw the page once, then stop polling
+    key = grid_key or (job.args.get("grid_key") if job else None)
+    runs = load_runs(dataset.id, key)
+    if runs.empty:
+        st.info("No finished runs yet. Choose the grid above and run it; runs appear here as they finish.")
+        return
+    st.plotly_chart(accuracy_vs_size_figure(runs), key="ft_curve", width="stretch")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(accuracy_vs_time_figure(runs), key="ft_time", width="stretch")
+    right.dataframe(runs_table(runs), hide_index=True, width="stretch", height=320)
+    right.download_button(
+        "Download results CSV",
+        runs_csv(runs),
+        file_name=f"finetune-{dataset.name}.csv",
+        mime="text/csv",
+        key="ft_download",
+    )
+
+
+active = is_active(latest_job(dataset.id, "finetune"))
+st.fragment(live_results, run_every=POLL_SECONDS if active else None)(active)
+
+st.subheader("Optimal-interval search")
+st.caption(
+    "Logistic regression on frozen encoder embeddings per (p_lo, p_hi) cell, scored on a fixed validation split. Click a cell to open it on Explore."
+)
+if not score_names or dataset.task != "classification":
+    st.info("The search needs labelled data and at least one computed score (Score page).")
+    st.stop()
+s1, s2, s3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+search_score = s1.selectbox("Score", score_names, key="ft_search_score")
+min_keep = s2.slider("Minimum kept fraction", 0.1, 1.0, 0.2, 0.1, key="ft_min_keep")
+if s3.button("Search", key="ft_search"):
+    args = {"dataset_id": dataset.id, "score": search_score, "min_keep": min_keep, "options": score_options()}
+    start_job("interval_search", args, dataset_id=dataset.id)
+
+
+def search_results(was_active: bool) -> None:
+    job = latest_job(dataset.id, "interval_search")
+    job_progress(job, key="ft_search")
+    if was_active and not (job and job.active):
+        st.rerun()
+    grid = load_search_grid(dataset.id, search_score)
+    if grid is None:
+        st.info("No search grid for this score yet.")
+        return
+    event = st.plotly_chart(
+        interval_grid_figure(grid), key="ft_heatmap", on_select="rerun", selection_mode=("points",), width="stretch"
+    )
+    best = grid.loc[grid["accuracy"].idxmax()]
+    st.caption(
+        f"Best cell: plo {best.p_lo:.2f}, phi {best.p_hi:.2f}, proxy accuracy {best.accuracy:.3f} (full pool: "
+        f"{grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.max():.3f})."
+    )
+    cell = clicked_cell(event)
+    if st.button("Open the best cell on Explore", key="ft_open_best"):
+        cell = (float(best.p_lo), float(best.p_hi))
+    if cell is not None:
+        st.switch_page(
+            "pages/3_Explore.py", query_params=explore_link_params(current_dataset_spec(), search_score, *cell)
+        )
+
+
+searching = is_active(latest_job(dataset.id, "interval_search"))
+st.fragment(search_results, run_every=POLL_SECONDS if searching else None)(searching)

@@ -1,0 +1,160 @@
+"""Figures and tables of the Fine-tune page: pure functions of the runs frame (no Streamlit), testable alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from euds_core.finetune import RESULT_COLUMNS
+
+STRATEGY_COLOURS = {"interval": "#2563eb", "random": "#9ca3af", "full": "#111827"}
+PALETTE = ["#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]
+
+
+def strategy_colour(strategy: str, index: int) -> str:
+    return STRATEGY_COLOURS.get(strategy, PALETTE[index % len(PALETTE)])
+
+
+def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds per (strategy, size): the points and error bars of the curve."""
+    if runs.empty:
+        return pd.DataFrame(
+            columns=[
+                "strategy",
+                "size_fraction",
+                "n_train",
+                "accuracy",
+                "accuracy_std",
+                "macro_f1",
+                "train_seconds",
+                "seeds",
+            ]
+        )
+    grouped = runs.groupby(["strategy", "size_fraction"], as_index=False)
+    out = grouped.agg(
+        n_train=("n_train", "mean"),
+        accuracy=("accuracy", "mean"),
+        accuracy_std=("accuracy", lambda a: float(np.std(a, ddof=1)) if len(a) > 1 else 0.0),
+        macro_f1=("macro_f1", "mean"),
+        train_seconds=("train_seconds", "mean"),
+        seeds=("seed", "nunique"),
+    )
+    return out.sort_values(["strategy", "size_fraction"]).reset_index(drop=True)
+
+
+def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figure:
+    """Accuracy against subset size (log x), one line per strategy, error bars = std over seeds."""
+    summary = summarise_runs(runs)
+    fig = go.Figure()
+    for i, (strategy, part) in enumerate(summary.groupby("strategy", sort=False)):
+        colour = strategy_colour(strategy, i)
+        fig.add_trace(
+            go.Scatter(
+                x=part["size_fraction"],
+                y=part["accuracy"],
+                error_y=dict(type="data", array=part["accuracy_std"], visible=True, thickness=1.2),
+                mode="lines+markers" if len(part) > 1 else "markers",
+                marker=dict(
+                    size=9 if strategy == "full" else 7, symbol="star" if strategy == "full" else "circle", color=colour
+                ),
+                line=dict(color=colour, dash="dot" if strategy == "random" else "solid"),
+                name=str(strategy),
+                customdata=np.stack([part["n_train"], part["seeds"]], axis=1),
+                hovertemplate="%{fullData.name}<br>size %{x:.0%} (n=%{customdata[0]:.0f})<br>accuracy %{y:.3f}"
+                "<br>seeds %{customdata[1]}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(type="log", title="subset size (fraction of the training pool, log scale)", tickformat=".0%")
+    fig.update_yaxes(title="test accuracy")
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="strategy", plot_bgcolor="white"
+    )
+    return fig
+
+
+def accuracy_vs_time_figure(runs: pd.DataFrame, *, height: int = 320) -> go.Figure:
+    """Each run as a point: training seconds against accuracy, coloured by strategy."""
+    fig = go.Figure()
+    for i, (strategy, part) in enumerate(runs.groupby("strategy", sort=False)):
+        fig.add_trace(
+            go.Scatter(
+                x=part["train_seconds"],
+                y=part["accuracy"],
+                mode="markers",
+                marker=dict(size=8, color=strategy_colour(strategy, i), opacity=0.8),
+                name=str(strategy),
+                customdata=np.stack([part["size_fraction"], part["seed"]], axis=1),
+                hovertemplate="%{fullData.name}<br>%{x:.1f} s, accuracy %{y:.3f}<br>size %{customdata[0]:.0%}, seed %{customdata[1]}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="training seconds")
+    fig.update_yaxes(title="test accuracy")
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="strategy", plot_bgcolor="white"
+    )
+    return fig
+
+
+def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs as the CLI's CSV columns, newest last."""
+    return runs[RESULT_COLUMNS].reset_index(drop=True)
+
+
+def runs_csv(runs: pd.DataFrame) -> bytes:
+    return runs_table(runs).to_csv(index=False).encode("utf-8")
+
+
+def interval_grid_figure(grid: pd.DataFrame, *, height: int = 420) -> go.Figure:
+    """The interval search as a clickable heat map: one square per (p_lo, p_hi) cell, colour = accuracy.
+
+    Drawn as a scatter of square markers (not a heatmap trace) because Streamlit's point selection reports
+    scatter points reliably; ``customdata`` carries (p_lo, p_hi) for the click handler.
+    """
+    best = grid["accuracy"].idxmax() if len(grid) else None
+    fig = go.Figure(
+        go.Scatter(
+            x=grid["p_lo"],
+            y=grid["p_hi"],
+            mode="markers",
+            marker=dict(
+                symbol="square",
+                size=26,
+                color=grid["accuracy"],
+                colorscale="Viridis",
+                colorbar=dict(title="accuracy"),
+                line=dict(width=[3 if i == best else 0 for i in grid.index], color="#dc2626"),
+            ),
+            customdata=np.stack([grid["p_lo"], grid["p_hi"], grid["keep_fraction"], grid["accuracy"]], axis=1),
+            hovertemplate="p_lo %{customdata[0]:.2f}, p_hi %{customdata[1]:.2f}<br>keeps %{customdata[2]:.0%}"
+            "<br>proxy accuracy %{customdata[3]:.3f}<extra></extra>",
+            name="cells",
+        )
+    )
+    fig.update_xaxes(title="p_lo (lower percentile)", range=[-0.07, 1.0], dtick=0.1)
+    fig.update_yaxes(title="p_hi (upper percentile)", range=[0.0, 1.07], dtick=0.1)
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white", clickmode="event+select"
+    )
+    return fig
+
+
+def clicked_cell(selection) -> tuple[float, float] | None:
+    """(p_lo, p_hi) of the cell a user clicked, from a Streamlit plotly selection event (or None)."""
+    points = (
+        (selection or {}).get("selection", {}).get("points", [])
+        if isinstance(selection, dict)
+        else getattr(getattr(selection, "selection", None), "points", [])
+    )
+    if not points:
+        return None
+    point = points[0]
+    custom = point.get("customdata") if isinstance(point, dict) else None
+    if custom is not None and len(custom) >= 2:
+        return float(custom[0]), float(custom[1])
+    return float(point["x"]), float(point["y"])
+
+
+def explore_link_params(dataset_spec: str, score: str, p_lo: float, p_hi: float) -> dict[str, str]:
+    """The Explore page's URL state for an interval: ``?dataset=...&score=...&plo=...&phi=...``."""
+    return {"dataset": dataset_spec, "score": score, "plo": f"{p_lo:.2f}", "phi": f"{p_hi:.2f}"}

@@ -1,0 +1,95 @@
+"""Fine-tune page helpers: start the background grid / search jobs and draw their live progress.
+
+User-controlled text (job messages, errors, file names) goes through ``st.text`` so it is never rendered as
+Markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from euds_core.errors import EudsInputError
+from euds_core.finetune import FinetuneConfig, GridSpec, grid_score_names, parse_grid_message
+from euds_core.jobs import Job, cancel_job, list_jobs, start_job
+from ui.jobs_view import format_eta
+
+GRID_KEY = "ft_grid_key"
+POLL_SECONDS = 2.0
+
+
+def build_spec(*, strategies, sizes, seeds: int, score, band, model: str, epochs: int, max_len: int) -> GridSpec:
+    config = FinetuneConfig(model=model.strip() or "packaged:minilm", epochs=int(epochs), max_len=int(max_len))
+    return GridSpec(
+        strategies=list(strategies),
+        sizes=sorted(float(s) for s in sizes),
+        seeds=list(range(int(seeds))),
+        score=score,
+        band=band,
+        config=config,
+    )
+
+
+def spec_args(dataset_id: str, spec: GridSpec, options: dict) -> dict:
+    from dataclasses import asdict
+
+    return {
+        "dataset_id": dataset_id,
+        "strategies": spec.strategies,
+        "sizes": spec.sizes,
+        "seeds": spec.seeds,
+        "score": spec.score,
+        "band": spec.band,
+        "config": asdict(spec.config),
+        "options": options,
+        "threads": 2,
+    }
+
+
+def start_grid(dataset, spec: GridSpec, available_scores: list[str], options: dict) -> str | None:
+    """Validate and launch the ``finetune`` job; returns the grid key (or None after showing the error)."""
+    try:
+        spec.check()
+        missing = [n for n in grid_score_names(spec) if n not in available_scores]
+        if missing:
+            raise EudsInputError(f"compute the score(s) {', '.join(missing)} on the Score page first")
+        key = spec.key(dataset.id)
+    except EudsInputError as exc:
+        st.error("Cannot start the grid:")
+        st.text(str(exc))
+        return None
+    start_job("finetune", {**spec_args(dataset.id, spec, options), "grid_key": key}, dataset_id=dataset.id)
+    st.session_state[GRID_KEY] = key
+    return key
+
+
+def latest_job(dataset_id: str, kind: str) -> Job | None:
+    jobs = list_jobs(dataset_id, kind, limit=1)
+    return jobs[0] if jobs else None
+
+
+def is_active(job: Job | None) -> bool:
+    return bool(job and job.active)
+
+
+def job_progress(job: Job | None, *, key: str) -> None:
+    """Overall bar, the current run's bar, ETA and Cancel while active; the outcome when finished."""
+    if job is None:
+        return
+    if job.active:
+        parsed = parse_grid_message(job.message)
+        left, right = st.columns([6, 1], vertical_alignment="bottom")
+        left.progress(job.progress, text=f"Overall: {job.progress:.0%} · {format_eta(job.eta_seconds)}")
+        if parsed is not None:
+            current, total, fraction = parsed
+            left.progress(fraction, text=f"Run {current} of {total}: {fraction:.0%}")
+        left.text(job.message or job.status)
+        if right.button(
+            "Cancel", key=f"{key}_cancel_{job.id}", help="stop at the next training step; finished runs stay saved"
+        ):
+            cancel_job(job.id)
+            st.toast("Cancelling…")
+    elif job.status == "failed":
+        st.error("The last job failed:")
+        st.text(job.error or "")
+    elif job.status == "cancelled":
+        st.warning("The last job was cancelled; start it again to resume (finished runs are skipped).")
