@@ -1,0 +1,139 @@
+"""AppTest of the Fine-tune page: the curve, table and download from SQLite runs; starting a grid; the search map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from euds_core.datasets import Dataset, save_dataset
+from euds_core.finetune import GridSpec, RunResult, save_run
+from euds_core.interval_search import search_grid_path
+from euds_core.scoring import score_dataset
+from tests.test_finetune import build_tiny_bert, tiny_table
+from ui.finetune_charts import accuracy_vs_size_figure, clicked_cell, explore_link_params, summarise_runs
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OPTIONS = {"tokenizer": "whitespace"}
+
+
+@pytest.fixture
+def dataset() -> Dataset:
+    ds = Dataset(name="tiny <b>reviews</b>", task="classification", table=tiny_table(40))
+    save_dataset(ds)
+    score_dataset(ds, ["information"], options=OPTIONS)
+    return ds
+
+
+def add_runs(ds: Dataset, grid_key: str = "k1") -> None:
+    rng = np.random.default_rng(0)
+    for seed in (0, 1):
+        for size in (0.1, 0.5, 1.0):
+            for strategy in ("interval", "random"):
+                acc = 0.5 + 0.4 * size + 0.02 * rng.random()
+                save_run(ds.id, grid_key, strategy, size, seed, RunResult(acc, acc - 0.05, int(32 * size), 3.0 * size))
+
+
+def open_page(ds: Dataset) -> AppTest:
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "4_Fine_tune.py"), default_timeout=60)
+    at.session_state["dataset_spec"] = ds.id
+    at.session_state["score_options"] = OPTIONS
+    return at.run()
+
+
+def test_page_shows_curve_table_and_download_from_saved_runs(dataset):
+    add_runs(dataset)
+    at = open_page(dataset)
+    assert not at.exception and not at.error
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 2
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 12
+    assert any(b.proto.label == "Download results CSV" for b in at.get("download_button"))
+    assert "information" in at.multiselect(key="ft_strategies").options
+
+
+def test_page_without_runs_says_so(dataset):
+    at = open_page(dataset)
+    assert not at.exception and any("No finished runs yet" in i.value for i in at.info)
+
+
+def test_run_button_starts_a_background_grid(dataset, tmp_path, monkeypatch):
+    import ui.finetune_view as view
+
+    started = []
+    monkeypatch.setattr(view, "start_job", lambda kind, args, dataset_id=None: started.append((kind, args)) or "job1")
+    model = build_tiny_bert(tmp_path / "bert")
+    at = open_page(dataset)
+    at.text_input(key="ft_model").set_value(str(model))
+    at.multiselect(key="ft_strategies").set_value(["interval", "random"])
+    at.number_input(key="ft_seeds").set_value(2)
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(started) == 1
+    kind, args = started[0]
+    assert kind == "finetune" and args["strategies"] == ["interval", "random"] and args["seeds"] == [0, 1]
+    assert args["score"] == "information" and args["config"]["model"] == str(model) and args["grid_key"]
+
+
+def test_bad_model_folder_is_a_plain_error(dataset, monkeypatch):
+    import ui.finetune_view as view
+
+    monkeypatch.setattr(view, "start_job", lambda *a, **k: pytest.fail("no job for a bad model"))
+    at = open_page(dataset)
+    at.text_input(key="ft_model").set_value("/no/such/<b>folder</b>")
+    at.button[0].click().run()
+    assert not at.exception and at.error
+    assert any("/no/such/<b>folder</b>" in t.value for t in at.text)  # shown as plain text, not HTML
+
+
+def test_search_heat_map_is_drawn_from_the_saved_grid(dataset):
+    grid = pd.DataFrame(
+        {
+            "p_lo": [0.0, 0.0, 0.2],
+            "p_hi": [1.0, 0.6, 1.0],
+            "keep_fraction": [1.0, 0.6, 0.8],
+            "n_train": [32, 19, 26],
+            "accuracy": [0.7, 0.8, 0.75],
+            "macro_f1": [0.7, 0.8, 0.75],
+            "seconds": [0.1, 0.1, 0.1],
+        }
+    )
+    grid.to_csv(search_grid_path(dataset.id, "information"), index=False)
+    at = open_page(dataset)
+    assert not at.exception
+    assert any("plo 0.00, phi 0.60" in c.value for c in at.caption)
+    assert any(b.proto.label == "Open the best cell on Explore" for b in at.button)
+
+
+def test_chart_helpers():
+    runs = pd.DataFrame(
+        {
+            "strategy": ["a", "a", "b"],
+            "size_fraction": [0.1, 0.1, 0.1],
+            "n_train": [5, 5, 5],
+            "seed": [0, 1, 0],
+            "accuracy": [0.6, 0.8, 0.5],
+            "macro_f1": [0.6, 0.8, 0.5],
+            "train_seconds": [1.0, 1.0, 1.0],
+        }
+    )
+    summary = summarise_runs(runs)
+    assert summary.loc[summary.strategy == "a", "accuracy"].item() == pytest.approx(0.7)
+    assert summary.loc[summary.strategy == "a", "accuracy_std"].item() == pytest.approx(np.std([0.6, 0.8], ddof=1))
+    fig = accuracy_vs_size_figure(runs)
+    assert fig.layout.xaxis.type == "log" and len(fig.data) == 2
+    assert clicked_cell({"selection": {"points": [{"x": 0.2, "y": 0.9, "customdata": [0.2, 0.9, 0.7, 0.8]}]}}) == (
+        0.2,
+        0.9,
+    )
+    assert clicked_cell({"selection": {"points": []}}) is None
+    assert explore_link_params("bbc_news", "igse", 0.2, 0.9) == {
+        "dataset": "bbc_news",
+        "score": "igse",
+        "plo": "0.20",
+        "phi": "0.90",
+    }
+    assert GridSpec(strategies=["random"]).plan()[0][0] == "random"
