@@ -109,7 +109,7 @@ class MTLDScorer(_LexicalScorer):
         self.threshold = threshold
 
     def params(self) -> dict:
-        return {"threshold": self.threshold}
+        return {"threshold": self.threshold, "no_factor": "floor-v2"}  # the floor of mtld() changes the output
 
     def measure(self, tokens: list[str]) -> float:
         return mtld(tokens, self.threshold)
