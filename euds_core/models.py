@@ -152,3 +152,88 @@ def load_causal_lm(path: str, device: str):
         raise EudsInputError(f"could not load a causal LM from {path}: {str(exc).splitlines()[0]}") from None
     model.to(device).eval()
     return tok, model
+
+
+# ---------------------------------------------------------------------------------------------- fast scoring copies
+
+LM_PRECISIONS = ("auto", "fp32", "int8", "bf16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has bf16 matrix instructions (AVX512-BF16 or AMX), where oneDNN runs bf16 fast."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+def resolve_lm_precision(precision: str, device: str) -> str:
+    """The dtype the causal LM scores in: ``auto`` -> ``bf16`` on CUDA and on CPUs with native bf16, else ``fp32``.
+
+    Measured on a 2-core AMD EPYC with AVX512-BF16 (bench/RESULTS.md): bf16 ran the SmolLM2 pass several times
+    faster than fp32 with Spearman 0.999 against the fp32 scores; on CPUs without bf16 instructions bf16 is
+    emulated and ~2x *slower* (DESIGN.md §8), so ``auto`` stays fp32 there. ``int8`` (dynamic quantisation of
+    the body's Linear layers) is never chosen by ``auto``: on rotten_tomatoes snippets its entropies had
+    Spearman 0.47 to 0.96 against fp32 (activation outliers), below our 0.99 bar. It is CPU-only.
+    """
+    if precision not in LM_PRECISIONS:
+        raise EudsInputError(f"unknown LM precision '{precision}'; use one of {', '.join(LM_PRECISIONS)}")
+    cuda = device.startswith("cuda")
+    if precision == "auto":
+        return "bf16" if cuda or cpu_has_native_bf16() else "fp32"
+    if precision == "int8" and cuda:
+        return "bf16"
+    return precision
+
+
+@lru_cache(maxsize=2)
+def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None):
+    """(tokenizer, model) for scoring at ``precision`` (see :func:`resolve_lm_precision`), cached per process.
+
+    ``bf16``/``fp32``: a copy of the model in that dtype (the whole model, head included: logits are cast to
+    fp32 before the softmax). ``int8``: the fp32 LM with its decoder-body Linear layers dynamically quantised
+    (per-channel weights, ``torch.ao.quantization.quantize_dynamic``); the tied head stays fp32 (an int8 head
+    gave Spearman 0.39). Not chosen by ``auto``: see :func:`resolve_lm_precision`. The fp32 default copy is shared with :func:`load_causal_lm`.
+    ``loader`` replaces :func:`load_causal_lm` (callers pass their module's name for it, so tests can patch it).
+    """
+    import torch
+
+    resolved = resolve_lm_precision(precision, device)
+    default_dtype = inference_dtype(device)
+    want_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.float32}[resolved]
+    loader = loader or load_causal_lm
+    if resolved != "int8" and want_dtype == default_dtype:
+        return loader(path, device)
+    tok, model = getattr(loader, "__wrapped__", loader)(path, device)  # a private copy: the cached one stays untouched
+    if resolved == "int8":
+        import warnings
+
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao deprecation notice: the eager API still works in 2.13
+            quantize_dynamic(model.base_model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+    else:
+        model.to(want_dtype)
+    return tok, model.eval()
+
+
+def auto_token_budget(model, device: str, default: int) -> int:
+    """Tokens per LM batch: ``default`` on CPU; on CUDA sized to the free GPU memory.
+
+    In inference mode only one layer's activations live at a time, so the peak per token is about
+    ``(4 * hidden + 3 * intermediate) * bytes`` for the body plus the attention scores; logits are bounded
+    separately (chunked). We use half the free memory, between 1,024 and 65,536 tokens; an OOM still
+    halves the budget and retries (see generative.sequence_token_stats).
+    """
+    import torch
+
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return default
+    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    cfg = model.config
+    hidden = getattr(cfg, "hidden_size", 1024)
+    inter = getattr(cfg, "intermediate_size", 4 * hidden)
+    bytes_per_value = 2 if next(model.parameters()).dtype in (torch.bfloat16, torch.float16) else 4
+    per_token = (4 * hidden + 3 * inter) * bytes_per_value * 4  # x4: temporaries and allocator slack
+    return int(min(65_536, max(1_024, free * 0.5 // per_token)))

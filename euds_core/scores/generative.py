@@ -6,14 +6,17 @@ import numpy as np
 import pandas as pd
 
 from euds_core.cache import DatasetCache, run_chunked
-from euds_core.models import DEFAULT_LM, load_causal_lm, model_hash, resolve_lm_path
+from euds_core.models import DEFAULT_LM, auto_token_budget, load_causal_lm, load_scoring_lm, model_hash, resolve_lm_path
 from euds_core.scores.base import Scorer
 
 MAX_TOKENS = 256
 LOGIT_BUDGET = 32 * 1024 * 1024  # floats of logits materialised at once (128 MB fp32), whatever the batch
+TOKENS_PER_ROW = 64  # token budget per LM batch = batch_size x this (short rows pack more, long rows fewer)
 
 
-def lm_token_stats(texts: list[str], tokenizer, model, *, device: str, batch_size: int, max_tokens: int = MAX_TOKENS) -> np.ndarray:
+def lm_token_stats(
+    texts: list[str], tokenizer, model, *, device: str, batch_size: int, max_tokens: int = MAX_TOKENS, token_budget: int | None = None
+) -> np.ndarray:
     """(n_texts, 2) float32: mean next-token predictive entropy (nats) and mean token NLL (nats).
 
     A BOS token is prepended so the first word is predicted too. A text with no tokens gets the entropy of
@@ -22,7 +25,9 @@ def lm_token_stats(texts: list[str], tokenizer, model, *, device: str, batch_siz
     bos = lm_bos_id(tokenizer)
     encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
     sequences = [([bos] if bos is not None else []) + list(ids) for ids in encoded]
-    return sequence_token_stats(sequences, [1 if bos is not None else 0] * len(sequences), tokenizer, model, device=device, batch_size=batch_size)
+    return sequence_token_stats(
+        sequences, [1 if bos is not None else 0] * len(sequences), tokenizer, model, device=device, batch_size=batch_size, token_budget=token_budget
+    )
 
 
 def lm_bos_id(tokenizer) -> int | None:
@@ -31,15 +36,52 @@ def lm_bos_id(tokenizer) -> int | None:
 
 
 def sequence_token_stats(
-    sequences: list[list[int]], score_from: list[int], tokenizer, model, *, device: str, batch_size: int
+    sequences: list[list[int]], score_from: list[int], tokenizer, model, *, device: str, batch_size: int, token_budget: int | None = None
 ) -> np.ndarray:
     """(n_sequences, 2) float32: mean predictive entropy and mean NLL (nats) of the tokens ``seq[score_from:]``.
 
     Shared by the generative/perplexity pass (score every token after BOS) and IFD (score only the answer
-    after the question). Logits are computed from the hidden states in position chunks so a
-    [batch, length, vocab] float32 tensor never exists for the whole batch. A sequence with no scored token
-    gets the entropy of the next-token distribution after its last token as both values.
+    after the question). A sequence with no scored token gets the entropy of the next-token distribution
+    after its last token as both values.
+
+    Speed (DESIGN.md §8, bench/RESULTS.md): sequences are sorted by length and cut into batches by a token
+    budget (rows x padded width <= ``token_budget``, default ``batch_size * TOKENS_PER_ROW``), so short texts
+    share big batches and long ones small ones with little padding. The output head runs only on the
+    positions that are scored, gathered into one flat (N, H) matrix and cut in row chunks of at most
+    ``LOGIT_BUDGET`` logits, so a [batch, length, vocab] float32 tensor never exists. On CUDA an
+    out-of-memory batch halves the budget and is retried.
     """
+    import torch
+
+    n = len(sequences)
+    out = np.zeros((n, 2), dtype=np.float32)
+    if n == 0:
+        return out
+    budget = max(1, int(token_budget or batch_size * TOKENS_PER_ROW))
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)  # (n,)
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    with torch.inference_mode():
+        while start < n:
+            # Ascending lengths: the last row of a batch sets its padded width.
+            stop = start + 1
+            while stop < n and (stop + 1 - start) * lengths[order[stop]] <= budget:
+                stop += 1
+            rows = order[start:stop]
+            try:
+                out[rows] = _batch_token_stats([sequences[i] for i in rows], [score_from[i] for i in rows], tokenizer, model, device)
+            except torch.OutOfMemoryError:
+                if stop - start == 1:
+                    raise
+                torch.cuda.empty_cache()
+                budget = max(1, budget // 2)
+                continue
+            start = stop
+    return out
+
+
+def _batch_token_stats(batch: list[list[int]], score_from: list[int], tokenizer, model, device: str) -> np.ndarray:
+    """(B, 2) [mean entropy, mean NLL] of one right-padded batch (see :func:`sequence_token_stats`)."""
     import torch
 
     bos = lm_bos_id(tokenizer)
@@ -47,63 +89,79 @@ def sequence_token_stats(
     head = model.get_output_embeddings()
     body = model.base_model
     vocab = head.out_features if hasattr(head, "out_features") else model.config.vocab_size
-    out = np.zeros((len(sequences), 2), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(sequences), batch_size):
-            batch = sequences[start : start + batch_size]
-            width = max(len(s) for s in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)  # (B, L), right padding
-            mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, L)
-            for i, s in enumerate(batch):
-                ids[i, : len(s)] = torch.tensor(s)
-                mask[i, : len(s)] = 1
-            ids, mask = ids.to(device), mask.to(device)
-            hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, L, H)
-            # Position t predicts token t+1; it counts when score_from <= t+1 < length.
-            lengths = mask.sum(1)  # (B,)
-            first = torch.tensor(score_from[start : start + len(batch)], device=device)  # (B,)
-            pos = torch.arange(width, device=device)[None, :]  # (1, L)
-            target_mask = (pos >= first[:, None] - 1) & (pos <= lengths[:, None] - 2)  # (B, L)
-            lone = lengths <= first  # nothing to score: use the distribution after the last token
-            target_mask[lone, (lengths - 1).clamp(min=0)[lone]] = True
-            targets = torch.zeros_like(ids)
-            targets[:, :-1] = ids[:, 1:]
-            ent_sum = torch.zeros(len(batch), dtype=torch.float64, device=device)
-            nll_sum = torch.zeros(len(batch), dtype=torch.float64, device=device)
-            step = max(1, LOGIT_BUDGET // (len(batch) * vocab))
-            for p0 in range(0, width, step):
-                logits = head(hidden[:, p0 : p0 + step]).float()  # (B, c, V)
-                logp = torch.log_softmax(logits, dim=-1)
-                del logits
-                ent = -(logp.exp() * logp).sum(-1)  # (B, c)
-                nll = -logp.gather(-1, targets[:, p0 : p0 + step, None]).squeeze(-1)  # (B, c)
-                nll = torch.where(lone[:, None], ent, nll)
-                m = target_mask[:, p0 : p0 + step]
-                ent_sum += (ent * m).sum(1, dtype=torch.float64)
-                nll_sum += (nll * m).sum(1, dtype=torch.float64)
-            counts = target_mask.sum(1).clamp(min=1).double()
-            out[start : start + len(batch), 0] = (ent_sum / counts).cpu().numpy()
-            out[start : start + len(batch), 1] = (nll_sum / counts).cpu().numpy()
-    return out
+    lengths = np.array([len(s) for s in batch], dtype=np.int64)  # (B,)
+    width = int(lengths.max())
+    ids_np = np.full((len(batch), width), pad, dtype=np.int64)  # (B, L), right padding
+    for i, s in enumerate(batch):
+        ids_np[i, : len(s)] = s
+    pos = np.arange(width)[None, :]  # (1, L)
+    mask_np = pos < lengths[:, None]  # (B, L)
+    # Position t predicts token t+1; it counts when score_from <= t+1 < length.
+    first = np.asarray(score_from, dtype=np.int64)[:, None]  # (B, 1)
+    target_np = (pos >= first - 1) & (pos <= lengths[:, None] - 2)  # (B, L)
+    lone = lengths <= first[:, 0]  # nothing to score: use the distribution after the last token
+    target_np[lone, np.maximum(lengths[lone] - 1, 0)] = True
+    row_idx, pos_idx = np.nonzero(target_np)  # (N,), (N,): the scored positions, row-major
+    next_ids = np.zeros_like(ids_np)
+    next_ids[:, :-1] = ids_np[:, 1:]
+    targets = torch.from_numpy(next_ids[row_idx, pos_idx]).to(device)  # (N,)
+    is_lone = torch.from_numpy(lone[row_idx]).to(device)  # (N,)
+    ids = torch.from_numpy(ids_np).to(device)
+    mask = torch.from_numpy(mask_np.astype(np.int64)).to(device)
+    hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, L, H)
+    flat = hidden[torch.from_numpy(row_idx).to(device), torch.from_numpy(pos_idx).to(device)]  # (N, H)
+    del hidden
+    ent = torch.empty(len(flat), dtype=torch.float32, device=device)  # (N,)
+    nll = torch.empty(len(flat), dtype=torch.float32, device=device)  # (N,)
+    step = max(1, LOGIT_BUDGET // vocab)
+    for r0 in range(0, len(flat), step):
+        logp = torch.log_softmax(head(flat[r0 : r0 + step]).float(), dim=-1)  # (c, V)
+        nll[r0 : r0 + step] = -logp.gather(-1, targets[r0 : r0 + step, None]).squeeze(-1)
+        ent[r0 : r0 + step] = -torch.linalg.vecdot(logp.exp(), logp)  # fused multiply-sum: no (c, V) product
+        del logp
+    nll = torch.where(is_lone, ent, nll)
+    rows_t = torch.from_numpy(row_idx).to(device)
+    sums = torch.zeros((len(batch), 2), dtype=torch.float64, device=device)  # (B, 2)
+    sums.index_add_(0, rows_t, torch.stack([ent, nll], dim=1).double())
+    counts = torch.bincount(rows_t, minlength=len(batch)).clamp(min=1).double()  # (B,)
+    return (sums / counts[:, None]).float().cpu().numpy()
 
 
 def compute_lm_stats(
-    table: pd.DataFrame, *, lm: str, max_tokens: int, device: str, batch_size: int, cache: DatasetCache | None, progress=None, cancel=None
+    table: pd.DataFrame,
+    *,
+    lm: str,
+    max_tokens: int,
+    device: str,
+    batch_size: int,
+    cache: DatasetCache | None,
+    progress=None,
+    cancel=None,
+    precision: str = "fp32",
 ) -> np.ndarray:
-    """Cached (n_rows, 2) [entropy, nll]; shared by the generative and perplexity scores (one LM pass)."""
+    """Cached (n_rows, 2) [entropy, nll]; shared by the generative and perplexity scores (one LM pass).
+
+    ``precision`` (models.LM_PRECISIONS) picks the model copy; it is part of the cache key. The default here
+    stays ``fp32`` for callers that want the reference numbers; the scorers pass their own (``auto``).
+    """
     texts = table["text"].tolist()
     order = np.argsort([len(t) for t in texts], kind="stable")
     loaded = None
+    budget = None
 
     def compute(rows: np.ndarray) -> np.ndarray:
-        nonlocal loaded
-        loaded = loaded or load_causal_lm(str(resolve_lm_path(lm)), device)
+        nonlocal loaded, budget
+        if loaded is None:
+            loaded = load_scoring_lm(str(resolve_lm_path(lm)), device, precision, load_causal_lm)
+            budget = auto_token_budget(loaded[1], device, batch_size * TOKENS_PER_ROW)
         tokenizer, model = loaded
-        return lm_token_stats([texts[i] for i in rows], tokenizer, model, device=device, batch_size=batch_size, max_tokens=max_tokens)
+        return lm_token_stats([texts[i] for i in rows], tokenizer, model, device=device, batch_size=batch_size, max_tokens=max_tokens, token_budget=budget)
 
     params = {"lm": model_hash(resolve_lm_path(lm)), "max_tokens": max_tokens}
+    if precision != "fp32":  # fp32 keeps its old key, so caches written before precisions existed still hit
+        params["precision"] = precision
     folder = cache.feature_dir("lm_stats", params) if cache is not None else None
-    return run_chunked(folder, order, compute, chunk_rows=max(128, batch_size * 4), progress=progress, cancel=cancel, label="causal LM pass")
+    return run_chunked(folder, order, compute, chunk_rows=max(512, batch_size * 32), progress=progress, cancel=cancel, label="causal LM pass")
 
 
 class GenerativeScorer(Scorer):
@@ -118,15 +176,19 @@ class GenerativeScorer(Scorer):
     uses_model = True
     column = 0  # which column of the shared LM pass this score reads
 
-    def __init__(self, lm: str = DEFAULT_LM, max_tokens: int = MAX_TOKENS):
+    def __init__(self, lm: str = DEFAULT_LM, max_tokens: int = MAX_TOKENS, precision: str = "auto"):
         self.lm = lm
         self.max_tokens = max_tokens
+        self.precision = precision  # auto = bf16 on CUDA and bf16-capable CPUs, else fp32 (models.resolve_lm_precision)
 
     def params(self) -> dict:
-        return {"lm": model_hash(resolve_lm_path(self.lm)), "max_tokens": self.max_tokens}
+        return {"lm": model_hash(resolve_lm_path(self.lm)), "max_tokens": self.max_tokens, "precision": self.precision}
 
     def score(self, table, *, device="cpu", batch_size=16, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
-        stats = compute_lm_stats(table, lm=self.lm, max_tokens=self.max_tokens, device=device, batch_size=batch_size, cache=cache, progress=progress, cancel=cancel)
+        stats = compute_lm_stats(
+            table, lm=self.lm, max_tokens=self.max_tokens, device=device, batch_size=batch_size, cache=cache,
+            progress=progress, cancel=cancel, precision=self.precision,
+        )
         return stats[:, self.column].astype(np.float32)
 
 
