@@ -13,13 +13,27 @@ from ui.state import current_dataset_spec
 
 st.set_page_config(page_title="EUDS Studio", page_icon="🧭", layout="wide")
 
+EXPLORE = st.Page("pages/3_Explore.py", title="Explore", icon=":material/insights:")
+
+
+def open_explore() -> None:
+    """``/`` opens Explore, keeping the URL's parameters.
+
+    Streamlit serves the default page only at ``/`` (``/Explore`` would say "page not found"), so the default
+    is this hidden hop and Explore keeps its own path for shared links like ``/Explore?dataset=...``.
+    """
+    st.switch_page(EXPLORE, query_params=st.query_params.to_dict())
+
+
+# Material icons: they render everywhere (emoji need an emoji font, absent on headless servers).
 PAGES = [
-    st.Page("pages/1_Load.py", title="Load", icon="📂"),
-    st.Page("pages/2_Score.py", title="Score", icon="🧮"),
-    st.Page("pages/3_Explore.py", title="Explore", icon="🔭", default=True),
-    st.Page("pages/4_Fine_tune.py", title="Fine-tune", icon="🎯"),
-    st.Page("pages/5_Review.py", title="Review", icon="✅"),
-    st.Page("pages/6_Export.py", title="Export", icon="📦"),
+    st.Page(open_explore, title="Home", url_path="home", default=True, visibility="hidden"),
+    st.Page("pages/1_Load.py", title="Load", icon=":material/upload_file:"),
+    st.Page("pages/2_Score.py", title="Score", icon=":material/calculate:"),
+    EXPLORE,
+    st.Page("pages/4_Fine_tune.py", title="Fine-tune", icon=":material/model_training:"),
+    st.Page("pages/5_Review.py", title="Review", icon=":material/fact_check:"),
+    st.Page("pages/6_Export.py", title="Export", icon=":material/download:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -27,8 +27,24 @@ def load_current_dataset(spec: str) -> Dataset:
     return Dataset(name=name, task=task, table=table, source=source, skipped=skipped)
 
 
+def ensure_app_navigation() -> None:
+    """Make sure app.py's ``st.navigation`` serves the page, even on a fresh server's first request.
+
+    Streamlit keeps a legacy mode for apps with a ``pages/`` folder: when a new server's first request is a
+    page URL (a bookmarked ``/Explore?...``), it runs that page file alone with auto-discovered navigation,
+    skipping app.py (no sidebar, no wide layout) until someone opens ``/``. Leave that mode and rerun: the
+    rerun runs app.py, whose ``st.navigation`` resolves the same URL path to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def current_dataset_spec() -> str:
     """URL ``?dataset=`` first (a shared link), then the session's choice, then the default built-in."""
+    ensure_app_navigation()
     from_url = st.query_params.get("dataset")
     if from_url and from_url != st.session_state.get(DATASET_KEY):
         st.session_state[DATASET_KEY] = from_url
