@@ -65,7 +65,10 @@ def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figu
                 "<br>seeds %{customdata[1]}<extra></extra>",
             )
         )
-    fig.update_xaxes(type="log", title="subset size (fraction of the training pool, log scale)", tickformat=".0%")
+    sizes = sorted(summary["size_fraction"].unique())
+    fig.update_xaxes(
+        type="log", title="subset size (fraction of the training pool, log scale)", tickvals=sizes, tickformat=".0%"
+    )
     fig.update_yaxes(title="test accuracy")
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="strategy", plot_bgcolor="white"
@@ -148,11 +151,8 @@ def clicked_cell(selection) -> tuple[float, float] | None:
     )
     if not points:
         return None
-    point = points[0]
-    custom = point.get("customdata") if isinstance(point, dict) else None
-    if custom is not None and len(custom) >= 2:
-        return float(custom[0]), float(custom[1])
-    return float(point["x"]), float(point["y"])
+    point = points[0]  # x = p_lo, y = p_hi (customdata comes back as a dict in some Streamlit versions)
+    return round(float(point["x"]), 6), round(float(point["y"]), 6)
 
 
 def explore_link_params(dataset_spec: str, score: str, p_lo: float, p_hi: float) -> dict[str, str]:
