@@ -7,6 +7,8 @@ change recomputes only masks and counts: scores, embeddings and the map come fro
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import streamlit as st
 
@@ -25,7 +27,7 @@ from ui.explore import (
 from ui.explore_views import kept_summary, label_balance, main_histogram, other_histograms, preview, score_it_prompt
 from ui.jobs_view import jobs_panel
 from ui.map_view import embedding_map_section
-from ui.scores import cached_scores, running_scores
+from ui.scores import cached_scores, running_scores, score_options
 from ui.state import current_dataset, current_dataset_spec
 
 st.title("Explore")
@@ -89,11 +91,12 @@ if bounds_dragged and st.session_state.get("_applied_box") != (active, bounds_dr
     apply_box_selection(active, values, bounds_dragged)
 
 interval = interval_controls(active, values)
-kept = interval_mask(interval, values)
+index_key = (dataset.id, json.dumps(score_options(), sort_keys=True), tuple(scores.columns))  # names the arrays
+kept = interval_mask(interval, values, (*index_key, active))
 drawn_bounds = {}
 for member in members[1:]:
     member_values = scores[member].to_numpy()
-    member_mask = interval_mask(stored_interval(member, member_values), member_values)
+    member_mask = interval_mask(stored_interval(member, member_values), member_values, (*index_key, member))
     drawn_bounds[member] = interval_bounds(stored_interval(member, member_values), member_values, member_mask)
     kept &= member_mask
 if combine == "Intersection" and len(members) > 1:

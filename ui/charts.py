@@ -147,11 +147,11 @@ def embedding_map_figure(
     height: int = 520,
     discrete_colours: dict[str, str] | None = None,
 ) -> go.Figure:
-    """2-D map (WebGL scatter) of the rows ``rows``; ``colour`` numeric -> colour scale, else one trace per category.
+    """2-D map (WebGL scatter): ``xy`` (m, 2) are the coordinates of table rows ``rows`` (m,); ``colour`` and
+    ``hover`` are per table row. Numeric ``colour`` -> a colour scale, else one trace per category.
 
     ``customdata`` carries each point's row index, so a lasso selection maps straight back to table rows.
     """
-    xy = xy[rows]  # (n_points, 2)
     colour = np.asarray(colour)[rows]
     hover = [hover[i] for i in rows]
     fig = go.Figure()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from euds_core.interval_index import SortedScoreIndex
 from euds_core.select import Interval
 
 INTERVALS_KEY = "explore_intervals"
@@ -153,8 +154,18 @@ def write_url(dataset: str, interval: Interval) -> None:
     st.session_state[URL_SEEN_KEY] = tuple(sorted((k, v) for k, v in params.items() if k != "dataset"))
 
 
-def interval_mask(interval: Interval, values: np.ndarray) -> np.ndarray:
-    return interval.mask(values.astype(np.float64), SEED)
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _score_index(key: tuple, _values: np.ndarray) -> SortedScoreIndex:
+    return SortedScoreIndex(_values, seed=SEED)
+
+
+def interval_mask(interval: Interval, values: np.ndarray, key: tuple | None = None) -> np.ndarray:
+    """(n,) bool keep-mask. With a ``key`` naming the array (dataset id, score, options), a pre-sorted index is
+    built once and reused, so a drag costs a searchsorted plus the O(kept) mask (same result as select)."""
+    if key is None:
+        return interval.mask(values.astype(np.float64), SEED)
+    index = _score_index(key, values)
+    return index.kept_mask(index.span_for(interval))
 
 
 def stored_interval(score: str, values: np.ndarray) -> Interval:

@@ -13,27 +13,32 @@ import streamlit as st
 from euds_core.cache import DatasetCache, load_array
 from euds_core.datasets import Dataset
 from euds_core.embeddings import encoder_id
+from euds_core.errors import EudsInputError
 from euds_core.models import DEFAULT_ENCODER
-from ui.charts import DROPPED_COLOUR, KEPT_COLOUR, MAX_MAP_POINTS, embedding_map_figure, map_sample, selected_rows
+from ui.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
 from ui.scores import score_options
 
 HOVER_CHARS = 160
 
 
+def _encoder() -> str:
+    return score_options().get("encoder") or DEFAULT_ENCODER
+
+
 def cached_embeddings(dataset: Dataset) -> np.ndarray | None:
     """(n_rows, dim) embeddings when the semantic score (or anything else) has cached them, else None."""
-    encoder = score_options().get("encoder") or DEFAULT_ENCODER
-    folder = DatasetCache(dataset.id).feature_dir("embedding", {"encoder": encoder_id(encoder)})
+    folder = DatasetCache(dataset.id).feature_dir("embedding", {"encoder": encoder_id(_encoder())})
     emb = load_array(folder / "all.npy")
     return emb if emb is not None and len(emb) == len(dataset.table) else None
 
 
-@st.cache_data(show_spinner="Computing the 2-D map (UMAP + HDBSCAN, cached after the first time)…", max_entries=4)
-def _embedding_map(dataset_id: str, _embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@st.cache_resource(
+    show_spinner="Computing the 2-D map (UMAP + HDBSCAN; cached on disk after the first time)…", max_entries=4
+)
+def _embedding_map(dataset_id: str, encoder: str, _embeddings: np.ndarray):
     from euds_core.embed_map import compute_embedding_map
 
-    result = compute_embedding_map(_embeddings, seed=0, dataset_id=dataset_id)
-    return np.asarray(result.xy), np.asarray(result.clusters)
+    return compute_embedding_map(_embeddings, seed=0, cache=DatasetCache(dataset_id))
 
 
 def _hover_text(dataset: Dataset) -> list[str]:
@@ -56,32 +61,34 @@ def embedding_map_section(
         )
         return
     try:
-        xy, clusters = _embedding_map(dataset.id, embeddings)
-    except ImportError:
-        st.info("The map module (euds_core.embed_map) is not installed in this version.")
+        emap = _embedding_map(dataset.id, _encoder(), embeddings)
+    except EudsInputError as exc:
+        st.error(f"Could not compute the map: {exc}")
         return
+    rows, clusters_drawn = emap.rows, emap.clusters
+    clusters = np.full(emap.n_rows, -2, dtype=np.int64)  # -2 = not drawn (sampled out)
+    clusters[rows] = clusters_drawn
     options = ["kept / dropped", "cluster", *(["label"] if dataset.has_labels else []), *scores.columns]
     colour_by = st.selectbox("Colour points by", options, key="map_colour")
     palette = None
     if colour_by == "kept / dropped":
         colour, palette = np.where(kept, "kept", "dropped"), {"kept": KEPT_COLOUR, "dropped": DROPPED_COLOUR}
     elif colour_by == "cluster":
-        colour = np.where(clusters < 0, "noise", "c" + clusters.astype(str))
+        colour = np.where(clusters == -1, "noise", np.char.add("cluster ", clusters.astype(str)))
     elif colour_by == "label":
         colour = dataset.table["label"].to_numpy()
     else:
         colour = scores[colour_by].to_numpy()
-    rows = map_sample(len(xy))
-    if len(rows) < len(xy):
+    if emap.sampled:
         st.caption(
-            f"Showing a seeded sample of {MAX_MAP_POINTS:,} of {len(xy):,} points (WebGL); counts above use all rows."
+            f"Showing a seeded sample of {len(rows):,} of {emap.n_rows:,} points (WebGL); all counts use every row."
         )
-    n_clusters = len(set(clusters.tolist()) - {-1})
     st.caption(
-        f"UMAP of the encoder embeddings · {n_clusters} HDBSCAN clusters · lasso or box-select points to list them"
+        f"UMAP of the encoder embeddings · {emap.n_clusters} HDBSCAN clusters · lasso or box-select points to list them"
     )
+    hover = _hover_text(dataset)
     fig = embedding_map_figure(
-        xy, colour=colour, colour_name=colour_by, hover=_hover_text(dataset), rows=rows, discrete_colours=palette
+        emap.coords, colour=colour, colour_name=colour_by, hover=hover, rows=rows, discrete_colours=palette
     )
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("lasso", "box"), key="explore_map", width="stretch")
     picked = selected_rows(event.selection if event else None)

@@ -32,7 +32,6 @@ def dataset_map(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
     """(xy, HDBSCAN clusters) from the Explore page's cached map, or None (no embed_map / no embeddings yet)."""
     try:
         import euds_core.embed_map  # noqa: F401 - only to know whether clusters exist in this version
-
         from ui.map_view import _embedding_map, cached_embeddings
     except ImportError:
         return None

@@ -34,7 +34,14 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
 MODEL_FREE_OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}  # = ui.scores.MODEL_FREE_OPTIONS
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SERVER_START_TIMEOUT_S = 90
 APP_RUN_TIMEOUT_MS = 60_000
 
@@ -45,7 +52,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed_scores(home: Path, dataset: str = "bbc_news", scores: tuple[str, ...] = ("information", "semantic"), options: dict | None = None) -> str:
+def seed_scores(
+    home: Path,
+    dataset: str = "bbc_news",
+    scores: tuple[str, ...] = ("information", "semantic"),
+    options: dict | None = None,
+) -> str:
     """Load ``dataset`` into ``home`` and cache ``scores`` with model-free options; returns the dataset id."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EUDS_HOME", str(home))
@@ -54,7 +66,16 @@ def seed_scores(home: Path, dataset: str = "bbc_news", scores: tuple[str, ...] =
 
         ds = load_dataset(dataset)
         save_dataset(ds)
-        score_dataset(ds, list(scores), options=options or MODEL_FREE_OPTIONS)
+        options = options or MODEL_FREE_OPTIONS
+        score_dataset(ds, list(scores), options=options)
+        if "semantic" in scores:  # the Explore map, cached on disk, so no test waits for UMAP's first compile
+            from euds_core.cache import DatasetCache
+            from euds_core.embed_map import compute_embedding_map
+            from euds_core.embeddings import compute_embeddings
+
+            cache = DatasetCache(ds.id)
+            embeddings = compute_embeddings(ds.table, encoder=options.get("encoder", "hashing"), cache=cache)
+            compute_embedding_map(embeddings, seed=0, cache=cache)
         return ds.id
 
 
@@ -78,9 +99,21 @@ def streamlit_server(browser_home: Path):
     }
     log = (browser_home / "streamlit.log").open("wb")
     cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port), "--server.address", "localhost", "--server.headless", "true",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "localhost",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://localhost:{port}"
@@ -96,7 +129,9 @@ def streamlit_server(browser_home: Path):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT_S} s; see {browser_home / 'streamlit.log'}")
+                raise RuntimeError(
+                    f"streamlit did not answer within {SERVER_START_TIMEOUT_S} s; see {browser_home / 'streamlit.log'}"
+                )
             time.sleep(0.5)
         yield url
     finally:
@@ -156,9 +191,15 @@ def open_app(page, path: str = "/", **params) -> None:
 def screenshot():
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str) -> Path:
+    def take(page, name: str, *, max_height: int = 4000) -> Path:
+        # Streamlit scrolls inside stMain, so full_page sees one viewport: grow the viewport to the content.
         path = SCREENSHOT_DIR / f"{name}.png"
+        size = page.viewport_size
+        height = page.evaluate("() => (document.querySelector('[data-testid=stMain]') || document.body).scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": min(max(int(height), size["height"]), max_height)})
+        page.wait_for_timeout(500)  # charts re-layout
         page.screenshot(path=str(path), full_page=True)
+        page.set_viewport_size(size)
         return path
 
     return take

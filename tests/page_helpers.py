@@ -1,0 +1,47 @@
+"""Helpers for the AppTest page tests: a tiny labelled dataset in the workspace, scores written into the cache."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from euds_core.cache import DatasetCache
+from euds_core.datasets import Dataset, normalise_table, save_dataset
+from euds_core.scores import make_scorer
+from ui.scores import MODEL_FREE_OPTIONS, SCORE_OPTIONS_ENV
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
+N_ROWS = 40
+
+
+def tiny_dataset() -> Dataset:
+    """40 short texts, two labels; saved in the workspace so pages find it by id."""
+    rng = np.random.default_rng(0)
+    words = "cat dog sun moon red blue fast slow big small the a on in".split()
+    texts = [" ".join(rng.choice(words, size=3 + i % 9)) + f" row{i}" for i in range(N_ROWS)]
+    raw = pd.DataFrame({"text": texts, "label": ["pos" if i % 3 else "neg" for i in range(N_ROWS)]})
+    table, _ = normalise_table(raw, text_col="text", label_col="label")
+    ds = Dataset(name="tiny.csv", task="classification", table=table, source="test")
+    save_dataset(ds)
+    return ds
+
+
+def seed_scores(ds: Dataset, names=("information", "semantic")) -> dict[str, np.ndarray]:
+    """Write distinct, evenly spread score arrays straight into the cache under the model-free params."""
+    out = {}
+    for k, name in enumerate(names):
+        values = np.random.default_rng(k).permutation(np.linspace(0, 1 + k, len(ds.table))).astype(np.float32)
+        DatasetCache(ds.id).save_score(name, make_scorer(name, MODEL_FREE_OPTIONS).params(), values)
+        out[name] = values
+    return out
+
+
+def use_model_free_options(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("EUDS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(SCORE_OPTIONS_ENV, json.dumps(MODEL_FREE_OPTIONS))
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()

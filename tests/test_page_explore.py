@@ -1,0 +1,103 @@
+"""AppTest of the Explore page: URL state, slider / mode / combination widgets change the kept count."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from euds_core.select import select_percentile
+from tests.page_helpers import APP, N_ROWS, seed_scores, tiny_dataset, use_model_free_options
+
+KEPT = re.compile(r"Kept (\d+) of (\d+)")
+
+
+def kept(at) -> int:
+    texts = [m.value for m in at.markdown if KEPT.search(m.value)]
+    assert texts, "no 'Kept K of N' on the page"
+    k, n = KEPT.search(texts[0]).groups()
+    assert int(n) == N_ROWS
+    return int(k)
+
+
+@pytest.fixture
+def explore(monkeypatch, tmp_path):
+    use_model_free_options(monkeypatch, tmp_path)
+    ds = tiny_dataset()
+    scores = seed_scores(ds)
+
+    def open_(**params) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        for k, v in {"dataset": ds.id, **params}.items():
+            at.query_params[k] = v
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return ds, scores, open_
+
+
+def test_url_percentiles_give_the_select_count_and_the_slider_changes_it(explore):
+    ds, scores, open_ = explore
+    at = open_(score="information", plo="0.25", phi="0.75")
+    assert kept(at) == int(select_percentile(scores["information"], 0.25, 0.75).sum())
+    at.slider(key="iv_pct_information").set_range(0.0, 0.5).run()
+    assert not at.exception
+    assert kept(at) == int(select_percentile(scores["information"], 0.0, 0.5).sum())
+    assert at.query_params["plo"] in ("0.00", ["0.00"]) and at.query_params["phi"] in ("0.50", ["0.50"])
+
+
+def test_raw_value_url_and_keep_fraction_mode(explore):
+    ds, scores, open_ = explore
+    at = open_(score="information", lo="0.2", hi="0.4")
+    values = scores["information"]
+    assert kept(at) == int(((values >= 0.2) & (values <= 0.4)).sum())
+    at.radio(key="iv_mode_information").set_value("keep").run()
+    at.slider(key="iv_keep_information").set_value(0.3).run()
+    assert not at.exception
+    assert kept(at) == round(0.3 * N_ROWS)
+
+
+def test_switching_score_and_intersection(explore):
+    ds, scores, open_ = explore
+    at = open_(score="information", plo="0.0", phi="0.5")
+    k_info = kept(at)
+    at.radio(key="explore_combine").set_value("Intersection").run()
+    at.selectbox(key="explore_score").set_value("semantic").run()
+    at.slider(key="iv_pct_semantic").set_range(0.5, 1.0).run()
+    assert not at.exception
+    both = select_percentile(scores["information"], 0.0, 0.5) & select_percentile(scores["semantic"], 0.5, 1.0)
+    assert kept(at) == int(both.sum()) < k_info
+
+
+def test_rank_mean_combination(explore):
+    ds, scores, open_ = explore
+    at = open_()
+    at.radio(key="explore_combine").set_value("Rank mean").run()
+    assert not at.exception
+    assert kept(at) == N_ROWS
+    key = next(s.key for s in at.slider if s.key and s.key.startswith("iv_pct_rank mean"))
+    at.slider(key=key).set_range(0.5, 1.0).run()
+    assert 0 < kept(at) < N_ROWS
+
+
+def test_no_cached_scores_offers_score_it(monkeypatch, tmp_path):
+    use_model_free_options(monkeypatch, tmp_path)
+    ds = tiny_dataset()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["dataset"] = ds.id
+    at.run()
+    assert not at.exception
+    assert any(b.key == "explore_score_it" for b in at.button)
+
+
+def test_unknown_dataset_shows_an_error_not_an_exception(monkeypatch, tmp_path):
+    use_model_free_options(monkeypatch, tmp_path)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["dataset"] = "/no/such/file.csv"
+    at.run()
+    assert not at.exception
+    assert at.error and "neither a built-in" in at.error[0].value
+    assert np.all([not m.value.startswith("### Kept") for m in at.markdown])
