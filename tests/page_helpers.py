@@ -43,5 +43,10 @@ def use_model_free_options(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(SCORE_OPTIONS_ENV, json.dumps(MODEL_FREE_OPTIONS))
     import streamlit as st
 
+    import ui.state
+
+    # AppTest resets Streamlit's legacy pages/-mode flag before every run, so the server's one-time rerun out of
+    # that mode (ui.state.ensure_app_navigation) would swallow each button click; the pages run fine without it.
+    monkeypatch.setattr(ui.state, "ensure_app_navigation", lambda: None)
     st.cache_data.clear()
     st.cache_resource.clear()

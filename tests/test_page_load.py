@@ -1,0 +1,88 @@
+"""AppTest of the Load page: built-in listing, local path with column guesses, bad files -> st.error."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui.load
+from euds_core.errors import EudsInputError
+from tests.page_helpers import APP, tiny_dataset, use_model_free_options
+
+FAKE_BUILTINS = [
+    {"name": "bbc_news", "task": "classification", "description": "news", "rows": 2225, "labels": "", "missing": ""},
+    {
+        "name": "fanout_qa",
+        "task": "qa",
+        "description": "qa",
+        "rows": None,
+        "labels": "",
+        "missing": "pip install fanoutqa",
+    },
+]
+
+
+@pytest.fixture
+def load_page(monkeypatch, tmp_path):
+    use_model_free_options(monkeypatch, tmp_path)
+    monkeypatch.setattr(ui.load, "describe_builtins", lambda: FAKE_BUILTINS)  # loading all four takes seconds
+    ds = tiny_dataset()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["dataset"] = ds.id
+    at.switch_page("pages/1_Load.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, ds
+
+
+def test_shows_the_current_dataset_and_its_id(load_page):
+    at, ds = load_page
+    assert any(c.value == ds.id for c in at.code)
+    assert any(m.label == "Rows" and m.value == "40" for m in at.metric)
+    assert at.selectbox(key="load_builtin").options == ["bbc_news"]  # the missing package is not offered
+
+
+def test_local_csv_with_guessed_columns_becomes_the_current_dataset(load_page, tmp_path):
+    at, _ = load_page
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame(
+        {"review": ["good film", "bad film", "fine", "awful", "great"] * 4, "stars": ["5", "1", "3", "1", "5"] * 4}
+    ).to_csv(path, index=False)
+    at.text_input(key="load_path").set_value(str(path)).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="path_text").value == "review"
+    assert at.selectbox(key="path_label").value == "stars"
+    at.button(key="path_use").click().run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Rows" and m.value == "20" for m in at.metric)
+    assert at.query_params["dataset"] != tiny_dataset().id
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [("broken.parquet", b"this is not parquet"), ("empty.csv", b""), ("notes.jsonl", b"{not json\n")],
+)
+def test_bad_files_show_an_error_element_not_an_exception(load_page, tmp_path, name, content):
+    at, _ = load_page
+    path = tmp_path / name
+    path.write_bytes(content)
+    at.text_input(key="load_path").set_value(str(path)).run()
+    assert not at.exception
+    assert at.error, "a bad file must show st.error"
+
+
+def test_missing_path_shows_an_error(load_page):
+    at, _ = load_page
+    at.text_input(key="load_path").set_value("/no/such/data.csv").run()
+    assert not at.exception
+    assert "no such file" in at.error[0].value
+
+
+def test_uploads_are_stored_under_a_generated_name(monkeypatch, tmp_path):
+    use_model_free_options(monkeypatch, tmp_path)
+    stored = ui.load.store_upload("../../etc/evil name.csv", b"text,label\nhello,a\n")
+    assert stored.parent.name == "uploads" and stored.name.endswith(".csv") and "evil" not in stored.name
+    with pytest.raises(EudsInputError, match="unsupported file type"):
+        ui.load.store_upload("data.exe", b"MZ")
+    with pytest.raises(EudsInputError, match="empty"):
+        ui.load.store_upload("data.csv", b"")
