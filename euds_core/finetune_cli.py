@@ -211,7 +211,7 @@ def cmd_search_interval(args, read_scores_file) -> int:
         def progress(done: int, total: int, message: str) -> None:
             bar.total = total
             bar.update(done - bar.n)
-            bar.set_postfix_str(message)
+            bar.set_postfix_str(message, refresh=False)
 
         grid = search_interval(
             embeddings,
