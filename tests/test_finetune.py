@@ -135,6 +135,20 @@ def test_interval_and_random_train_on_the_same_count():
     assert values[high].min() >= np.quantile(values[pool], 0.74)
 
 
+def test_sampler_strategies_pick_the_same_count_from_the_pool():
+    table = tiny_table(100)
+    pool, _ = stratified_split(table["label"].to_numpy(), len(table), 0.2, 0)
+    scores = pd.DataFrame({"igse": np.random.default_rng(1).random(len(table))})
+    embeddings = np.random.default_rng(2).normal(size=(len(table), 8)).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    assert {"hard_easy", "kcenter"} <= set(finetune.sampler_names())
+    kwargs = dict(table=table, pool=pool, scores=scores, score="igse", embeddings=embeddings)
+    for name in ("hard_easy", "kcenter"):
+        rows = subset_rows(name, 0.25, 0, **kwargs)
+        assert len(rows) == len(np.unique(rows)) == round(0.25 * len(pool)) and set(rows) <= set(pool)
+    assert finetune.needs_embeddings(["random", "kcenter"]) and not finetune.needs_embeddings(["random", "hard_easy"])
+
+
 def test_interval_without_scores_and_unknown_strategy_are_input_errors():
     table = tiny_table(20)
     pool = np.arange(16)
