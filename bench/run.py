@@ -79,7 +79,15 @@ def bench_generative(quick: bool) -> list[str]:
         return out
 
     def ours(batch: list[str]) -> np.ndarray:
-        return compute_lm_stats(pd.DataFrame({"text": batch}), lm="packaged:smollm2", max_tokens=256, device="cpu", batch_size=16, cache=None, precision="auto")
+        return compute_lm_stats(
+            pd.DataFrame({"text": batch}),
+            lm="packaged:smollm2",
+            max_tokens=256,
+            device="cpu",
+            batch_size=16,
+            cache=None,
+            precision="auto",
+        )
 
     t0 = time.perf_counter()
     ours(texts[:4])  # load + quantise once (cached in-process afterwards)
@@ -103,7 +111,11 @@ def bench_generative(quick: bool) -> list[str]:
     precision = resolve_lm_precision("auto", "cpu")
     return [
         line(
-            "generative_scoring", fast, "tokens/s", base, fast / base,
+            "generative_scoring",
+            fast,
+            "tokens/s",
+            base,
+            fast / base,
             f"[{len(texts)} snippets, {n_tokens} tokens, {precision}; Spearman vs fp32: entropy {rho_ent:.4f}, "
             f"perplexity {rho_nll:.4f}; one-off load+quantise {load_s:.1f} s]",
         )
@@ -127,11 +139,15 @@ def bench_semantic(quick: bool) -> list[str]:
     scorer = SemanticScorer()
 
     def naive(batch: list[str]) -> np.ndarray:
-        emb = np.stack([model.encode(t, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False) for t in batch])
+        emb = np.stack(
+            [model.encode(t, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False) for t in batch]
+        )
         return soft_assignment_entropy(emb, fit_unit_centroids(emb, scorer.k, scorer.seed), scorer.tau)
 
     def ours(batch: list[str]) -> np.ndarray:
-        return scorer.score(pd.DataFrame({"text": batch}), device="cpu", batch_size=16, cache=None)  # the CLI default on CPU
+        return scorer.score(
+            pd.DataFrame({"text": batch}), device="cpu", batch_size=16, cache=None
+        )  # the CLI default on CPU
 
     naive(texts[:20]), ours(texts[:20])  # warm-up
     t_naive = t_ours = 0.0
@@ -146,7 +162,245 @@ def bench_semantic(quick: bool) -> list[str]:
         t_ours += time.perf_counter() - t
     rho = spearmanr(np.concatenate(ref), np.concatenate(got))[0]
     base, fast = len(texts) / t_naive, len(texts) / t_ours
-    return [line("semantic_scoring", fast, "samples/s", base, fast / base, f"[{len(texts)} snippets, batch 16; Spearman vs naive {rho:.4f}]")]
+    return [
+        line(
+            "semantic_scoring",
+            fast,
+            "samples/s",
+            base,
+            fast / base,
+            f"[{len(texts)} snippets, batch 16; Spearman vs naive {rho:.4f}]",
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- GPU
+
+
+GPU_BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12}  # dense
+
+
+def bench_gpu_mfu(quick: bool) -> list[str]:
+    """Model FLOPs/s over the device's bf16 peak for the generative pass; baseline = the naive fp32 loop on the GPU."""
+    import pandas as pd
+    import torch
+
+    if not torch.cuda.is_available():
+        return ["gpu_mfu: skipped: no GPU (torch.cuda.is_available() is False)"]
+    from euds_core.models import load_causal_lm, resolve_lm_path
+    from euds_core.scores.generative import compute_lm_stats
+
+    name = torch.cuda.get_device_name(0)
+    peak = next((v for k, v in GPU_BF16_PEAK.items() if k in name), None)
+    path = str(resolve_lm_path())
+    tok, model32 = load_causal_lm(path, "cpu")
+    cfg = model32.config
+    n_layers, hidden = cfg.num_hidden_layers, cfg.hidden_size
+    params = sum(p.numel() for n, p in model32.named_parameters() if "embed_tokens" not in n)
+    params += model32.get_output_embeddings().weight.numel()  # the (tied) head does a matmul per token
+    texts = [" ".join(t.split() * 4) for t in _snippets(1024 if quick else 4096, seed=2)]  # ~100-token texts
+    n_tokens = sum(
+        len(ids) + 1 for ids in tok(texts, add_special_tokens=False, truncation=True, max_length=256)["input_ids"]
+    )
+    mean_len = n_tokens / len(texts)
+    flops_per_token = 2 * params + 4 * n_layers * hidden * mean_len  # matmuls + causal attention (QK^T and AV, halved)
+
+    def ours(batch):
+        return compute_lm_stats(
+            pd.DataFrame({"text": batch}),
+            lm="packaged:smollm2",
+            max_tokens=256,
+            device="cuda",
+            batch_size=64,
+            cache=None,
+            precision="auto",
+        )
+
+    ours(texts[:64])
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    ours(texts)
+    torch.cuda.synchronize()
+    fast = n_tokens / (time.perf_counter() - t)
+    model = model32.to("cuda")
+    bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    few = texts[:128]
+    few_tokens = sum(
+        len(ids) + 1 for ids in tok(few, add_special_tokens=False, truncation=True, max_length=256)["input_ids"]
+    )
+    with torch.no_grad():
+        t = time.perf_counter()
+        for text in few:
+            ids = torch.tensor(
+                [[bos] + tok(text, add_special_tokens=False, truncation=True, max_length=256)["input_ids"]],
+                device="cuda",
+            )
+            logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), -1)
+            (-(logp.exp() * logp).sum(-1)).mean().item()
+        torch.cuda.synchronize()
+        base = few_tokens / (time.perf_counter() - t)
+    model32.to("cpu")
+    out = [
+        line(
+            "generative_scoring_gpu",
+            fast,
+            "tokens/s",
+            base,
+            fast / base,
+            f"[{name}, bf16, {len(texts)} texts x ~{mean_len:.0f} tokens]",
+        )
+    ]
+    if peak is None:
+        out.append(
+            f"gpu_mfu: skipped: unknown bf16 peak for '{name}' ({fast * flops_per_token / 1e12:.1f} TFLOP/s measured)"
+        )
+    else:
+        mfu, base_mfu = fast * flops_per_token / peak, base * flops_per_token / peak
+        out.append(
+            line(
+                "gpu_mfu",
+                100 * mfu,
+                "%",
+                100 * base_mfu,
+                mfu / base_mfu,
+                f"[{name}, peak {peak / 1e12:.0f} TFLOP/s bf16 dense]",
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- interval update
+
+
+def bench_interval_update(quick: bool) -> list[str]:
+    """Server-side ms for one percentile-interval change at 1 M rows: mask, kept count, kept/dropped histogram, labels."""
+    import pandas as pd
+
+    from euds_core.interval_index import SortedScoreIndex
+    from euds_core.select import select_percentile
+
+    n, bins, changes = 1_000_000, 60, 10
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.normal(2.0, 0.5, n // 2), rng.normal(3.5, 0.8, n - n // 2)]).astype(np.float32)
+    labels = rng.choice(np.array(["fresh", "rotten"]), n)
+    edges = np.linspace(scores.min(), scores.max(), bins + 1)
+
+    def naive(p_lo, p_hi):
+        mask = select_percentile(scores, p_lo, p_hi)
+        kept = int(mask.sum())
+        hist_kept, _ = np.histogram(scores[mask], bins=edges)
+        hist_dropped, _ = np.histogram(scores[~mask], bins=edges)
+        balance = pd.Series(labels[mask]).value_counts()
+        return kept, hist_kept, hist_dropped, balance
+
+    t = time.perf_counter()
+    index = SortedScoreIndex(scores, labels=labels, bins=edges)
+    build_s = time.perf_counter() - t
+    t_naive, t_ours = [], []
+    for _ in range(changes):
+        p_lo, p_hi = np.sort(rng.uniform(0, 1, 2))
+        t = time.perf_counter()
+        ref = naive(p_lo, p_hi)
+        t_naive.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        got = index.update(index.span_percentile(p_lo, p_hi))
+        t_ours.append(time.perf_counter() - t)
+        assert got.kept == ref[0] and got.histogram.kept.tolist() == ref[1].tolist()  # same answer, not just faster
+    base, fast = 1000 * float(np.median(t_naive)), 1000 * float(np.median(t_ours))
+    return [
+        line(
+            "interval_update_1m",
+            fast,
+            "ms",
+            base,
+            base / fast,
+            f"[median of {changes} percentile drags, {bins} bins, 2 labels, mask included; one-off index build {build_s:.2f} s; "
+            f"without the mask {1000 * _time_no_mask(index):.2f} ms]",
+        )
+    ]
+
+
+def _time_no_mask(index) -> float:
+    t = time.perf_counter()
+    index.update(index.span_percentile(0.2, 0.7), with_mask=False)
+    return time.perf_counter() - t
+
+
+# ---------------------------------------------------------------------------------------------- map
+
+
+def synthetic_mixture(n: int, dim: int = 384, k: int = 30, seed: int = 0) -> np.ndarray:
+    """(n, dim) float32: a 30-cluster Gaussian mixture (unit-variance-ish noise around random centres)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, dim)).astype(np.float32)
+    return centres[rng.integers(0, k, n)] + rng.normal(scale=0.6, size=(n, dim)).astype(np.float32)
+
+
+def bench_umap(quick: bool) -> list[str]:
+    """Seconds for compute_embedding_map (PCA 50 + UMAP 100 epochs + HDBSCAN) vs umap-learn defaults on the raw data."""
+    import umap
+    from sklearn.manifold import trustworthiness
+
+    from euds_core.embed_map import compute_embedding_map
+
+    n = 20_000 if quick else 100_000
+    x = synthetic_mixture(n)
+    small = synthetic_mixture(2_000, seed=1)
+    compute_embedding_map(small, seed=0), umap.UMAP().fit_transform(small)  # numba compilation, not timed
+    t = time.perf_counter()
+    baseline = umap.UMAP().fit_transform(x)
+    t_base = time.perf_counter() - t
+    t = time.perf_counter()
+    emap = compute_embedding_map(x, seed=0)
+    t_ours = time.perf_counter() - t
+    sample = np.random.default_rng(0).choice(n, 5_000, replace=False)
+    tw_base = trustworthiness(x[sample], baseline[sample], n_neighbors=5)
+    tw_ours = trustworthiness(x[sample], emap.coords[sample], n_neighbors=5)
+    name = "umap_100k" if not quick else "umap_100k"
+    size = f"n={n:,} (quick: 20k, not 100k)" if quick else f"n={n:,}"
+    return [
+        line(
+            name,
+            t_ours,
+            "s",
+            t_base,
+            t_base / t_ours,
+            f"[{size} x 384, 30 clusters, warm; trustworthiness@5 on 5k: ours {tw_ours:.4f}, default {tw_base:.4f}, "
+            f"diff {tw_ours - tw_base:+.4f}; {emap.n_clusters} HDBSCAN clusters]",
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- cache
+
+
+def bench_cache_hit(quick: bool) -> list[str]:
+    """Second identical score_dataset call (cache hit, no model load) vs the first (computes everything)."""
+    from euds_core.datasets import Dataset, load_builtin
+    from euds_core.scoring import score_dataset
+
+    rows = 128 if quick else 512
+    full = load_builtin("rotten_tomatoes")
+    table = full.table.sample(rows, random_state=0).reset_index(drop=True)
+    dataset = Dataset(name="rt-bench", task=full.task, table=table, source=full.source, skipped={})
+    names = ["information", "generative", "semantic"]
+    t = time.perf_counter()
+    first = score_dataset(dataset, names, device="cpu")
+    t_first = time.perf_counter() - t
+    t = time.perf_counter()
+    second = score_dataset(dataset, names, device="cpu")
+    t_second = time.perf_counter() - t
+    assert first.equals(second)
+    return [
+        line(
+            "cache_hit",
+            t_second * 1000,
+            "ms",
+            t_first * 1000,
+            t_first / t_second,
+            f"[{rows} rows x {', '.join(first.columns)}]",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -154,6 +408,10 @@ def bench_semantic(quick: bool) -> list[str]:
 BENCHES = {
     "generative_scoring": bench_generative,
     "semantic_scoring": bench_semantic,
+    "gpu_mfu": bench_gpu_mfu,
+    "interval_update_1m": bench_interval_update,
+    "umap_100k": bench_umap,
+    "cache_hit": bench_cache_hit,
 }
 
 
@@ -166,7 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     _setup_workspace()
     import torch
 
-    print(f"# {'quick' if args.quick else 'full'} run, torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"# {'quick' if args.quick else 'full'} run, torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs",
+        flush=True,
+    )
     started = time.perf_counter()
     for name in names:
         t = time.perf_counter()

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--batch-size", type=int, help="rows per model batch (default 16 on CPU, 64 on CUDA)")
     p.add_argument("--engine", default="local", choices=["local", "ray"])
+    p.add_argument("--ray-address", help="with --engine ray: a running cluster (ray://head:10001 or auto); default: local Ray")
     p.add_argument("--lm", help="causal LM folder or .gguf file (default: the packaged SmolLM2-135M)")
     p.add_argument("--encoder", help="sentence encoder folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--tokenizer", help="tokenizer folder for information entropy (default: the encoder's)")
@@ -176,7 +177,9 @@ def cmd_score(args) -> int:
 
     out = _check_output_path(args.out)
     if args.engine == "ray":
-        raise EudsInputError("--engine ray is not available yet in this version; use --engine local")
+        from euds_core.ray_engine import require_ray
+
+        require_ray()  # a clear error before any work when Ray is not installed
     if args.batch_size is not None and args.batch_size <= 0:
         raise EudsInputError("--batch-size must be a positive number")
     dataset = load_dataset_from_args(args)
@@ -194,7 +197,12 @@ def cmd_score(args) -> int:
             bar.close()
 
     options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
-    scores = score_dataset(dataset, args.scores.split(","), device=args.device, batch_size=args.batch_size, options=options, progress=progress)
+    if args.engine == "ray":
+        from euds_core.ray_engine import score_dataset_ray
+
+        scores = score_dataset_ray(dataset, args.scores.split(","), device=args.device, batch_size=args.batch_size, options=options, address=args.ray_address, progress=progress)
+    else:
+        scores = score_dataset(dataset, args.scores.split(","), device=args.device, batch_size=args.batch_size, options=options, progress=progress)
     write_table(scores_with_table(dataset, scores), out)
     print(f"wrote {len(scores)} rows x {len(scores.columns)} scores ({', '.join(scores.columns)}) to {out}  [dataset id {dataset.id}]")
     return 0

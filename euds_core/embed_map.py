@@ -49,12 +49,25 @@ class EmbeddingMap:
 
 
 def map_params(
-    *, seed: int, max_points: int, pca_dims: int, n_neighbors: int, min_dist: float, n_epochs: int | None, min_cluster_size: int | None
+    *,
+    seed: int,
+    max_points: int,
+    pca_dims: int,
+    n_neighbors: int,
+    min_dist: float,
+    n_epochs: int | None,
+    min_cluster_size: int | None,
 ) -> dict:
     """Every parameter that changes the map (hashed into the cache key with the embeddings' fingerprint)."""
     return {
-        "seed": seed, "max_points": max_points, "pca_dims": pca_dims, "n_neighbors": n_neighbors,
-        "min_dist": min_dist, "n_epochs": n_epochs, "min_cluster_size": min_cluster_size, "version": 1,
+        "seed": seed,
+        "max_points": max_points,
+        "pca_dims": pca_dims,
+        "n_neighbors": n_neighbors,
+        "min_dist": min_dist,
+        "n_epochs": n_epochs,
+        "min_cluster_size": min_cluster_size,
+        "version": 1,
     }
 
 
@@ -91,12 +104,19 @@ def compute_embedding_map(
     if max_points < 4:
         raise EudsInputError("max_points must be at least 4")
     params = map_params(
-        seed=seed, max_points=max_points, pca_dims=pca_dims, n_neighbors=n_neighbors, min_dist=min_dist,
-        n_epochs=n_epochs, min_cluster_size=min_cluster_size,
+        seed=seed,
+        max_points=max_points,
+        pca_dims=pca_dims,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        n_epochs=n_epochs,
+        min_cluster_size=min_cluster_size,
     )
     path = None
     if cache is not None:
-        path = cache.root / "maps" / f"map-{params_hash({**params, 'embeddings': embeddings_fingerprint(embeddings)})}.npy"
+        path = (
+            cache.root / "maps" / f"map-{params_hash({**params, 'embeddings': embeddings_fingerprint(embeddings)})}.npy"
+        )
         packed = load_array(path)
         if packed is not None:
             return _unpack(packed, len(embeddings))
@@ -107,8 +127,16 @@ def compute_embedding_map(
 
 
 def _compute(
-    embeddings: np.ndarray, *, seed: int, max_points: int, pca_dims: int, n_neighbors: int, min_dist: float,
-    n_epochs: int | None, min_cluster_size: int | None, version: int,
+    embeddings: np.ndarray,
+    *,
+    seed: int,
+    max_points: int,
+    pca_dims: int,
+    n_neighbors: int,
+    min_dist: float,
+    n_epochs: int | None,
+    min_cluster_size: int | None,
+    version: int,
 ) -> EmbeddingMap:
     n = len(embeddings)
     rng = np.random.default_rng(seed)
@@ -133,7 +161,9 @@ def reduce_dimensions(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
     return PCA(n_components=dims, svd_solver="randomized", random_state=seed).fit_transform(x).astype(np.float32)
 
 
-def umap_layout(x: np.ndarray, *, seed: int, n_neighbors: int = 15, min_dist: float = 0.1, n_epochs: int | None = None) -> np.ndarray:
+def umap_layout(
+    x: np.ndarray, *, seed: int, n_neighbors: int = 15, min_dist: float = 0.1, n_epochs: int | None = None
+) -> np.ndarray:
     """(m, 2) float32 UMAP coordinates with fewer epochs than umap-learn's defaults (spectral initialisation).
 
     Seeded, so umap-learn runs its layout single-threaded; on 2 cores that cost little (measured), and a PCA
@@ -146,8 +176,13 @@ def umap_layout(x: np.ndarray, *, seed: int, n_neighbors: int = 15, min_dist: fl
     m = len(x)
     epochs = n_epochs or (100 if m > 10_000 else 300)
     reducer = umap.UMAP(
-        n_components=2, n_neighbors=min(n_neighbors, m - 1), min_dist=min_dist, n_epochs=epochs,
-        init="spectral" if m > n_neighbors + 1 else "random", random_state=seed, low_memory=True,
+        n_components=2,
+        n_neighbors=min(n_neighbors, m - 1),
+        min_dist=min_dist,
+        n_epochs=epochs,
+        init="spectral" if m > n_neighbors + 1 else "random",
+        random_state=seed,
+        low_memory=True,
     )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*random_state.*")  # "n_jobs overridden by setting random_state"
@@ -168,4 +203,6 @@ def _pack(emap: EmbeddingMap) -> np.ndarray:
 
 
 def _unpack(packed: np.ndarray, n_rows: int) -> EmbeddingMap:
-    return EmbeddingMap(packed[:, 0].astype(np.int64), packed[:, 1:3].astype(np.float32), packed[:, 3].astype(np.int32), n_rows)
+    return EmbeddingMap(
+        packed[:, 0].astype(np.int64), packed[:, 1:3].astype(np.float32), packed[:, 3].astype(np.int32), n_rows
+    )

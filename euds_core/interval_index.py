@@ -150,7 +150,9 @@ class SortedScoreIndex:
         if interval.mode == "threshold":
             return self.span_threshold(interval.lo, interval.hi)
         if interval.mode == "percentile":
-            return self.span_percentile(0.0 if interval.lo is None else interval.lo, 1.0 if interval.hi is None else interval.hi)
+            return self.span_percentile(
+                0.0 if interval.lo is None else interval.lo, 1.0 if interval.hi is None else interval.hi
+            )
         if interval.mode == "keep":
             if interval.keep is None:
                 raise EudsInputError("a keep-fraction interval needs a keep fraction")
@@ -194,7 +196,11 @@ class SortedScoreIndex:
     def update(self, span: tuple[int, int], *, with_mask: bool = True) -> IntervalUpdate:
         """Count, mask (optional), histogram and label balance for one interval change."""
         return IntervalUpdate(
-            span, self.kept_count(span), self.kept_mask(span) if with_mask else None, self.histogram(span), self.label_balance(span)
+            span,
+            self.kept_count(span),
+            self.kept_mask(span) if with_mask else None,
+            self.histogram(span),
+            self.label_balance(span),
         )
 
     # ------------------------------------------------------------------------------------------ arbitrary masks

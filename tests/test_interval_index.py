@@ -52,7 +52,10 @@ def test_bad_input():
 @settings(max_examples=60, deadline=None)
 @given(
     values=st.lists(st.integers(0, 20), min_size=1, max_size=80),  # small integers: many ties
-    a=st.floats(0, 1), b=st.floats(0, 1), keep=st.floats(0, 1), band=st.sampled_from(["low", "middle", "high", 0.3]),
+    a=st.floats(0, 1),
+    b=st.floats(0, 1),
+    keep=st.floats(0, 1),
+    band=st.sampled_from(["low", "middle", "high", 0.3]),
     seed=st.integers(0, 5),
 )
 def test_spans_equal_select_functions(values, a, b, keep, band, seed):

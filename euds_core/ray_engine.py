@@ -1,0 +1,235 @@
+"""``score --engine ray``: the same scorer classes, run through Ray Data ``map_batches`` actor pools.
+
+Row-local scores (each row's value depends only on that row: token entropy, generative entropy, perplexity,
+IFD) run whole in the actors. Pool-level scores whose expensive part is per row (semantic: embeddings, then
+k-means on the pool) run that part in the actors and the cheap pool step on the driver. Everything else
+(combinations such as ``igse``, pool statistics) runs on the driver through the local code path. Results go
+through the same cache as ``--engine local`` (same keys), so either engine reuses the other's scores.
+
+With no address, Ray starts in-process on this machine (``ray.init()``); with ``--ray-address`` it joins a
+running cluster (``ray://head:10001`` or ``auto``). ``euds_core`` is shipped to the workers with
+``runtime_env={"py_modules": [...]}``; the cluster's Python needs the requirements installed and the models
+at the same paths (pass ``--lm``/``--encoder`` folders on shared storage). Actors ask for one GPU each when
+the driver sees CUDA, else ``cpus_per_actor`` CPUs (torch threads = that count).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from euds_core.cache import DatasetCache
+from euds_core.datasets import Dataset
+from euds_core.errors import EudsInputError
+from euds_core.models import resolve_device
+from euds_core.scores import make_scorer
+from euds_core.scoring import DEFAULT_BATCH_SIZES, ScoringProgressFn, check_columns, expand_score_names
+from euds_core.workspace import euds_home
+
+ROW_LOCAL_SCORES = {"generative", "perplexity", "ifd"}  # plus information with variant "token"
+EMBEDDING_SCORES = {"semantic"}  # actors embed; the driver fits k-means on the pool
+RAY_ROWS_PER_BATCH = 256  # rows handed to an actor per call (the scorer batches inside with --batch-size)
+
+
+def runs_in_actors(scorer) -> bool:
+    """Whether ``scorer`` can be split by rows (see the module docstring)."""
+    if scorer.name == "information":
+        return getattr(scorer, "variant", "token") == "token"
+    return scorer.name in ROW_LOCAL_SCORES | EMBEDDING_SCORES
+
+
+def require_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise EudsInputError(
+            "--engine ray needs Ray Data: pip install 'ray[data]==2.60.0' (or use --engine local)"
+        ) from None
+    return ray
+
+
+def start_ray(address: str | None = None, *, num_cpus: int | None = None):
+    """Join ``address`` or start a local in-process cluster; idempotent. Returns the ray module."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    runtime_env: dict = {
+        "py_modules": [str(Path(__file__).resolve().parent)],
+        "env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+    }
+    if address is None:
+        runtime_env["env_vars"]["EUDS_HOME"] = str(euds_home())  # same workspace: the dequantised LM copy is reused
+    try:
+        ray.init(
+            address=address,
+            num_cpus=num_cpus if address is None else None,
+            runtime_env=runtime_env,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise EudsInputError(
+            f"could not start or join Ray at {address or 'a local cluster'}: {str(exc).splitlines()[0]}"
+        ) from None
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    return ray
+
+
+class _ActorBase:
+    """Builds the scorer once per actor (models load once), then scores the batches it is handed."""
+
+    def __init__(self, name: str, options: dict, device: str, batch_size: int, threads: int):
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        self.scorer = make_scorer(name, options)
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+
+    def _table(self, batch: dict) -> pd.DataFrame:
+        return pd.DataFrame({k: v for k, v in batch.items() if k != "_row"})
+
+
+class ScoreActor(_ActorBase):
+    def __call__(self, batch: dict) -> dict:
+        values = self.scorer.score(self._table(batch), device=self.device, batch_size=self.batch_size, cache=None)
+        return {"_row": batch["_row"], "value": np.asarray(values, dtype=np.float32)}
+
+
+class EmbedActor(_ActorBase):
+    def __call__(self, batch: dict) -> dict:
+        from euds_core.embeddings import compute_embeddings
+
+        emb = compute_embeddings(
+            self._table(batch), encoder=self.scorer.encoder, device=self.device, batch_size=self.batch_size, cache=None
+        )
+        return {"_row": batch["_row"], "value": emb.astype(np.float32)}  # (B, dim)
+
+
+def _map_rows(
+    ray,
+    table: pd.DataFrame,
+    actor: type,
+    name: str,
+    options: dict,
+    *,
+    device: str,
+    batch_size: int,
+    num_actors: int,
+    cpus_per_actor: float,
+    gpu: bool,
+) -> np.ndarray:
+    """Run ``actor`` over ``table`` in ``num_actors`` actors; the per-row outputs back in row order."""
+    frame = table.assign(_row=np.arange(len(table)))
+    n_blocks = max(1, min(len(frame), num_actors * 4, math.ceil(len(frame) / 32)))
+    bounds = np.linspace(0, len(frame), n_blocks + 1).astype(int)
+    blocks = [frame.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    ds = ray.data.from_pandas(blocks)
+    out = ds.map_batches(
+        actor,
+        fn_constructor_kwargs={
+            "name": name,
+            "options": options,
+            "device": device,
+            "batch_size": batch_size,
+            "threads": int(cpus_per_actor),
+        },
+        batch_size=RAY_ROWS_PER_BATCH,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=num_actors),
+        num_cpus=cpus_per_actor,
+        num_gpus=1 if gpu else None,
+    )
+    rows, values = [], []
+    for batch in out.iter_batches(batch_format="numpy", batch_size=None):
+        rows.append(batch["_row"])
+        values.append(batch["value"])
+    order = np.concatenate(rows)
+    result = np.empty_like(np.concatenate(values))
+    result[order] = np.concatenate(values)
+    if len(order) != len(table) or len(np.unique(order)) != len(table):
+        raise RuntimeError(f"Ray returned {len(order)} rows for {len(table)}")  # a bug, not a user error
+    return result
+
+
+def score_dataset_ray(
+    dataset: Dataset,
+    names: list[str],
+    *,
+    device: str = "auto",
+    batch_size: int | None = None,
+    options: dict | None = None,
+    address: str | None = None,
+    num_actors: int | None = None,
+    cpus_per_actor: float | None = None,
+    progress: ScoringProgressFn | None = None,
+) -> pd.DataFrame:
+    """:func:`euds_core.scoring.score_dataset` with the per-row work in Ray Data actors; same columns, same cache."""
+    from euds_core.scores.semantic import fit_unit_centroids, soft_assignment_entropy
+
+    names = expand_score_names(names)
+    check_columns(dataset, names)
+    cache = DatasetCache(dataset.id)
+    table = dataset.table.reset_index(drop=True)
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    ray = None
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        scorer = make_scorer(name, options)
+        params = scorer.params()
+        values = cache.load_score(name, params)
+        if values is None:
+            resolved = resolve_device(device)
+            gpu = resolved.startswith("cuda")
+            rows = batch_size or DEFAULT_BATCH_SIZES["cuda" if gpu else "cpu"]
+            columns = [c for c in ("text", "label", "question", "answer") if c in table.columns]
+            if runs_in_actors(scorer):
+                ray = ray or start_ray(address)
+                cpus = cpus_per_actor or max(1.0, min(2.0, float(ray.cluster_resources().get("CPU", 1))))
+                actors = (
+                    num_actors
+                    or (int(ray.cluster_resources().get("GPU", 0)) if gpu else 0)
+                    or max(1, int(ray.cluster_resources().get("CPU", 1) // cpus))
+                )
+                kwargs = dict(device=resolved, batch_size=rows, num_actors=actors, cpus_per_actor=cpus, gpu=gpu)
+                if name in EMBEDDING_SCORES:
+                    emb = _map_rows(ray, table[columns], EmbedActor, name, options, **kwargs)  # (n, dim)
+                    k = min(scorer.k, len(np.unique(emb.round(6), axis=0)))  # as SemanticScorer.score
+                    values = (
+                        np.zeros(len(table), np.float32)
+                        if k < 2
+                        else soft_assignment_entropy(emb, fit_unit_centroids(emb, k, scorer.seed), scorer.tau)
+                    )
+                else:
+                    values = _map_rows(ray, table[columns], ScoreActor, name, options, **kwargs)
+            else:
+                values = scorer.score(
+                    table,
+                    device=resolved,
+                    batch_size=rows,
+                    cache=cache,
+                    inputs={dep: out[dep] for dep in scorer.depends_on},
+                )
+            values = np.asarray(values, dtype=np.float32)
+            if values.shape != (len(table),) or not np.all(np.isfinite(values)):
+                raise RuntimeError(f"scorer '{name}' returned shape {values.shape} or non-finite values")  # a bug
+            cache.save_score(name, params, values)
+        if progress:
+            progress(name, len(values), len(values), "done")
+        out[name] = values
+    return pd.DataFrame(out, index=dataset.table.index)
+
+
+def shutdown_ray() -> None:
+    """Stop the Ray this process started or joined (tests; the CLI exits anyway)."""
+    try:
+        import ray
+    except ImportError:
+        return
+    if ray.is_initialized():
+        ray.shutdown()
