@@ -49,7 +49,7 @@ class FinetuneConfig:
     epochs: int = 1
     max_len: int = 128
     batch_size: int = 16
-    lr: float = 5e-5
+    lr: float = 2e-4  # measured: 5e-5 left MiniLM at the majority class after 1 epoch on 800 rows; 2e-4 reached 0.745
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     test_fraction: float = 0.2

@@ -41,7 +41,7 @@ def add_parsers(sub, add_dataset_args) -> None:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--max-len", type=int, default=128, help="tokens per text (pair, for Q&A)")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument(
         "--test-fraction", type=float, default=0.2, help="fixed stratified test split removed before selection"
     )
