@@ -61,7 +61,7 @@ def bench_generative(quick: bool) -> list[str]:
     from euds_core.models import load_causal_lm, resolve_lm_path, resolve_lm_precision
     from euds_core.scores.generative import compute_lm_stats
 
-    rounds, per_round = (2, 64) if quick else (4, 128)
+    rounds, per_round = (2, 32) if quick else (4, 128)
     texts = _snippets(rounds * per_round)
     path = str(resolve_lm_path())
     tok, model = load_causal_lm(path, "cpu")  # fp32 reference
@@ -117,7 +117,7 @@ def bench_generative(quick: bool) -> list[str]:
             base,
             fast / base,
             f"[{len(texts)} snippets, {n_tokens} tokens, {precision}; Spearman vs fp32: entropy {rho_ent:.4f}, "
-            f"perplexity {rho_nll:.4f}; one-off load+quantise {load_s:.1f} s]",
+            f"perplexity {rho_nll:.4f}; one-off model load + {precision} copy {load_s:.1f} s]",
         )
     ]
 
@@ -343,7 +343,7 @@ def bench_umap(quick: bool) -> list[str]:
 
     from euds_core.embed_map import compute_embedding_map
 
-    n = 20_000 if quick else 100_000
+    n = 15_000 if quick else 100_000
     x = synthetic_mixture(n)
     small = synthetic_mixture(2_000, seed=1)
     compute_embedding_map(small, seed=0), umap.UMAP().fit_transform(small)  # numba compilation, not timed
@@ -357,7 +357,7 @@ def bench_umap(quick: bool) -> list[str]:
     tw_base = trustworthiness(x[sample], baseline[sample], n_neighbors=5)
     tw_ours = trustworthiness(x[sample], emap.coords[sample], n_neighbors=5)
     name = "umap_100k" if not quick else "umap_100k"
-    size = f"n={n:,} (quick: 20k, not 100k)" if quick else f"n={n:,}"
+    size = f"n={n:,} (quick: 15k, not 100k)" if quick else f"n={n:,}"
     return [
         line(
             name,
@@ -379,7 +379,7 @@ def bench_cache_hit(quick: bool) -> list[str]:
     from euds_core.datasets import Dataset, load_builtin
     from euds_core.scoring import score_dataset
 
-    rows = 128 if quick else 512
+    rows = 64 if quick else 512
     full = load_builtin("rotten_tomatoes")
     table = full.table.sample(rows, random_state=0).reset_index(drop=True)
     dataset = Dataset(name="rt-bench", task=full.task, table=table, source=full.source, skipped={})

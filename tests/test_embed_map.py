@@ -63,3 +63,14 @@ def test_bad_input_is_input_error():
         compute_embedding_map(np.zeros(5), seed=0)
     with pytest.raises(EudsInputError, match="NaN"):
         compute_embedding_map(np.full((5, 3), np.nan), seed=0)
+
+
+def test_hdbscan_on_a_sample_labels_every_point_by_its_nearest():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
+    blob = np.repeat(np.arange(3), 200)
+    coords = (centres[blob] + rng.normal(size=(600, 2))).astype(np.float32)
+    labels = embed_map.hdbscan_clusters(coords, 30, seed=0, max_points=150)
+    assert labels.shape == (600,) and len(np.unique(labels[labels >= 0])) == 3
+    for b in range(3):
+        assert len(np.unique(labels[(blob == b) & (labels >= 0)])) == 1

@@ -1,0 +1,34 @@
+"""bench/run.py prints the issue's line format; the cheap figures run (no timing is asserted)."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+LINE = re.compile(r"^[a-z0-9_]+: [0-9.e+]+ \S+ \(baseline [0-9.e+]+, ratio [0-9.]+x\)")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_run", Path(__file__).resolve().parents[1] / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_line_format(bench):
+    assert LINE.match(bench.line("interval_update_1m", 0.31, "ms", 180.0, 580.6, "[note]"))
+    assert bench.line("x", 1, "s", 2, 2).endswith("ratio 2.0x)")
+
+
+def test_gpu_line_without_cuda_says_skipped(bench, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bench.bench_gpu_mfu(quick=True) == ["gpu_mfu: skipped: no GPU (torch.cuda.is_available() is False)"]
+
+
+def test_interval_update_figure_runs_and_checks_its_answer(bench):
+    (text,) = bench.bench_interval_update(quick=True)
+    assert LINE.match(text) and text.startswith("interval_update_1m:")
