@@ -10,7 +10,7 @@ With no address, Ray starts in-process on this machine (``ray.init()``); with ``
 running cluster (``ray://head:10001`` or ``auto``). ``euds_core`` is shipped to the workers with
 ``runtime_env={"py_modules": [...]}``; the cluster's Python needs the requirements installed and the models
 at the same paths (pass ``--lm``/``--encoder`` folders on shared storage). Actors ask for one GPU each when
-the driver sees CUDA, else ``cpus_per_actor`` CPUs (torch threads = that count).
+the cluster has GPUs (``--device auto`` or ``cuda``), else ``cpus_per_actor`` CPUs (torch threads = that count).
 """
 
 from __future__ import annotations
@@ -184,19 +184,28 @@ def score_dataset_ray(
         params = scorer.params()
         values = cache.load_score(name, params)
         if values is None:
-            resolved = resolve_device(device)
-            gpu = resolved.startswith("cuda")
-            rows = batch_size or DEFAULT_BATCH_SIZES["cuda" if gpu else "cpu"]
             columns = [c for c in ("text", "label", "question", "answer") if c in table.columns]
             if runs_in_actors(scorer):
                 ray = ray or start_ray(address)
-                cpus = cpus_per_actor or max(1.0, min(2.0, float(ray.cluster_resources().get("CPU", 1))))
+                resources = ray.cluster_resources()
+                # The cluster's GPUs count, not the driver's: a CPU-only laptop may drive a GPU cluster.
+                gpu = (device or "auto").startswith("cuda") or (
+                    (device or "auto") == "auto" and resources.get("GPU", 0) > 0
+                )
+                if gpu and resources.get("GPU", 0) == 0:
+                    raise EudsInputError(
+                        "--device cuda was asked for but the Ray cluster has no GPU; use --device auto or cpu"
+                    )
+                rows = batch_size or DEFAULT_BATCH_SIZES["cuda" if gpu else "cpu"]
+                cpus = cpus_per_actor or max(1.0, min(2.0, float(resources.get("CPU", 1))))
                 actors = (
                     num_actors
-                    or (int(ray.cluster_resources().get("GPU", 0)) if gpu else 0)
-                    or max(1, int(ray.cluster_resources().get("CPU", 1) // cpus))
+                    or (int(resources.get("GPU", 0)) if gpu else 0)
+                    or max(1, int(resources.get("CPU", 1) // cpus))
                 )
-                kwargs = dict(device=resolved, batch_size=rows, num_actors=actors, cpus_per_actor=cpus, gpu=gpu)
+                kwargs = dict(
+                    device="cuda" if gpu else "cpu", batch_size=rows, num_actors=actors, cpus_per_actor=cpus, gpu=gpu
+                )
                 if name in EMBEDDING_SCORES:
                     emb = _map_rows(ray, table[columns], EmbedActor, name, options, **kwargs)  # (n, dim)
                     k = min(scorer.k, len(np.unique(emb.round(6), axis=0)))  # as SemanticScorer.score
@@ -208,6 +217,8 @@ def score_dataset_ray(
                 else:
                     values = _map_rows(ray, table[columns], ScoreActor, name, options, **kwargs)
             else:
+                resolved = resolve_device("auto" if (device or "").startswith("cuda") and address else device)
+                rows = batch_size or DEFAULT_BATCH_SIZES["cuda" if resolved.startswith("cuda") else "cpu"]
                 values = scorer.score(
                     table,
                     device=resolved,
