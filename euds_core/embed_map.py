@@ -30,6 +30,7 @@ from euds_core.errors import EudsInputError
 DEFAULT_MAX_POINTS = 100_000
 HDBSCAN_MAX_POINTS = 20_000  # HDBSCAN fits on at most this many map points; the rest take their nearest's label
 HDBSCAN_MIN_SAMPLES = 10
+NOT_DRAWN = -2  # cluster id of a row a sampled map left out
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,18 @@ class EmbeddingMap:
     @property
     def n_clusters(self) -> int:
         return int(self.clusters.max() + 1) if len(self.clusters) else 0
+
+    def coords_for_all_rows(self) -> np.ndarray:
+        """(n_rows, 2) coordinates in pool row order; NaN for rows left out of a sampled map."""
+        out = np.full((self.n_rows, 2), np.nan, dtype=np.float32)
+        out[self.rows] = self.coords
+        return out
+
+    def clusters_for_all_rows(self) -> np.ndarray:
+        """(n_rows,) cluster per pool row: -1 = noise, -2 = not in the (sampled) map."""
+        out = np.full(self.n_rows, NOT_DRAWN, dtype=np.int32)
+        out[self.rows] = self.clusters
+        return out
 
 
 def map_params(

@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from euds_core.cache import CancelFn, DatasetCache, ProgressFn, run_chunked
+from euds_core.cache import CancelFn, DatasetCache, ProgressFn, load_array, run_chunked
 from euds_core.models import DEFAULT_ENCODER, load_encoder, model_hash, resolve_encoder_path
 
 HASHING_ENCODER = "hashing"  # model-free bag-of-words hashing encoder: fast tests, no assets needed
@@ -65,3 +65,10 @@ def compute_embeddings(
     return run_chunked(
         folder, order, compute, chunk_rows=max(256, batch_size * 4), progress=progress, cancel=cancel, label="embedding"
     )
+
+
+def load_cached_embeddings(dataset_id: str, n_rows: int, encoder: str = DEFAULT_ENCODER) -> np.ndarray | None:
+    """The (n_rows, dim) embeddings when a scorer already cached them for this dataset, else None (no model work)."""
+    folder = DatasetCache(dataset_id).feature_dir("embedding", {"encoder": encoder_id(encoder)})
+    emb = load_array(folder / "all.npy")
+    return emb if emb is not None and len(emb) == n_rows else None

@@ -22,8 +22,11 @@ import pandas as pd
 from euds_core import __version__
 from euds_core.cache import DatasetCache
 from euds_core.datasets import BUILTIN_DATASETS, TABLE_COLUMNS, Dataset, dataset_hash, load_builtin, load_saved_dataset
+from euds_core.embeddings import load_cached_embeddings
 from euds_core.errors import EudsInputError
+from euds_core.models import DEFAULT_ENCODER
 from euds_core.select import SelectionSpec, apply_selection
+from euds_core.subset_report import subset_report
 from euds_core.workspace import workspace_dir
 
 FORMATS = ("csv", "jsonl", "parquet", "hf")
@@ -195,8 +198,21 @@ def _model_hashes(params, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def build_manifest(dataset: Dataset, spec: SelectionSpec, subset: pd.DataFrame, fmt: str, path: Path | None) -> dict:
-    """The manifest dict: enough to rebuild the subset with ``select --manifest``."""
+def selection_report(dataset: Dataset, scores: pd.DataFrame, mask: np.ndarray, encoder: str = DEFAULT_ENCODER) -> dict:
+    """The subset report (label balance, score means, and Vendi / cluster coverage when embeddings are cached)."""
+    score_cols = scores[[c for c in scores.columns if pd.api.types.is_numeric_dtype(scores[c])]]
+    return subset_report(
+        mask,
+        embeddings=load_cached_embeddings(dataset.id, len(dataset.table), encoder),
+        labels=dataset.table["label"].to_numpy() if dataset.has_labels else None,
+        scores=score_cols if len(score_cols.columns) else None,
+    )
+
+
+def build_manifest(
+    dataset: Dataset, spec: SelectionSpec, subset: pd.DataFrame, fmt: str, path: Path | None, report: dict | None = None
+) -> dict:
+    """The manifest dict: enough to rebuild the subset with ``select --manifest`` (plus the subset report)."""
     overrides = spec.overrides or {}
     return {
         "euds_manifest": MANIFEST_VERSION,
@@ -231,6 +247,7 @@ def build_manifest(dataset: Dataset, spec: SelectionSpec, subset: pd.DataFrame, 
             "sha256": file_digest(path) if path is not None else None,
         },
         "spec": json.loads(spec.to_json()),
+        "subset_report": report,
         "rebuild": f"python -m euds_core select --manifest {MANIFEST_NAME} --out {path.name if path is not None else 'subset.jsonl'}",
     }
 
@@ -261,7 +278,7 @@ def export_subset(
     fmt = guess_format(out, fmt)
     subset, mask = subset_frame(dataset, scores, spec)
     path = write_subset(subset, out, fmt)
-    manifest = build_manifest(dataset, spec, subset, fmt, path)
+    manifest = build_manifest(dataset, spec, subset, fmt, path, selection_report(dataset, scores, mask))
     manifest_path = Path(manifest_path) if manifest_path is not None else out.parent / MANIFEST_NAME
     write_manifest(manifest, manifest_path)
     return ExportResult(
@@ -350,7 +367,8 @@ def export_bytes(
     import tempfile
     import zipfile
 
-    subset, _ = subset_frame(dataset, scores, spec)
+    subset, mask = subset_frame(dataset, scores, spec)
+    report = selection_report(dataset, scores, mask)
     if fmt == "hf":
         with tempfile.TemporaryDirectory() as tmp:
             folder = write_subset(subset, Path(tmp) / Path(file_name).stem, "hf")
@@ -360,12 +378,12 @@ def export_bytes(
                     if path.is_file():
                         archive.write(path, str(path.relative_to(folder.parent)))
             data = buffer.getvalue()
-        manifest = build_manifest(dataset, spec, subset, fmt, None)
+        manifest = build_manifest(dataset, spec, subset, fmt, None, report)
         manifest["subset"]["file"] = Path(file_name).stem
         manifest["rebuild"] = f"python -m euds_core select --manifest {MANIFEST_NAME} --out {Path(file_name).stem}"
         return data, manifest
     data = subset_bytes(subset, fmt)
-    manifest = build_manifest(dataset, spec, subset, fmt, None)
+    manifest = build_manifest(dataset, spec, subset, fmt, None, report)
     manifest["subset"].update(file=file_name, sha256=hashlib.sha256(data).hexdigest())
     manifest["rebuild"] = f"python -m euds_core select --manifest {MANIFEST_NAME} --out {file_name}"
     return data, manifest

@@ -24,7 +24,15 @@ from ui.explore import (
     stored_interval,
     write_url,
 )
-from ui.explore_views import kept_summary, label_balance, main_histogram, other_histograms, preview, score_it_prompt
+from ui.explore_views import (
+    kept_summary,
+    label_balance,
+    main_histogram,
+    other_histograms,
+    preview,
+    score_it_prompt,
+    subset_report_panel,
+)
 from ui.jobs_view import jobs_panel
 from ui.map_view import embedding_map_section
 from ui.scores import cached_scores, running_scores, score_options
@@ -112,6 +120,7 @@ with right:
     st.markdown("**Label balance: kept vs all**")
     label_balance(kept, dataset)
 other_histograms(scores, active, kept, drawn_bounds, units)
+subset_report_panel(dataset, scores, kept)
 
 st.subheader("Map")
 embedding_map_section(dataset, scores, kept, active, values)

@@ -81,6 +81,10 @@ def test_rebuild_from_manifest_is_byte_identical(tmp_path, fmt):
     assert manifest["bounds"][0]["lo"] == 0.2 and manifest["seed"] == 1
     assert manifest["override_count"] == 1 and manifest["subset"]["rows"] == result.kept
     assert manifest["package_version"] and manifest["created"]
+    report = manifest["subset_report"]  # issue 6: the subset report travels with every export
+    assert report["n_kept"] == result.kept and report["n_pool"] == len(ds.table)
+    assert sum(report["label_counts_kept"].values()) == result.kept and 0 <= report["label_balance"] <= 1
+    assert set(report["score_means"]) >= {"information"}
     # The manifest freezes the overrides: later review changes do not change the rebuild.
     review.set_decision(ds.id, "s1", "drop")
     rebuilt = rebuild_from_manifest(tmp_path / "manifest.json", tmp_path / f"again.{fmt}")

@@ -101,3 +101,17 @@ def test_unknown_dataset_shows_an_error_not_an_exception(monkeypatch, tmp_path):
     assert not at.exception
     assert at.error and "neither a built-in" in at.error[0].value
     assert np.all([not m.value.startswith("### Kept") for m in at.markdown])
+
+
+def test_subset_report_toggle_shows_diversity_and_balance(explore):
+    from euds_core.cache import DatasetCache
+    from euds_core.embeddings import compute_embeddings
+
+    ds, scores, open_ = explore
+    compute_embeddings(ds.table, encoder="hashing", cache=DatasetCache(ds.id))  # what the semantic score caches
+    at = open_(score="information", plo="0.0", phi="0.5")
+    at.toggle(key="explore_subset_report").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = {m.label: m.value for m in at.metric}
+    assert "Vendi score (kept)" in labels and float(labels["Vendi score (kept)"]) >= 1.0
+    assert "Label balance" in labels and 0 <= float(labels["Label balance"]) <= 1

@@ -120,3 +120,36 @@ def preview(dataset: Dataset, score: str, values: np.ndarray, kept: np.ndarray) 
             )
         else:
             col.caption("none")
+
+
+def subset_report_panel(dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray) -> None:
+    """Diversity (Vendi), cluster coverage, label balance and score means of the kept rows vs the pool (on demand:
+    Vendi is a pass over all embeddings, too slow to repeat on every drag of a large pool)."""
+    from euds_core.export import selection_report
+    from ui.map_view import map_encoder
+
+    if not st.toggle("Subset report: diversity, coverage, balance", key="explore_subset_report"):
+        return
+    report = selection_report(dataset, scores, kept, map_encoder())
+    cols = st.columns(4)
+    if "vendi_kept" in report:
+        cols[0].metric(
+            "Vendi score (kept)",
+            f"{report['vendi_kept']:.1f}",
+            help=f"pool: {report['vendi_pool']:.1f}; "
+            "the effective number of distinct samples (cosine kernel on the encoder embeddings)",
+        )
+        cols[1].metric(
+            "Cluster coverage",
+            f"{report['cluster_coverage']:.0%}",
+            help="share of the pool's k-means clusters with a kept row",
+        )
+    else:
+        cols[0].caption("Vendi and cluster coverage need the encoder embeddings: score **semantic** first.")
+    if "label_balance" in report:
+        cols[2].metric(
+            "Label balance", f"{report['label_balance']:.2f}", help="normalised entropy of the kept labels; 1 = even"
+        )
+    if "score_means" in report:
+        means = pd.DataFrame(report["score_means"]).T.rename(columns={"kept": "mean kept", "pool": "mean pool"})
+        st.dataframe(means.round(4), width="stretch")

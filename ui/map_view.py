@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core.cache import DatasetCache, load_array
+from euds_core import review
+from euds_core.cache import DatasetCache
 from euds_core.datasets import Dataset
-from euds_core.embeddings import encoder_id
+from euds_core.embed_map import EmbeddingMap
+from euds_core.embeddings import load_cached_embeddings
 from euds_core.errors import EudsInputError
 from euds_core.models import DEFAULT_ENCODER
 from ui.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
@@ -21,15 +23,14 @@ from ui.scores import score_options
 HOVER_CHARS = 160
 
 
-def _encoder() -> str:
+def map_encoder() -> str:
+    """The encoder whose cached embeddings the map (and the subset report) use: the pages' scoring option."""
     return score_options().get("encoder") or DEFAULT_ENCODER
 
 
 def cached_embeddings(dataset: Dataset) -> np.ndarray | None:
     """(n_rows, dim) embeddings when the semantic score (or anything else) has cached them, else None."""
-    folder = DatasetCache(dataset.id).feature_dir("embedding", {"encoder": encoder_id(_encoder())})
-    emb = load_array(folder / "all.npy")
-    return emb if emb is not None and len(emb) == len(dataset.table) else None
+    return load_cached_embeddings(dataset.id, len(dataset.table), map_encoder())
 
 
 @st.cache_resource(
@@ -50,24 +51,28 @@ def _hover_text(dataset: Dataset) -> list[str]:
     return (head.str.replace("<", "&lt;") + "<br>" + safe).tolist()
 
 
+def dataset_embedding_map(dataset: Dataset) -> EmbeddingMap | None:
+    """The cached 2-D map of the dataset (computed once from cached embeddings), or None without embeddings."""
+    embeddings = cached_embeddings(dataset)
+    return None if embeddings is None else _embedding_map(dataset.id, map_encoder(), embeddings)
+
+
 def embedding_map_section(
     dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray, active: str, values: np.ndarray
 ) -> None:
-    embeddings = cached_embeddings(dataset)
-    if embeddings is None:
+    try:
+        emap = dataset_embedding_map(dataset)
+    except EudsInputError as exc:
+        st.error(f"Could not compute the map: {exc}")
+        return
+    if emap is None:
         st.info(
             "The map needs the encoder embeddings, which the **semantic** score computes and caches. "
             "Score semantic on the Score page and the map appears here."
         )
         return
-    try:
-        emap = _embedding_map(dataset.id, _encoder(), embeddings)
-    except EudsInputError as exc:
-        st.error(f"Could not compute the map: {exc}")
-        return
-    rows, clusters_drawn = emap.rows, emap.clusters
-    clusters = np.full(emap.n_rows, -2, dtype=np.int64)  # -2 = not drawn (sampled out)
-    clusters[rows] = clusters_drawn
+    rows = emap.rows
+    clusters = emap.clusters_for_all_rows()
     options = ["kept / dropped", "cluster", *(["label"] if dataset.has_labels else []), *scores.columns]
     colour_by = st.selectbox("Colour points by", options, key="map_colour")
     palette = None
@@ -102,3 +107,27 @@ def embedding_map_section(
         frame["text"] = table["text"].str.slice(0, 400).to_numpy()
         st.markdown(f"**{len(picked):,} selected on the map** ({int(kept[picked].sum()):,} kept)")
         st.dataframe(frame, hide_index=True, width="stretch", height=300)
+        map_selection_actions(dataset.id, frame["id"].astype(str).tolist())
+
+
+def _record_map_decision(dataset_id: str, sample_ids: list[str], decision: str) -> None:
+    # A button callback: the decisions are committed before the page redraws (nothing lost on a crash).
+    action = review.set_bulk_decision(
+        dataset_id, sample_ids, decision, note="map selection", reviewer=str(st.session_state.get("reviewer") or "")
+    )
+    st.session_state["map_action_message"] = f"{decision.title()} recorded for {len(sample_ids):,} samples ({action})."
+
+
+def map_selection_actions(dataset_id: str, sample_ids: list[str]) -> None:
+    """Bulk Keep / Drop overrides for the lasso selection; they show on the Review page and in exports."""
+    c1, c2, c3 = st.columns([1, 1, 3])
+    for column, decision in ((c1, "keep"), (c2, "drop")):
+        column.button(
+            f"{decision.title()} these {len(sample_ids):,}",
+            key=f"map_{decision}",
+            on_click=_record_map_decision,
+            args=(dataset_id, sample_ids, decision),
+            help="records a manual override for every selected sample (undo on the Review page)",
+        )
+    if message := st.session_state.pop("map_action_message", None):
+        c3.success(message)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from euds_core import review
 from euds_core.datasets import Dataset
+from euds_core.embed_map import NOT_DRAWN
 from euds_core.errors import EudsInputError
 
 FLASH_KEY = "review_flash"
@@ -29,21 +30,19 @@ def reviewer_name() -> str:
 
 
 def dataset_map(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
-    """(xy, HDBSCAN clusters) from the Explore page's cached map, or None (no embed_map / no embeddings yet)."""
-    try:
-        import euds_core.embed_map  # noqa: F401 - only to know whether clusters exist in this version
-        from ui.map_view import _embedding_map, cached_embeddings
-    except ImportError:
-        return None
-    embeddings = cached_embeddings(dataset)
-    if embeddings is None:
-        return None
-    xy, clusters = _embedding_map(dataset.id, embeddings)
-    return np.asarray(xy), np.asarray(clusters)
+    """(xy, clusters) per pool row from the Explore page's cached map, or None before embeddings exist.
+
+    Rows a sampled map (past 100 k points) left out have NaN coordinates and cluster -2 ("not mapped").
+    """
+    from ui.map_view import dataset_embedding_map
+
+    emap = dataset_embedding_map(dataset)
+    return None if emap is None else (emap.coords_for_all_rows(), emap.clusters_for_all_rows())
 
 
 def cluster_names(clusters: np.ndarray) -> np.ndarray:
-    return np.where(clusters < 0, "noise", np.char.add("c", clusters.astype(str)))
+    names = np.where(clusters == -1, "noise", np.char.add("c", clusters.astype(str)))
+    return np.where(clusters == NOT_DRAWN, "not mapped", names)
 
 
 # ---------------------------------------------------------------------------------------------- table
