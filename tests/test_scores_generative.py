@@ -65,3 +65,14 @@ def test_smollm2_prefers_real_text_over_shuffled():
     values = GenerativeScorer().score(pd.DataFrame({"text": [text, shuffled]}), batch_size=2)
     perplexity = PerplexityScorer().score(pd.DataFrame({"text": [text, shuffled]}), batch_size=2)
     assert values[0] < values[1] and perplexity[0] < perplexity[1]
+
+
+def test_sequence_start_prefers_the_document_separator():
+    from types import SimpleNamespace
+
+    from euds_core.scores.generative import lm_bos_id
+
+    chat = SimpleNamespace(get_vocab=lambda: {"<|endoftext|>": 0, "<|im_start|>": 1}, bos_token_id=1, eos_token_id=2)
+    plain = SimpleNamespace(get_vocab=lambda: {"<s>": 5}, bos_token_id=5, eos_token_id=6)
+    no_bos = SimpleNamespace(get_vocab=lambda: {}, bos_token_id=None, eos_token_id=6)
+    assert (lm_bos_id(chat), lm_bos_id(plain), lm_bos_id(no_bos)) == (0, 5, 6)

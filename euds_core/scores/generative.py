@@ -30,8 +30,22 @@ def lm_token_stats(
     )
 
 
+DOCUMENT_SEPARATOR = "<|endoftext|>"
+# Part of every LM cache key: bump when the choice of the prepended token changes.
+SEQUENCE_START = "document-separator-v1"
+
+
 def lm_bos_id(tokenizer) -> int | None:
-    """The token prepended to every sequence (BOS, else EOS) so the first real token is predicted too."""
+    """The token prepended to every sequence so the first real token is predicted too.
+
+    The pretraining document separator ``<|endoftext|>`` when the vocabulary has one (GPT-2, SmolLM, Qwen),
+    else BOS, else EOS. An instruct model's BOS can open a chat turn instead (SmolLM2: ``<|im_start|>``, after
+    which the model expects a role name); on 40 rotten_tomatoes snippets SmolLM2's mean NLL was 5.05 nats
+    after ``<|endoftext|>`` vs 5.26 after ``<|im_start|>``, i.e. the separator reads them as documents.
+    """
+    separator = tokenizer.get_vocab().get(DOCUMENT_SEPARATOR)
+    if separator is not None:
+        return separator
     return tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
 
 
@@ -157,7 +171,7 @@ def compute_lm_stats(
         tokenizer, model = loaded
         return lm_token_stats([texts[i] for i in rows], tokenizer, model, device=device, batch_size=batch_size, max_tokens=max_tokens, token_budget=budget)
 
-    params = {"lm": model_hash(resolve_lm_path(lm)), "max_tokens": max_tokens}
+    params = {"lm": model_hash(resolve_lm_path(lm)), "max_tokens": max_tokens, "start": SEQUENCE_START}
     if precision != "fp32":  # fp32 keeps its old key, so caches written before precisions existed still hit
         params["precision"] = precision
     folder = cache.feature_dir("lm_stats", params) if cache is not None else None
@@ -182,7 +196,12 @@ class GenerativeScorer(Scorer):
         self.precision = precision  # auto = bf16 on CUDA and bf16-capable CPUs, else fp32 (models.resolve_lm_precision)
 
     def params(self) -> dict:
-        return {"lm": model_hash(resolve_lm_path(self.lm)), "max_tokens": self.max_tokens, "precision": self.precision}
+        return {
+            "lm": model_hash(resolve_lm_path(self.lm)),
+            "max_tokens": self.max_tokens,
+            "precision": self.precision,
+            "start": SEQUENCE_START,
+        }
 
     def score(self, table, *, device="cpu", batch_size=16, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
         stats = compute_lm_stats(

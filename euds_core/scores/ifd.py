@@ -14,7 +14,7 @@ from euds_core.cache import DatasetCache, run_chunked
 from euds_core.datasets import QA_SEPARATOR
 from euds_core.models import DEFAULT_LM, load_causal_lm, model_hash, resolve_lm_path
 from euds_core.scores.base import Scorer
-from euds_core.scores.generative import MAX_TOKENS, lm_bos_id, sequence_token_stats
+from euds_core.scores.generative import MAX_TOKENS, SEQUENCE_START, lm_bos_id, sequence_token_stats
 
 
 def answer_losses(
@@ -68,7 +68,7 @@ class IFDScorer(Scorer):
         self.max_tokens = max_tokens
 
     def params(self) -> dict:
-        return {"lm": model_hash(resolve_lm_path(self.lm)), "max_tokens": self.max_tokens}
+        return {"lm": model_hash(resolve_lm_path(self.lm)), "max_tokens": self.max_tokens, "start": SEQUENCE_START}
 
     def score(
         self,
