@@ -133,7 +133,7 @@ def bench_semantic(quick: bool) -> list[str]:
     from euds_core.models import load_encoder, resolve_encoder_path
     from euds_core.scores.semantic import SemanticScorer, fit_unit_centroids, soft_assignment_entropy
 
-    rounds, per_round = (2, 200) if quick else (3, 400)
+    rounds, per_round = (4, 100) if quick else (6, 200)
     texts = _snippets(rounds * per_round, seed=1)
     model = load_encoder(str(resolve_encoder_path()), "cpu")
     scorer = SemanticScorer()
