@@ -9,7 +9,13 @@ from euds_core.models import load_causal_lm, load_scoring_lm, resolve_lm_precisi
 from euds_core.scores.generative import GenerativeScorer, lm_token_stats
 from tests.helpers import requires_assets
 
-TEXTS = ["the cat sat on the mat and the dog ran fast", "sun", "", "a red moon", "the blue sun was slow and the cat is red"]
+TEXTS = [
+    "the cat sat on the mat and the dog ran fast",
+    "sun",
+    "",
+    "a red moon",
+    "the blue sun was slow and the cat is red",
+]
 
 
 @pytest.mark.parametrize("budget", [1, 7, 30, 10_000])
