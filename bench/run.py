@@ -59,13 +59,13 @@ def bench_generative(quick: bool) -> list[str]:
     from scipy.stats import spearmanr
 
     from euds_core.models import load_causal_lm, resolve_lm_path, resolve_lm_precision
-    from euds_core.scores.generative import compute_lm_stats
+    from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
     rounds, per_round = (2, 32) if quick else (4, 128)
     texts = _snippets(rounds * per_round)
     path = str(resolve_lm_path())
     tok, model = load_causal_lm(path, "cpu")  # fp32 reference
-    bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    bos = lm_bos_id(tok)  # the token the scorer prepends (document separator, else BOS)
 
     def naive(batch: list[str]) -> np.ndarray:
         out = np.zeros((len(batch), 2))
@@ -188,7 +188,7 @@ def bench_gpu_mfu(quick: bool) -> list[str]:
     if not torch.cuda.is_available():
         return ["gpu_mfu: skipped: no GPU (torch.cuda.is_available() is False)"]
     from euds_core.models import load_causal_lm, resolve_lm_path
-    from euds_core.scores.generative import compute_lm_stats
+    from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
     name = torch.cuda.get_device_name(0)
     peak = next((v for k, v in GPU_BF16_PEAK.items() if k in name), None)
@@ -223,7 +223,7 @@ def bench_gpu_mfu(quick: bool) -> list[str]:
     torch.cuda.synchronize()
     fast = n_tokens / (time.perf_counter() - t)
     model = model32.to("cuda")
-    bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    bos = lm_bos_id(tok)  # the token the scorer prepends (document separator, else BOS)
     few = texts[:128]
     few_tokens = sum(
         len(ids) + 1 for ids in tok(few, add_special_tokens=False, truncation=True, max_length=256)["input_ids"]
