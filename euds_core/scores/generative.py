@@ -128,8 +128,9 @@ def _batch_token_stats(batch: list[list[int]], score_from: list[int], tokenizer,
     ent = torch.empty(len(flat), dtype=torch.float32, device=device)  # (N,)
     nll = torch.empty(len(flat), dtype=torch.float32, device=device)  # (N,)
     step = max(1, LOGIT_BUDGET // vocab)
+    head_dtype = head.weight.dtype if isinstance(getattr(head, "weight", None), torch.Tensor) else flat.dtype  # fp32 head on a bf16 body (CPU)
     for r0 in range(0, len(flat), step):
-        logp = torch.log_softmax(head(flat[r0 : r0 + step]).float(), dim=-1)  # (c, V)
+        logp = torch.log_softmax(head(flat[r0 : r0 + step].to(head_dtype)).float(), dim=-1)  # (c, V)
         nll[r0 : r0 + step] = -logp.gather(-1, targets[r0 : r0 + step, None]).squeeze(-1)
         ent[r0 : r0 + step] = -torch.linalg.vecdot(logp.exp(), logp)  # fused multiply-sum: no (c, V) product
         del logp
