@@ -170,8 +170,8 @@ def cpu_has_native_bf16() -> bool:
 def resolve_lm_precision(precision: str, device: str) -> str:
     """The dtype the causal LM scores in: ``auto`` -> ``bf16`` on CUDA and on CPUs with native bf16, else ``fp32``.
 
-    Measured on a 2-core AMD EPYC with AVX512-BF16 (bench/RESULTS.md): bf16 ran the SmolLM2 pass several times
-    faster than fp32 with Spearman 0.999 against the fp32 scores; on CPUs without bf16 instructions bf16 is
+    Measured on a 2-core AMD EPYC with AVX512-BF16 (bench/RESULTS.md): bf16 ran the SmolLM2 pass ~1.5x
+    faster than batched fp32 (idle machine) with Spearman 0.991-0.998 against the fp32 scores; on CPUs without bf16 instructions bf16 is
     emulated and ~2x *slower* (DESIGN.md §8), so ``auto`` stays fp32 there. ``int8`` (dynamic quantisation of
     the body's Linear layers) is never chosen by ``auto``: on rotten_tomatoes snippets its entropies had
     Spearman 0.47 to 0.96 against fp32 (activation outliers), below our 0.99 bar. It is CPU-only.
@@ -190,8 +190,8 @@ def resolve_lm_precision(precision: str, device: str) -> str:
 def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None):
     """(tokenizer, model) for scoring at ``precision`` (see :func:`resolve_lm_precision`), cached per process.
 
-    ``bf16``/``fp32``: a copy of the model in that dtype (the whole model, head included: logits are cast to
-    fp32 before the softmax). ``int8``: the fp32 LM with its decoder-body Linear layers dynamically quantised
+    ``bf16``/``fp32``: a copy of the model in that dtype (logits are cast to fp32 before the softmax; on CPU
+    the bf16 copy keeps an fp32 output head). ``int8``: the fp32 LM with its decoder-body Linear layers dynamically quantised
     (per-channel weights, ``torch.ao.quantization.quantize_dynamic``); the tied head stays fp32 (an int8 head
     gave Spearman 0.39). Not chosen by ``auto``: see :func:`resolve_lm_precision`. The fp32 default copy is shared with :func:`load_causal_lm`.
     ``loader`` replaces :func:`load_causal_lm` (callers pass their module's name for it, so tests can patch it).
