@@ -159,28 +159,21 @@ def load_causal_lm(path: str, device: str):
 LM_PRECISIONS = ("auto", "fp32", "int8", "bf16")
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU has bf16 matrix instructions (AVX512-BF16 or AMX), where oneDNN runs bf16 fast."""
-    import torch
-
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
-
-
 def resolve_lm_precision(precision: str, device: str) -> str:
-    """The dtype the causal LM scores in: ``auto`` -> ``bf16`` on CUDA and on CPUs with native bf16, else ``fp32``.
+    """The dtype the causal LM scores in: ``auto`` -> ``bf16`` on CUDA, ``fp32`` on CPU.
 
-    Measured on a 2-core AMD EPYC with AVX512-BF16 (bench/RESULTS.md): bf16 ran the SmolLM2 pass ~1.5x
-    faster than batched fp32 (idle machine) with Spearman 0.991-0.998 against the fp32 scores; on CPUs without bf16 instructions bf16 is
-    emulated and ~2x *slower* (DESIGN.md §8), so ``auto`` stays fp32 there. ``int8`` (dynamic quantisation of
-    the body's Linear layers) is never chosen by ``auto``: on rotten_tomatoes snippets its entropies had
-    Spearman 0.47 to 0.96 against fp32 (activation outliers), below our 0.99 bar. It is CPU-only.
+    ``bf16`` on a CPU with native bf16 (AVX512-BF16 / AMX) ran the SmolLM2 pass ~1.5x faster than batched
+    fp32 (bench/RESULTS.md), but its entropies ranked at Spearman 0.988 to 0.998 against fp32 depending on
+    the sample: not reliably above our 0.99 bar for a faster kernel, so it is an explicit option, not the
+    CPU default. Without bf16 instructions it is emulated and ~2x *slower* (DESIGN.md §8). ``int8`` (dynamic
+    quantisation of the body's Linear layers) had Spearman 0.47 to 0.96 on rotten_tomatoes snippets
+    (activation outliers); it is CPU-only and never chosen by ``auto``.
     """
     if precision not in LM_PRECISIONS:
         raise EudsInputError(f"unknown LM precision '{precision}'; use one of {', '.join(LM_PRECISIONS)}")
     cuda = device.startswith("cuda")
     if precision == "auto":
-        return "bf16" if cuda or cpu_has_native_bf16() else "fp32"
+        return "bf16" if cuda else "fp32"
     if precision == "int8" and cuda:
         return "bf16"
     return precision
@@ -212,7 +205,9 @@ def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao deprecation notice: the eager API still works in 2.13
-            quantize_dynamic(model.base_model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+            quantize_dynamic(
+                model.base_model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+            )
     else:
         head32 = None
         if want_dtype == torch.bfloat16 and not device.startswith("cuda"):

