@@ -86,3 +86,25 @@ def test_uploads_are_stored_under_a_generated_name(monkeypatch, tmp_path):
         ui.load.store_upload("data.exe", b"MZ")
     with pytest.raises(EudsInputError, match="empty"):
         ui.load.store_upload("data.csv", b"")
+
+
+@pytest.mark.parametrize("name", sorted(__import__("tests.bad_inputs", fromlist=["x"]).bad_input_corpus()))
+def test_whole_bad_input_corpus_through_the_load_page(load_page, tmp_path, name):
+    """Issue 7's corpus: refused files show their message as st.error; loadable ones show no error."""
+    from tests.bad_inputs import bad_input_corpus, write_bad_input
+
+    at, _ = load_page
+    kind, expected = bad_input_corpus()[name][1]
+    path = write_bad_input(tmp_path, name)
+    at.text_input(key="load_path").set_value(str(path)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    if kind == "error":
+        if not at.error:  # readable but unusable (no rows left): refused when it is used
+            at.button(key="path_use").click().run()
+            assert not at.exception
+        assert at.error and expected in at.error[0].value
+    else:
+        assert not at.error, [e.value for e in at.error]
+        at.button(key="path_use").click().run()
+        assert not at.exception and not at.error
+        assert any(m.label == "Rows" and m.value == str(expected) for m in at.metric)
