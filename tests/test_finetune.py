@@ -496,3 +496,45 @@ def test_real_minilm_fine_tune_beats_the_majority_class():
     majority = table["label"].iloc[test].value_counts(normalize=True).max()
     assert result.accuracy > majority + 0.2, (result, majority)
     assert time.perf_counter() - started < 120
+
+
+def test_kill_9_during_a_grid_keeps_finished_runs_and_the_rerun_completes(tiny_bert):
+    """Issue 7: the job process dies mid-grid; finished runs stay in SQLite and a restart only adds the rest."""
+    import os
+    import signal
+    import time
+
+    from euds_core.datasets import Dataset, save_dataset
+    from euds_core.finetune import load_runs
+    from euds_core.jobs import get_job, start_job
+    from euds_core.store import connect
+
+    ds = Dataset(name="tiny", task="classification", table=tiny_table(80))
+    dataset_id = save_dataset(ds)
+    args = {
+        "dataset_id": dataset_id,
+        "strategies": ["random"],
+        "sizes": [0.25, 0.5, 1.0],
+        "seeds": [0, 1, 2, 3],
+        "config": {"model": str(tiny_bert), "epochs": 2, "max_len": 16, "device": "cpu"},
+        "threads": 1,
+    }
+    job_id = start_job("finetune", args, dataset_id=dataset_id)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(load_runs(dataset_id)) < 2 and get_job(job_id).active:
+        time.sleep(0.1)
+    with connect() as conn:
+        pid = conn.execute("SELECT pid FROM jobs WHERE id=?", (job_id,)).fetchone()["pid"]
+    assert get_job(job_id).active, "the grid finished before it could be killed"
+    os.killpg(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    kept = load_runs(dataset_id)
+    assert 2 <= len(kept) < 12
+    assert get_job(job_id).status in ("failed", "running")  # marked failed once its process is seen dead
+    again = start_job("finetune", args, dataset_id=dataset_id, wait=True)
+    assert get_job(again).status == "done", get_job(again).error
+    final = load_runs(dataset_id)
+    assert len(final) == 12  # 3 sizes x 4 seeds, random only (1.0 is the same subset for every seed-draw)
+    before = kept.set_index(["size_fraction", "seed"])["accuracy"]
+    after = final.set_index(["size_fraction", "seed"])["accuracy"]
+    assert (after.loc[before.index] == before).all()  # finished runs were skipped, not retrained
