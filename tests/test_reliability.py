@@ -249,3 +249,10 @@ def test_no_unsafe_deserialisation_or_remote_code():
 def test_server_listens_on_localhost_by_default():
     config = (REPO / ".streamlit" / "config.toml").read_text()
     assert re.search(r'^address\s*=\s*"(localhost|127\.0\.0\.1)"', config, re.M)
+
+
+def test_upload_size_limit_is_set():
+    """Streamlit refuses an upload above server.maxUploadSize (MB) before our code sees it; keep it bounded."""
+    config = (REPO / ".streamlit" / "config.toml").read_text()
+    limit = re.search(r"^maxUploadSize\s*=\s*(\d+)", config, re.M)
+    assert limit and 1 <= int(limit.group(1)) <= 4096
