@@ -15,8 +15,8 @@ TINY_VOCAB = [
 ] + "the a cat dog sat on mat ran fast slow red blue sun moon is was and".split()
 
 
-def build_tiny_causal_lm(folder: Path, seed: int = 0) -> Path:
-    """Save a 2-layer random-init Llama and a word-level tokenizer into ``folder`` (~100 KB, instant)."""
+def build_tiny_causal_lm(folder: Path, seed: int = 0, *, hidden: int = 32, layers: int = 2, heads: int = 2) -> Path:
+    """Save a random-init Llama (default 2 layers, hidden 32: ~100 KB, instant) and a word-level tokenizer."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -32,11 +32,11 @@ def build_tiny_causal_lm(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden if hidden <= 32 else 4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
         max_position_embeddings=512,
         bos_token_id=1,
         eos_token_id=2,

@@ -113,26 +113,9 @@ def test_model_folder_that_is_not_a_model(tmp_path, capsys):
 
 def _medium_lm(folder: Path) -> Path:
     """A random-init Llama big enough that scoring 1,200 rows takes seconds, so a kill lands mid-run."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from tests.helpers import build_tiny_causal_lm
 
-    build_tiny_causal_lm(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=23,
-        hidden_size=256,
-        intermediate_size=1024,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=0,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
+    return build_tiny_causal_lm(folder, hidden=256, layers=4, heads=4)
 
 
 def _score_cmd(data: Path, lm: Path, out: Path) -> list[str]:

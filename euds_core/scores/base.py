@@ -27,7 +27,7 @@ class Scorer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if not cls.__dict__.get("name") and not cls.__name__.startswith("_"):
+        if not cls.__dict__.get("name") and not cls.__name__.startswith("_") and not cls.__dict__.get("abstract"):
             raise TypeError(f"scorer class {cls.__name__} must set a non-empty `name`")
 
     def params(self) -> dict:
@@ -46,3 +46,27 @@ class Scorer:
         inputs: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
         raise NotImplementedError
+
+
+class EmbeddingScorer(Scorer):
+    """Base of the scores computed from the sentence embeddings of ``self.encoder`` (cached per chunk, shared
+    by every such score and the map, so the encoder runs once per dataset)."""
+
+    abstract = True
+    uses_model = True
+    encoder: str
+
+    def embed(
+        self, table: pd.DataFrame, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_
+    ) -> np.ndarray:
+        from euds_core.embeddings import compute_embeddings
+
+        return compute_embeddings(
+            table,
+            encoder=self.encoder,
+            device=device,
+            batch_size=batch_size,
+            cache=cache,
+            progress=progress,
+            cancel=cancel,
+        )

@@ -17,10 +17,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from euds_core.cache import DatasetCache
-from euds_core.embeddings import compute_embeddings, encoder_id
+from euds_core.embeddings import encoder_id
 from euds_core.models import DEFAULT_ENCODER
-from euds_core.scores.base import Scorer
+from euds_core.scores.base import EmbeddingScorer
 from euds_core.scores.classifier import encode_labels, standardise
 
 
@@ -83,7 +82,7 @@ def el2n_scores(
     return (total / seeds).astype(np.float32)
 
 
-class EL2NScorer(Scorer):
+class EL2NScorer(EmbeddingScorer):
     """EL2N: ‖softmax − onehot(label)‖₂ of a proxy softmax head at an early checkpoint, mean over R seeds.
 
     Range [0, √2]; unit: L2 norm of the probability error. Higher = harder (or mislabelled) sample.
@@ -94,7 +93,6 @@ class EL2NScorer(Scorer):
     needs = frozenset({"text", "label"})
     unit = "L2 norm"
     description = "error L2 norm of a proxy softmax head early in training, averaged over seeds (Data Diet)"
-    uses_model = True
 
     def __init__(
         self,
@@ -119,26 +117,8 @@ class EL2NScorer(Scorer):
             "proxy": "softmax-head-v1",
         }
 
-    def score(
-        self,
-        table: pd.DataFrame,
-        *,
-        device="cpu",
-        batch_size=64,
-        progress=None,
-        cancel=None,
-        cache: DatasetCache | None = None,
-        **_,
-    ) -> np.ndarray:
-        emb = compute_embeddings(
-            table,
-            encoder=self.encoder,
-            device=device,
-            batch_size=batch_size,
-            cache=cache,
-            progress=progress,
-            cancel=cancel,
-        )
+    def score(self, table: pd.DataFrame, **context) -> np.ndarray:
+        emb = self.embed(table, **context)
         y, n_classes = encode_labels(table["label"])
         # The final array is cached by score_dataset under params(); only the embeddings need their own cache.
         return el2n_scores(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from euds_core.embeddings import compute_embeddings, encoder_id
+from euds_core.embeddings import encoder_id
 from euds_core.models import DEFAULT_ENCODER
-from euds_core.scores.base import Scorer
+from euds_core.scores.base import EmbeddingScorer
 
 EXACT_LIMIT = 50_000  # up to this many rows an exact blockwise search is fast enough; above it, pynndescent
 BLOCK_ROWS = 1024  # rows of the (block, n) similarity matrix held at once: 1024 x 50k fp32 = 200 MB
@@ -63,7 +63,7 @@ def knn_cosine_distance(embeddings: np.ndarray, k: int = 10) -> np.ndarray:
     return np.clip(1.0 - sims.mean(axis=1), 0.0, 2.0).astype(np.float32)
 
 
-class KNNDistanceScorer(Scorer):
+class KNNDistanceScorer(EmbeddingScorer):
     """Mean cosine distance from the sample's embedding to its k = 10 nearest neighbours in the pool.
 
     Range [0, 2] (unit-length embeddings; in practice [0, 1]); unit: cosine distance. Higher = the sample sits
@@ -73,7 +73,6 @@ class KNNDistanceScorer(Scorer):
     name = "knn_distance"
     unit = "cosine distance"
     description = "mean cosine distance to the k nearest neighbours in embedding space (isolation)"
-    uses_model = True
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, k: int = 10):
         self.encoder, self.k = encoder, k
@@ -81,14 +80,6 @@ class KNNDistanceScorer(Scorer):
     def params(self) -> dict:
         return {"encoder": encoder_id(self.encoder), "k": self.k}
 
-    def score(self, table, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
-        emb = compute_embeddings(
-            table,
-            encoder=self.encoder,
-            device=device,
-            batch_size=batch_size,
-            cache=cache,
-            progress=progress,
-            cancel=cancel,
-        )
+    def score(self, table, **context) -> np.ndarray:
+        emb = self.embed(table, **context)
         return knn_cosine_distance(emb, self.k)

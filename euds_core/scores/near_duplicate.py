@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from euds_core.embeddings import compute_embeddings, encoder_id
+from euds_core.embeddings import encoder_id
 from euds_core.errors import EudsInputError
 from euds_core.models import DEFAULT_ENCODER
-from euds_core.scores.base import Scorer
+from euds_core.scores.base import EmbeddingScorer
 from euds_core.scores.knn import nearest_neighbours
 
 DEFAULT_THRESHOLD = 0.95  # cosine similarity above which two samples count as near-duplicates
@@ -57,7 +57,7 @@ def near_duplicates_to_drop(
     return np.sort(order[~first_of_group])
 
 
-class NearDuplicateScorer(Scorer):
+class NearDuplicateScorer(EmbeddingScorer):
     """Cosine similarity of the sample's embedding to its nearest other sample, in [-1, 1] (in practice [0, 1]).
 
     Higher = more duplicated (1 = an exact copy exists). Unit: cosine similarity. Drop all but one of each
@@ -67,7 +67,6 @@ class NearDuplicateScorer(Scorer):
     name = "near_duplicate"
     unit = "cosine similarity"
     description = "cosine similarity to the nearest other sample (SemDeDup-style near-duplicate score)"
-    uses_model = True
 
     def __init__(self, encoder: str = DEFAULT_ENCODER):
         self.encoder = encoder
@@ -75,14 +74,6 @@ class NearDuplicateScorer(Scorer):
     def params(self) -> dict:
         return {"encoder": encoder_id(self.encoder)}
 
-    def score(self, table, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
-        emb = compute_embeddings(
-            table,
-            encoder=self.encoder,
-            device=device,
-            batch_size=batch_size,
-            cache=cache,
-            progress=progress,
-            cancel=cancel,
-        )
+    def score(self, table, **context) -> np.ndarray:
+        emb = self.embed(table, **context)
         return nearest_similarity(emb)

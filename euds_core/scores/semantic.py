@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from euds_core.embeddings import compute_embeddings, encoder_id
+from euds_core.embeddings import encoder_id
 from euds_core.models import DEFAULT_ENCODER
-from euds_core.scores.base import Scorer
+from euds_core.scores.base import EmbeddingScorer
 
 
 def fit_unit_centroids(embeddings: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -30,7 +30,7 @@ def soft_assignment_entropy(embeddings: np.ndarray, centroids: np.ndarray, tau: 
     return np.clip(entropy, 0.0, 1.0).astype(np.float32)
 
 
-class SemanticScorer(Scorer):
+class SemanticScorer(EmbeddingScorer):
     """Normalised entropy of the soft assignment of the sample's embedding to K k-means topics, in [0, 1].
 
     High = the sample sits between topics; low = squarely inside one. K = 16, τ = 0.05 (DESIGN.md §3:
@@ -40,7 +40,6 @@ class SemanticScorer(Scorer):
     name = "semantic"
     unit = "fraction of log K"
     description = "entropy of the soft k-means topic assignment of the sample's embedding (EUDS semantic entropy)"
-    uses_model = True
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, k: int = 16, tau: float = 0.05, seed: int = 0):
         self.encoder, self.k, self.tau, self.seed = encoder, k, tau, seed
@@ -48,16 +47,8 @@ class SemanticScorer(Scorer):
     def params(self) -> dict:
         return {"encoder": encoder_id(self.encoder), "k": self.k, "tau": self.tau, "seed": self.seed}
 
-    def score(self, table, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
-        emb = compute_embeddings(
-            table,
-            encoder=self.encoder,
-            device=device,
-            batch_size=batch_size,
-            cache=cache,
-            progress=progress,
-            cancel=cancel,
-        )
+    def score(self, table, **context) -> np.ndarray:
+        emb = self.embed(table, **context)
         k = min(self.k, len(np.unique(emb.round(6), axis=0)))  # k-means needs at least k distinct points
         if k < 2:
             return np.zeros(len(table), dtype=np.float32)
