@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
+from euds_core.select import Interval
 
 EXIT_INPUT_ERROR = 2
 
@@ -23,7 +24,9 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def _add_dataset_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", help="a built-in name (see `datasets`), a .csv/.jsonl/.parquet file or a save_to_disk folder")
+    p.add_argument(
+        "dataset", help="a built-in name (see `datasets`), a .csv/.jsonl/.parquet file or a save_to_disk folder"
+    )
     p.add_argument("--text-col", help="column holding the text to score")
     p.add_argument("--label-col", help="column holding the class label")
     p.add_argument("--question-col", help="Q&A: column holding the question")
@@ -32,8 +35,36 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="score a seeded random sample of N rows")
 
 
+def _add_interval_args(p: argparse.ArgumentParser) -> None:
+    """The interval options shared by `select` and `export` (one of: --keep, --lo/--hi, --plo/--phi)."""
+    p.add_argument("--keep", type=float, help="keep this fraction of rows (exact count)")
+    p.add_argument("--band", default="middle", help="with --keep: low | middle | high | an offset in [0, 1]")
+    p.add_argument("--lo", type=float, help="keep rows with score >= LO")
+    p.add_argument("--hi", type=float, help="keep rows with score <= HI")
+    p.add_argument("--plo", type=float, help="keep rows whose percentile rank is >= PLO (0..1)")
+    p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
+
+
+def interval_from_args(args) -> Interval | None:
+    """The one interval the options describe on ``args.score``; None when no interval option was given."""
+    keep, threshold = args.keep is not None, args.lo is not None or args.hi is not None
+    percentile = args.plo is not None or args.phi is not None
+    if keep + threshold + percentile > 1:
+        raise EudsInputError("give only one of: --keep F [--band ...], --lo/--hi, or --plo/--phi")
+    if keep:
+        return Interval(args.score, "keep", keep=args.keep, band=args.band)
+    if threshold:
+        return Interval(args.score, "threshold", lo=args.lo, hi=args.hi)
+    if percentile:
+        return Interval(args.score, "percentile", lo=args.plo, hi=args.phi)
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(prog="python -m euds_core", description="EUDS Studio: score, explore and select text data.")
+    parser = _ArgumentParser(
+        prog="python -m euds_core", description="EUDS Studio: score, explore and select text data."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
 
     sub.add_parser("datasets", help="list the built-in datasets")
@@ -44,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--batch-size", type=int, help="rows per model batch (default 16 on CPU, 64 on CUDA)")
     p.add_argument("--engine", default="local", choices=["local", "ray"])
-    p.add_argument("--ray-address", help="with --engine ray: a running cluster (ray://head:10001 or auto); default: local Ray")
+    p.add_argument(
+        "--ray-address", help="with --engine ray: a running cluster (ray://head:10001 or auto); default: local Ray"
+    )
     p.add_argument("--lm", help="causal LM folder or .gguf file (default: the packaged SmolLM2-135M)")
     p.add_argument("--encoder", help="sentence encoder folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--tokenizer", help="tokenizer folder for information entropy (default: the encoder's)")
@@ -53,44 +86,51 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("select", help="keep the rows inside an interval of one score")
     p.add_argument("scores_file", nargs="?", help="a file written by `score` (optional with --manifest)")
     p.add_argument("--score", help="score column to select on, e.g. igse")
-    p.add_argument("--keep", type=float, help="keep this fraction of rows (exact count)")
-    p.add_argument("--band", default="middle", help="with --keep: low | middle | high | an offset in [0, 1]")
-    p.add_argument("--lo", type=float, help="keep rows with score >= LO")
-    p.add_argument("--hi", type=float, help="keep rows with score <= HI")
-    p.add_argument("--plo", type=float, help="keep rows whose percentile rank is >= PLO (0..1)")
-    p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
+    _add_interval_args(p)
     p.add_argument("--apply-review", metavar="DATASET", help="apply the review overrides of DATASET (name, path or id)")
     p.add_argument("--manifest", help="rebuild the subset an export's manifest.json describes (no other options)")
-    p.add_argument("--sampler", help="choose a set instead of an interval: hard_easy | mig | kcenter | cluster_balanced (with --keep)")
-    p.add_argument("--encoder", help="with --sampler: sentence encoder folder or 'hashing' (default: the packaged MiniLM)")
+    p.add_argument(
+        "--sampler",
+        help="choose a set instead of an interval: hard_easy | mig | kcenter | cluster_balanced (with --keep)",
+    )
+    p.add_argument(
+        "--encoder", help="with --sampler: sentence encoder folder or 'hashing' (default: the packaged MiniLM)"
+    )
     p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet")
 
     p = sub.add_parser("review", help="record or list manual keep/drop decisions for a dataset")
     _add_dataset_args(p)
-    p.add_argument("--set", action="append", default=[], metavar="ID=keep|drop", help="a decision (repeatable); clear undoes an override")
-    p.add_argument("--from-csv", metavar="FILE", help="decisions from a CSV with the columns id,decision[,note] (one action)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="ID=keep|drop",
+        help="a decision (repeatable); clear undoes an override",
+    )
+    p.add_argument(
+        "--from-csv", metavar="FILE", help="decisions from a CSV with the columns id,decision[,note] (one action)"
+    )
     p.add_argument("--note", default="", help="note stored with the --set decisions")
     p.add_argument("--reviewer", default="", help="reviewer name stored with the decisions")
-    p.add_argument("--list", action="store_true", help="print the effective decisions as CSV: id,decision,note,reviewer,timestamp")
+    p.add_argument(
+        "--list", action="store_true", help="print the effective decisions as CSV: id,decision,note,reviewer,timestamp"
+    )
     p.add_argument("--undo", action="store_true", help="revert the last action (of --reviewer when given) by appending")
 
     p = sub.add_parser("export", help="write the effective subset (interval + review) and a manifest.json")
     _add_dataset_args(p)
     p.add_argument("--score", help="score to select on, e.g. igse (none: every row, review overrides only)")
-    p.add_argument("--keep", type=float, help="keep this fraction of rows (exact count)")
-    p.add_argument("--band", default="middle", help="with --keep: low | middle | high | an offset in [0, 1]")
-    p.add_argument("--lo", type=float, help="keep rows with score >= LO")
-    p.add_argument("--hi", type=float, help="keep rows with score <= HI")
-    p.add_argument("--plo", type=float, help="keep rows whose percentile rank is >= PLO (0..1)")
-    p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
+    _add_interval_args(p)
     p.add_argument("--selection", help="use a selection saved under this name instead of the interval options")
     p.add_argument("--no-review", action="store_true", help="ignore the review overrides")
     p.add_argument("--lm", help="causal LM folder or .gguf file (as given to `score`)")
     p.add_argument("--encoder", help="sentence encoder folder (as given to `score`)")
     p.add_argument("--tokenizer", help="tokenizer folder (as given to `score`)")
-    p.add_argument("--format", choices=["csv", "jsonl", "parquet", "hf"], help="default: from the --out suffix (no suffix: hf folder)")
+    p.add_argument(
+        "--format",
+        choices=["csv", "jsonl", "parquet", "hf"],
+        help="default: from the --out suffix (no suffix: hf folder)",
+    )
     p.add_argument("--manifest", help="where to write the manifest (default: manifest.json beside --out)")
     p.add_argument("--out", required=True, help="output .csv, .jsonl, .parquet, or a folder for --format hf")
 
@@ -128,7 +168,10 @@ def cmd_datasets(args) -> int:
         if row["missing"]:
             print(f"{row['name']:<16} {row['task']:<15} missing: {row['missing']}")
         else:
-            print(f"{row['name']:<16} {row['task']:<15} {row['rows']:>6} rows  {row['description']}" + (f"  labels: {row['labels']}" if row["labels"] else ""))
+            print(
+                f"{row['name']:<16} {row['task']:<15} {row['rows']:>6} rows  {row['description']}"
+                + (f"  labels: {row['labels']}" if row["labels"] else "")
+            )
     return 0
 
 
@@ -136,8 +179,13 @@ def load_dataset_from_args(args):
     from euds_core.datasets import load_dataset
 
     return load_dataset(
-        args.dataset, text_col=args.text_col, label_col=args.label_col, question_col=args.question_col,
-        answer_col=args.answer_col, id_col=args.id_col, limit=args.limit,
+        args.dataset,
+        text_col=args.text_col,
+        label_col=args.label_col,
+        question_col=args.question_col,
+        answer_col=args.answer_col,
+        id_col=args.id_col,
+        limit=args.limit,
     )
 
 
@@ -200,17 +248,32 @@ def cmd_score(args) -> int:
     if args.engine == "ray":
         from euds_core.ray_engine import score_dataset_ray
 
-        scores = score_dataset_ray(dataset, args.scores.split(","), device=args.device, batch_size=args.batch_size, options=options, address=args.ray_address, progress=progress)
+        scores = score_dataset_ray(
+            dataset,
+            args.scores.split(","),
+            device=args.device,
+            batch_size=args.batch_size,
+            options=options,
+            address=args.ray_address,
+            progress=progress,
+        )
     else:
-        scores = score_dataset(dataset, args.scores.split(","), device=args.device, batch_size=args.batch_size, options=options, progress=progress)
+        scores = score_dataset(
+            dataset,
+            args.scores.split(","),
+            device=args.device,
+            batch_size=args.batch_size,
+            options=options,
+            progress=progress,
+        )
     write_table(scores_with_table(dataset, scores), out)
-    print(f"wrote {len(scores)} rows x {len(scores.columns)} scores ({', '.join(scores.columns)}) to {out}  [dataset id {dataset.id}]")
+    print(
+        f"wrote {len(scores)} rows x {len(scores.columns)} scores ({', '.join(scores.columns)}) to {out}  [dataset id {dataset.id}]"
+    )
     return 0
 
 
 def cmd_select(args) -> int:
-    from euds_core.select import Interval
-
     if args.manifest:
         return _select_from_manifest(args)
     if args.sampler:
@@ -222,16 +285,12 @@ def cmd_select(args) -> int:
     out = _check_output_path(args.out)
     frame = read_scores_file(args.scores_file)
     if args.score not in frame.columns:
-        raise EudsInputError(f"no score column '{args.score}' in {args.scores_file}; it has: {', '.join(map(str, frame.columns))}")
-    modes = [args.keep is not None, args.lo is not None or args.hi is not None, args.plo is not None or args.phi is not None]
-    if sum(modes) != 1:
+        raise EudsInputError(
+            f"no score column '{args.score}' in {args.scores_file}; it has: {', '.join(map(str, frame.columns))}"
+        )
+    interval = interval_from_args(args)
+    if interval is None:
         raise EudsInputError("give exactly one of: --keep F [--band ...], --lo/--hi, or --plo/--phi")
-    if modes[0]:
-        interval = Interval(args.score, "keep", keep=args.keep, band=args.band)
-    elif modes[1]:
-        interval = Interval(args.score, "threshold", lo=args.lo, hi=args.hi)
-    else:
-        interval = Interval(args.score, "percentile", lo=args.plo, hi=args.phi)
     scores = pd.to_numeric(frame[args.score], errors="coerce").to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(scores)):
         raise EudsInputError(f"the column '{args.score}' has missing or non-numeric values; rescore the file")
@@ -303,7 +362,10 @@ def cmd_review(args) -> int:
         decisions += review.read_decisions_csv(args.from_csv)
     review.check_sample_ids([d.sample_id for d in decisions], dataset.table["id"])
     review.record_decisions(dataset.id, decisions, reviewer=args.reviewer)
-    print(f"recorded {len(decisions)} decisions for dataset {dataset.id}; {len(review.effective_overrides(dataset.id))} overrides in effect", file=sys.stderr)
+    print(
+        f"recorded {len(decisions)} decisions for dataset {dataset.id}; {len(review.effective_overrides(dataset.id))} overrides in effect",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -313,26 +375,23 @@ def cmd_export(args) -> int:
     from euds_core.review import effective_overrides, load_selection
     from euds_core.scores import make_scorer
     from euds_core.scoring import score_dataset
-    from euds_core.select import Interval, SelectionSpec
+    from euds_core.select import SelectionSpec
 
     fmt = guess_format(args.out, args.format)
     dataset = load_dataset_from_args(args)
     save_dataset(dataset)  # the manifest's rebuild finds it by id
     options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
-    modes = [args.keep is not None, args.lo is not None or args.hi is not None, args.plo is not None or args.phi is not None]
+    interval = interval_from_args(args)
     if args.selection:
-        if args.score or any(modes):
+        if args.score or interval is not None:
             raise EudsInputError("--selection replaces --score and the interval options; give one or the other")
         spec = load_selection(dataset.id, args.selection)
     else:
-        if sum(modes) > 1 or (any(modes) and not args.score) or (args.score and not any(modes)):
-            raise EudsInputError("give --score NAME with exactly one of: --keep F [--band ...], --lo/--hi, or --plo/--phi")
-        intervals = []
-        if args.score:
-            mode = "keep" if modes[0] else ("threshold" if modes[1] else "percentile")
-            lo, hi = (args.lo, args.hi) if modes[1] else (args.plo, args.phi)
-            intervals = [Interval(args.score, mode, lo=lo, hi=hi, keep=args.keep, band=args.band)]
-        spec = SelectionSpec(dataset.id, intervals, seed=args.seed)
+        if (interval is not None) != bool(args.score):
+            raise EudsInputError(
+                "give --score NAME with exactly one of: --keep F [--band ...], --lo/--hi, or --plo/--phi"
+            )
+        spec = SelectionSpec(dataset.id, [interval] if interval is not None else [], seed=args.seed)
     names = list(dict.fromkeys(i.score for i in spec.intervals))
     scores = score_dataset(dataset, names, options=options) if names else pd.DataFrame(index=dataset.table.index)
     if not args.selection:
