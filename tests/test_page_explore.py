@@ -115,3 +115,32 @@ def test_subset_report_toggle_shows_diversity_and_balance(explore):
     labels = {m.label: m.value for m in at.metric}
     assert "Vendi score (kept)" in labels and float(labels["Vendi score (kept)"]) >= 1.0
     assert "Label balance" in labels and 0 <= float(labels["Label balance"]) <= 1
+
+
+@pytest.mark.slow
+def test_page_works_at_one_million_rows(monkeypatch, tmp_path):
+    """Issue 8: the Explore page stays usable at 1 M rows (counts exact after a slider change, no exception)."""
+    import pandas as pd
+
+    from euds_core.cache import DatasetCache
+    from euds_core.datasets import Dataset, save_dataset
+    from euds_core.scores import make_scorer
+    from ui.scores import MODEL_FREE_OPTIONS
+
+    use_model_free_options(monkeypatch, tmp_path)
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "text": [f"text {i}" for i in range(n)]})
+    table["label"] = np.where(rng.random(n) < 0.5, "a", "b")
+    dataset_id = save_dataset(Dataset("big", "classification", table))
+    values = rng.normal(size=n).astype(np.float32)
+    DatasetCache(dataset_id).save_score("information", make_scorer("information", MODEL_FREE_OPTIONS).params(), values)
+    at = AppTest.from_file(APP, default_timeout=300)
+    for k, v in {"dataset": dataset_id, "score": "information", "plo": "0.25", "phi": "0.75"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Kept 500000 of 1000000" in m.value for m in at.markdown)
+    at.slider(key="iv_pct_information").set_range(0.1, 0.5).run()
+    assert not at.exception
+    assert any("Kept 400000 of 1000000" in m.value for m in at.markdown)
