@@ -15,7 +15,14 @@ TOKENS_PER_ROW = 64  # token budget per LM batch = batch_size x this (short rows
 
 
 def lm_token_stats(
-    texts: list[str], tokenizer, model, *, device: str, batch_size: int, max_tokens: int = MAX_TOKENS, token_budget: int | None = None
+    texts: list[str],
+    tokenizer,
+    model,
+    *,
+    device: str,
+    batch_size: int,
+    max_tokens: int = MAX_TOKENS,
+    token_budget: int | None = None,
 ) -> np.ndarray:
     """(n_texts, 2) float32: mean next-token predictive entropy (nats) and mean token NLL (nats).
 
@@ -26,7 +33,13 @@ def lm_token_stats(
     encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
     sequences = [([bos] if bos is not None else []) + list(ids) for ids in encoded]
     return sequence_token_stats(
-        sequences, [1 if bos is not None else 0] * len(sequences), tokenizer, model, device=device, batch_size=batch_size, token_budget=token_budget
+        sequences,
+        [1 if bos is not None else 0] * len(sequences),
+        tokenizer,
+        model,
+        device=device,
+        batch_size=batch_size,
+        token_budget=token_budget,
     )
 
 
@@ -50,7 +63,14 @@ def lm_bos_id(tokenizer) -> int | None:
 
 
 def sequence_token_stats(
-    sequences: list[list[int]], score_from: list[int], tokenizer, model, *, device: str, batch_size: int, token_budget: int | None = None
+    sequences: list[list[int]],
+    score_from: list[int],
+    tokenizer,
+    model,
+    *,
+    device: str,
+    batch_size: int,
+    token_budget: int | None = None,
 ) -> np.ndarray:
     """(n_sequences, 2) float32: mean predictive entropy and mean NLL (nats) of the tokens ``seq[score_from:]``.
 
@@ -83,7 +103,9 @@ def sequence_token_stats(
                 stop += 1
             rows = order[start:stop]
             try:
-                out[rows] = _batch_token_stats([sequences[i] for i in rows], [score_from[i] for i in rows], tokenizer, model, device)
+                out[rows] = _batch_token_stats(
+                    [sequences[i] for i in rows], [score_from[i] for i in rows], tokenizer, model, device
+                )
             except torch.OutOfMemoryError:
                 if stop - start == 1:
                     raise
@@ -128,7 +150,9 @@ def _batch_token_stats(batch: list[list[int]], score_from: list[int], tokenizer,
     ent = torch.empty(len(flat), dtype=torch.float32, device=device)  # (N,)
     nll = torch.empty(len(flat), dtype=torch.float32, device=device)  # (N,)
     step = max(1, LOGIT_BUDGET // vocab)
-    head_dtype = head.weight.dtype if isinstance(getattr(head, "weight", None), torch.Tensor) else flat.dtype  # fp32 head on a bf16 body (CPU)
+    head_dtype = (
+        head.weight.dtype if isinstance(getattr(head, "weight", None), torch.Tensor) else flat.dtype
+    )  # fp32 head on a bf16 body (CPU)
     for r0 in range(0, len(flat), step):
         logp = torch.log_softmax(head(flat[r0 : r0 + step].to(head_dtype)).float(), dim=-1)  # (c, V)
         nll[r0 : r0 + step] = -logp.gather(-1, targets[r0 : r0 + step, None]).squeeze(-1)
@@ -170,13 +194,29 @@ def compute_lm_stats(
             loaded = load_scoring_lm(str(resolve_lm_path(lm)), device, precision, load_causal_lm)
             budget = auto_token_budget(loaded[1], device, batch_size * TOKENS_PER_ROW)
         tokenizer, model = loaded
-        return lm_token_stats([texts[i] for i in rows], tokenizer, model, device=device, batch_size=batch_size, max_tokens=max_tokens, token_budget=budget)
+        return lm_token_stats(
+            [texts[i] for i in rows],
+            tokenizer,
+            model,
+            device=device,
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            token_budget=budget,
+        )
 
     params = {"lm": model_hash(resolve_lm_path(lm)), "max_tokens": max_tokens, "start": SEQUENCE_START}
     if precision != "fp32":
         params["precision"] = "auto-v2" if precision == "auto" else precision  # see GenerativeScorer.params
     folder = cache.feature_dir("lm_stats", params) if cache is not None else None
-    return run_chunked(folder, order, compute, chunk_rows=max(512, batch_size * 32), progress=progress, cancel=cancel, label="causal LM pass")
+    return run_chunked(
+        folder,
+        order,
+        compute,
+        chunk_rows=max(512, batch_size * 32),
+        progress=progress,
+        cancel=cancel,
+        label="causal LM pass",
+    )
 
 
 class GenerativeScorer(Scorer):
@@ -207,8 +247,15 @@ class GenerativeScorer(Scorer):
 
     def score(self, table, *, device="cpu", batch_size=16, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
         stats = compute_lm_stats(
-            table, lm=self.lm, max_tokens=self.max_tokens, device=device, batch_size=batch_size, cache=cache,
-            progress=progress, cancel=cancel, precision=self.precision,
+            table,
+            lm=self.lm,
+            max_tokens=self.max_tokens,
+            device=device,
+            batch_size=batch_size,
+            cache=cache,
+            progress=progress,
+            cancel=cancel,
+            precision=self.precision,
         )
         return stats[:, self.column].astype(np.float32)
 
