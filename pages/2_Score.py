@@ -14,13 +14,10 @@ from euds_core.errors import EudsInputError
 from euds_core.scores import EUDS_SCORES, list_scorers
 from ui.jobs_view import jobs_panel
 from ui.scores import cached_scores, running_scores, score_groups, start_score_jobs
-from ui.state import current_dataset
+from ui.state import page_dataset
 
 st.title("Score")
-dataset = current_dataset()
-if dataset is None:
-    st.stop()
-st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
+dataset = page_dataset()
 
 scores = cached_scores(dataset)
 columns = set(dataset.table.columns)

@@ -36,13 +36,10 @@ from ui.explore_views import (
 from ui.jobs_view import jobs_panel
 from ui.map_view import embedding_map_section
 from ui.scores import cached_scores, running_scores, score_options
-from ui.state import current_dataset, current_dataset_spec
+from ui.state import current_dataset_spec, page_dataset
 
 st.title("Explore")
-dataset = current_dataset()
-if dataset is None:
-    st.stop()
-st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
+dataset = page_dataset()
 scores = cached_scores(dataset)
 if scores.empty:
     score_it_prompt(dataset)

@@ -24,13 +24,10 @@ from ui.review_data import (
 )
 from ui.review_interval import interval_inputs, interval_mask
 from ui.scores import cached_scores
-from ui.state import current_dataset
+from ui.state import page_dataset
 
 st.title("Review")
-dataset = current_dataset()
-if dataset is None:
-    st.stop()
-st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
+dataset = page_dataset()
 scores = cached_scores(dataset)
 if scores.empty:
     st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")

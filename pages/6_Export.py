@@ -22,13 +22,10 @@ from ui.export_view import (
 )
 from ui.review_interval import interval_inputs, interval_mask, selection_spec
 from ui.scores import cached_scores
-from ui.state import current_dataset
+from ui.state import page_dataset
 
 st.title("Export")
-dataset = current_dataset()
-if dataset is None:
-    st.stop()
-st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
+dataset = page_dataset()
 scores = cached_scores(dataset)
 with st.expander("Selection (the interval from Explore / Review)", expanded=scores.empty):
     interval = interval_inputs(scores) if not scores.empty else None

@@ -68,5 +68,10 @@ def current_dataset() -> Dataset | None:
         return None
 
 
-def show_input_error(exc: EudsInputError) -> None:
-    st.error(str(exc))
+def page_dataset() -> Dataset:
+    """The current dataset, captioned under the page title (name, rows, id); stops the page after a clear error."""
+    dataset = current_dataset()
+    if dataset is None:
+        st.stop()
+    st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
+    return dataset
