@@ -86,18 +86,18 @@ def browser_home(tmp_path_factory) -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(browser_home: Path):
-    """Base URL of a ``streamlit run app.py`` server on a free port, killed (its process group) at the end."""
+def start_streamlit_server(home: Path) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` on a free port in its own process session with ``EUDS_HOME=home``;
+    returns (process, base URL) once the health endpoint answers. Log: ``home/streamlit-PORT.log``."""
     port = _free_port()
     env = {
         **os.environ,
-        "EUDS_HOME": str(browser_home),
+        "EUDS_HOME": str(home),
         "EUDS_SCORE_OPTIONS": json.dumps(MODEL_FREE_OPTIONS),
         "HF_HUB_OFFLINE": "1",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
-    log = (browser_home / "streamlit.log").open("wb")
+    log_path = home / f"streamlit-{port}.log"
     cmd = [
         sys.executable,
         "-m",
@@ -115,24 +115,32 @@ def streamlit_server(browser_home: Path):
         "--browser.gatherUsageStats",
         "false",
     ]
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://localhost:{port}"
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, 9)
+            raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT_S} s; see {log_path}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(browser_home: Path):
+    """Base URL of a ``streamlit run app.py`` server on a free port, killed (its process group) at the end."""
+    proc, url = start_streamlit_server(browser_home)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {browser_home / 'streamlit.log'}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"streamlit did not answer within {SERVER_START_TIMEOUT_S} s; see {browser_home / 'streamlit.log'}"
-                )
-            time.sleep(0.5)
         yield url
     finally:
         if proc.poll() is None:
@@ -141,7 +149,6 @@ def streamlit_server(browser_home: Path):
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, 9)
-        log.close()
 
 
 @pytest.fixture(scope="session")

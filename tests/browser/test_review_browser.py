@@ -12,66 +12,16 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import MODEL_FREE_OPTIONS, REPO_ROOT, _free_port, open_app, seed_scores, wait_for_app
+from tests.browser.conftest import REPO_ROOT, open_app, seed_scores, start_streamlit_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
 INTERVAL = {"dataset": "bbc_news", "score": "information", "plo": "0.25", "phi": "0.75"}
 DROPPED_MSG = re.compile(r"^(\S+): drop")
-
-
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "EUDS_HOME": str(home),
-        "EUDS_SCORE_OPTIONS": json.dumps(MODEL_FREE_OPTIONS),
-        "HF_HUB_OFFLINE": "1",
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    log = (home / f"streamlit-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "localhost",
-            "--server.headless",
-            "true",
-            "--server.fileWatcherType",
-            "none",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"streamlit exited; see {log.name}"
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise RuntimeError("streamlit did not start")
 
 
 def kill_9(proc: subprocess.Popen) -> None:
@@ -127,7 +77,7 @@ def labels(review_home, monkeypatch) -> set[str]:
 def test_review_survives_kill_9_and_export_rebuilds_identically(
     chromium_browser, review_home, labels, tmp_path, screenshot
 ):
-    proc, url = start_server(review_home)
+    proc, url = start_streamlit_server(review_home)
     context = chromium_browser.new_context(
         viewport={"width": 1400, "height": 1400}, base_url=url, accept_downloads=True
     )
@@ -177,7 +127,7 @@ def test_review_survives_kill_9_and_export_rebuilds_identically(
         kill_9(proc)
 
     # Restart on the same workspace: every decision is still there.
-    proc, url = start_server(review_home)
+    proc, url = start_streamlit_server(review_home)
     context.close()
     context = chromium_browser.new_context(
         viewport={"width": 1400, "height": 1400}, base_url=url, accept_downloads=True
