@@ -23,14 +23,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {"tokenizer": "whitespace"}
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("EUDS_HOME", str(path))
-    return path
-
-
 def tiny_dataset(n: int = 20) -> Dataset:
     table = pd.DataFrame(
         {
@@ -107,7 +99,7 @@ def test_hf_folder_export_keeps_ids_in_order(tmp_path):
     assert rebuilt.manifest["matches"]["ids"]
 
 
-def test_rebuild_errors_are_clear(tmp_path, home):
+def test_rebuild_errors_are_clear(tmp_path, workspace):
     bad = tmp_path / "manifest.json"
     bad.write_text("{not json")
     with pytest.raises(EudsInputError, match="not valid JSON"):
@@ -115,16 +107,16 @@ def test_rebuild_errors_are_clear(tmp_path, home):
     ds = tiny_dataset()
     scores, spec = scored(ds)
     export_subset(ds, scores, spec, tmp_path / "subset.jsonl")
-    for path in (home / "cache").rglob("*.npy"):
+    for path in (workspace / "cache").rglob("*.npy"):
         path.unlink()  # the scores are gone from this workspace
     with pytest.raises(EudsInputError, match="not cached"):
         rebuild_from_manifest(tmp_path / "manifest.json", tmp_path / "x.jsonl")
 
 
-def test_cli_export_then_select_manifest_gives_the_identical_file(tmp_path, home):
+def test_cli_export_then_select_manifest_gives_the_identical_file(tmp_path, workspace):
     data = tmp_path / "data.csv"
     tiny_dataset().table.to_csv(data, index=False)
-    env = {**os.environ, "EUDS_HOME": str(home)}
+    env = {**os.environ, "EUDS_HOME": str(workspace)}
 
     def cli(*args, check=True):
         proc = subprocess.run(

@@ -18,14 +18,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {"tokenizer": "whitespace"}
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("EUDS_HOME", str(path))
-    return path
-
-
 @pytest.fixture
 def dataset() -> Dataset:
     table = pd.DataFrame(
@@ -54,7 +46,7 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_export_page_manifest_matches_interval_and_review(dataset, home):
+def test_export_page_manifest_matches_interval_and_review(dataset, workspace):
     review.set_decision(dataset.id, "s0", "keep")
     review.set_decision(dataset.id, "s1", "drop")
     at = open_page(dataset, score="information", plo="0.25", phi="0.75")
@@ -77,10 +69,10 @@ def test_export_page_manifest_matches_interval_and_review(dataset, home):
     # "Save both to the workspace" writes files whose rebuild from the manifest is byte-identical.
     at.button(key="export_save").click().run()
     assert not at.exception, at.exception
-    saved = next(home.joinpath("exports").rglob("tiny-subset.jsonl"))
+    saved = next(workspace.joinpath("exports").rglob("tiny-subset.jsonl"))
     assert json.loads((saved.parent / "manifest.json").read_text())["subset"]["sha256"] == manifest["subset"]["sha256"]
-    rebuilt = rebuild_from_manifest(saved.parent / "manifest.json", home / "rebuilt.jsonl")
-    assert (home / "rebuilt.jsonl").read_bytes() == saved.read_bytes()
+    rebuilt = rebuild_from_manifest(saved.parent / "manifest.json", workspace / "rebuilt.jsonl")
+    assert (workspace / "rebuilt.jsonl").read_bytes() == saved.read_bytes()
     assert rebuilt.manifest["matches"]["bytes"]
 
 

@@ -16,14 +16,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {"tokenizer": "whitespace"}
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("EUDS_HOME", str(path))
-    return path
-
-
 @pytest.fixture
 def dataset() -> Dataset:
     table = pd.DataFrame(

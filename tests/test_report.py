@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,14 +10,6 @@ from euds_core import store
 from euds_core.datasets import Dataset
 from euds_core.report import build_report_html, finetune_curve_frame, label_balance
 from euds_core.select import Interval, SelectionSpec
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("EUDS_HOME", str(path))
-    return path
 
 
 def tiny() -> tuple[Dataset, pd.DataFrame, SelectionSpec]:

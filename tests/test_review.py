@@ -21,14 +21,6 @@ from euds_core.select import Interval, SelectionSpec
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("EUDS_HOME", str(path))
-    return path
-
-
 def tiny_dataset(n: int = 6, prefix: str = "s", word: str = "w") -> Dataset:
     table = pd.DataFrame(
         {
@@ -40,8 +32,8 @@ def tiny_dataset(n: int = 6, prefix: str = "s", word: str = "w") -> Dataset:
     return Dataset(name="tiny", task="classification", table=table)
 
 
-def run_cli(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "EUDS_HOME": str(home)}
+def run_cli(*args: str, workspace: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EUDS_HOME": str(workspace)}
     proc = subprocess.run(
         [sys.executable, "-m", "euds_core", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
     )
@@ -130,13 +122,23 @@ def test_named_selections_round_trip():
 # ---------------------------------------------------------------------------------------------- CLI
 
 
-def test_cli_review_set_list_and_errors(home):
+def test_cli_review_set_list_and_errors(workspace):
     ds = tiny_dataset()
     save_dataset(ds)
     run_cli(
-        "review", ds.id, "--set", "s1=drop", "--set", "s3=keep", "--note", "checked", "--reviewer", "ann", home=home
+        "review",
+        ds.id,
+        "--set",
+        "s1=drop",
+        "--set",
+        "s3=keep",
+        "--note",
+        "checked",
+        "--reviewer",
+        "ann",
+        workspace=workspace,
     )
-    listed = run_cli("review", ds.id, "--list", home=home).stdout
+    listed = run_cli("review", ds.id, "--list", workspace=workspace).stdout
     lines = listed.strip().splitlines()
     assert lines[0] == "id,decision,note,reviewer,timestamp"
     assert [line.split(",")[:4] for line in lines[1:]] == [
@@ -144,19 +146,19 @@ def test_cli_review_set_list_and_errors(home):
         ["s3", "keep", "checked", "ann"],
     ]
 
-    unknown = run_cli("review", ds.id, "--set", "s99=drop", home=home, check=False)
+    unknown = run_cli("review", ds.id, "--set", "s99=drop", workspace=workspace, check=False)
     assert unknown.returncode == 2
     assert unknown.stderr.strip().startswith("error:") and "s99" in unknown.stderr
     assert len(unknown.stderr.strip().splitlines()) == 1
-    bad = run_cli("review", ds.id, "--set", "s1=maybe", home=home, check=False)
+    bad = run_cli("review", ds.id, "--set", "s1=maybe", workspace=workspace, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
     assert review.count_decisions(ds.id) == 2  # nothing half-written by the failed calls
 
-    run_cli("review", ds.id, "--undo", home=home)
+    run_cli("review", ds.id, "--undo", workspace=workspace)
     assert review.effective_overrides(ds.id) == {}
 
 
-def test_cli_select_apply_review(home, tmp_path):
+def test_cli_select_apply_review(workspace, tmp_path):
     data = tmp_path / "data.csv"
     tiny_dataset(n=10).table.to_csv(data, index=False)
     scores = tmp_path / "scores.parquet"
@@ -173,13 +175,25 @@ def test_cli_select_apply_review(home, tmp_path):
         "whitespace",
         "--out",
         str(scores),
-        home=home,
+        workspace=workspace,
     )
     run_cli(
-        "review", str(data), "--id-col", "id", "--label-col", "label", "--set", "s0=keep", "--set", "s5=drop", home=home
+        "review",
+        str(data),
+        "--id-col",
+        "id",
+        "--label-col",
+        "label",
+        "--set",
+        "s0=keep",
+        "--set",
+        "s5=drop",
+        workspace=workspace,
     )
     out = tmp_path / "kept.csv"
-    plain = run_cli("select", str(scores), "--score", "information", "--keep", "0.5", "--out", str(out), home=home)
+    plain = run_cli(
+        "select", str(scores), "--score", "information", "--keep", "0.5", "--out", str(out), workspace=workspace
+    )
     plain_ids = set(pd.read_csv(out)["id"])
     run_cli(
         "select",
@@ -192,7 +206,7 @@ def test_cli_select_apply_review(home, tmp_path):
         str(scores),
         "--out",
         str(out),
-        home=home,
+        workspace=workspace,
     )
     reviewed_ids = set(pd.read_csv(out)["id"])
     assert reviewed_ids == (plain_ids | {"s0"}) - {"s5"}
@@ -210,13 +224,13 @@ def test_cli_select_apply_review(home, tmp_path):
         str(other),
         "--out",
         str(out),
-        home=home,
+        workspace=workspace,
         check=False,
     )
     assert wrong.returncode == 2 and "holds dataset" in wrong.stderr
 
 
-def test_two_cli_processes_writing_500_decisions_each_lose_none(home, tmp_path):
+def test_two_cli_processes_writing_500_decisions_each_lose_none(workspace, tmp_path):
     ds = tiny_dataset(n=1000, prefix="p")
     save_dataset(ds)
     files = []
@@ -227,7 +241,7 @@ def test_two_cli_processes_writing_500_decisions_each_lose_none(home, tmp_path):
             {"id": ids, "decision": ["drop" if i % 2 else "keep" for i in range(500)], "note": f"from {half}"}
         ).to_csv(path, index=False)
         files.append(path)
-    env = {**os.environ, "EUDS_HOME": str(home)}
+    env = {**os.environ, "EUDS_HOME": str(workspace)}
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "euds_core", "review", ds.id, "--from-csv", str(f), "--reviewer", f"proc{i}"],
@@ -260,9 +274,9 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_decisions_survive_kill_9_of_the_writer(home):
+def test_decisions_survive_kill_9_of_the_writer(workspace):
     ds = tiny_dataset(n=1000, prefix="p")
-    env = {**os.environ, "EUDS_HOME": str(home)}
+    env = {**os.environ, "EUDS_HOME": str(workspace)}
     proc = subprocess.Popen(
         [sys.executable, "-c", WRITER, ds.id], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
