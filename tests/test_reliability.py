@@ -24,22 +24,16 @@ from tests.bad_inputs import bad_input_corpus, write_bad_input
 REPO = Path(__file__).resolve().parent.parent
 
 
+def score_information_cli(path: Path, out: Path) -> int:
+    """`score PATH --scores information` with the model-free tokenizer, in-process; returns the exit code."""
+    return main(["score", str(path), "--scores", "information", "--tokenizer", "whitespace", "--out", str(out)])
+
+
 @pytest.mark.parametrize("name", sorted(bad_input_corpus()))
 def test_bad_input_through_cli(name, tmp_path, capsys):
     path = write_bad_input(tmp_path, name)
     kind, expected = bad_input_corpus()[name][1]
-    code = main(
-        [
-            "score",
-            str(path),
-            "--scores",
-            "information",
-            "--tokenizer",
-            "whitespace",
-            "--out",
-            str(tmp_path / "o.parquet"),
-        ]
-    )
+    code = score_information_cli(path, tmp_path / "o.parquet")
     err = capsys.readouterr().err
     assert "Traceback" not in err
     if kind == "error":
@@ -51,21 +45,7 @@ def test_bad_input_through_cli(name, tmp_path, capsys):
 
 def test_skipped_rows_are_reported(tmp_path, capsys):
     path = write_bad_input(tmp_path, "nan_none_numbers.jsonl")
-    assert (
-        main(
-            [
-                "score",
-                str(path),
-                "--scores",
-                "information",
-                "--tokenizer",
-                "whitespace",
-                "--out",
-                str(tmp_path / "o.parquet"),
-            ]
-        )
-        == 0
-    )
+    assert score_information_cli(path, tmp_path / "o.parquet") == 0
     assert "skipped 2 rows: missing text" in capsys.readouterr().err
 
 
