@@ -519,7 +519,3 @@ def load_saved_dataset(dataset_id: str) -> Dataset:
         table=pd.read_parquet(path),
         source=meta.get("source", ""),
     )
-
-
-def list_saved_datasets() -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(workspace_dir("datasets").glob("*.json"))]

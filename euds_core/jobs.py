@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -230,12 +229,3 @@ def cancel_job(job_id: str) -> None:
     """Ask the job to stop at its next batch boundary (what it finished stays cached)."""
     with connect() as conn:
         conn.execute("UPDATE jobs SET cancel_requested=1, updated=? WHERE id=?", (now(), job_id))
-
-
-def kill_job(job_id: str) -> None:
-    """Hard stop (SIGTERM to the job's process session) for a job that does not answer cancel."""
-    job = get_job(job_id)
-    with connect() as conn:
-        row = conn.execute("SELECT pid FROM jobs WHERE id=?", (job_id,)).fetchone()
-    if job and job.active and row and _pid_alive(row["pid"]):
-        os.killpg(row["pid"], signal.SIGTERM)
