@@ -79,7 +79,7 @@ def bench_generative(quick: bool) -> list[str]:
     from euds_core.models import load_causal_lm, resolve_lm_path, resolve_lm_precision
     from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
-    rounds, per_round = (2, 32) if quick else (4, 128)
+    rounds, per_round = (2, 128) if quick else (4, 256)  # rounds of 128+: real scoring batches sorted chunks of 512+
     texts = _snippets(rounds * per_round)
     path = str(resolve_lm_path())
     tok, model = load_causal_lm(path, "cpu")  # fp32 reference
@@ -134,22 +134,31 @@ def bench_generative(quick: bool) -> list[str]:
 
 
 def bench_semantic(quick: bool) -> list[str]:
-    """Samples/s of SemanticScorer vs encoding one text at a time with the same encoder (then the same k-means)."""
+    """Samples/s of SemanticScorer vs encoding one text at a time with the same encoder (then the same k-means).
+
+    Fidelity is measured on the embeddings (auto precision: bf16 matmuls where native) against the naive fp32
+    ones: min cosine, and the Spearman of H_S when both are scored against the same centroids. The end-to-end
+    scores of a 100-text round are not compared: k-means on 100 points can settle in another local optimum
+    after any tiny change of the inputs, which says nothing about the kernel.
+    """
     import pandas as pd
     from scipy.stats import spearmanr
 
-    from euds_core.models import load_encoder, resolve_encoder_path
+    from euds_core.embeddings import compute_embeddings
+    from euds_core.models import load_encoder, resolve_encoder_path, resolve_encoder_precision
     from euds_core.scores.semantic import SemanticScorer, fit_unit_centroids, soft_assignment_entropy
 
     rounds, per_round = (4, 100) if quick else (6, 200)
     texts = _snippets(rounds * per_round, seed=1)
-    model = load_encoder(str(resolve_encoder_path()), "cpu")
+    model = load_encoder(str(resolve_encoder_path()), "cpu")  # fp32
     scorer = SemanticScorer()
+    naive_embeddings: list[np.ndarray] = []
 
     def naive(batch: list[str]) -> np.ndarray:
         emb = np.stack(
             [model.encode(t, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False) for t in batch]
         )
+        naive_embeddings.append(emb)
         return soft_assignment_entropy(emb, fit_unit_centroids(emb, scorer.k, scorer.seed), scorer.tau)
 
     def ours(batch: list[str]) -> np.ndarray:
@@ -158,8 +167,12 @@ def bench_semantic(quick: bool) -> list[str]:
         )  # the CLI default on CPU
 
     naive(texts[:20]), ours(texts[:20])  # warm-up
-    ref, got, t_naive, t_ours = alternate_rounds(texts, rounds, per_round, naive, ours)
-    rho = spearmanr(ref, got)[0]
+    naive_embeddings.clear()
+    _, _, t_naive, t_ours = alternate_rounds(texts, rounds, per_round, naive, ours)
+    ref = np.concatenate(naive_embeddings)  # (n, dim), text order
+    got = compute_embeddings(pd.DataFrame({"text": texts}), device="cpu", batch_size=16)
+    centroids = fit_unit_centroids(ref, scorer.k, scorer.seed)
+    rho = spearmanr(*(soft_assignment_entropy(e, centroids, scorer.tau) for e in (ref, got)))[0]
     base, fast = len(texts) / t_naive, len(texts) / t_ours
     return [
         line(
@@ -168,7 +181,8 @@ def bench_semantic(quick: bool) -> list[str]:
             "samples/s",
             base,
             fast / base,
-            f"[{len(texts)} snippets, batch 16; Spearman vs naive {rho:.4f}]",
+            f"[{len(texts)} snippets, batch 16, {resolve_encoder_precision('cpu')}; vs naive fp32: min cosine "
+            f"{(ref * got).sum(1).min():.5f}, Spearman of H_S on shared centroids {rho:.4f}]",
         )
     ]
 

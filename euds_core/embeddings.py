@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from euds_core.cache import CancelFn, DatasetCache, ProgressFn, load_array, run_chunked
-from euds_core.models import DEFAULT_ENCODER, load_encoder, model_hash, resolve_encoder_path
+from euds_core.models import (
+    DEFAULT_ENCODER,
+    ENCODER_PRECISIONS,
+    load_encoder,
+    model_hash,
+    resolve_encoder_path,
+    resolve_encoder_precision,
+)
 
 HASHING_ENCODER = "hashing"  # model-free bag-of-words hashing encoder: fast tests, no assets needed
 HASHING_DIM = 256
@@ -40,10 +47,16 @@ def compute_embeddings(
     cache: DatasetCache | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
+    precision: str | None = None,
 ) -> np.ndarray:
-    """(n_rows, dim) float32 unit-length embeddings (mean pooling per the model's config, L2-normalised)."""
+    """(n_rows, dim) float32 unit-length embeddings (mean pooling per the model's config, L2-normalised).
+
+    ``precision`` (models.ENCODER_PRECISIONS) defaults to what ``device`` runs fastest without losing
+    accuracy (:func:`~euds_core.models.resolve_encoder_precision`); it is part of the cache key.
+    """
     texts = table["text"].tolist()
     order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths per batch: less padding
+    precision = precision or resolve_encoder_precision(device)
     if encoder == HASHING_ENCODER:
         compute = lambda rows: hashing_embed([texts[i] for i in rows])  # noqa: E731
     else:
@@ -51,7 +64,7 @@ def compute_embeddings(
 
         def compute(rows: np.ndarray) -> np.ndarray:
             nonlocal model
-            model = model or load_encoder(str(resolve_encoder_path(encoder)), device)
+            model = model or load_encoder(str(resolve_encoder_path(encoder)), device, precision)
             emb = model.encode(
                 [texts[i] for i in rows],
                 batch_size=batch_size,
@@ -61,14 +74,29 @@ def compute_embeddings(
             )
             return emb.astype(np.float32)
 
-    folder = cache.feature_dir("embedding", {"encoder": encoder_id(encoder)}) if cache is not None else None
+    folder = cache.feature_dir("embedding", embedding_key(encoder, precision)) if cache is not None else None
     return run_chunked(
         folder, order, compute, chunk_rows=max(256, batch_size * 4), progress=progress, cancel=cancel, label="embedding"
     )
 
 
+def embedding_key(encoder: str, precision: str) -> dict:
+    """The embedding cache key; fp32 keeps the key it had before the bf16 path existed (no recomputation)."""
+    key = {"encoder": encoder_id(encoder)}
+    if precision != "fp32" and encoder != HASHING_ENCODER:
+        key["precision"] = precision
+    return key
+
+
 def load_cached_embeddings(dataset_id: str, n_rows: int, encoder: str = DEFAULT_ENCODER) -> np.ndarray | None:
-    """The (n_rows, dim) embeddings when a scorer already cached them for this dataset, else None (no model work)."""
-    folder = DatasetCache(dataset_id).feature_dir("embedding", {"encoder": encoder_id(encoder)})
-    emb = load_array(folder / "all.npy")
-    return emb if emb is not None and len(emb) == n_rows else None
+    """The (n_rows, dim) embeddings when a scorer already cached them for this dataset, else None (no model work).
+
+    Either precision's copy will do (their cosines are >= 0.9999); this machine's own choice is tried first.
+    """
+    preferred = resolve_encoder_precision("cpu")
+    for precision in sorted(ENCODER_PRECISIONS, key=lambda p: p != preferred):
+        folder = DatasetCache(dataset_id).feature_dir("embedding", embedding_key(encoder, precision))
+        emb = load_array(folder / "all.npy")
+        if emb is not None and len(emb) == n_rows:
+            return emb
+    return None

@@ -102,15 +102,38 @@ def load_tokenizer(path: str):
         raise EudsInputError(f"could not load a tokenizer from {path}: {str(exc).splitlines()[0]}") from None
 
 
+ENCODER_PRECISIONS = ("fp32", "bf16")
+
+
+def resolve_encoder_precision(device: str) -> str:
+    """``bf16`` (bf16 matmuls, fp32 activations) where ``device`` has native bf16, else ``fp32``.
+
+    On the AVX512-BF16 EPYC it embedded snippets ~1.5x faster with cosine >= 0.9999 to the fp32 embedding.
+    """
+    from euds_core.mixed_precision import native_bf16
+
+    return "bf16" if native_bf16(device) else "fp32"
+
+
 @lru_cache(maxsize=2)
-def load_encoder(path: str, device: str):
-    """A sentence-transformers encoder (the packaged MiniLM folder carries its pooling config)."""
+def load_encoder(path: str, device: str, precision: str = "fp32"):
+    """A sentence-transformers encoder (the packaged MiniLM folder carries its pooling config).
+
+    ``precision="bf16"`` swaps its Linear layers for bf16-matmul ones (mixed_precision.py).
+    """
     from sentence_transformers import SentenceTransformer
 
+    from euds_core.mixed_precision import use_bf16_matmuls
+
+    if precision not in ENCODER_PRECISIONS:
+        raise EudsInputError(f"unknown encoder precision '{precision}'; use one of {', '.join(ENCODER_PRECISIONS)}")
     try:
-        return SentenceTransformer(path, device=device, local_files_only=True, trust_remote_code=False)
+        model = SentenceTransformer(path, device="cpu", local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise EudsInputError(f"could not load an encoder from {path}: {str(exc).splitlines()[0]}") from None
+    if precision == "bf16":
+        use_bf16_matmuls(model)
+    return model.to(device).eval()
 
 
 def _dequantised_copy_folder(gguf: Path) -> Path:
@@ -156,24 +179,25 @@ def load_causal_lm(path: str, device: str):
 
 # ---------------------------------------------------------------------------------------------- fast scoring copies
 
-LM_PRECISIONS = ("auto", "fp32", "int8", "bf16")
+LM_PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def resolve_lm_precision(precision: str, device: str) -> str:
-    """The dtype the causal LM scores in: ``auto`` -> ``bf16`` on CUDA, ``fp32`` on CPU.
+    """How the causal LM scores: ``auto`` -> ``bf16`` where ``device`` has native bf16, else ``fp32``.
 
-    ``bf16`` on a CPU with native bf16 (AVX512-BF16 / AMX) ran the SmolLM2 pass ~1.5x faster than batched
-    fp32 (bench/RESULTS.md), but its entropies ranked at Spearman 0.988 to 0.998 against fp32 depending on
-    the sample: not reliably above our 0.99 bar for a faster kernel, so it is an explicit option, not the
-    CPU default. Without bf16 instructions it is emulated and ~2x *slower* (DESIGN.md §8). ``int8`` (dynamic
-    quantisation of the body's Linear layers) had Spearman 0.47 to 0.96 on rotten_tomatoes snippets
-    (activation outliers); it is CPU-only and never chosen by ``auto``.
+    ``bf16`` means bf16 matmuls with fp32 activations (mixed_precision.py): on 384 rotten_tomatoes snippets
+    its SmolLM2 entropies ranked at Spearman 0.9998 against fp32 (mean shift 0.007 nats) and ran ~1.5x
+    faster on an AVX512-BF16 CPU (bench/RESULTS.md). Without native bf16 it is emulated and ~2x *slower*
+    (DESIGN.md §8), so ``auto`` stays fp32 there. ``int8`` (dynamic quantisation of the body's Linear
+    layers) had Spearman 0.47 to 0.96 (activation outliers); it is CPU-only and never chosen by ``auto``.
     """
+    from euds_core.mixed_precision import native_bf16
+
     if precision not in LM_PRECISIONS:
         raise EudsInputError(f"unknown LM precision '{precision}'; use one of {', '.join(LM_PRECISIONS)}")
     cuda = device.startswith("cuda")
     if precision == "auto":
-        return "bf16" if cuda else "fp32"
+        return "bf16" if native_bf16(device) else "fp32"
     if precision == "int8" and cuda:
         return "bf16"
     return precision
@@ -183,21 +207,21 @@ def resolve_lm_precision(precision: str, device: str) -> str:
 def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None):
     """(tokenizer, model) for scoring at ``precision`` (see :func:`resolve_lm_precision`), cached per process.
 
-    ``bf16``/``fp32``: a copy of the model in that dtype (logits are cast to fp32 before the softmax; on CPU
-    the bf16 copy keeps an fp32 output head). ``int8``: the fp32 LM with its decoder-body Linear layers dynamically quantised
-    (per-channel weights, ``torch.ao.quantization.quantize_dynamic``); the tied head stays fp32 (an int8 head
-    gave Spearman 0.39). Not chosen by ``auto``: see :func:`resolve_lm_precision`. The fp32 default copy is shared with :func:`load_causal_lm`.
-    ``loader`` replaces :func:`load_causal_lm` (callers pass their module's name for it, so tests can patch it).
+    ``fp32`` on CPU is the copy :func:`load_causal_lm` caches. Otherwise a private fp32 copy is loaded on
+    the CPU and converted: ``bf16`` swaps every Linear layer (the head included) for a bf16-matmul one;
+    ``int8`` dynamically quantises the decoder body's Linear layers (per-channel weights; an int8 head gave
+    Spearman 0.39). ``loader`` replaces :func:`load_causal_lm` (callers pass their module's name for it, so
+    tests can patch it).
     """
     import torch
 
+    from euds_core.mixed_precision import use_bf16_matmuls
+
     resolved = resolve_lm_precision(precision, device)
-    default_dtype = inference_dtype(device)
-    want_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.float32}[resolved]
     loader = loader or load_causal_lm
-    if resolved != "int8" and want_dtype == default_dtype:
+    if resolved == "fp32" and inference_dtype(device) == torch.float32:
         return loader(path, device)
-    tok, model = getattr(loader, "__wrapped__", loader)(path, device)  # a private copy: the cached one stays untouched
+    tok, model = getattr(loader, "__wrapped__", loader)(path, "cpu")  # private fp32 copy: the cached one stays
     if resolved == "int8":
         import warnings
 
@@ -208,19 +232,9 @@ def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None
             quantize_dynamic(
                 model.base_model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
             )
-    else:
-        head32 = None
-        if want_dtype == torch.bfloat16 and not device.startswith("cuda"):
-            # On CPU keep an fp32 copy of the output head: on 48 snippets it lifted Spearman vs fp32 from
-            # 0.988 (all bf16) to 0.991 for ~10 % of the bf16 gain. The scorer casts hidden states to it.
-            old_head = model.get_output_embeddings()
-            head32 = torch.nn.Linear(old_head.in_features, old_head.out_features, bias=old_head.bias is not None)
-            head32.load_state_dict({k: v.detach().clone().float() for k, v in old_head.state_dict().items()})
-        model.to(want_dtype)
-        if head32 is not None:
-            model.config.tie_word_embeddings = False
-            model.set_output_embeddings(head32.to(device))
-    return tok, model.eval()
+    elif resolved == "bf16":
+        use_bf16_matmuls(model)
+    return tok, model.to(device).eval()
 
 
 def auto_token_budget(model, device: str, default: int) -> int:

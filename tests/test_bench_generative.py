@@ -1,9 +1,10 @@
-"""The fast LM pass (token-budget batches, head on scored positions, bf16 where native) keeps the scores."""
+"""The fast LM pass (token-budget batches, head on scored positions, bf16 matmuls where native) keeps the scores."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from euds_core import mixed_precision
 from euds_core.errors import EudsInputError
 from euds_core.models import load_causal_lm, load_scoring_lm, resolve_lm_precision
 from euds_core.scores.generative import GenerativeScorer, lm_token_stats
@@ -29,14 +30,17 @@ def test_token_budget_does_not_change_scores(tiny_causal_lm_dir, budget):
 def test_precision_is_in_the_cache_key(tiny_causal_lm_dir):
     auto = GenerativeScorer(lm=str(tiny_causal_lm_dir)).params()
     fp32 = GenerativeScorer(lm=str(tiny_causal_lm_dir), precision="fp32").params()
-    assert auto["precision"] == "auto-v2" and fp32["precision"] == "fp32" and auto != fp32
+    bf16 = GenerativeScorer(lm=str(tiny_causal_lm_dir), precision="bf16").params()
+    assert auto["precision"] == "auto-v3" and fp32["precision"] == "fp32" and bf16["precision"] == "bf16-matmul"
 
 
-def test_precision_resolution():
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_resolution(monkeypatch, native):
+    monkeypatch.setattr(mixed_precision, "native_bf16", lambda device: native)
     assert resolve_lm_precision("fp32", "cpu") == "fp32"
-    assert resolve_lm_precision("auto", "cuda") == "bf16"
     assert resolve_lm_precision("int8", "cuda") == "bf16"  # int8 kernels are CPU-only
-    assert resolve_lm_precision("auto", "cpu") == "fp32"
+    assert resolve_lm_precision("auto", "cpu") == ("bf16" if native else "fp32")
+    assert resolve_lm_precision("auto", "cuda") == ("bf16" if native else "fp32")
     with pytest.raises(EudsInputError, match="precision"):
         resolve_lm_precision("fp8", "cpu")
 
@@ -54,8 +58,8 @@ def test_reduced_precision_copies_score_close_to_fp32(tiny_causal_lm_dir, precis
 
 @pytest.mark.slow
 @requires_assets
-def test_smollm2_bf16_option_ranks_close_to_fp32_on_snippets():
-    """bf16 is an opt-in speed-up on CPU: measured Spearman 0.988-0.998 vs fp32, below the 0.99 bar at worst."""
+def test_smollm2_bf16_matmuls_rank_like_fp32_on_snippets():
+    """bf16 matmuls with fp32 activations: Spearman 0.9998 on 384 snippets; must clear the 0.99 bar here."""
     from scipy.stats import spearmanr
 
     from euds_core.datasets import load_builtin
@@ -63,4 +67,5 @@ def test_smollm2_bf16_option_ranks_close_to_fp32_on_snippets():
     table = load_builtin("rotten_tomatoes").table.sample(48, random_state=1).reset_index(drop=True)
     fp32 = GenerativeScorer(precision="fp32").score(table, batch_size=16)
     bf16 = GenerativeScorer(precision="bf16").score(table, batch_size=16)
-    assert spearmanr(fp32, bf16)[0] >= 0.98
+    assert spearmanr(fp32, bf16)[0] >= 0.99
+    assert np.abs(fp32 - bf16).mean() < 0.03  # nats; a whole-model bf16 copy moved them by ~0.06

@@ -22,7 +22,7 @@ def naive_stats(text, tok, model):
 
 
 def test_batched_chunked_stats_match_naive(tiny_causal_lm_dir, monkeypatch):
-    monkeypatch.setattr(generative, "LOGIT_BUDGET", 40)  # force many tiny position chunks
+    monkeypatch.setattr(generative, "LOGIT_BUDGET", {"cpu": 40, "cuda": 40})  # force many tiny position chunks
     tok, model = load_causal_lm(str(tiny_causal_lm_dir), "cpu")
     stats = lm_token_stats(TEXTS, tok, model, device="cpu", batch_size=3)
     for text, (ent, nll) in zip(TEXTS, stats):
