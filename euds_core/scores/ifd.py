@@ -12,9 +12,15 @@ import pandas as pd
 
 from euds_core.cache import DatasetCache, run_chunked
 from euds_core.datasets import QA_SEPARATOR
-from euds_core.models import DEFAULT_LM, load_causal_lm, model_hash, resolve_lm_path
+from euds_core.models import DEFAULT_LM, load_causal_lm, load_scoring_lm, model_hash, resolve_lm_path
 from euds_core.scores.base import Scorer
-from euds_core.scores.generative import MAX_TOKENS, SEQUENCE_START, lm_bos_id, sequence_token_stats
+from euds_core.scores.generative import (
+    MAX_TOKENS,
+    SEQUENCE_START,
+    lm_bos_id,
+    lm_precision_tag,
+    sequence_token_stats,
+)
 
 
 def answer_losses(
@@ -63,12 +69,18 @@ class IFDScorer(Scorer):
     description = "instruction-following difficulty: answer loss with the question / without it (Q&A)"
     uses_model = True
 
-    def __init__(self, lm: str = DEFAULT_LM, max_tokens: int = MAX_TOKENS):
+    def __init__(self, lm: str = DEFAULT_LM, max_tokens: int = MAX_TOKENS, precision: str = "auto"):
         self.lm = lm
         self.max_tokens = max_tokens
+        self.precision = precision  # as GenerativeScorer: bf16 matmuls where native, else fp32
 
     def params(self) -> dict:
-        return {"lm": model_hash(resolve_lm_path(self.lm)), "max_tokens": self.max_tokens, "start": SEQUENCE_START}
+        return {
+            "lm": model_hash(resolve_lm_path(self.lm)),
+            "max_tokens": self.max_tokens,
+            "start": SEQUENCE_START,
+            "precision": lm_precision_tag(self.precision),
+        }
 
     def score(
         self,
@@ -87,7 +99,7 @@ class IFDScorer(Scorer):
 
         def compute(rows: np.ndarray) -> np.ndarray:
             nonlocal loaded
-            loaded = loaded or load_causal_lm(str(resolve_lm_path(self.lm)), device)
+            loaded = loaded or load_scoring_lm(str(resolve_lm_path(self.lm)), device, self.precision, load_causal_lm)
             tokenizer, model = loaded
             return answer_losses(
                 [questions[i] for i in rows],
