@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", help="sentence encoder folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--tokenizer", help="tokenizer folder for information entropy (default: the encoder's)")
     p.add_argument("--out", required=True, help="output .parquet (or .csv / .jsonl)")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read and score the file in batches with bounded memory (a pool larger than memory); .parquet --out",
+    )
+    p.add_argument("--stream-batch-rows", type=int, help="with --stream: input rows per batch (default 50,000)")
 
     p = sub.add_parser("select", help="keep the rows inside an interval of one score")
     p.add_argument("scores_file", nargs="?", help="a file written by `score` (optional with --manifest)")
@@ -224,27 +230,71 @@ def cmd_score(args) -> int:
     from euds_core.scoring import score_dataset, scores_with_table
 
     out = _check_output_path(args.out)
+    if args.stream:
+        from euds_core.datasets import BUILTIN_DATASETS
+
+        if args.dataset in BUILTIN_DATASETS:
+            raise EudsInputError(
+                f"--stream reads a file or save_to_disk folder; '{args.dataset}' is a built-in dataset, "
+                "score it without --stream"
+            )
+        if args.engine == "ray":
+            raise EudsInputError("--stream runs on the local engine; drop --engine ray (or drop --stream)")
+        if args.limit is not None:
+            raise EudsInputError("--stream scores every row; drop --limit (or drop --stream to score a sample)")
+    elif args.stream_batch_rows is not None:
+        raise EudsInputError("--stream-batch-rows only applies with --stream")
     if args.engine == "ray":
         from euds_core.ray_engine import require_ray
 
         require_ray()  # a clear error before any work when Ray is not installed
     if args.batch_size is not None and args.batch_size <= 0:
         raise EudsInputError("--batch-size must be a positive number")
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str, done: int, total: int | None, message: str) -> None:
+        # total is None while a streamed file's length is unknown (CSV, JSONL): a counting bar, closed at the end.
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = tqdm(total=total, desc=f"{name:<12}", unit="rows", file=sys.stderr, dynamic_ncols=True)
+        if total is not None and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
+    if args.stream:
+        from euds_core.streaming import DEFAULT_BATCH_ROWS, score_file_streaming
+
+        # No save_dataset: it would hold the whole table in memory. The shards and OUT are the only copies.
+        result = score_file_streaming(
+            args.dataset,
+            args.scores.split(","),
+            out=out,
+            text_col=args.text_col,
+            label_col=args.label_col,
+            question_col=args.question_col,
+            answer_col=args.answer_col,
+            id_col=args.id_col,
+            device=args.device,
+            batch_size=args.batch_size,
+            options=options,
+            batch_rows=args.stream_batch_rows if args.stream_batch_rows is not None else DEFAULT_BATCH_ROWS,
+            progress=progress,
+        )
+        for reason, count in result.skipped.items():
+            print(f"skipped {count} rows: {reason}", file=sys.stderr)
+        print(
+            f"wrote {result.rows} rows x {len(result.names)} scores ({', '.join(result.names)}) to {out}  "
+            f"[dataset id {result.dataset_id}]"
+        )
+        return 0
     dataset = load_dataset_from_args(args)
     for reason, count in dataset.skipped.items():
         print(f"skipped {count} rows: {reason}", file=sys.stderr)
     save_dataset(dataset)  # the app finds CLI-scored datasets by id
-    bars: dict[str, tqdm] = {}
-
-    def progress(name: str, done: int, total: int, message: str) -> None:
-        bar = bars.get(name)
-        if bar is None:
-            bar = bars[name] = tqdm(total=total, desc=f"{name:<12}", unit="rows", file=sys.stderr, dynamic_ncols=True)
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
     if args.engine == "ray":
         from euds_core.ray_engine import score_dataset_ray
 
