@@ -181,18 +181,15 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def column_args(args) -> dict:
+    """The column choices (--text-col, --label-col, ...) as keyword arguments for the dataset readers."""
+    return {f"{role}_col": getattr(args, f"{role}_col") for role in ("text", "label", "question", "answer", "id")}
+
+
 def load_dataset_from_args(args):
     from euds_core.datasets import load_dataset
 
-    return load_dataset(
-        args.dataset,
-        text_col=args.text_col,
-        label_col=args.label_col,
-        question_col=args.question_col,
-        answer_col=args.answer_col,
-        id_col=args.id_col,
-        limit=args.limit,
-    )
+    return load_dataset(args.dataset, **column_args(args), limit=args.limit)
 
 
 def _check_output_path(path: str) -> Path:
@@ -273,11 +270,7 @@ def cmd_score(args) -> int:
             args.dataset,
             args.scores.split(","),
             out=out,
-            text_col=args.text_col,
-            label_col=args.label_col,
-            question_col=args.question_col,
-            answer_col=args.answer_col,
-            id_col=args.id_col,
+            **column_args(args),
             device=args.device,
             batch_size=args.batch_size,
             options=options,

@@ -26,7 +26,13 @@ from euds_core.datasets import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.models import resolve_device
 from euds_core.scores import make_scorer
-from euds_core.scoring import DEFAULT_BATCH_SIZES, ScoringProgressFn, check_columns, expand_score_names
+from euds_core.scoring import (
+    DEFAULT_BATCH_SIZES,
+    ScoringProgressFn,
+    check_columns,
+    checked_scores,
+    expand_score_names,
+)
 from euds_core.workspace import euds_home
 
 ROW_LOCAL_SCORES = {"generative", "perplexity", "ifd"}  # plus information with variant "token"
@@ -226,9 +232,7 @@ def score_dataset_ray(
                     cache=cache,
                     inputs={dep: out[dep] for dep in scorer.depends_on},
                 )
-            values = np.asarray(values, dtype=np.float32)
-            if values.shape != (len(table),) or not np.all(np.isfinite(values)):
-                raise RuntimeError(f"scorer '{name}' returned shape {values.shape} or non-finite values")  # a bug
+            values = checked_scores(name, values, len(table))
             cache.save_score(name, params, values)
         if progress:
             progress(name, len(values), len(values), "done")

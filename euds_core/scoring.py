@@ -42,6 +42,14 @@ def expand_score_names(names: list[str]) -> list[str]:
     return ordered
 
 
+def checked_scores(name: str, values, n_rows: int) -> np.ndarray:
+    """``values`` as float32, shape (n_rows,); a wrong shape or a non-finite value is a scorer bug."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.shape != (n_rows,) or not np.all(np.isfinite(values)):
+        raise RuntimeError(f"scorer '{name}' returned shape {values.shape} or non-finite values")  # a bug
+    return values
+
+
 def check_columns(dataset: Dataset, names: list[str]) -> None:
     for name in names:
         missing = get_scorer_class(name).needs - set(dataset.table.columns)
@@ -94,9 +102,7 @@ def score_dataset(
                 cache=cache,
                 inputs={dep: out[dep] for dep in scorer.depends_on},
             )
-            values = np.asarray(values, dtype=np.float32)
-            if values.shape != (len(dataset.table),) or not np.all(np.isfinite(values)):
-                raise RuntimeError(f"scorer '{name}' returned shape {values.shape} or non-finite values")  # a bug
+            values = checked_scores(name, values, len(dataset.table))
             cache.save_score(name, params, values)
         elif progress:
             progress(name, len(values), len(values), "cached")

@@ -39,7 +39,7 @@ from euds_core.cache import DatasetCache, load_array, save_array
 from euds_core.datasets import TABLE_COLUMNS, Dataset, guess_text_column, normalise_table
 from euds_core.errors import EudsInputError
 from euds_core.scores import make_scorer
-from euds_core.scoring import DEFAULT_BATCH_SIZES, check_columns, expand_score_names
+from euds_core.scoring import DEFAULT_BATCH_SIZES, check_columns, checked_scores, expand_score_names
 
 DEFAULT_BATCH_ROWS = 50_000
 SEMANTIC_SAMPLE_ROWS = 20_000  # k-means rows: 20k x 384 float32 is 30 MB and fits in seconds on 2 cores
@@ -472,7 +472,7 @@ def score_file_streaming(
                     # A per-batch scratch cache: generative and perplexity share one LM pass, and a killed
                     # batch resumes from its finished LM chunks. It does not change the values.
                     values = scorers[name].score(table, device=device_name, batch_size=rows_per_batch, cache=scratch)
-                frame[name] = _checked(name, values, len(table))
+                frame[name] = checked_scores(name, values, len(table))
             if semantic is not None:
                 emb = np.zeros((0, 0), dtype=np.float32)  # (n_batch, dim); an empty batch has no dim
                 if len(table):
@@ -504,19 +504,11 @@ def score_file_streaming(
                 cache=None,
                 inputs=members,
             )
-            extra[name] = _checked(name, values, n_rows)
+            extra[name] = checked_scores(name, values, n_rows)
     _write_output(work, counts, names, extra, out, progress)
     dataset_id = file_dataset_hash(out)
     shutil.rmtree(work)
     return StreamResult(out=out, rows=n_rows, names=names, skipped=skipped, dataset_id=dataset_id)
-
-
-def _checked(name: str, values, n_rows: int) -> np.ndarray:
-    """``values`` as float32, shape (n_rows,); a wrong shape or a non-finite value is a scorer bug."""
-    values = np.asarray(values, dtype=np.float32)
-    if values.shape != (n_rows,) or not np.all(np.isfinite(values)):
-        raise RuntimeError(f"scorer '{name}' returned shape {values.shape} or non-finite values")  # a bug
-    return values
 
 
 def _fingerprint(source: _Source) -> list[list]:
