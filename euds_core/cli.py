@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ray-address", help="with --engine ray: a running cluster (ray://head:10001 or auto); default: local Ray"
     )
+    p.add_argument(
+        "--ray-storage",
+        help="with --engine ray: folder for the actors' result shards, seen by every node (default: the workspace)",
+    )
     p.add_argument("--lm", help="causal LM folder or .gguf file (default: the packaged SmolLM2-135M)")
     p.add_argument("--encoder", help="sentence encoder folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--tokenizer", help="tokenizer folder for information entropy (default: the encoder's)")
@@ -298,6 +302,7 @@ def cmd_score(args) -> int:
             batch_size=args.batch_size,
             options=options,
             address=args.ray_address,
+            storage=args.ray_storage,
             progress=progress,
         )
     else:

@@ -4,7 +4,9 @@ Row-local scores (each row's value depends only on that row: token entropy, gene
 IFD) run whole in the actors. Pool-level scores whose expensive part is per row (semantic: embeddings, then
 k-means on the pool) run that part in the actors and the cheap pool step on the driver. Everything else
 (combinations such as ``igse``, pool statistics) runs on the driver through the local code path. Results go
-through the same cache as ``--engine local`` (same keys), so either engine reuses the other's scores.
+through the same cache as ``--engine local`` (same keys), so either engine reuses the other's scores. The
+actors write their results as Parquet shards (``--ray-storage``), so on a cluster the results travel through
+shared storage rather than the object store.
 
 With no address, Ray starts in-process on this machine (``ray.init()``); with ``--ray-address`` it joins a
 running cluster (``ray://head:10001`` or ``auto``). ``euds_core`` is shipped to the workers with
@@ -16,6 +18,7 @@ the cluster has GPUs (``--device auto`` or ``cuda``), else ``cpus_per_actor`` CP
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +36,7 @@ from euds_core.scoring import (
     checked_scores,
     expand_score_names,
 )
-from euds_core.workspace import euds_home
+from euds_core.workspace import euds_home, workspace_dir
 
 ROW_LOCAL_SCORES = {"generative", "perplexity", "ifd"}  # plus information with variant "token"
 EMBEDDING_SCORES = {"semantic"}  # actors embed; the driver fits k-means on the pool
@@ -129,14 +132,21 @@ def _map_rows(
     num_actors: int,
     cpus_per_actor: float,
     gpu: bool,
+    shards: Path,
 ) -> np.ndarray:
-    """Run ``actor`` over ``table`` in ``num_actors`` actors; the per-row outputs back in row order."""
+    """Run ``actor`` over ``table`` in ``num_actors`` actors; the per-row outputs back in row order.
+
+    The actors' results are written as Parquet shards by the workers (``write_parquet`` into ``shards``,
+    which on a cluster must be storage every node and the driver see: ``storage`` of
+    :func:`score_dataset_ray`); the driver reads back only the (row, value) columns, then removes them. The
+    input goes in as in-memory blocks: the driver holds the table anyway, and a ``read_parquet`` input
+    deadlocked on a 2-CPU local Ray whose actors held every CPU (its file-listing tasks need a CPU).
+    """
     frame = table.assign(_row=np.arange(len(table)))
     n_blocks = max(1, min(len(frame), num_actors * 4, math.ceil(len(frame) / 32)))
     bounds = np.linspace(0, len(frame), n_blocks + 1).astype(int)
     blocks = [frame.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-    ds = ray.data.from_pandas(blocks)
-    out = ds.map_batches(
+    out = ray.data.from_pandas(blocks).map_batches(
         actor,
         fn_constructor_kwargs={
             "name": name,
@@ -151,16 +161,38 @@ def _map_rows(
         num_cpus=cpus_per_actor,
         num_gpus=1 if gpu else None,
     )
-    rows, values = [], []
-    for batch in out.iter_batches(batch_format="numpy", batch_size=None):
-        rows.append(batch["_row"])
-        values.append(batch["value"])
-    order = np.concatenate(rows)
-    result = np.empty_like(np.concatenate(values))
-    result[order] = np.concatenate(values)
+    shutil.rmtree(shards, ignore_errors=True)  # leftovers of a killed run
+    # Writes are I/O: at zero CPUs they run beside actors that hold every CPU instead of waiting for one.
+    out.write_parquet(str(shards), ray_remote_args={"num_cpus": 0})
+    order, values = _read_result_shards(shards)
+    shutil.rmtree(shards, ignore_errors=True)
+    result = np.empty_like(values)
+    result[order] = values
     if len(order) != len(table) or len(np.unique(order)) != len(table):
         raise RuntimeError(f"Ray returned {len(order)} rows for {len(table)}")  # a bug, not a user error
     return result
+
+
+def _read_result_shards(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(rows (n,), values (n,) or (n, dim)) from the actors' Parquet shards; tensors arrive as Ray's
+    fixed-shape tensor extension, whose storage is a list column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, values = [], []
+    for shard in sorted(folder.glob("*.parquet")):
+        part = pq.read_table(shard)
+        rows.append(part.column("_row").to_numpy())
+        column = part.column("value").combine_chunks()
+        if isinstance(column, pa.ExtensionArray):
+            column = column.storage
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            values.append(np.asarray(column.flatten()).reshape(len(column), -1))
+        else:
+            values.append(column.to_numpy())
+    if not rows:
+        raise RuntimeError(f"Ray wrote no result shards under {folder}")  # a bug, not a user error
+    return np.concatenate(rows), np.concatenate(values)
 
 
 def score_dataset_ray(
@@ -174,8 +206,13 @@ def score_dataset_ray(
     num_actors: int | None = None,
     cpus_per_actor: float | None = None,
     progress: ScoringProgressFn | None = None,
+    storage: str | Path | None = None,
 ) -> pd.DataFrame:
-    """:func:`euds_core.scoring.score_dataset` with the per-row work in Ray Data actors; same columns, same cache."""
+    """:func:`euds_core.scoring.score_dataset` with the per-row work in Ray Data actors; same columns, same cache.
+
+    ``storage``: the folder the actors write their result shards to (default: the workspace's ``ray``
+    folder, right for a local Ray; on a cluster give storage every node sees, such as an NFS path).
+    """
     from euds_core.scores.semantic import fit_unit_centroids, soft_assignment_entropy
 
     names = expand_score_names(names)
@@ -210,7 +247,12 @@ def score_dataset_ray(
                     or max(1, int(resources.get("CPU", 1) // cpus))
                 )
                 kwargs = dict(
-                    device="cuda" if gpu else "cpu", batch_size=rows, num_actors=actors, cpus_per_actor=cpus, gpu=gpu
+                    device="cuda" if gpu else "cpu",
+                    batch_size=rows,
+                    num_actors=actors,
+                    cpus_per_actor=cpus,
+                    gpu=gpu,
+                    shards=Path(storage or workspace_dir("ray")).expanduser() / f"{dataset.id}-{name}",
                 )
                 if name in EMBEDDING_SCORES:
                     emb = _map_rows(ray, table[columns], EmbedActor, name, options, **kwargs)  # (n, dim)

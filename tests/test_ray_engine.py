@@ -32,7 +32,11 @@ def test_ray_matches_local_for_row_local_and_model_scores(tiny_causal_lm_dir, tm
     options = {"tokenizer": "whitespace", "lm": str(tiny_causal_lm_dir), "precision": "fp32", "encoder": "hashing"}
     names = ["information", "generative", "semantic", "is"]
     ds = make_dataset()
-    via_ray = score_dataset_ray(ds, names, device="cpu", options=options, num_actors=2, cpus_per_actor=1)
+    storage = tmp_path / "shared-storage"
+    via_ray = score_dataset_ray(
+        ds, names, device="cpu", options=options, num_actors=2, cpus_per_actor=1, storage=storage
+    )
+    assert storage.is_dir() and not any(storage.iterdir())  # the result shards went through it, then away
     monkeypatch.setenv("EUDS_HOME", str(tmp_path / "other-home"))  # a fresh cache: the local engine recomputes
     local = score_dataset(ds, names, device="cpu", options=options)
     assert list(via_ray.columns) == list(local.columns) == ["information", "generative", "semantic", "is", "igse"]
