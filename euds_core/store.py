@@ -85,13 +85,32 @@ def connect() -> Iterator[sqlite3.Connection]:
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
         if path not in _initialised:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
+            _initialise(conn)
             _initialised.add(path)
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across app crashes, fast commits
         yield conn
     finally:
         conn.close()
+
+
+def _initialise(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """WAL mode and the schema, retried while another process holds the lock.
+
+    Switching a fresh database to WAL can fail with "database is locked" at once, without the busy
+    handler, when a second process opens it at the same moment (seen in CI: two CLI processes recording
+    review decisions into a new workspace). WAL is persistent, so the loser usually finds it already set.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def now() -> float:

@@ -299,3 +299,27 @@ def test_decisions_survive_kill_9_of_the_writer(workspace):
     assert acknowledged <= count <= acknowledged + 1
     review.set_decision(ds.id, "p0", "drop")  # and the log still takes writes
     assert review.count_decisions(ds.id) == count + 1
+
+
+def test_a_database_locked_while_it_is_switched_to_wal_is_retried_not_fatal():
+    """CI once saw the WAL switch of a fresh database fail at once ('database is locked', no busy wait)
+    when two CLI processes opened it together; the first open retries until the other is done."""
+    import sqlite3
+
+    real = sqlite3.connect(":memory:", isolation_level=None)
+    failures = iter([True, True])
+
+    class LockedAtFirst:
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA journal_mode =") and next(failures, False):
+                raise sqlite3.OperationalError("database is locked")
+            return real.execute(sql, *args)
+
+        def executescript(self, sql):
+            return real.executescript(sql)
+
+    store._initialise(LockedAtFirst())
+    assert real.execute("SELECT count(*) FROM decisions").fetchone()[0] == 0
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        failures = iter([True] * 1000)
+        store._initialise(LockedAtFirst(), wait_s=0.2)  # gives up after its wait, with the real error
