@@ -43,7 +43,8 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def inference_dtype(device: str):
-    """bf16 on CUDA; fp32 on CPU, where bf16 measured ~2x slower on these machines."""
+    """The dtype :func:`load_causal_lm` loads in: bf16 on CUDA, fp32 on CPU (the scorers pick their own
+    precision through :func:`load_scoring_lm`)."""
     import torch
 
     return torch.bfloat16 if device.startswith("cuda") else torch.float32
