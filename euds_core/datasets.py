@@ -82,11 +82,13 @@ def normalise_table(
     question_col: str | None = None,
     answer_col: str | None = None,
     id_col: str | None = None,
+    allow_empty: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Turn a user table into the normalised table; returns it with counts of skipped rows by reason.
 
     Q&A data is given by ``question_col`` + ``answer_col`` (then ``text`` is built from them); otherwise
-    ``text_col`` (guessed when None). Rows whose text is missing or empty are skipped and counted, not fatal.
+    ``text_col`` (guessed when None). Rows whose text is missing or empty are skipped and counted, not fatal;
+    when none is left that is an error, unless ``allow_empty`` (one batch of a streamed pool).
     """
     if raw.empty or len(raw.columns) == 0:
         raise EudsInputError("the data has no rows; check the file is not empty and has a header line")
@@ -151,7 +153,7 @@ def normalise_table(
     else:
         out["id"] = [f"row-{i}" for i in out.index]
 
-    if out.empty:
+    if out.empty and not allow_empty:
         reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "no rows"
         raise EudsInputError(f"no usable rows left after loading ({reasons}); check the chosen text column")
     ordered = [c for c in TABLE_COLUMNS if c in out.columns]
@@ -204,6 +206,24 @@ def guess_label_column(raw: pd.DataFrame, text_col: str | None = None) -> str | 
 # ---------------------------------------------------------------------------------------------- files
 
 
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".tsv.gz")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def file_suffix(path: Path) -> str:
+    """The lower-case suffix that names the format: ``.csv.gz`` for a compressed file, else the last one."""
+    return "".join(path.suffixes[-2:]).lower() if path.suffix.lower() in (".bz2", ".gz") else path.suffix.lower()
+
+
+def sniff_csv_delimiter(sample: str) -> str:
+    """The delimiter of a CSV sample among , ; tab | (an unrestricted sniffer picks letters: "t" in "text")."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","  # one column, or nothing to tell: plain CSV
+
+
 def read_table_file(path: str | Path) -> pd.DataFrame:
     """Read a user's CSV / TSV / JSONL / JSON / Parquet file or HF ``save_to_disk`` folder into a raw frame."""
     path = Path(path).expanduser()
@@ -211,32 +231,33 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
         raise EudsInputError(f"no such file or folder: {path}")
     if path.is_dir():
         return _read_hf_folder(path)
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() in (".bz2", ".gz") else path.suffix.lower()
+    suffix = file_suffix(path)
     try:
-        if suffix in (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".tsv.gz"):
+        if suffix in CSV_SUFFIXES:
             return _read_csv(path)
-        if suffix in (".jsonl", ".ndjson", ".jsonl.gz"):
+        if suffix in JSONL_SUFFIXES:
             return pd.read_json(path, lines=True, dtype=False)
         if suffix == ".json":
             return _read_json(path)
-        if suffix in (".parquet", ".pq"):
+        if suffix in PARQUET_SUFFIXES:
             return pd.read_parquet(path)
     except EudsInputError:
         raise
     except UnicodeDecodeError as exc:
         raise EudsInputError(f"{path.name} is not valid UTF-8 text ({exc.reason}); re-save it as UTF-8") from None
     except ValueError as exc:
-        raise EudsInputError(f"could not read {path.name} as {suffix[1:]}: {_first_line(exc)}") from None
+        raise EudsInputError(f"could not read {path.name} as {suffix[1:]}: {first_error_line(exc)}") from None
     except Exception as exc:  # pyarrow/parsers raise many types for a corrupt file
         raise EudsInputError(
-            f"could not read {path.name}: {_first_line(exc)}; is it really a {suffix[1:]} file?"
+            f"could not read {path.name}: {first_error_line(exc)}; is it really a {suffix[1:]} file?"
         ) from None
     raise EudsInputError(
         f"unsupported file type '{path.suffix}'; use .csv, .tsv, .jsonl, .json, .parquet or a save_to_disk folder"
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_error_line(exc: BaseException) -> str:
+    """The first line of an exception's message (parsers write pages), at most 300 characters."""
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
 
@@ -254,13 +275,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if path.suffix.lower() == ".tsv":
         sep = "\t"
     else:
-        # Sniff among the usual delimiters only: an unrestricted sniffer picks letters ("t" in "text").
         with path.open("rb") as fh:
-            sample = fh.read(1 << 16).decode(encoding.replace("-sig", ""), errors="ignore")
-        try:
-            sep = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-        except csv.Error:
-            sep = ","  # one column, or nothing to tell: plain CSV
+            sep = sniff_csv_delimiter(fh.read(1 << 16).decode(encoding.replace("-sig", ""), errors="ignore"))
     try:
         return pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:

@@ -24,7 +24,6 @@ combination, and 8 per row with ``--id-col`` to check the ids are unique across 
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +35,18 @@ import numpy as np
 import pandas as pd
 
 from euds_core.cache import DatasetCache, load_array, save_array
-from euds_core.datasets import TABLE_COLUMNS, Dataset, guess_text_column, normalise_table
+from euds_core.datasets import (
+    CSV_SUFFIXES,
+    JSONL_SUFFIXES,
+    PARQUET_SUFFIXES,
+    TABLE_COLUMNS,
+    Dataset,
+    file_suffix,
+    first_error_line,
+    guess_text_column,
+    normalise_table,
+    sniff_csv_delimiter,
+)
 from euds_core.errors import EudsInputError
 from euds_core.scores import make_scorer
 from euds_core.scoring import DEFAULT_BATCH_SIZES, check_columns, checked_scores, expand_score_names
@@ -49,10 +59,6 @@ TWO_PASS_SCORES = ("semantic",)
 COMBINATION_SCORES = ("igse", "ig", "is", "gs")
 WORK_FORMAT = 1  # part of the work folder's identity: bump when the shard layout changes
 
-CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".tsv.gz")
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz")
-PARQUET_SUFFIXES = (".parquet", ".pq")
-_SENTINEL_ID = "\x00euds-stream-sentinel"  # cannot be a cleaned id: \x00 is stripped from texts and never typed
 
 # (stage, rows done, rows total or None when unknown, message); stages: scoring, semantic, writing
 StreamProgressFn = Callable[[str, int, "int | None", str], None]
@@ -81,7 +87,7 @@ def _open_source(path: str | Path) -> _Source:
         raise EudsInputError(f"no such file or folder: {path}")
     if path.is_dir():
         return _Source(path, "hf", _hf_arrow_files(path))
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() in (".bz2", ".gz") else path.suffix.lower()
+    suffix = file_suffix(path)
     if suffix == ".json":
         raise EudsInputError(
             f"{path.name} is one JSON document, which cannot be read in batches; convert it to .jsonl "
@@ -107,7 +113,9 @@ def _parquet_source(path: Path) -> _Source:
         schema = pq.read_schema(path)
         total = pq.read_metadata(path).num_rows
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-        raise EudsInputError(f"could not read {path.name}: {_first_line(exc)}; is it really a parquet file?") from None
+        raise EudsInputError(
+            f"could not read {path.name}: {first_error_line(exc)}; is it really a parquet file?"
+        ) from None
     source = _Source(path, "parquet", [path], total_rows=total)
     index = (schema.pandas_metadata or {}).get("index_columns") or []
     if all(isinstance(i, str) for i in index):
@@ -136,12 +144,6 @@ def _hf_arrow_files(path: Path) -> list[Path]:
     return files
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (parsers write pages), at most 300 characters."""
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
-
-
 def _csv_read_options(path: Path) -> tuple[str, str]:
     """(encoding, delimiter) as ``datasets._read_csv`` chooses them: BOM -> UTF-16, .tsv -> tab, else sniffed."""
     import pyarrow as pa
@@ -153,12 +155,7 @@ def _csv_read_options(path: Path) -> tuple[str, str]:
     encoding = "utf-16" if sample.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf8"
     if path.name.lower().endswith((".tsv", ".tsv.gz")):
         return encoding, "\t"
-    text = sample.decode("utf-16" if encoding == "utf-16" else "utf-8", errors="ignore")
-    try:
-        # Sniff among the usual delimiters only: an unrestricted sniffer picks letters ("t" in "text").
-        return encoding, csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return encoding, ","  # one column, or nothing to tell: plain CSV
+    return encoding, sniff_csv_delimiter(sample.decode("utf-16" if encoding == "utf-16" else "utf-8", errors="ignore"))
 
 
 def _arrow_batches(source: _Source, columns: list[str] | None) -> Iterator:
@@ -226,7 +223,7 @@ def _read_errors(source: _Source) -> Iterator[None]:
         if "invalid UTF8" in str(exc):  # pyarrow's wording for what read_table_file reports as UnicodeDecodeError
             raise EudsInputError(f"{source.path.name} is not valid UTF-8 text; re-save it as UTF-8") from None
         raise EudsInputError(
-            f"could not read {source.path.name}: {_first_line(exc)}; is it really a {kind} file?"
+            f"could not read {source.path.name}: {first_error_line(exc)}; is it really a {kind} file?"
         ) from None
 
 
@@ -255,25 +252,6 @@ def _source_columns(source: _Source, batch_rows: int) -> list[str]:
         batches.close()
     names = [] if batch is None else batch.schema.names
     return [n for n in names if n not in source.index_columns]
-
-
-def _normalise_batch(raw: pd.DataFrame, columns: dict) -> tuple[pd.DataFrame, dict[str, int]]:
-    """``normalise_table`` of one batch, which unlike a whole pool may have no usable row (then 0 rows)."""
-    try:
-        return normalise_table(raw, **columns)
-    except EudsInputError as first_error:
-        # A batch whose rows are all skipped is refused as "no usable rows": count its skipped rows by
-        # normalising it with one valid row appended. A real input error (duplicate ids) is raised again.
-        sentinel = {c: None for c in raw.columns}
-        for role in ("text_col", "label_col", "question_col", "answer_col"):
-            if columns.get(role) is not None:
-                sentinel[columns[role]] = "x"
-        if columns.get("id_col") is not None:
-            sentinel[columns["id_col"]] = _SENTINEL_ID
-        table, skipped = normalise_table(pd.concat([raw, pd.DataFrame([sentinel], index=[-1])]), **columns)
-        if len(table) != 1:
-            raise first_error
-        return table.iloc[:0], skipped
 
 
 def iter_table_batches(
@@ -336,7 +314,7 @@ def _iter_source_batches(
         else:
             raw.index = pd.RangeIndex(len(raw)) * source.range_step + source.range_start + offset * source.range_step
         offset += len(raw)
-        table, batch_skipped = _normalise_batch(raw, columns)
+        table, batch_skipped = normalise_table(raw, **columns, allow_empty=True)  # a batch may lose every row
         for reason, count in batch_skipped.items():
             skipped[reason] = skipped.get(reason, 0) + count
         if columns["id_col"] is not None and len(table):
