@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.workspace import euds_home
+from euds_core.storage.workspace import euds_home
 from ui.state import current_dataset_spec
 
 st.set_page_config(page_title="EUDS Studio", page_icon="🧭", layout="wide")

@@ -60,7 +60,7 @@ def _setup_workspace() -> Path:
 
 def _snippets(n: int, seed: int = 0) -> list[str]:
     """``n`` rotten_tomatoes review snippets (short texts, ~24 SmolLM2 tokens each), seeded sample."""
-    from euds_core.datasets import load_builtin
+    from euds_core.data.builtins import load_builtin
 
     table = load_builtin("rotten_tomatoes").table
     rng = np.random.default_rng(seed)
@@ -76,7 +76,7 @@ def bench_generative(quick: bool) -> list[str]:
     import torch
     from scipy.stats import spearmanr
 
-    from euds_core.models import load_causal_lm, resolve_lm_path, resolve_lm_precision
+    from euds_core.models.loading import load_causal_lm, resolve_lm_path, resolve_lm_precision
     from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
     rounds, per_round = (2, 128) if quick else (4, 256)  # rounds of 128+: real scoring batches sorted chunks of 512+
@@ -144,8 +144,8 @@ def bench_semantic(quick: bool) -> list[str]:
     import pandas as pd
     from scipy.stats import spearmanr
 
-    from euds_core.embeddings import compute_embeddings
-    from euds_core.models import load_encoder, resolve_encoder_path, resolve_encoder_precision
+    from euds_core.models.embeddings import compute_embeddings
+    from euds_core.models.loading import load_encoder, resolve_encoder_path, resolve_encoder_precision
     from euds_core.scores.semantic import SemanticScorer, fit_unit_centroids, soft_assignment_entropy
 
     rounds, per_round = (4, 100) if quick else (6, 200)
@@ -200,7 +200,7 @@ def bench_gpu_mfu(quick: bool) -> list[str]:
 
     if not torch.cuda.is_available():
         return ["gpu_mfu: skipped: no GPU (torch.cuda.is_available() is False)"]
-    from euds_core.models import load_causal_lm, resolve_lm_path
+    from euds_core.models.loading import load_causal_lm, resolve_lm_path
     from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
     name = torch.cuda.get_device_name(0)
@@ -289,8 +289,8 @@ def bench_interval_update(quick: bool) -> list[str]:
     """Server-side ms for one percentile-interval change at 1 M rows: mask, kept count, kept/dropped histogram, labels."""
     import pandas as pd
 
-    from euds_core.interval_index import SortedScoreIndex
-    from euds_core.select import select_percentile
+    from euds_core.selection.interval_index import SortedScoreIndex
+    from euds_core.selection.intervals import select_percentile
 
     n, bins, changes = 1_000_000, 60, 10
     rng = np.random.default_rng(0)
@@ -354,7 +354,7 @@ def bench_umap(quick: bool) -> list[str]:
     import umap
     from sklearn.manifold import trustworthiness
 
-    from euds_core.embed_map import compute_embedding_map
+    from euds_core.selection.embed_map import compute_embedding_map
 
     n = 15_000 if quick else 100_000
     x = synthetic_mixture(n)
@@ -389,8 +389,9 @@ def bench_umap(quick: bool) -> list[str]:
 
 def bench_cache_hit(quick: bool) -> list[str]:
     """Second identical score_dataset call (cache hit, no model load) vs the first (computes everything)."""
-    from euds_core.datasets import Dataset, load_builtin
-    from euds_core.scoring import score_dataset
+    from euds_core.data.builtins import load_builtin
+    from euds_core.data.table import Dataset
+    from euds_core.scoring.engine import score_dataset
 
     rows = 64 if quick else 512
     full = load_builtin("rotten_tomatoes")

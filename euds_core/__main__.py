@@ -1,4 +1,4 @@
-"""``python -m euds_core <command>``: see euds_core/cli.py."""
+"""``python -m euds_core <command>``: see euds_core/cli/__init__.py."""
 
 import sys
 

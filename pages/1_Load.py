@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.datasets import load_dataset, save_dataset
+from euds_core.data.datasets import load_dataset, save_dataset
 from euds_core.errors import EudsInputError
 from ui.load import builtin_table, column_choices, dataset_summary, read_raw_file, store_upload
 from ui.state import current_dataset, current_dataset_spec, set_current_dataset

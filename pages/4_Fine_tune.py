@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.finetune import DEFAULT_SIZES, available_strategies, load_runs
-from euds_core.interval_search import load_search_grid
-from euds_core.jobs import start_job
+from euds_core.experiments.finetune import DEFAULT_SIZES, available_strategies, load_runs
+from euds_core.experiments.interval_search import load_search_grid
+from euds_core.runtime.jobs import start_job
 from ui.finetune_charts import (
     accuracy_vs_size_figure,
     accuracy_vs_time_figure,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core import review
+from euds_core.curation import review
 from ui.review_data import (
     PAGE_SIZE,
     VIEWS,

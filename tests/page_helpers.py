@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from euds_core.cache import DatasetCache
-from euds_core.datasets import Dataset, normalise_table, save_dataset
+from euds_core.data.datasets import save_dataset
+from euds_core.data.table import Dataset, normalise_table
 from euds_core.scores import make_scorer
+from euds_core.storage.cache import DatasetCache
 from ui.scores import MODEL_FREE_OPTIONS, SCORE_OPTIONS_ENV
 
 APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")

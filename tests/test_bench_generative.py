@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core import mixed_precision
 from euds_core.errors import EudsInputError
-from euds_core.models import load_causal_lm, load_scoring_lm, resolve_lm_precision
+from euds_core.models import mixed_precision
+from euds_core.models.loading import load_causal_lm, load_scoring_lm, resolve_lm_precision
 from euds_core.scores.generative import GenerativeScorer, lm_token_stats
 from tests.helpers import requires_assets
 
@@ -62,7 +62,7 @@ def test_smollm2_bf16_matmuls_rank_like_fp32_on_snippets():
     """bf16 matmuls with fp32 activations: Spearman 0.9998 on 384 snippets; must clear the 0.99 bar here."""
     from scipy.stats import spearmanr
 
-    from euds_core.datasets import load_builtin
+    from euds_core.data.builtins import load_builtin
 
     table = load_builtin("rotten_tomatoes").table.sample(48, random_state=1).reset_index(drop=True)
     fp32 = GenerativeScorer(precision="fp32").score(table, batch_size=16)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from euds_core.cache import DatasetCache, load_array, run_chunked, save_array
 from euds_core.errors import ScoringCancelled
+from euds_core.storage.cache import DatasetCache, load_array, run_chunked, save_array
 
 
 def test_save_load_and_corruption_detected(tmp_path):

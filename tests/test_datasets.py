@@ -3,15 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from euds_core.datasets import (
-    dataset_hash,
-    guess_label_column,
-    guess_text_column,
-    load_dataset,
-    load_saved_dataset,
-    normalise_table,
-    save_dataset,
-)
+from euds_core.data.datasets import load_dataset, load_saved_dataset, save_dataset
+from euds_core.data.table import dataset_hash, guess_label_column, guess_text_column, normalise_table
 from euds_core.errors import EudsInputError
 from tests.helpers import requires_assets
 
@@ -135,7 +128,7 @@ def test_column_guesses():
 
 def test_saved_dataset_roundtrip_by_id():
     raw = pd.DataFrame({"text": ["a b", "c d"]})
-    from euds_core.datasets import Dataset
+    from euds_core.data.table import Dataset
 
     ds = Dataset("x.csv", "unlabelled", normalise_table(raw, text_col="text")[0])
     dataset_id = save_dataset(ds)
@@ -147,7 +140,7 @@ def test_saved_dataset_roundtrip_by_id():
 @pytest.mark.slow
 @requires_assets
 def test_builtin_datasets_have_documented_sizes():
-    from euds_core.datasets import load_builtin
+    from euds_core.data.builtins import load_builtin
 
     rt, bbc, chat = load_builtin("rotten_tomatoes"), load_builtin("bbc_news"), load_builtin("chatterbot_qa")
     assert len(rt.table) == 12808 and rt.table["label"].value_counts().to_dict() == {"fresh": 7403, "rotten": 5405}

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from euds_core import embed_map
-from euds_core.cache import DatasetCache
-from euds_core.embed_map import compute_embedding_map
 from euds_core.errors import EudsInputError
+from euds_core.selection import embed_map
+from euds_core.selection.embed_map import compute_embedding_map
+from euds_core.storage.cache import DatasetCache
 
 
 def three_blobs(n_per: int = 40, dim: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

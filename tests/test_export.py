@@ -11,13 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from euds_core import review
-from euds_core.datasets import Dataset, save_dataset
+from euds_core.curation import review
+from euds_core.curation.export import export_subset, read_manifest, rebuild_from_manifest, subset_frame
+from euds_core.data.datasets import save_dataset
+from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
-from euds_core.export import export_subset, read_manifest, rebuild_from_manifest, subset_frame
 from euds_core.scores import make_scorer
-from euds_core.scoring import score_dataset
-from euds_core.select import Interval, SelectionSpec
+from euds_core.scoring.engine import score_dataset
+from euds_core.selection.intervals import Interval, SelectionSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {"tokenizer": "whitespace"}

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core import finetune
 from euds_core.cli import main
 from euds_core.errors import EudsInputError
-from euds_core.finetune import (
+from euds_core.experiments import finetune
+from euds_core.experiments.finetune import (
     RESULT_COLUMNS,
     FinetuneConfig,
     GridSpec,
@@ -24,7 +24,7 @@ from euds_core.finetune import (
     subset_rows,
     train_and_evaluate,
 )
-from euds_core.interval_search import best_cell, interval_cells, search_interval
+from euds_core.experiments.interval_search import best_cell, interval_cells, search_interval
 from tests.helpers import requires_assets
 
 WORDS = "good great fine bad awful poor movie film plot actor the a is was".split()
@@ -200,7 +200,7 @@ def test_restarted_grid_skips_finished_runs(tiny_bert, monkeypatch):
     again = run_grid("ds", table, spec, task="classification", scores=scores)
     assert calls == [] and again[RESULT_COLUMNS].equals(runs[RESULT_COLUMNS])
 
-    from euds_core.store import connect
+    from euds_core.storage.store import connect
 
     with connect() as conn:  # lose one run, as if the process died while training it
         conn.execute("DELETE FROM finetune_runs WHERE strategy='random' AND size_fraction=0.5")
@@ -457,8 +457,9 @@ def test_cli_search_interval(odd_csv, tmp_path, capsys):
 
 
 def test_finetune_job_kind_runs_a_grid(tiny_bert):
-    from euds_core.datasets import Dataset, save_dataset
-    from euds_core.jobs import job_kinds
+    from euds_core.data.datasets import save_dataset
+    from euds_core.data.table import Dataset
+    from euds_core.runtime.job_kinds import JOB_KINDS
 
     ds = Dataset(name="tiny", task="classification", table=tiny_table(40))
     dataset_id = save_dataset(ds)
@@ -471,7 +472,7 @@ def test_finetune_job_kind_runs_a_grid(tiny_bert):
         "config": {"model": str(tiny_bert), "epochs": 1, "max_len": 16, "device": "cpu"},
         "threads": 1,
     }
-    result = job_kinds()["finetune"](
+    result = JOB_KINDS["finetune"](
         args, type("R", (), {"update": lambda self, f, m: updates.append((f, m)), "cancelled": lambda self: False})()
     )
     assert result["runs"] == 1 and updates[-1][0] == 1.0
@@ -486,7 +487,7 @@ def test_finetune_job_kind_runs_a_grid(tiny_bert):
 def test_real_minilm_fine_tune_beats_the_majority_class():
     import time
 
-    from euds_core.datasets import load_dataset
+    from euds_core.data.datasets import load_dataset
 
     table = load_dataset("bbc_news", limit=200).table
     train, test = stratified_split(table["label"].to_numpy(), len(table), 0.2, 0)
@@ -504,10 +505,11 @@ def test_kill_9_during_a_grid_keeps_finished_runs_and_the_rerun_completes(tiny_b
     import signal
     import time
 
-    from euds_core.datasets import Dataset, save_dataset
-    from euds_core.finetune import load_runs
-    from euds_core.jobs import get_job, start_job
-    from euds_core.store import connect
+    from euds_core.data.datasets import save_dataset
+    from euds_core.data.table import Dataset
+    from euds_core.experiments.finetune import load_runs
+    from euds_core.runtime.jobs import get_job, start_job
+    from euds_core.storage.store import connect
 
     ds = Dataset(name="tiny", task="classification", table=tiny_table(80))
     dataset_id = save_dataset(ds)

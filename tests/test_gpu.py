@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from euds_core.models import auto_token_budget, load_causal_lm, resolve_lm_precision
+from euds_core.models.loading import auto_token_budget, load_causal_lm, resolve_lm_precision
 from euds_core.scores import generative
 from euds_core.scores.generative import GenerativeScorer, lm_token_stats
 from tests.helpers import requires_assets
@@ -52,8 +52,8 @@ def test_token_budget_is_sized_to_gpu_memory(tiny_causal_lm_dir):
 def test_smollm2_and_minilm_agree_between_gpu_and_cpu():
     from scipy.stats import spearmanr
 
-    from euds_core.datasets import load_builtin
-    from euds_core.embeddings import compute_embeddings
+    from euds_core.data.builtins import load_builtin
+    from euds_core.models.embeddings import compute_embeddings
 
     table = load_builtin("rotten_tomatoes").table.sample(64, random_state=0).reset_index(drop=True)
     cpu = GenerativeScorer(precision="fp32").score(table, device="cpu", batch_size=16)

@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from euds_core.errors import EudsInputError
-from euds_core.interval_index import SortedScoreIndex
-from euds_core.select import Interval, select_keep_fraction, select_percentile, select_threshold
+from euds_core.selection.interval_index import SortedScoreIndex
+from euds_core.selection.intervals import Interval, select_keep_fraction, select_percentile, select_threshold
 
 SCORES = np.array([0.5, 0.1, 0.9, 0.5, 0.3, 0.7])  # sorted: 0.1 0.3 0.5 0.5 0.7 0.9
 LABELS = np.array(["a", "b", "a", "b", "b", "a"])

@@ -3,10 +3,11 @@ import time
 import pandas as pd
 import pytest
 
-from euds_core.datasets import Dataset, save_dataset
-from euds_core.jobs import cancel_job, get_job, list_jobs, start_job
-from euds_core.scoring import score_dataset
-from euds_core.store import connect
+from euds_core.data.datasets import save_dataset
+from euds_core.data.table import Dataset
+from euds_core.runtime.jobs import cancel_job, get_job, list_jobs, start_job
+from euds_core.scoring.engine import score_dataset
+from euds_core.storage.store import connect
 
 OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}
 

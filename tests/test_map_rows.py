@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from euds_core.embed_map import NOT_DRAWN, EmbeddingMap
+from euds_core.selection.embed_map import NOT_DRAWN, EmbeddingMap
 
 
 def test_full_row_views_of_a_sampled_map():

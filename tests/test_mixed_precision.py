@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from euds_core.cache import DatasetCache
-from euds_core.embeddings import compute_embeddings, embedding_key, load_cached_embeddings
-from euds_core.mixed_precision import Bf16MatmulLinear, native_bf16, use_bf16_matmuls
-from euds_core.models import load_encoder, resolve_encoder_path
+from euds_core.models.embeddings import compute_embeddings, embedding_key, load_cached_embeddings
+from euds_core.models.loading import load_encoder, resolve_encoder_path
+from euds_core.models.mixed_precision import Bf16MatmulLinear, native_bf16, use_bf16_matmuls
+from euds_core.storage.cache import DatasetCache
 from tests.helpers import requires_assets
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from euds_core.select import select_percentile
+from euds_core.selection.intervals import select_percentile
 from tests.page_helpers import APP, N_ROWS, seed_scores, tiny_dataset, use_model_free_options
 
 KEPT = re.compile(r"Kept (\d+) of (\d+)")
@@ -104,8 +104,8 @@ def test_unknown_dataset_shows_an_error_not_an_exception(monkeypatch, tmp_path):
 
 
 def test_subset_report_toggle_shows_diversity_and_balance(explore):
-    from euds_core.cache import DatasetCache
-    from euds_core.embeddings import compute_embeddings
+    from euds_core.models.embeddings import compute_embeddings
+    from euds_core.storage.cache import DatasetCache
 
     ds, scores, open_ = explore
     compute_embeddings(ds.table, encoder="hashing", cache=DatasetCache(ds.id))  # what the semantic score caches
@@ -122,9 +122,10 @@ def test_page_works_at_one_million_rows(monkeypatch, tmp_path):
     """Issue 8: the Explore page stays usable at 1 M rows (counts exact after a slider change, no exception)."""
     import pandas as pd
 
-    from euds_core.cache import DatasetCache
-    from euds_core.datasets import Dataset, save_dataset
+    from euds_core.data.datasets import save_dataset
+    from euds_core.data.table import Dataset
     from euds_core.scores import make_scorer
+    from euds_core.storage.cache import DatasetCache
     from ui.scores import MODEL_FREE_OPTIONS
 
     use_model_free_options(monkeypatch, tmp_path)

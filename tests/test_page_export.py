@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from euds_core import review
-from euds_core.datasets import Dataset, save_dataset
-from euds_core.export import rebuild_from_manifest
-from euds_core.scoring import score_dataset
+from euds_core.curation import review
+from euds_core.curation.export import rebuild_from_manifest
+from euds_core.data.datasets import save_dataset
+from euds_core.data.table import Dataset
+from euds_core.scoring.engine import score_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {"tokenizer": "whitespace"}

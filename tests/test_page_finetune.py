@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from euds_core.datasets import Dataset, save_dataset
-from euds_core.finetune import GridSpec, RunResult, save_run
-from euds_core.interval_search import search_grid_path
-from euds_core.scoring import score_dataset
+from euds_core.data.datasets import save_dataset
+from euds_core.data.table import Dataset
+from euds_core.experiments.finetune import GridSpec, RunResult, save_run
+from euds_core.experiments.interval_search import search_grid_path
+from euds_core.scoring.engine import score_dataset
 from tests.test_finetune import build_tiny_bert, tiny_table
 from ui.finetune_charts import accuracy_vs_size_figure, clicked_cell, explore_link_params, summarise_runs
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from euds_core.jobs import get_job, list_jobs
+from euds_core.runtime.jobs import get_job, list_jobs
 from euds_core.scores import list_scorers
 from tests.page_helpers import APP, seed_scores, tiny_dataset, use_model_free_options
 from ui.scores import score_groups

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("ray.data")
 
-from euds_core.datasets import Dataset  # noqa: E402
-from euds_core.ray_engine import score_dataset_ray, shutdown_ray  # noqa: E402
-from euds_core.scoring import score_dataset  # noqa: E402
+from euds_core.data.table import Dataset
+from euds_core.scoring.engine import score_dataset  # noqa: E402
+from euds_core.scoring.ray_engine import score_dataset_ray, shutdown_ray  # noqa: E402
 from tests.helpers import TINY_VOCAB  # noqa: E402
 
 pytestmark = pytest.mark.slow  # starting Ray takes ~10-30 s on 2 cores

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from euds_core.cli import main
-from euds_core.datasets import Dataset, load_dataset
+from euds_core.data.datasets import load_dataset
+from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
-from euds_core.scoring import score_dataset
+from euds_core.scoring.engine import score_dataset
 from tests.bad_inputs import bad_input_corpus, write_bad_input
 
 REPO = Path(__file__).resolve().parent.parent

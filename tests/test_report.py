@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core import store
-from euds_core.datasets import Dataset
-from euds_core.report import build_report_html, finetune_curve_frame, label_balance
-from euds_core.select import Interval, SelectionSpec
+from euds_core.curation.html_report import build_report_html, finetune_curve_frame, label_balance
+from euds_core.data.table import Dataset
+from euds_core.selection.intervals import Interval, SelectionSpec
+from euds_core.storage import store
 
 
 def tiny() -> tuple[Dataset, pd.DataFrame, SelectionSpec]:

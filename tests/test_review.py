@@ -13,10 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from euds_core import review, store
-from euds_core.datasets import Dataset, save_dataset
+from euds_core.curation import review
+from euds_core.data.datasets import save_dataset
+from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
-from euds_core.select import Interval, SelectionSpec
+from euds_core.selection.intervals import Interval, SelectionSpec
+from euds_core.storage import store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -265,7 +267,7 @@ def test_two_cli_processes_writing_500_decisions_each_lose_none(workspace, tmp_p
 WRITER = textwrap.dedent(
     """
     import sys
-    from euds_core import review
+    from euds_core.curation import review
     dataset_id = sys.argv[1]
     for i in range(100000):
         review.set_decision(dataset_id, f"p{i % 1000}", "drop" if i % 2 else "keep", note=str(i))

@@ -1,7 +1,7 @@
 import numpy as np
 
-from euds_core.samplers import get_sampler
-from euds_core.samplers.cluster_balanced import round_robin
+from euds_core.selection.samplers import get_sampler
+from euds_core.selection.samplers.cluster_balanced import round_robin
 
 
 def test_round_robin_takes_equal_shares():

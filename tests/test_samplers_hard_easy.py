@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from euds_core.errors import EudsInputError
-from euds_core.samplers import get_sampler, keep_count
+from euds_core.selection.samplers import get_sampler, keep_count
 
 SCORE = np.arange(20, dtype=float)  # row i has score i: row 19 is the hardest
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from euds_core.samplers import get_sampler
-from euds_core.samplers.kcenter import kcenter_greedy
+from euds_core.selection.samplers import get_sampler
+from euds_core.selection.samplers.kcenter import kcenter_greedy
 
 
 def _unit(x):

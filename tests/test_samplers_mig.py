@@ -2,8 +2,14 @@ import numpy as np
 import pytest
 
 from euds_core.errors import EudsInputError
-from euds_core.samplers import get_sampler
-from euds_core.samplers.mig import label_graph, mig_greedy, propagation_matrix, soft_cluster_weights, tags_to_weights
+from euds_core.selection.samplers import get_sampler
+from euds_core.selection.samplers.mig import (
+    label_graph,
+    mig_greedy,
+    propagation_matrix,
+    soft_cluster_weights,
+    tags_to_weights,
+)
 
 # Five points, three labels A, B, C. Labels A and B are similar (cos .95 >= .9), C stands alone:
 W = np.array([[1.0, 0.95, 0.0], [0.95, 1.0, 0.0], [0.0, 0.0, 1.0]])

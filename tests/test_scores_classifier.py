@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core.cache import DatasetCache
 from euds_core.errors import EudsInputError
 from euds_core.scores import classifier
 from euds_core.scores.classifier import (
@@ -13,6 +12,7 @@ from euds_core.scores.classifier import (
     encode_labels,
     uncertainty_table,
 )
+from euds_core.storage.cache import DatasetCache
 
 
 def test_uncertainty_hand_values():

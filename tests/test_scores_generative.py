@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from euds_core.models import load_causal_lm
+from euds_core.models.loading import load_causal_lm
 from euds_core.scores import generative
 from euds_core.scores.generative import GenerativeScorer, PerplexityScorer, lm_token_stats
 from tests.helpers import requires_assets
@@ -39,7 +39,7 @@ def test_empty_token_text_scores_first_token_distribution(tiny_causal_lm_dir):
 
 
 def test_scorers_share_one_pass(tiny_causal_lm_dir, monkeypatch):
-    from euds_core.cache import DatasetCache
+    from euds_core.storage.cache import DatasetCache
 
     table = pd.DataFrame({"text": TEXTS})
     cache = DatasetCache("gen")

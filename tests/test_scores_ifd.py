@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 import torch
 
-from euds_core.cache import DatasetCache
-from euds_core.models import load_causal_lm
+from euds_core.models.loading import load_causal_lm
 from euds_core.scores.ifd import IFDScorer, answer_losses, ifd_ratio
+from euds_core.storage.cache import DatasetCache
 
 QUESTIONS = ["is the sun red", "was the cat fast", "the moon is"]
 ANSWERS = ["the sun is red and the moon is blue", "the cat was slow", "blue"]

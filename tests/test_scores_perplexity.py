@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from euds_core.models import load_causal_lm
+from euds_core.models.loading import load_causal_lm
 from euds_core.scores import make_scorer
 
 

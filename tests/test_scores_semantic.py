@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core.cache import DatasetCache
-from euds_core.embeddings import hashing_embed
+from euds_core.models.embeddings import hashing_embed
 from euds_core.scores.semantic import SemanticScorer, soft_assignment_entropy
+from euds_core.storage.cache import DatasetCache
 from tests.helpers import requires_assets
 
 

@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core.datasets import Dataset
+from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.scores import semantic
-from euds_core.scoring import expand_score_names, score_dataset
+from euds_core.scoring.engine import expand_score_names, score_dataset
 
 OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}
 
@@ -51,7 +51,7 @@ def test_cached_only_returns_finished_scores_and_free_combinations():
 
 def test_label_scorer_needs_label_column():
     from euds_core.scores.base import Scorer
-    from euds_core.scoring import check_columns
+    from euds_core.scoring.engine import check_columns
 
     class _Needy(Scorer):
         name = "needy_test"

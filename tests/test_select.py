@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from euds_core.errors import EudsInputError
-from euds_core.select import (
+from euds_core.selection.intervals import (
     Interval,
     SelectionSpec,
     apply_selection,

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core import streaming
 from euds_core.cli import main
-from euds_core.datasets import load_dataset
+from euds_core.data.datasets import load_dataset
 from euds_core.errors import EudsInputError
 from euds_core.scores.lexical import TTRScorer, type_token_ratio
-from euds_core.scoring import score_dataset, scores_with_table
-from euds_core.streaming import iter_table_batches, score_file_streaming
+from euds_core.scoring import streaming
+from euds_core.scoring.engine import score_dataset, scores_with_table
+from euds_core.scoring.streaming import iter_table_batches, score_file_streaming
 from tests.helpers import TINY_VOCAB
 
 OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}
@@ -195,7 +195,7 @@ def test_other_arguments_start_a_clean_work_folder(tmp_path, monkeypatch):
 
 MEMORY_PROBE = """
 import sys
-from euds_core.streaming import score_file_streaming
+from euds_core.scoring.streaming import score_file_streaming
 score_file_streaming(sys.argv[1], ["information"], out=sys.argv[2], options={"tokenizer": "whitespace"},
                      batch_rows=10_000)
 # VmHWM, not getrusage's ru_maxrss: Linux carries the parent's peak into ru_maxrss across fork + exec, so under

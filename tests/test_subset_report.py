@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from euds_core.errors import EudsInputError
-from euds_core.subset_report import normalised_entropy, subset_report, vendi_score
+from euds_core.selection.subset_report import normalised_entropy, subset_report, vendi_score
 
 
 def test_vendi_hand_values():

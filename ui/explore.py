@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from euds_core.interval_index import SortedScoreIndex
-from euds_core.select import Interval
+from euds_core.selection.interval_index import SortedScoreIndex
+from euds_core.selection.intervals import Interval
 
 INTERVALS_KEY = "explore_intervals"
 URL_SEEN_KEY = "_explore_url_seen"

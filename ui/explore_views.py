@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core.datasets import Dataset
-from euds_core.select import Interval
+from euds_core.data.table import Dataset
+from euds_core.selection.intervals import Interval
 from ui.charts import label_balance_figure, label_balance_table, score_histogram
 from ui.explore import interval_bounds
 from ui.jobs_view import jobs_panel
@@ -125,7 +125,7 @@ def preview(dataset: Dataset, score: str, values: np.ndarray, kept: np.ndarray) 
 def subset_report_panel(dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray) -> None:
     """Diversity (Vendi), cluster coverage, label balance and score means of the kept rows vs the pool (on demand:
     Vendi is a pass over all embeddings, too slow to repeat on every drag of a large pool)."""
-    from euds_core.export import selection_report
+    from euds_core.curation.export import selection_report
     from ui.map_view import map_encoder
 
     if not st.toggle("Subset report: diversity, coverage, balance", key="explore_subset_report"):

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from euds_core.datasets import Dataset
-from euds_core.export import MANIFEST_NAME, export_bytes, export_subset, manifest_json
-from euds_core.report import build_report_html
-from euds_core.select import SelectionSpec
-from euds_core.workspace import workspace_dir
+from euds_core.curation.export import MANIFEST_NAME, export_bytes, export_subset, manifest_json
+from euds_core.curation.html_report import build_report_html
+from euds_core.data.table import Dataset
+from euds_core.selection.intervals import SelectionSpec
+from euds_core.storage.workspace import workspace_dir
 
 FORMATS = {"jsonl": "JSONL", "csv": "CSV", "parquet": "Parquet", "hf": "HF save_to_disk folder (zip)"}
 MIMES = {

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from euds_core.finetune import RESULT_COLUMNS
+from euds_core.experiments.finetune import RESULT_COLUMNS
 
 STRATEGY_COLOURS = {"interval": "#2563eb", "random": "#9ca3af", "full": "#111827"}
 PALETTE = ["#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.errors import EudsInputError
-from euds_core.finetune import FinetuneConfig, GridSpec, grid_score_names, parse_grid_message
-from euds_core.jobs import Job, cancel_job, list_jobs, start_job
+from euds_core.experiments.finetune import FinetuneConfig, GridSpec, grid_score_names, parse_grid_message
+from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
 from ui.jobs_view import format_eta
 
 GRID_KEY = "ft_grid_key"

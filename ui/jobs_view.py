@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.jobs import Job, cancel_job, list_jobs
+from euds_core.runtime.jobs import Job, cancel_job, list_jobs
 
 POLL_SECONDS = 1.0
 _SEEN_ACTIVE = "_jobs_seen_active"

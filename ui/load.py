@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core.datasets import Dataset, describe_builtins, guess_label_column, guess_text_column, read_table_file
+from euds_core.data.builtins import describe_builtins
+from euds_core.data.readers import read_table_file
+from euds_core.data.table import Dataset, guess_label_column, guess_text_column
 from euds_core.errors import EudsInputError
-from euds_core.workspace import workspace_dir
+from euds_core.storage.workspace import workspace_dir
 from ui.charts import label_balance_figure, label_balance_table, length_histogram
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")

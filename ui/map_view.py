@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core import review
-from euds_core.cache import DatasetCache
-from euds_core.datasets import Dataset
-from euds_core.embed_map import EmbeddingMap
-from euds_core.embeddings import load_cached_embeddings
+from euds_core.curation import review
+from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
-from euds_core.models import DEFAULT_ENCODER
+from euds_core.models.embeddings import load_cached_embeddings
+from euds_core.models.loading import DEFAULT_ENCODER
+from euds_core.selection.embed_map import EmbeddingMap
+from euds_core.storage.cache import DatasetCache
 from ui.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
 from ui.scores import score_options
 
@@ -37,7 +37,7 @@ def cached_embeddings(dataset: Dataset) -> np.ndarray | None:
     show_spinner="Computing the 2-D map (UMAP + HDBSCAN; cached on disk after the first time)…", max_entries=4
 )
 def _embedding_map(dataset_id: str, encoder: str, _embeddings: np.ndarray):
-    from euds_core.embed_map import compute_embedding_map
+    from euds_core.selection.embed_map import compute_embedding_map
 
     return compute_embedding_map(_embeddings, seed=0, cache=DatasetCache(dataset_id))
 

@@ -1,7 +1,7 @@
 """Review-page data: the review table (interval verdict + overrides), filters, clusters, and the click handlers.
 
 Every handler runs as a widget ``on_click`` callback, i.e. before the page script reruns, and writes through
-``euds_core.review`` (committed before it returns), so the table drawn after a click already shows it and a
+``euds_core.curation.review`` (committed before it returns), so the table drawn after a click already shows it and a
 killed server loses nothing. Decisions are read from SQLite on every run, so two reviewers see each other's
 work on their next rerun.
 """
@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core import review
-from euds_core.datasets import Dataset
-from euds_core.embed_map import NOT_DRAWN
+from euds_core.curation import review
+from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
+from euds_core.selection.embed_map import NOT_DRAWN
 
 FLASH_KEY = "review_flash"
 PAGE_SIZE = 25

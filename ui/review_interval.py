@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core.datasets import Dataset
+from euds_core.data.table import Dataset
 from euds_core.scores import make_scorer
-from euds_core.select import Interval, SelectionSpec
+from euds_core.selection.intervals import Interval, SelectionSpec
 from ui.scores import score_options
 
 SAVED_KEY = "euds_interval"

@@ -14,11 +14,11 @@ import os
 import pandas as pd
 import streamlit as st
 
-from euds_core.cache import DatasetCache
-from euds_core.datasets import Dataset
-from euds_core.jobs import Job, find_active_job, list_jobs, start_job
+from euds_core.data.table import Dataset
+from euds_core.runtime.jobs import Job, find_active_job, list_jobs, start_job
 from euds_core.scores import get_scorer_class, list_scorers
-from euds_core.scoring import expand_score_names, score_dataset
+from euds_core.scoring.engine import expand_score_names, score_dataset
+from euds_core.storage.cache import DatasetCache
 
 SCORE_OPTIONS_ENV = "EUDS_SCORE_OPTIONS"
 SCORE_OPTIONS_KEY = "score_options"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from euds_core.datasets import BUILTIN_DATASETS, DEFAULT_DATASET, Dataset, load_dataset, save_dataset
+from euds_core.data.builtins import BUILTIN_DATASETS, DEFAULT_DATASET
+from euds_core.data.datasets import load_dataset, save_dataset
+from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 
 DATASET_KEY = "dataset_spec"

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from euds_core.cache import CancelFn, DatasetCache, ProgressFn
+from euds_core.storage.cache import CancelFn, DatasetCache, ProgressFn
 
 
 class Scorer:
@@ -59,7 +59,7 @@ class EmbeddingScorer(Scorer):
     def embed(
         self, table: pd.DataFrame, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_
     ) -> np.ndarray:
-        from euds_core.embeddings import compute_embeddings
+        from euds_core.models.embeddings import compute_embeddings
 
         return compute_embeddings(
             table,

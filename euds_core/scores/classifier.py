@@ -18,11 +18,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from euds_core.cache import DatasetCache, load_array, save_array
-from euds_core.embeddings import compute_embeddings, encoder_id
 from euds_core.errors import EudsInputError
-from euds_core.models import DEFAULT_ENCODER
+from euds_core.models.embeddings import compute_embeddings, encoder_id
+from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.scores.base import Scorer
+from euds_core.storage.cache import DatasetCache, load_array, save_array
 
 
 def encode_labels(labels) -> tuple[np.ndarray, int]:

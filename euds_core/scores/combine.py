@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from euds_core.scores.base import Scorer
-from euds_core.select import percentile_rank
+from euds_core.selection.intervals import percentile_rank
 
 
 def rank_mean(arrays: list[np.ndarray]) -> np.ndarray:

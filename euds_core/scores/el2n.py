@@ -17,8 +17,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from euds_core.embeddings import encoder_id
-from euds_core.models import DEFAULT_ENCODER
+from euds_core.models.embeddings import encoder_id
+from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.scores.base import EmbeddingScorer
 from euds_core.scores.classifier import encode_labels, standardise
 

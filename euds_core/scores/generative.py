@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from euds_core.cache import DatasetCache, run_chunked
-from euds_core.models import DEFAULT_LM, auto_token_budget, load_causal_lm, load_scoring_lm, model_hash, resolve_lm_path
+from euds_core.models.loading import (
+    DEFAULT_LM,
+    auto_token_budget,
+    load_causal_lm,
+    load_scoring_lm,
+    model_hash,
+    resolve_lm_path,
+)
 from euds_core.scores.base import Scorer
+from euds_core.storage.cache import DatasetCache, run_chunked
 
 MAX_TOKENS = 256
 # Floats of logits materialised at once, whatever the batch: on CUDA 128 MB; on CPU ~8 MB, so each chunk's

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from euds_core.cache import DatasetCache, run_chunked
-from euds_core.datasets import QA_SEPARATOR
-from euds_core.models import DEFAULT_LM, load_causal_lm, load_scoring_lm, model_hash, resolve_lm_path
+from euds_core.data.table import QA_SEPARATOR
+from euds_core.models.loading import DEFAULT_LM, load_causal_lm, load_scoring_lm, model_hash, resolve_lm_path
 from euds_core.scores.base import Scorer
 from euds_core.scores.generative import (
     MAX_TOKENS,
@@ -21,6 +20,7 @@ from euds_core.scores.generative import (
     lm_precision_tag,
     sequence_token_stats,
 )
+from euds_core.storage.cache import DatasetCache, run_chunked
 
 
 def answer_losses(

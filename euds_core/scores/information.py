@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from euds_core.models import DEFAULT_ENCODER, load_tokenizer, model_hash, resolve_encoder_path
+from euds_core.models.loading import DEFAULT_ENCODER, load_tokenizer, model_hash, resolve_encoder_path
 from euds_core.scores.base import Scorer
 
 WHITESPACE_TOKENIZER = "whitespace"  # lower-cased words and punctuation; no model files needed

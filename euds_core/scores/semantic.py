@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from euds_core.embeddings import encoder_id
-from euds_core.models import DEFAULT_ENCODER
+from euds_core.models.embeddings import encoder_id
+from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.scores.base import EmbeddingScorer
 
 

@@ -61,17 +61,17 @@ def seed_scores(
     """Load ``dataset`` into ``home`` and cache ``scores`` with model-free options; returns the dataset id."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EUDS_HOME", str(home))
-        from euds_core.datasets import load_dataset, save_dataset
-        from euds_core.scoring import score_dataset
+        from euds_core.data.datasets import load_dataset, save_dataset
+        from euds_core.scoring.engine import score_dataset
 
         ds = load_dataset(dataset)
         save_dataset(ds)
         options = options or MODEL_FREE_OPTIONS
         score_dataset(ds, list(scores), options=options)
         if "semantic" in scores:  # the Explore map, cached on disk, so no test waits for UMAP's first compile
-            from euds_core.cache import DatasetCache
-            from euds_core.embed_map import compute_embedding_map
-            from euds_core.embeddings import compute_embeddings
+            from euds_core.models.embeddings import compute_embeddings
+            from euds_core.selection.embed_map import compute_embedding_map
+            from euds_core.storage.cache import DatasetCache
 
             cache = DatasetCache(ds.id)
             embeddings = compute_embeddings(ds.table, encoder=options.get("encoder", "hashing"), cache=cache)

@@ -16,9 +16,9 @@ def seeded_runs(browser_home):
     """Runs of a small grid and an interval-search grid for bbc_news, written into the server's workspace."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EUDS_HOME", str(browser_home))
-        from euds_core.datasets import load_dataset
-        from euds_core.finetune import RunResult, save_run
-        from euds_core.interval_search import interval_cells, search_grid_path
+        from euds_core.data.datasets import load_dataset
+        from euds_core.experiments.finetune import RunResult, save_run
+        from euds_core.experiments.interval_search import interval_cells, search_grid_path
 
         dataset_id = load_dataset("bbc_news").id
         rng = np.random.default_rng(0)

@@ -1,7 +1,7 @@
 """Acceptance in Chromium: drop 3 samples by hand and a whole group, kill -9 the server, restart, every decision
 is still there; export JSONL + manifest from the page; rebuild from the manifest gives the identical file.
 
-Groups are HDBSCAN clusters when ``euds_core.embed_map`` exists and the map is cached, else label groups.
+Groups are HDBSCAN clusters when ``euds_core.selection.embed_map`` exists and the map is cached, else label groups.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def review_home(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def labels(review_home, monkeypatch) -> set[str]:
-    from euds_core.datasets import load_dataset
+    from euds_core.data.datasets import load_dataset
 
     monkeypatch.setenv("EUDS_HOME", str(review_home))
     return set(load_dataset("bbc_news").table["label"])

@@ -1,0 +1,62 @@
+"""Argument pieces shared by the command modules: the parser class, dataset and interval options."""
+
+from __future__ import annotations
+
+import argparse
+
+from euds_core.errors import EudsInputError
+from euds_core.selection.intervals import Interval
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's default prints usage + exits 2; keep exit 2, one line
+        raise EudsInputError(f"{message} (see: {self.prog} --help)")
+
+
+def add_dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "dataset", help="a built-in name (see `datasets`), a .csv/.jsonl/.parquet file or a save_to_disk folder"
+    )
+    p.add_argument("--text-col", help="column holding the text to score")
+    p.add_argument("--label-col", help="column holding the class label")
+    p.add_argument("--question-col", help="Q&A: column holding the question")
+    p.add_argument("--answer-col", help="Q&A: column holding the answer")
+    p.add_argument("--id-col", help="column holding a unique sample id (default: row number)")
+    p.add_argument("--limit", type=int, help="score a seeded random sample of N rows")
+
+
+def add_interval_args(p: argparse.ArgumentParser) -> None:
+    """The interval options shared by `select` and `export` (one of: --keep, --lo/--hi, --plo/--phi)."""
+    p.add_argument("--keep", type=float, help="keep this fraction of rows (exact count)")
+    p.add_argument("--band", default="middle", help="with --keep: low | middle | high | an offset in [0, 1]")
+    p.add_argument("--lo", type=float, help="keep rows with score >= LO")
+    p.add_argument("--hi", type=float, help="keep rows with score <= HI")
+    p.add_argument("--plo", type=float, help="keep rows whose percentile rank is >= PLO (0..1)")
+    p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
+
+
+def interval_from_args(args) -> Interval | None:
+    """The one interval the options describe on ``args.score``; None when no interval option was given."""
+    keep, threshold = args.keep is not None, args.lo is not None or args.hi is not None
+    percentile = args.plo is not None or args.phi is not None
+    if keep + threshold + percentile > 1:
+        raise EudsInputError("give only one of: --keep F [--band ...], --lo/--hi, or --plo/--phi")
+    if keep:
+        return Interval(args.score, "keep", keep=args.keep, band=args.band)
+    if threshold:
+        return Interval(args.score, "threshold", lo=args.lo, hi=args.hi)
+    if percentile:
+        return Interval(args.score, "percentile", lo=args.plo, hi=args.phi)
+    return None
+
+
+def column_args(args) -> dict:
+    """The column choices (--text-col, --label-col, ...) as keyword arguments for the dataset readers."""
+    return {f"{role}_col": getattr(args, f"{role}_col") for role in ("text", "label", "question", "answer", "id")}
+
+
+def load_dataset_from_args(args):
+    from euds_core.data.datasets import load_dataset
+
+    return load_dataset(args.dataset, **column_args(args), limit=args.limit)

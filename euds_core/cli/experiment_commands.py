@@ -1,0 +1,222 @@
+"""The ``finetune`` and ``search-interval`` commands (DESIGN.md §7), registered by euds_core/cli/__init__.py.
+
+``finetune DATASET --scores-file FILE.parquet --score NAME --sizes ... --strategies interval,random
+[--seeds S] [--epochs E] [--max-len L] [--limit N] [--band B] [--model PATH] --out RESULTS.csv`` writes
+``strategy,size_fraction,n_train,seed,accuracy,macro_f1,train_seconds``.
+
+``search-interval FILE.parquet --score NAME --label-col C [--min-keep F] --out GRID.csv`` writes
+``p_lo,p_hi,keep_fraction,n_train,accuracy,macro_f1,seconds``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from euds_core.cli.arguments import add_dataset_args, load_dataset_from_args
+from euds_core.data.table_io import check_output_path, read_scores_file, write_table
+from euds_core.errors import EudsInputError
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("finetune", help="fine-tune a classifier on subsets: accuracy vs subset size per strategy")
+    add_dataset_args(p)
+    p.add_argument(
+        "--scores-file", help="a file written by `score` for the same data (needed by interval and score strategies)"
+    )
+    p.add_argument("--score", help="the score behind the interval strategy, e.g. igse")
+    p.add_argument(
+        "--band", default="middle", help="where the interval sits: low | middle | high | an offset in [0, 1]"
+    )
+    p.add_argument(
+        "--sizes", default="0.05,0.1,0.16,0.25,0.5,1.0", help="comma-separated size fractions of the training pool"
+    )
+    p.add_argument(
+        "--strategies",
+        default="interval,random",
+        help="comma-separated: interval, random, full, a score name, a sampler name",
+    )
+    p.add_argument("--seeds", default="1", help="number of seeds (3 -> 0,1,2) or a comma-separated list (e.g. 7,8)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--max-len", type=int, default=128, help="tokens per text (pair, for Q&A)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument(
+        "--test-fraction", type=float, default=0.2, help="fixed stratified test split removed before selection"
+    )
+    p.add_argument("--model", help="local BERT-family model folder (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--out", required=True, help="output .csv")
+
+    p = sub.add_parser("search-interval", help="grid-search the percentile interval of a score with a cheap proxy")
+    p.add_argument("scores_file", help="a file written by `score` (with text and labels)")
+    p.add_argument("--score", required=True, help="score column, e.g. igse")
+    p.add_argument("--label-col", default="label", help="label column in the file (default: label)")
+    p.add_argument("--min-keep", type=float, default=0.2, help="smallest kept fraction of a cell (default 0.2)")
+    p.add_argument("--step", type=float, default=0.1, help="grid step of p_lo and p_hi (default 0.1)")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="fixed stratified validation split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--encoder",
+        help="frozen encoder folder (default: the packaged all-MiniLM-L6-v2; `hashing` for a model-free one)",
+    )
+    p.add_argument("--out", required=True, help="output .csv")
+
+
+def parse_floats(text: str, option: str) -> list[float]:
+    try:
+        return [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise EudsInputError(f"{option} must be comma-separated numbers, e.g. 0.16,0.5,1.0; got '{text}'") from None
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``3`` -> [0, 1, 2]; ``7,8`` -> [7, 8]."""
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise EudsInputError(
+            f"--seeds must be a count (3) or a comma-separated list of integers (7,8); got '{text}'"
+        ) from None
+    if not values:
+        raise EudsInputError("--seeds is empty; e.g. --seeds 3")
+    if "," not in str(text):
+        if values[0] < 1:
+            raise EudsInputError("--seeds must be at least 1")
+        return list(range(values[0]))
+    return values
+
+
+def cmd_finetune(args) -> int:
+    from tqdm import tqdm
+
+    from euds_core.data.datasets import save_dataset
+    from euds_core.experiments.finetune import RESULT_COLUMNS, FinetuneConfig, GridSpec, align_scores, run_grid
+    from euds_core.models.loading import DEFAULT_ENCODER, resolve_encoder_path
+
+    out = check_output_path(args.out, (".csv",))
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    config = FinetuneConfig(
+        model=args.model or DEFAULT_ENCODER,
+        epochs=args.epochs,
+        max_len=args.max_len,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        test_fraction=args.test_fraction,
+        device=args.device,
+    )
+    spec = GridSpec(
+        strategies=strategies,
+        sizes=parse_floats(args.sizes, "--sizes"),
+        seeds=parse_seeds(args.seeds),
+        score=args.score,
+        band=args.band,
+        config=config,
+    )
+    spec.check()
+    resolve_encoder_path(config.model)  # a wrong --model fails now, not after loading the data
+    needs_scores = [s for s in strategies if s not in ("random", "full")]
+    if needs_scores and not args.scores_file:
+        raise EudsInputError(
+            f"the strategies {', '.join(needs_scores)} need scores: pass --scores-file (written by `score`)"
+        )
+    if "interval" in strategies and not args.score:
+        raise EudsInputError("the interval strategy needs --score (e.g. --score igse)")
+    dataset = load_dataset_from_args(args)
+    if dataset.task not in ("classification", "qa"):
+        raise EudsInputError("fine-tuning needs labels (--label-col) or Q&A columns (--question-col and --answer-col)")
+    scores = None
+    if args.scores_file:
+        frame = read_scores_file(args.scores_file)
+        from euds_core.experiments.finetune import BASE_STRATEGIES, sampler_names
+
+        samplers = sampler_names()
+        names = list(
+            dict.fromkeys(
+                n
+                for n in [args.score, *strategies]
+                if n and n not in BASE_STRATEGIES and (n in frame.columns or n not in samplers)
+            )
+        )
+        scores = align_scores(dataset.table, frame, names)
+    dataset_id = save_dataset(dataset)
+    overall = tqdm(total=len(spec.plan()), desc="runs", unit="run", file=sys.stderr, dynamic_ncols=True)
+    state = {"done": 0}
+
+    def progress(done: int, total: int, fraction: float, message: str) -> None:
+        overall.update(done - state["done"])
+        state["done"] = done
+        overall.set_postfix_str(f"{message} ({fraction * 100:.0f}%)"[:90], refresh=False)
+
+    try:
+        runs = run_grid(dataset_id, dataset.table, spec, task=dataset.task, scores=scores, progress=progress)
+    finally:
+        overall.close()
+    write_table(runs[RESULT_COLUMNS], out)
+    summary = runs.groupby(["strategy", "size_fraction"])["accuracy"].mean().unstack("size_fraction").round(3)
+    print(summary.to_string())
+    print(f"wrote {len(runs)} runs to {out}  [dataset id {dataset_id}]")
+    return 0
+
+
+def cmd_search_interval(args) -> int:
+    from tqdm import tqdm
+
+    from euds_core.data.table import TABLE_COLUMNS, dataset_hash
+    from euds_core.experiments.interval_search import best_cell, search_interval
+    from euds_core.models.embeddings import compute_embeddings
+    from euds_core.models.loading import DEFAULT_ENCODER
+    from euds_core.storage.cache import DatasetCache
+
+    out = check_output_path(args.out, (".csv",))
+    frame = read_scores_file(args.scores_file)
+    for column, option in ((args.score, "--score"), (args.label_col, "--label-col"), ("text", "text")):
+        if column not in frame.columns:
+            raise EudsInputError(
+                f"no column '{column}' ({option}) in {args.scores_file}; it has: {', '.join(map(str, frame.columns))}"
+            )
+    if frame[args.label_col].isna().any():
+        raise EudsInputError(f"the label column '{args.label_col}' has missing values; fill or drop those rows")
+    scores = pd.to_numeric(frame[args.score], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(scores)):
+        raise EudsInputError(f"the column '{args.score}' has missing or non-numeric values; rescore the file")
+    # The same normalised table as the scored dataset, so its cached embeddings (semantic score) are reused.
+    table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].astype(str)
+    encoder = args.encoder or DEFAULT_ENCODER
+    with tqdm(total=len(table), desc="embedding", unit="rows", file=sys.stderr, dynamic_ncols=True) as bar:
+        embeddings = compute_embeddings(
+            table,
+            encoder=encoder,
+            cache=DatasetCache(dataset_hash(table)),
+            progress=lambda d, t, m: bar.update(d - bar.n),
+        )
+    with tqdm(desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True) as bar:
+
+        def progress(done: int, total: int, message: str) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+            bar.set_postfix_str(message, refresh=False)
+
+        grid = search_interval(
+            embeddings,
+            frame[args.label_col].astype(str).to_numpy(),
+            scores,
+            min_keep=args.min_keep,
+            step=args.step,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            progress=progress,
+        )
+    write_table(grid, out)
+    best = best_cell(grid)
+    print(
+        f"best interval: plo={best.p_lo:.2f} phi={best.p_hi:.2f} (keeps {best.keep_fraction:.0%}) accuracy {best.accuracy:.3f}; "
+        f"full pool accuracy {grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.iloc[0]:.3f}"
+    )
+    print(f"wrote {len(grid)} cells to {out}")
+    return 0
+
+
+COMMANDS = {"finetune": cmd_finetune, "search-interval": cmd_search_interval}

@@ -1,0 +1,245 @@
+"""A self-contained HTML selection report for demos: one file, no network (plotly.js is inlined once).
+
+Sections: counts, score histograms (all vs kept), the 2-D map when coordinates are given, label balance
+before/after, sample excerpts (kept and dropped), the fine-tune curve when runs exist in SQLite, and the
+selection spec. Every piece of dataset text goes through :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from euds_core import __version__
+from euds_core.data.table import Dataset
+from euds_core.selection.intervals import SelectionSpec, apply_selection
+from euds_core.storage import store
+
+KEPT_COLOUR, DROPPED_COLOUR = "#1f77b4", "#c7c7c7"
+MAX_MAP_POINTS = 5000
+HIST_BINS = 40
+
+_CSS = """
+body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2rem; } .muted { color: #666; font-size: 0.9rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.text { max-width: 640px; white-space: pre-wrap; }
+.cards { display: flex; gap: 1rem; flex-wrap: wrap; } .card { border: 1px solid #ddd; border-radius: 6px; padding: 0.6rem 1rem; }
+.card b { display: block; font-size: 1.4rem; } pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem; }
+"""
+
+
+# ---------------------------------------------------------------------------------------------- pieces
+
+
+def _table(frame: pd.DataFrame, text_columns: tuple[str, ...] = ("text",)) -> str:
+    """An escaped HTML table (never ``DataFrame.to_html(escape=False)``)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, record, strict=True):
+            if isinstance(value, float | np.floating):
+                cells.append(f'<td class="num">{value:.4g}</td>')
+            elif isinstance(value, int | np.integer):
+                cells.append(f'<td class="num">{value}</td>')
+            else:
+                cls = ' class="text"' if column in text_columns else ""
+                cells.append(f"<td{cls}>{html.escape(str(value))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _histogram(name: str, values: np.ndarray, kept: np.ndarray):
+    import plotly.graph_objects as go
+
+    edges = np.histogram_bin_edges(values, bins=HIST_BINS)  # (bins + 1,)
+    all_counts, _ = np.histogram(values, bins=edges)
+    kept_counts, _ = np.histogram(values[kept], bins=edges)
+    centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    fig = go.Figure()
+    fig.add_bar(x=centres, y=kept_counts, width=widths, name="kept", marker_color=KEPT_COLOUR)
+    fig.add_bar(x=centres, y=all_counts - kept_counts, width=widths, name="dropped", marker_color=DROPPED_COLOUR)
+    fig.update_layout(barmode="stack", title=name, height=300, margin=dict(l=40, r=20, t=40, b=30), bargap=0)
+    return fig
+
+
+def _map(xy: np.ndarray, kept: np.ndarray, seed: int = 0):
+    import plotly.graph_objects as go
+
+    rows = np.arange(len(xy))
+    if len(rows) > MAX_MAP_POINTS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), MAX_MAP_POINTS, replace=False))
+    fig = go.Figure()
+    for name, colour, mask in (("dropped", DROPPED_COLOUR, ~kept[rows]), ("kept", KEPT_COLOUR, kept[rows])):
+        pts = xy[rows[mask]]  # (n_points, 2)
+        fig.add_scattergl(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name, marker=dict(color=colour, size=4))
+    fig.update_layout(title="Map (kept vs dropped)", height=480, margin=dict(l=20, r=20, t=40, b=20))
+    return fig
+
+
+def finetune_curve_frame(dataset_id: str) -> pd.DataFrame:
+    """Mean and std of accuracy over seeds per (strategy, size fraction) from the ``finetune_runs`` table."""
+    with store.connect() as conn:
+        runs = pd.read_sql_query(
+            "SELECT strategy, size_fraction, seed, n_train, accuracy, macro_f1 FROM finetune_runs WHERE dataset_id = ?",
+            conn,
+            params=(dataset_id,),
+        )
+    if runs.empty:
+        return runs
+    grouped = runs.groupby(["strategy", "size_fraction"], as_index=False).agg(
+        accuracy=("accuracy", "mean"),
+        accuracy_std=("accuracy", "std"),
+        macro_f1=("macro_f1", "mean"),
+        seeds=("seed", "nunique"),
+    )
+    return grouped.fillna({"accuracy_std": 0.0}).sort_values(["strategy", "size_fraction"]).reset_index(drop=True)
+
+
+def _finetune_figure(curve: pd.DataFrame):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for strategy, part in curve.groupby("strategy"):
+        fig.add_scatter(
+            x=part["size_fraction"],
+            y=part["accuracy"],
+            name=str(strategy),
+            mode="lines+markers",
+            error_y=dict(type="data", array=part["accuracy_std"], visible=True),
+        )
+    fig.update_layout(
+        title="Fine-tune: accuracy vs subset size (error bars: std over seeds)",
+        height=360,
+        xaxis_title="size fraction",
+        yaxis_title="accuracy",
+        margin=dict(l=40, r=20, t=40, b=40),
+    )
+    return fig
+
+
+def label_balance(labels: pd.Series, before: np.ndarray, after: np.ndarray) -> pd.DataFrame:
+    """Rows and share per label: all data, interval selection, effective selection (after review)."""
+    out = pd.DataFrame({"label": sorted(labels.astype(str).unique())})
+    for name, mask in (("all", np.ones(len(labels), dtype=bool)), ("interval", before), ("effective", after)):
+        counts = labels[mask].astype(str).value_counts()
+        out[name] = out["label"].map(counts).fillna(0).astype(int)
+        out[f"{name} %"] = (100.0 * out[name] / max(int(mask.sum()), 1)).round(1)
+    return out
+
+
+def _excerpt(text: str, max_chars: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def build_report_html(
+    dataset: Dataset,
+    scores: pd.DataFrame,
+    spec: SelectionSpec,
+    *,
+    map_xy: np.ndarray | None = None,
+    n_excerpts: int = 5,
+    excerpt_chars: int = 300,
+    title: str | None = None,
+) -> str:
+    """The whole report as one HTML string (plotly.js inlined in the first figure, none fetched)."""
+    frame = dataset.table[["id"]].copy()
+    for name in scores.columns:
+        frame[name] = scores[name].to_numpy()
+    before = apply_selection(replace(spec, overrides={}), frame)  # the interval selection alone
+    after = apply_selection(spec, frame)  # with the review's overrides
+    n = len(frame)
+    figures = []
+    hist_scores = list(dict.fromkeys([*(i.score for i in spec.intervals), *scores.columns]))[:6]
+    for name in hist_scores:
+        figures.append(_histogram(name, scores[name].to_numpy(dtype=np.float64), after))
+    if map_xy is not None and len(map_xy) == n:
+        figures.append(_map(np.asarray(map_xy, dtype=np.float64), after))
+    curve = finetune_curve_frame(dataset.id)
+    if not curve.empty:
+        figures.append(_finetune_figure(curve))
+    fig_html = [
+        f.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
+        for i, f in enumerate(figures)
+    ]
+
+    overrides = spec.overrides or {}
+    cards = [
+        ("rows", n),
+        ("interval keeps", int(before.sum())),
+        ("kept after review", int(after.sum())),
+        ("overrides", len(overrides)),
+        ("forced keep", sum(v == "keep" for v in overrides.values())),
+        ("forced drop", sum(v == "drop" for v in overrides.values())),
+    ]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title or f'EUDS selection report: {dataset.name}')}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title or 'EUDS selection report')}</h1>",
+        f"<p class='muted'>Dataset <b>{html.escape(dataset.name)}</b> · id <code>{html.escape(dataset.id)}</code> · "
+        f"{html.escape(datetime.now(tz=UTC).strftime('%Y-%m-%d %H:%M UTC'))} · euds_core {html.escape(__version__)}</p>",
+        "<h2>Counts</h2><div class='cards'>"
+        + "".join(f"<div class='card'><b>{v:,}</b>{html.escape(k)}</div>" for k, v in cards)
+        + "</div>",
+    ]
+    if spec.intervals:
+        bounds = pd.DataFrame(
+            [
+                {"score": i.score, "mode": i.mode, "lo": i.lo, "hi": i.hi, "keep": i.keep, "band": i.band}
+                for i in spec.intervals
+            ]
+        )
+        parts.append("<h2>Intervals</h2>" + _table(bounds.astype(object).where(bounds.notna(), "")))
+    parts.append("<h2>Scores</h2>" + "".join(fig_html[: len(hist_scores)]) if hist_scores else "")
+    if map_xy is not None and len(map_xy) == n:
+        parts.append("<h2>Map</h2>" + fig_html[len(hist_scores)])
+    if dataset.has_labels:
+        parts.append(
+            "<h2>Label balance before / after</h2>" + _table(label_balance(dataset.table["label"], before, after))
+        )
+    parts.append(_excerpt_section(dataset, scores, spec, after, n_excerpts, excerpt_chars))
+    if not curve.empty:
+        parts.append("<h2>Fine-tune curve</h2>" + fig_html[-1] + _table(curve))
+    parts.append(
+        "<h2>Selection spec</h2><pre>" + html.escape(json.dumps(json.loads(spec.to_json()), indent=1)) + "</pre>"
+    )
+    parts.append("</body></html>")
+    return "\n".join(p for p in parts if p)
+
+
+def _excerpt_section(
+    dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec, kept: np.ndarray, n: int, chars: int
+) -> str:
+    score = spec.intervals[0].score if spec.intervals else (scores.columns[0] if len(scores.columns) else None)
+    table = dataset.table
+    out = ["<h2>Sample excerpts</h2>"]
+    for name, mask in (("Kept", kept), ("Dropped", ~kept)):
+        rows = np.flatnonzero(mask)  # (n_rows_in_group,)
+        if score is not None and len(rows):
+            order = np.argsort(scores[score].to_numpy()[rows], kind="stable")
+            rows = rows[order]  # by score, so the picks spread over its range
+            picks = rows[np.unique(np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int))]
+        else:
+            picks = rows[:n]
+        part = pd.DataFrame({"id": table["id"].to_numpy()[picks]})
+        if dataset.has_labels:
+            part["label"] = table["label"].to_numpy()[picks]
+        if score is not None:
+            part[score] = scores[score].to_numpy()[picks].astype(float)
+        part["review"] = part["id"].map(spec.overrides or {}).fillna("")
+        part["text"] = [_excerpt(t, chars) for t in table["text"].to_numpy()[picks]]
+        out.append(f"<h3>{name} ({int(mask.sum()):,}; spread over the {html.escape(score or 'row')} range)</h3>")
+        out.append(_table(part) if len(part) else "<p class='muted'>none</p>")
+    return "".join(out)

@@ -1,0 +1,193 @@
+"""The one normalised table every dataset becomes (DESIGN.md §2), its content hash, and column guessing.
+
+``normalise_table`` turns any raw frame into the columns ``id`` (unique string), ``text`` (what is scored),
+``label`` (optional) and, for Q&A, ``question`` and ``answer`` with ``text = question + "\\n\\n" + answer``.
+``dataset_hash`` of that table is the dataset's id, so the same data loaded twice hits the same cache entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from euds_core.errors import EudsInputError
+
+TABLE_COLUMNS = ("id", "text", "label", "question", "answer")
+QA_SEPARATOR = "\n\n"
+
+
+@dataclass
+class Dataset:
+    """A normalised dataset: ``table`` plus where it came from."""
+
+    name: str  # built-in name or the file name the user gave
+    task: str  # "classification", "qa" or "unlabelled"
+    table: pd.DataFrame
+    source: str = ""  # path or package it was read from
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> rows dropped while loading
+
+    @property
+    def id(self) -> str:
+        return dataset_hash(self.table)
+
+    @property
+    def has_labels(self) -> bool:
+        return "label" in self.table.columns
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted(self.table["label"].unique().tolist()) if self.has_labels else []
+
+
+# ---------------------------------------------------------------------------------------------- hashing
+
+
+def dataset_hash(table: pd.DataFrame) -> str:
+    """Content hash of a normalised table (16 hex chars): same rows, same order, same hash."""
+    digest = hashlib.sha256()
+    for column in TABLE_COLUMNS:
+        if column in table.columns:
+            digest.update(column.encode())
+            # \x1f (unit separator) cannot appear in a cleaned text, so the join is unambiguous.
+            digest.update("\x1f".join(table[column].astype(str).tolist()).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------- normalise
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    # Strip control characters that break terminals and CSV writers; keep newlines and tabs.
+    return values.astype(str).str.replace(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", " ", regex=True).str.strip()
+
+
+def normalise_table(
+    raw: pd.DataFrame,
+    *,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    question_col: str | None = None,
+    answer_col: str | None = None,
+    id_col: str | None = None,
+    allow_empty: bool = False,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Turn a user table into the normalised table; returns it with counts of skipped rows by reason.
+
+    Q&A data is given by ``question_col`` + ``answer_col`` (then ``text`` is built from them); otherwise
+    ``text_col`` (guessed when None). Rows whose text is missing or empty are skipped and counted, not fatal;
+    when none is left that is an error, unless ``allow_empty`` (one batch of a streamed pool).
+    """
+    if raw.empty or len(raw.columns) == 0:
+        raise EudsInputError("the data has no rows; check the file is not empty and has a header line")
+    columns = [str(c) for c in raw.columns]
+    raw = raw.copy()
+    raw.columns = columns
+
+    def check(col: str | None, role: str) -> str | None:
+        if col is not None and col not in columns:
+            raise EudsInputError(
+                f"no column '{col}' for the {role}; the columns are: {', '.join(columns[:30])}. "
+                f"Pass --{role}-col with one of them"
+            )
+        return col
+
+    check(text_col, "text"), check(label_col, "label"), check(question_col, "question")
+    check(answer_col, "answer"), check(id_col, "id")
+    if (question_col is None) != (answer_col is None):
+        raise EudsInputError("Q&A data needs both --question-col and --answer-col")
+
+    skipped: dict[str, int] = {}
+    out = pd.DataFrame(index=raw.index)
+    if question_col is not None:
+        q, a = raw[question_col], raw[answer_col]
+        missing = q.isna() | a.isna()
+        if missing.any():
+            skipped["missing question or answer"] = int(missing.sum())
+        raw, q, a = raw[~missing], q[~missing], a[~missing]
+        out = pd.DataFrame(index=raw.index)
+        out["question"], out["answer"] = _clean_text(q), _clean_text(a)
+        out["text"] = out["question"] + QA_SEPARATOR + out["answer"]
+    else:
+        text_col = text_col or guess_text_column(raw)
+        text = raw[text_col]
+        missing = text.isna()
+        if missing.any():
+            skipped["missing text"] = int(missing.sum())
+        raw = raw[~missing]
+        out = pd.DataFrame(index=raw.index)
+        out["text"] = _clean_text(raw[text_col])
+    empty = out["text"].str.len() == 0
+    if empty.any():
+        skipped["empty text"] = int(empty.sum())
+        out, raw = out[~empty], raw[~empty]
+
+    if label_col is not None:
+        labels = raw[label_col]
+        missing = labels.isna()
+        if missing.any():
+            skipped["missing label"] = int(missing.sum())
+            out, raw, labels = out[~missing], raw[~missing], labels[~missing]
+        out["label"] = _label_strings(labels)
+
+    if id_col is not None:
+        ids = raw[id_col].astype(str)
+        dup = ids[ids.duplicated()]
+        if len(dup):
+            raise EudsInputError(
+                f"the id column '{id_col}' has {len(dup)} duplicate values (e.g. '{dup.iloc[0]}'); ids must be unique"
+            )
+        out["id"] = ids.values
+    else:
+        out["id"] = [f"row-{i}" for i in out.index]
+
+    if out.empty and not allow_empty:
+        reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "no rows"
+        raise EudsInputError(f"no usable rows left after loading ({reasons}); check the chosen text column")
+    ordered = [c for c in TABLE_COLUMNS if c in out.columns]
+    return out[ordered].reset_index(drop=True), skipped
+
+
+def _label_strings(labels: pd.Series) -> pd.Series:
+    # Whole-number floats (1.0 from a CSV with gaps) become "1"; labels are categories, stored as strings.
+    if pd.api.types.is_float_dtype(labels) and np.all(np.mod(labels.to_numpy(), 1) == 0):
+        labels = labels.astype(np.int64)
+    return labels.astype(str).str.strip()
+
+
+TEXT_COLUMN_HINTS = ("text", "sentence", "content", "document", "review", "body", "prompt", "input")
+LABEL_COLUMN_HINTS = ("label", "labels", "category", "class", "target", "sentiment", "topic", "y")
+
+
+def guess_text_column(raw: pd.DataFrame) -> str:
+    """The column most likely to hold the text: a hinted name, else the string column with the longest values."""
+    for hint in TEXT_COLUMN_HINTS:
+        for col in raw.columns:
+            if str(col).lower() == hint:
+                return str(col)
+    best, best_len = None, -1.0
+    for col in raw.columns:
+        if raw[col].dtype == object or pd.api.types.is_string_dtype(raw[col]):
+            mean_len = raw[col].dropna().astype(str).str.len().mean()
+            if mean_len > best_len:
+                best, best_len = str(col), mean_len
+    if best is None:
+        raise EudsInputError("no text column found (no column holds strings); pass --text-col")
+    return best
+
+
+def guess_label_column(raw: pd.DataFrame, text_col: str | None = None) -> str | None:
+    """A column that looks like class labels: a hinted name, or few distinct values (2..50)."""
+    for hint in LABEL_COLUMN_HINTS:
+        for col in raw.columns:
+            if str(col).lower() == hint and col != text_col:
+                return str(col)
+    for col in raw.columns:
+        if col == text_col:
+            continue
+        n_unique = raw[col].nunique(dropna=True)
+        if 2 <= n_unique <= min(50, max(2, len(raw) // 5)):
+            return str(col)
+    return None

@@ -1,0 +1,102 @@
+"""Sentence embeddings of a table's texts, cached per chunk (shared by semantic entropy, the map, kNN, ...)."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from euds_core.models.loading import (
+    DEFAULT_ENCODER,
+    ENCODER_PRECISIONS,
+    load_encoder,
+    model_hash,
+    resolve_encoder_path,
+    resolve_encoder_precision,
+)
+from euds_core.storage.cache import CancelFn, DatasetCache, ProgressFn, load_array, run_chunked
+
+HASHING_ENCODER = "hashing"  # model-free bag-of-words hashing encoder: fast tests, no assets needed
+HASHING_DIM = 256
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def encoder_id(encoder: str) -> str:
+    """The cache identity of an encoder spec: ``hashing`` or the model folder's fingerprint."""
+    return HASHING_ENCODER if encoder == HASHING_ENCODER else model_hash(resolve_encoder_path(encoder))
+
+
+def hashing_embed(texts: list[str], dim: int = HASHING_DIM) -> np.ndarray:
+    """L2-normalised counts of lower-cased words hashed into ``dim`` buckets (crc32, stable across runs)."""
+    out = np.zeros((len(texts), dim), dtype=np.float32)  # (n_texts, dim)
+    for i, text in enumerate(texts):
+        for word in _WORD.findall(text.lower()):
+            out[i, zlib.crc32(word.encode()) % dim] += 1.0
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-12)
+
+
+def compute_embeddings(
+    table: pd.DataFrame,
+    *,
+    encoder: str = DEFAULT_ENCODER,
+    device: str = "cpu",
+    batch_size: int = 64,
+    cache: DatasetCache | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+    precision: str | None = None,
+) -> np.ndarray:
+    """(n_rows, dim) float32 unit-length embeddings (mean pooling per the model's config, L2-normalised).
+
+    ``precision`` (models.ENCODER_PRECISIONS) defaults to what ``device`` runs fastest without losing
+    accuracy (:func:`~euds_core.models.loading.resolve_encoder_precision`); it is part of the cache key.
+    """
+    texts = table["text"].tolist()
+    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths per batch: less padding
+    precision = precision or resolve_encoder_precision(device)
+    if encoder == HASHING_ENCODER:
+        compute = lambda rows: hashing_embed([texts[i] for i in rows])  # noqa: E731
+    else:
+        model = None
+
+        def compute(rows: np.ndarray) -> np.ndarray:
+            nonlocal model
+            model = model or load_encoder(str(resolve_encoder_path(encoder)), device, precision)
+            emb = model.encode(
+                [texts[i] for i in rows],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            return emb.astype(np.float32)
+
+    folder = cache.feature_dir("embedding", embedding_key(encoder, precision)) if cache is not None else None
+    return run_chunked(
+        folder, order, compute, chunk_rows=max(256, batch_size * 4), progress=progress, cancel=cancel, label="embedding"
+    )
+
+
+def embedding_key(encoder: str, precision: str) -> dict:
+    """The embedding cache key; fp32 keeps the key it had before the bf16 path existed (no recomputation)."""
+    key = {"encoder": encoder_id(encoder)}
+    if precision != "fp32" and encoder != HASHING_ENCODER:
+        key["precision"] = precision
+    return key
+
+
+def load_cached_embeddings(dataset_id: str, n_rows: int, encoder: str = DEFAULT_ENCODER) -> np.ndarray | None:
+    """The (n_rows, dim) embeddings when a scorer already cached them for this dataset, else None (no model work).
+
+    Either precision's copy will do (their cosines are >= 0.9999); this machine's own choice is tried first.
+    """
+    preferred = resolve_encoder_precision("cpu")
+    for precision in sorted(ENCODER_PRECISIONS, key=lambda p: p != preferred):
+        folder = DatasetCache(dataset_id).feature_dir("embedding", embedding_key(encoder, precision))
+        emb = load_array(folder / "all.npy")
+        if emb is not None and len(emb) == n_rows:
+            return emb
+    return None

@@ -1,0 +1,259 @@
+"""Load the encoder, the causal LM and tokenizers from local folders; choose device and dtype.
+
+No hub access: every loader takes a local path (defaults are the packaged assets, see assets.py) and passes
+``local_files_only=True`` and ``trust_remote_code=False``. The packaged SmolLM2 is a GGUF file that
+transformers dequantises to float32 in ~20 s; we save a plain copy in the workspace once so later loads
+take well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+from euds_core.data.assets import minilm_folder, smollm2_gguf
+from euds_core.errors import EudsInputError
+from euds_core.storage.workspace import workspace_dir
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: loads are local or fail clearly
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_ENCODER = "packaged:minilm"
+DEFAULT_LM = "packaged:smollm2"
+
+
+# ---------------------------------------------------------------------------------------------- devices
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without a GPU is a user error."""
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EudsInputError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise EudsInputError(f"unknown device '{device}'; use auto, cpu or cuda")
+    return device
+
+
+def inference_dtype(device: str):
+    """The dtype :func:`load_causal_lm` loads in: bf16 on CUDA, fp32 on CPU (the scorers pick their own
+    precision through :func:`load_scoring_lm`)."""
+    import torch
+
+    return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
+# ---------------------------------------------------------------------------------------------- paths and hashes
+
+
+def resolve_encoder_path(spec: str = DEFAULT_ENCODER) -> Path:
+    path = minilm_folder() if spec == DEFAULT_ENCODER else Path(spec).expanduser()
+    if not (path / "config.json").exists():
+        raise EudsInputError(f"{path} is not a model folder (no config.json); give a local Hugging Face model folder")
+    return path
+
+
+def resolve_lm_path(spec: str = DEFAULT_LM) -> Path:
+    """The folder (or GGUF file) of the causal LM; ``packaged:smollm2`` is the packaged GGUF."""
+    path = smollm2_gguf() if spec == DEFAULT_LM else Path(spec).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path
+    if not (path / "config.json").exists():
+        raise EudsInputError(f"{path} is not a causal LM folder (no config.json) nor a .gguf file")
+    return path
+
+
+def model_hash(path: Path) -> str:
+    """A cheap fingerprint of a model folder or file: names, sizes and the config, not the full weights.
+
+    Hashing 500 MB of weights on every cache lookup would cost seconds; size + config + first MiB of each
+    weight file changes whenever the model does in practice.
+    """
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        rel = f.name if path.is_file() else str(f.relative_to(path))
+        digest.update(f"{rel}:{f.stat().st_size}".encode())
+        if f.suffix in (".json", ".txt") and f.stat().st_size < 5_000_000:
+            digest.update(f.read_bytes())
+        elif f.suffix in (".safetensors", ".gguf", ".bin"):
+            with f.open("rb") as fh:
+                digest.update(fh.read(1 << 20))
+    return digest.hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------- loaders
+
+
+@lru_cache(maxsize=4)
+def load_tokenizer(path: str):
+    """A tokenizer from a local folder (used by the information score: the fine-tuning model's tokenizer)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise EudsInputError(f"could not load a tokenizer from {path}: {str(exc).splitlines()[0]}") from None
+
+
+ENCODER_PRECISIONS = ("fp32", "bf16")
+
+
+def resolve_encoder_precision(device: str) -> str:
+    """``bf16`` (bf16 matmuls, fp32 activations) where ``device`` has native bf16, else ``fp32``.
+
+    On the AVX512-BF16 EPYC it embedded snippets ~1.5x faster with cosine >= 0.9999 to the fp32 embedding.
+    """
+    from euds_core.models.mixed_precision import native_bf16
+
+    return "bf16" if native_bf16(device) else "fp32"
+
+
+@lru_cache(maxsize=2)
+def load_encoder(path: str, device: str, precision: str = "fp32"):
+    """A sentence-transformers encoder (the packaged MiniLM folder carries its pooling config).
+
+    ``precision="bf16"`` swaps its Linear layers for bf16-matmul ones (mixed_precision.py).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    from euds_core.models.mixed_precision import use_bf16_matmuls
+
+    if precision not in ENCODER_PRECISIONS:
+        raise EudsInputError(f"unknown encoder precision '{precision}'; use one of {', '.join(ENCODER_PRECISIONS)}")
+    try:
+        model = SentenceTransformer(path, device="cpu", local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise EudsInputError(f"could not load an encoder from {path}: {str(exc).splitlines()[0]}") from None
+    if precision == "bf16":
+        use_bf16_matmuls(model)
+    return model.to(device).eval()
+
+
+def _dequantised_copy_folder(gguf: Path) -> Path:
+    return workspace_dir("models") / f"{gguf.stem}-{model_hash(gguf)}-fp32"
+
+
+@lru_cache(maxsize=2)
+def load_causal_lm(path: str, device: str):
+    """(tokenizer, model) for a local causal LM folder or GGUF file, in eval mode on ``device``.
+
+    A GGUF file is dequantised once and saved as a plain safetensors copy in the workspace.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = Path(path)
+    kwargs = dict(local_files_only=True, trust_remote_code=False)
+    try:
+        if source.suffix == ".gguf":
+            copy = _dequantised_copy_folder(source)
+            if not (copy / "config.json").exists():
+                tok = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name, **kwargs)
+                model = AutoModelForCausalLM.from_pretrained(
+                    source.parent, gguf_file=source.name, dtype=torch.float32, **kwargs
+                )
+                # Drop the GGUF quantiser marker so save_pretrained writes a plain fp32 model.
+                model.hf_quantizer = None
+                if hasattr(model.config, "quantization_config"):
+                    del model.config.quantization_config
+                tmp = copy.with_name(copy.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                model.save_pretrained(tmp)
+                tok.save_pretrained(tmp)
+                tmp.replace(copy) if not copy.exists() else shutil.rmtree(tmp)
+            source = copy
+        tok = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=inference_dtype(device), **kwargs)
+    except (OSError, ValueError, json.JSONDecodeError) as exc:
+        raise EudsInputError(f"could not load a causal LM from {path}: {str(exc).splitlines()[0]}") from None
+    model.to(device).eval()
+    return tok, model
+
+
+# ---------------------------------------------------------------------------------------------- fast scoring copies
+
+LM_PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def resolve_lm_precision(precision: str, device: str) -> str:
+    """How the causal LM scores: ``auto`` -> ``bf16`` where ``device`` has native bf16, else ``fp32``.
+
+    ``bf16`` means bf16 matmuls with fp32 activations (mixed_precision.py): on 384 rotten_tomatoes snippets
+    its SmolLM2 entropies ranked at Spearman 0.9998 against fp32 (mean shift 0.007 nats) and ran ~1.5x
+    faster on an AVX512-BF16 CPU (bench/RESULTS.md). Without native bf16 it is emulated and ~2x *slower*
+    (DESIGN.md §8), so ``auto`` stays fp32 there. ``int8`` (dynamic quantisation of the body's Linear
+    layers) had Spearman 0.47 to 0.96 (activation outliers); it is CPU-only and never chosen by ``auto``.
+    """
+    from euds_core.models.mixed_precision import native_bf16
+
+    if precision not in LM_PRECISIONS:
+        raise EudsInputError(f"unknown LM precision '{precision}'; use one of {', '.join(LM_PRECISIONS)}")
+    cuda = device.startswith("cuda")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if precision == "int8" and cuda:
+        return "bf16"
+    return precision
+
+
+@lru_cache(maxsize=2)
+def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None):
+    """(tokenizer, model) for scoring at ``precision`` (see :func:`resolve_lm_precision`), cached per process.
+
+    ``fp32`` on CPU is the copy :func:`load_causal_lm` caches. Otherwise a private fp32 copy is loaded on
+    the CPU and converted: ``bf16`` swaps every Linear layer (the head included) for a bf16-matmul one;
+    ``int8`` dynamically quantises the decoder body's Linear layers (per-channel weights; an int8 head gave
+    Spearman 0.39). ``loader`` replaces :func:`load_causal_lm` (callers pass their module's name for it, so
+    tests can patch it).
+    """
+    import torch
+
+    from euds_core.models.mixed_precision import use_bf16_matmuls
+
+    resolved = resolve_lm_precision(precision, device)
+    loader = loader or load_causal_lm
+    if resolved == "fp32" and inference_dtype(device) == torch.float32:
+        return loader(path, device)
+    tok, model = getattr(loader, "__wrapped__", loader)(path, "cpu")  # private fp32 copy: the cached one stays
+    if resolved == "int8":
+        import warnings
+
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao deprecation notice: the eager API still works in 2.13
+            quantize_dynamic(
+                model.base_model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+            )
+    elif resolved == "bf16":
+        use_bf16_matmuls(model)
+    return tok, model.to(device).eval()
+
+
+def auto_token_budget(model, device: str, default: int) -> int:
+    """Tokens per LM batch: ``default`` on CPU; on CUDA sized to the free GPU memory.
+
+    In inference mode only one layer's activations live at a time, so the peak per token is about
+    ``(4 * hidden + 3 * intermediate) * bytes`` for the body plus the attention scores; logits are bounded
+    separately (chunked). We use half the free memory, between 1,024 and 65,536 tokens; an OOM still
+    halves the budget and retries (see generative.sequence_token_stats).
+    """
+    import torch
+
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return default
+    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    cfg = model.config
+    hidden = getattr(cfg, "hidden_size", 1024)
+    inter = getattr(cfg, "intermediate_size", 4 * hidden)
+    bytes_per_value = 2 if next(model.parameters()).dtype in (torch.bfloat16, torch.float16) else 4
+    per_token = (4 * hidden + 3 * inter) * bytes_per_value * 4  # x4: temporaries and allocator slack
+    return int(min(65_536, max(1_024, free * 0.5 // per_token)))

@@ -1,0 +1,63 @@
+"""The background job kinds: a plain table from kind name to function, read by :mod:`euds_core.runtime.jobs`.
+
+Each function takes JSON-able args and a :class:`JobReporter`, and returns a JSON-able result. The work's
+modules are imported inside each function, so reading the table (e.g. the server checking a kind) stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from euds_core.runtime.job_reporter import JobReporter
+
+
+def score_job(args: dict, reporter: JobReporter) -> dict:
+    """Score a workspace dataset: args = {dataset_id, scores: [...], device, batch_size, options}."""
+    from euds_core.data.datasets import load_saved_dataset
+    from euds_core.scoring.engine import expand_score_names, score_dataset
+
+    dataset = load_saved_dataset(args["dataset_id"])
+    names = expand_score_names(args["scores"])
+
+    def progress(name: str, done: int, total: int, message: str) -> None:
+        # Overall fraction: finished scores count whole, the current one by its rows.
+        i = names.index(name)
+        fraction = (i + (done / total if total else 1.0)) / len(names)
+        reporter.update(
+            fraction,
+            f"{name}: {done:,} of {total:,} rows" + (f" ({message})" if message and message != name else ""),
+            force=done >= total,
+        )
+
+    scores = score_dataset(
+        dataset,
+        names,
+        device=args.get("device", "auto"),
+        batch_size=args.get("batch_size"),
+        options=args.get("options"),
+        progress=progress,
+        cancel=reporter.cancelled,
+    )
+    return {"scores": list(scores.columns), "rows": len(scores)}
+
+
+def finetune_job(args: dict, reporter: JobReporter) -> dict:
+    """A fine-tune grid (strategies x sizes x seeds); runs land in SQLite as they finish (euds_core/finetune.py)."""
+    from euds_core.experiments.finetune import grid_job
+
+    return grid_job(args, reporter.update, reporter.cancelled)
+
+
+def interval_search_job(args: dict, reporter: JobReporter) -> dict:
+    """The optimal-interval grid of one score; the grid is saved as CSV in the workspace (interval_search.py)."""
+    from euds_core.experiments.interval_search import search_job
+
+    return search_job(args, reporter.update, reporter.cancelled)
+
+
+JobFunction = Callable[[dict, JobReporter], dict]
+JOB_KINDS: dict[str, JobFunction] = {
+    "score": score_job,
+    "finetune": finetune_job,
+    "interval_search": interval_search_job,
+}

@@ -1,0 +1,116 @@
+"""Score a dataset with several scorers through the cache: the one code path of the CLI, the app and jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from euds_core.data.table import Dataset
+from euds_core.errors import EudsInputError
+from euds_core.models.loading import resolve_device
+from euds_core.scores import EUDS_SCORES, get_scorer_class, make_scorer
+from euds_core.storage.cache import CancelFn, DatasetCache
+
+# (score name, rows done, rows total, message); one callback for all scorers of a run
+ScoringProgressFn = Callable[[str, int, int, str], None]
+
+DEFAULT_BATCH_SIZES = {"cpu": 16, "cuda": 64}
+
+
+def expand_score_names(names: list[str]) -> list[str]:
+    """Requested names plus their dependencies (members first), in a stable order.
+
+    Asking for all three EUDS entropies also yields ``igse``, their combination, as DESIGN.md §7 promises.
+    """
+    wanted = [n.strip() for n in names if n.strip()]
+    if not wanted:
+        raise EudsInputError("no score names given; e.g. --scores information,generative,semantic")
+    if all(n in wanted for n in EUDS_SCORES) and "igse" not in wanted:
+        wanted.append("igse")
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        for dep in get_scorer_class(name).depends_on:
+            visit(dep)
+        if name not in ordered:
+            ordered.append(name)
+
+    for name in wanted:
+        visit(name)
+    return ordered
+
+
+def checked_scores(name: str, values, n_rows: int) -> np.ndarray:
+    """``values`` as float32, shape (n_rows,); a wrong shape or a non-finite value is a scorer bug."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.shape != (n_rows,) or not np.all(np.isfinite(values)):
+        raise RuntimeError(f"scorer '{name}' returned shape {values.shape} or non-finite values")  # a bug
+    return values
+
+
+def check_columns(dataset: Dataset, names: list[str]) -> None:
+    for name in names:
+        missing = get_scorer_class(name).needs - set(dataset.table.columns)
+        if missing:
+            raise EudsInputError(
+                f"score '{name}' needs the column(s) {', '.join(sorted(missing))}; pass --{sorted(missing)[0]}-col"
+            )
+
+
+def score_dataset(
+    dataset: Dataset,
+    names: list[str],
+    *,
+    device: str = "auto",
+    batch_size: int | None = None,
+    options: dict | None = None,
+    progress: ScoringProgressFn | None = None,
+    cancel: CancelFn | None = None,
+    cached_only: bool = False,
+) -> pd.DataFrame:
+    """A frame with one float32 column per score (dependencies included), in row order of ``dataset.table``.
+
+    Finished scores are read from the cache without loading any model. ``cached_only`` returns just the
+    scores already cached (for pages that must not start model work). Each score is saved as soon as it is
+    done, so a cancel or crash keeps the finished ones (and the finished chunks of the one in progress).
+    """
+    names = expand_score_names(names)
+    check_columns(dataset, names)
+    cache = DatasetCache(dataset.id)
+    resolved_device = None
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        scorer = make_scorer(name, options)
+        params = scorer.params()
+        values = cache.load_score(name, params)
+        if values is None and cached_only:
+            # Combinations cost nothing once their members exist; anything else would start model work.
+            if not (scorer.depends_on and all(d in out for d in scorer.depends_on)):
+                continue
+        if values is None:
+            if resolved_device is None:
+                resolved_device = resolve_device(device)
+            report = (lambda done, total, msg, _n=name: progress(_n, done, total, msg)) if progress else None
+            values = scorer.score(
+                dataset.table,
+                device=resolved_device,
+                batch_size=batch_size or DEFAULT_BATCH_SIZES["cuda" if resolved_device.startswith("cuda") else "cpu"],
+                progress=report,
+                cancel=cancel,
+                cache=cache,
+                inputs={dep: out[dep] for dep in scorer.depends_on},
+            )
+            values = checked_scores(name, values, len(dataset.table))
+            cache.save_score(name, params, values)
+        elif progress:
+            progress(name, len(values), len(values), "cached")
+        out[name] = values
+    return pd.DataFrame(out, index=dataset.table.index)
+
+
+def scores_with_table(dataset: Dataset, scores: pd.DataFrame) -> pd.DataFrame:
+    """The CLI's output frame: id, text, label (when any), question/answer (Q&A), then one column per score."""
+    base = dataset.table[[c for c in ("id", "text", "label", "question", "answer") if c in dataset.table.columns]]
+    return pd.concat([base, scores], axis=1)
