@@ -26,29 +26,26 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from euds_core.data.readers import (
-    CSV_SUFFIXES,
-    JSONL_SUFFIXES,
-    PARQUET_SUFFIXES,
-    file_suffix,
-    first_error_line,
-    sniff_csv_delimiter,
+from euds_core.data.stream_readers import (
+    DEFAULT_BATCH_ROWS,
+    StreamSource,
+    iter_source_batches,
+    open_stream_source,
+    release_arrow_memory,
 )
-from euds_core.data.table import TABLE_COLUMNS, Dataset, guess_text_column, normalise_table
+from euds_core.data.table import TABLE_COLUMNS, Dataset
 from euds_core.errors import EudsInputError
 from euds_core.scores import make_scorer
 from euds_core.scoring.engine import DEFAULT_BATCH_SIZES, check_columns, checked_scores, expand_score_names
 from euds_core.storage.cache import DatasetCache, load_array, save_array
 
-DEFAULT_BATCH_ROWS = 50_000
 SEMANTIC_SAMPLE_ROWS = 20_000  # k-means rows: 20k x 384 float32 is 30 MB and fits in seconds on 2 cores
 ASSIGN_CHUNK_ROWS = 16_384  # embedding rows read back at once: 25 MB at 384 dims, whatever the pool
 ROW_LOCAL_SCORES = ("information", "generative", "perplexity", "ifd", "ttr", "mtld", "distinct_2")
@@ -59,278 +56,6 @@ WORK_FORMAT = 1  # part of the work folder's identity: bump when the shard layou
 
 # (stage, rows done, rows total or None when unknown, message); stages: scoring, semantic, writing
 StreamProgressFn = Callable[[str, int, "int | None", str], None]
-
-
-# ---------------------------------------------------------------------------------------------- reading
-
-
-@dataclass
-class _Source:
-    """A streamable input: its format, data files, and what the in-memory reader would use as row labels."""
-
-    path: Path
-    fmt: str  # parquet | csv | jsonl | hf
-    files: list[Path]
-    total_rows: int | None = None  # raw rows when the format says so up front (Parquet), else None
-    index_columns: list[str] = field(default_factory=list)  # Parquet written with a pandas index: its columns
-    range_start: int = 0  # Parquet written with a pandas RangeIndex(start, ..., step): row i is start + i * step
-    range_step: int = 1
-
-
-def _open_source(path: str | Path) -> _Source:
-    """The input described as a :class:`_Source`; EudsInputError when it is missing or not streamable."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise EudsInputError(f"no such file or folder: {path}")
-    if path.is_dir():
-        return _Source(path, "hf", _hf_arrow_files(path))
-    suffix = file_suffix(path)
-    if suffix == ".json":
-        raise EudsInputError(
-            f"{path.name} is one JSON document, which cannot be read in batches; convert it to .jsonl "
-            "(one record per line) or .parquet, or score it without --stream"
-        )
-    if suffix not in CSV_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES:
-        raise EudsInputError(
-            f"unsupported file type '{path.suffix}' for --stream; use .csv, .tsv, .jsonl, .parquet "
-            "or a save_to_disk folder"
-        )
-    if path.stat().st_size == 0:
-        raise EudsInputError(f"{path.name} is empty; it needs a header line and at least one row")
-    if suffix in PARQUET_SUFFIXES:
-        return _parquet_source(path)
-    return _Source(path, "csv" if suffix in CSV_SUFFIXES else "jsonl", [path])
-
-
-def _parquet_source(path: Path) -> _Source:
-    """A Parquet source; a pandas index stored in the file labels the rows, as ``pd.read_parquet`` would."""
-    import pyarrow.parquet as pq
-
-    try:
-        schema = pq.read_schema(path)
-        total = pq.read_metadata(path).num_rows
-    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-        raise EudsInputError(
-            f"could not read {path.name}: {first_error_line(exc)}; is it really a parquet file?"
-        ) from None
-    source = _Source(path, "parquet", [path], total_rows=total)
-    index = (schema.pandas_metadata or {}).get("index_columns") or []
-    if all(isinstance(i, str) for i in index):
-        source.index_columns = [i for i in index if i in schema.names]
-    elif len(index) == 1 and index[0].get("kind") == "range":
-        source.range_start, source.range_step = int(index[0].get("start", 0)), int(index[0].get("step", 1))
-    return source
-
-
-def _hf_arrow_files(path: Path) -> list[Path]:
-    """The ``.arrow`` files of a save_to_disk folder in row order (a DatasetDict: its 'train' split, else the first)."""
-    if (path / "dataset_dict.json").exists():
-        splits = json.loads((path / "dataset_dict.json").read_text()).get("splits") or []
-        if not splits:
-            raise EudsInputError(f"{path} is a DatasetDict folder with no splits")
-        return _hf_arrow_files(path / ("train" if "train" in splits else splits[0]))
-    if not ((path / "dataset_info.json").exists() or (path / "state.json").exists()):
-        raise EudsInputError(f"{path} is a folder but not a Hugging Face save_to_disk folder (no dataset_info.json)")
-    state = path / "state.json"
-    if state.exists():
-        files = [path / f["filename"] for f in json.loads(state.read_text()).get("_data_files") or []]
-    else:
-        files = sorted(path.glob("*.arrow"))
-    if not files or not all(f.exists() for f in files):
-        raise EudsInputError(f"{path} is missing its .arrow data files; save it again with save_to_disk")
-    return files
-
-
-def _csv_read_options(path: Path) -> tuple[str, str]:
-    """(encoding, delimiter) as ``datasets._read_csv`` chooses them: BOM -> UTF-16, .tsv -> tab, else sniffed."""
-    import pyarrow as pa
-
-    with pa.input_stream(str(path), compression="detect") as fh:  # sniff the text, not the gzip bytes
-        sample = fh.read(1 << 16)
-    if sample.startswith(b"PK\x03\x04"):
-        raise EudsInputError(f"{path.name} is a zip archive, not a CSV; unzip it first")
-    encoding = "utf-16" if sample.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf8"
-    if path.name.lower().endswith((".tsv", ".tsv.gz")):
-        return encoding, "\t"
-    return encoding, sniff_csv_delimiter(sample.decode("utf-16" if encoding == "utf-16" else "utf-8", errors="ignore"))
-
-
-def _arrow_batches(source: _Source, columns: list[str] | None) -> Iterator:
-    """pyarrow RecordBatches of the source with only ``columns`` (None: all), in file order, any size."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    if source.fmt == "parquet":
-        wanted = None if columns is None else list(dict.fromkeys(columns + source.index_columns))
-        yield from pq.ParquetFile(source.path).iter_batches(batch_size=65_536, columns=wanted)
-    elif source.fmt == "csv":
-        encoding, delimiter = _csv_read_options(source.path)
-        read = pcsv.ReadOptions(encoding=encoding)
-        parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-        with pcsv.open_csv(source.path, read_options=read, parse_options=parse) as probe:
-            names = probe.schema.names
-        # As datasets._read_csv: every column a string, and only an empty field is missing (not "NA", "null").
-        convert = pcsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            null_values=[""],
-            strings_can_be_null=True,
-            include_columns=columns,
-        )
-        with pcsv.open_csv(source.path, read_options=read, parse_options=parse, convert_options=convert) as reader:
-            yield from reader
-    else:  # hf: Arrow IPC streams
-        for path in source.files:
-            # OSFile, not memory_map: mapped pages count in RSS for as long as the map is open (the whole file).
-            with pa.OSFile(str(path)) as fh, pa.ipc.open_stream(fh) as reader:
-                for batch in reader:
-                    yield batch if columns is None else batch.select(columns)
-
-
-def _rebatch(batches: Iterable, rows: int) -> Iterator:
-    """pyarrow Tables of exactly ``rows`` rows (the last one shorter) cut from batches of any size (zero-copy)."""
-    import pyarrow as pa
-
-    pending, count = [], 0
-    for batch in batches:
-        while batch.num_rows:
-            take = min(rows - count, batch.num_rows)
-            pending.append(batch.slice(0, take))
-            count, batch = count + take, batch.slice(take)
-            if count == rows:
-                yield pa.Table.from_batches(pending)
-                pending, count = [], 0
-    if count:
-        yield pa.Table.from_batches(pending)
-
-
-@contextmanager
-def _read_errors(source: _Source) -> Iterator[None]:
-    """Turn a parser's exception while reading ``source`` into a one-line EudsInputError (as read_table_file)."""
-    kind = {"hf": "save_to_disk"}.get(source.fmt, source.fmt)
-    try:
-        yield
-    except EudsInputError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise EudsInputError(
-            f"{source.path.name} is not valid UTF-8 text ({exc.reason}); re-save it as UTF-8"
-        ) from None
-    except Exception as exc:  # pyarrow and the parsers raise many types for a corrupt file
-        if "invalid UTF8" in str(exc):  # pyarrow's wording for what read_table_file reports as UnicodeDecodeError
-            raise EudsInputError(f"{source.path.name} is not valid UTF-8 text; re-save it as UTF-8") from None
-        raise EudsInputError(
-            f"could not read {source.path.name}: {first_error_line(exc)}; is it really a {kind} file?"
-        ) from None
-
-
-def _raw_frames(source: _Source, columns: list[str] | None, batch_rows: int) -> Iterator[pd.DataFrame]:
-    """Raw (not yet normalised) frames of ``batch_rows`` rows with only ``columns`` (None: all)."""
-    with _read_errors(source):
-        if source.fmt == "jsonl":
-            with pd.read_json(source.path, lines=True, dtype=False, chunksize=batch_rows) as reader:
-                for chunk in reader:
-                    # A JSONL chunk lacks a key no record in it has; the whole-file frame has it as missing.
-                    yield chunk if columns is None else chunk.reindex(columns=columns)
-        else:
-            for table in _rebatch(_arrow_batches(source, columns), batch_rows):
-                # Without the pandas metadata: the index columns are set by iter_table_batches, not by pyarrow.
-                yield table.replace_schema_metadata(None).to_pandas()
-
-
-def _source_columns(source: _Source, batch_rows: int) -> list[str]:
-    """The input's column names (for a JSONL file: those of its first batch), without a stored pandas index."""
-    if source.fmt == "jsonl":
-        first = next(_raw_frames(source, None, batch_rows), None)
-        return [] if first is None else [str(c) for c in first.columns]
-    with _read_errors(source):
-        batches = _arrow_batches(source, None)
-        batch = next(batches, None)
-        batches.close()
-    names = [] if batch is None else batch.schema.names
-    return [n for n in names if n not in source.index_columns]
-
-
-def iter_table_batches(
-    path: str | Path,
-    *,
-    text_col: str | None = None,
-    label_col: str | None = None,
-    question_col: str | None = None,
-    answer_col: str | None = None,
-    id_col: str | None = None,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
-    skipped: dict[str, int] | None = None,
-) -> Iterator[pd.DataFrame]:
-    """Normalised tables (``normalise_table``'s columns and cleaning) of ``batch_rows`` input rows each.
-
-    A batch whose rows were all skipped yields an empty table, so batch ``i`` always covers the same input rows.
-    Without ``id_col`` the ids are the global row numbers (``row-{i}``), as the in-memory path gives for the
-    same file; with it, ids are checked unique across batches. Skipped rows are added by reason to ``skipped``.
-    Without ``text_col`` (and no Q&A columns) the text column is guessed once, from the first batch. Raises
-    EudsInputError for a missing column, an unsupported or empty file, or when no row is usable.
-    """
-    if batch_rows <= 0:
-        raise EudsInputError("--stream-batch-rows must be a positive number of rows")
-    source = _open_source(path)
-    yield from _iter_source_batches(
-        source,
-        {
-            "text_col": text_col,
-            "label_col": label_col,
-            "question_col": question_col,
-            "answer_col": answer_col,
-            "id_col": id_col,
-        },
-        batch_rows,
-        skipped if skipped is not None else {},
-    )
-
-
-def _iter_source_batches(
-    source: _Source, columns: dict, batch_rows: int, skipped: dict[str, int]
-) -> Iterator[pd.DataFrame]:
-    """:func:`iter_table_batches` over an opened source (see there)."""
-    names = _source_columns(source, batch_rows)
-    if not names:
-        raise EudsInputError("the data has no rows; check the file is not empty and has a header line")
-    # normalise_table's own column checks (same messages as the in-memory path) on a one-row probe.
-    normalise_table(pd.DataFrame({n: ["x"] for n in names}), **columns)
-    columns = dict(columns)
-    if columns["text_col"] is None and columns["question_col"] is None:
-        first = next(_raw_frames(source, None, batch_rows), None)
-        if first is None or first.empty:
-            raise EudsInputError("the data has no rows; check the file is not empty and has a header line")
-        columns["text_col"] = guess_text_column(first)  # once: a per-batch guess could change between batches
-    needed = list(dict.fromkeys(c for c in columns.values() if c is not None))
-    seen_ids = np.empty(0, dtype=np.uint64)  # (n_seen,) sorted hashes of the ids so far (with id_col only)
-    offset = kept = 0
-    for raw in _raw_frames(source, needed, batch_rows):
-        if source.index_columns:
-            raw = raw.set_index(source.index_columns)
-        else:
-            raw.index = pd.RangeIndex(len(raw)) * source.range_step + source.range_start + offset * source.range_step
-        offset += len(raw)
-        table, batch_skipped = normalise_table(raw, **columns, allow_empty=True)  # a batch may lose every row
-        for reason, count in batch_skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + count
-        if columns["id_col"] is not None and len(table):
-            # 64-bit hashes: a false clash among 10^8 ids has odds ~3e-4; normalise_table checked within the batch.
-            hashes = pd.util.hash_array(table["id"].to_numpy(dtype=object))  # (n_batch,)
-            clash = np.isin(hashes, seen_ids)
-            if clash.any():
-                raise EudsInputError(
-                    f"the id column '{columns['id_col']}' has duplicate values (e.g. "
-                    f"'{table['id'][clash].iloc[0]}'); ids must be unique"
-                )
-            seen_ids = np.union1d(seen_ids, hashes)
-        kept += len(table)
-        yield table
-    if offset == 0:
-        raise EudsInputError("the data has no rows; check the file is not empty and has a header line")
-    if kept == 0:
-        reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "no rows"
-        raise EudsInputError(f"no usable rows left after loading ({reasons}); check the chosen text column")
 
 
 # ---------------------------------------------------------------------------------------------- scoring
@@ -383,22 +108,7 @@ def score_file_streaming(
     ``OUT.parts/``; a rerun with the same arguments resumes from its finished shards, one with other
     arguments starts clean.
     """
-    out = Path(out).expanduser()
-    if out.suffix.lower() != ".parquet":
-        raise EudsInputError(f"--stream writes Parquet only; give --out ending in .parquet, not '{out.name}'")
-    if not out.parent.exists():
-        raise EudsInputError(f"the folder of --out does not exist: {out.parent}")
-    if batch_rows <= 0:
-        raise EudsInputError("--stream-batch-rows must be a positive number of rows")
-    names = expand_score_names(names)
-    scorers = {name: make_scorer(name, options) for name in names}
-    refused = [name for name, scorer in scorers.items() if not streamable(scorer)]
-    if refused:
-        why = "its 'corpus' variant counts words over" if refused[0] == "information" else "it compares each row with"
-        raise EudsInputError(
-            f"score '{refused[0]}' cannot be streamed ({why} the whole pool); --stream supports "
-            f"{_streamable_names()}; score it without --stream"
-        )
+    out = _checked_stream_output(out, batch_rows)
     columns = {
         "text_col": text_col,
         "label_col": label_col,
@@ -406,12 +116,9 @@ def score_file_streaming(
         "answer_col": answer_col,
         "id_col": id_col,
     }
-    table_columns = ["id", "text", *(["label"] if label_col else []), *(["question", "answer"] if question_col else [])]
-    check_columns(Dataset("stream", "unlabelled", pd.DataFrame(columns=table_columns)), names)
-    source = _open_source(path)
-
-    row_local = [n for n in names if n in ROW_LOCAL_SCORES]
-    semantic = scorers.get("semantic")
+    names = expand_score_names(names)
+    scorers = _streamable_scorers(names, options, columns)
+    source = open_stream_source(path)
     identity = {
         "format": WORK_FORMAT,
         "input": str(source.path.resolve()),
@@ -422,18 +129,78 @@ def score_file_streaming(
         "semantic_sample_rows": SEMANTIC_SAMPLE_ROWS,
     }
     work = _open_work_folder(out.with_name(out.name + ".parts"), identity)
-
-    device_name, rows_per_batch = "cpu", batch_size or DEFAULT_BATCH_SIZES["cpu"]
-    if any(s.uses_model for s in scorers.values()):  # torch is imported only when a model runs
-        from euds_core.models.loading import resolve_device
-
-        device_name = resolve_device(device)
-        rows_per_batch = batch_size or DEFAULT_BATCH_SIZES["cuda" if device_name.startswith("cuda") else "cpu"]
-
+    device_name, rows_per_batch = _device_and_batch(scorers, device, batch_size)
     skipped: dict[str, int] = {}
-    counts: list[int] = []  # usable rows per batch; shard i holds rows sum(counts[:i]) .. sum(counts[:i+1])
+    counts = _score_row_local_batches(
+        source, columns, batch_rows, skipped, work, scorers, device_name, rows_per_batch, progress
+    )
+    extra = _score_pool_columns(work, counts, names, scorers, device_name, rows_per_batch, progress)
+    _write_output(work, counts, names, extra, out, progress)
+    dataset_id = file_dataset_hash(out)
+    shutil.rmtree(work)
+    return StreamResult(out=out, rows=sum(counts), names=names, skipped=skipped, dataset_id=dataset_id)
+
+
+def _checked_stream_output(out: str | Path, batch_rows: int) -> Path:
+    out = Path(out).expanduser()
+    if out.suffix.lower() != ".parquet":
+        raise EudsInputError(f"--stream writes Parquet only; give --out ending in .parquet, not '{out.name}'")
+    if not out.parent.exists():
+        raise EudsInputError(f"the folder of --out does not exist: {out.parent}")
+    if batch_rows <= 0:
+        raise EudsInputError("--stream-batch-rows must be a positive number of rows")
+    return out
+
+
+def _streamable_scorers(names: list[str], options: dict | None, columns: dict) -> dict:
+    """name -> scorer for every requested score; a clear error for one that cannot stream or lacks a column."""
+    scorers = {name: make_scorer(name, options) for name in names}
+    refused = [name for name, scorer in scorers.items() if not streamable(scorer)]
+    if refused:
+        why = "its 'corpus' variant counts words over" if refused[0] == "information" else "it compares each row with"
+        raise EudsInputError(
+            f"score '{refused[0]}' cannot be streamed ({why} the whole pool); --stream supports "
+            f"{_streamable_names()}; score it without --stream"
+        )
+    table_columns = [
+        "id",
+        "text",
+        *(["label"] if columns["label_col"] else []),
+        *(["question", "answer"] if columns["question_col"] else []),
+    ]
+    check_columns(Dataset("stream", "unlabelled", pd.DataFrame(columns=table_columns)), names)
+    return scorers
+
+
+def _device_and_batch(scorers: dict, device: str, batch_size: int | None) -> tuple[str, int]:
+    if not any(s.uses_model for s in scorers.values()):  # torch is imported only when a model runs
+        return "cpu", batch_size or DEFAULT_BATCH_SIZES["cpu"]
+    from euds_core.models.loading import resolve_device
+
+    device_name = resolve_device(device)
+    return device_name, batch_size or DEFAULT_BATCH_SIZES["cuda" if device_name.startswith("cuda") else "cpu"]
+
+
+def _score_row_local_batches(
+    source: StreamSource,
+    columns: dict,
+    batch_rows: int,
+    skipped: dict[str, int],
+    work: Path,
+    scorers: dict,
+    device_name: str,
+    rows_per_batch: int,
+    progress: StreamProgressFn | None,
+) -> list[int]:
+    """Pass 1: each batch's row-local scores to a shard (and its semantic embeddings to a .npy); resumable.
+
+    Returns the usable rows per batch: shard i holds rows sum(counts[:i]) .. sum(counts[:i+1]).
+    """
+    row_local = [n for n in scorers if n in ROW_LOCAL_SCORES]
+    semantic = scorers.get("semantic")
+    counts: list[int] = []
     embeddings_done = (work / "embeddings.done").exists()
-    for i, table in enumerate(_iter_source_batches(source, columns, batch_rows, skipped)):
+    for i, table in enumerate(iter_source_batches(source, columns, batch_rows, skipped)):
         shard, emb_path = work / f"part-{i:05d}.parquet", work / f"emb-{i:05d}.npy"
         resumed = _shard_rows(shard) == len(table) and (
             semantic is None or embeddings_done or load_array(emb_path) is not None
@@ -456,18 +223,30 @@ def score_file_streaming(
             _write_shard(frame, shard)
             shutil.rmtree(scratch.root, ignore_errors=True)
         counts.append(len(table))
-        _release_arrow_memory()
+        release_arrow_memory()
         if progress:
             read = sum(counts) + sum(skipped.values())
             progress("scoring", read, source.total_rows, f"batch {i + 1}" + (" (resumed)" if resumed else ""))
-    n_rows = sum(counts)
     if progress:
-        read = n_rows + sum(skipped.values())
+        read = sum(counts) + sum(skipped.values())
         progress("scoring", read, read, "done")
+    return counts
 
-    extra: dict[str, np.ndarray] = {}  # (n_rows,) per score not stored in the shards
-    if semantic is not None:
-        extra["semantic"] = _semantic_entropy(work, counts, semantic, progress)
+
+def _score_pool_columns(
+    work: Path,
+    counts: list[int],
+    names: list[str],
+    scorers: dict,
+    device_name: str,
+    rows_per_batch: int,
+    progress: StreamProgressFn | None,
+) -> dict[str, np.ndarray]:
+    """Pass 2: the scores that need the whole pool (semantic, combinations), (n_rows,) each, by name."""
+    n_rows = sum(counts)
+    extra: dict[str, np.ndarray] = {}
+    if "semantic" in scorers:
+        extra["semantic"] = _semantic_entropy(work, counts, scorers["semantic"], progress)
     for name in names:
         if name in COMBINATION_SCORES:
             scorer = scorers[name]
@@ -480,13 +259,10 @@ def score_file_streaming(
                 inputs=members,
             )
             extra[name] = checked_scores(name, values, n_rows)
-    _write_output(work, counts, names, extra, out, progress)
-    dataset_id = file_dataset_hash(out)
-    shutil.rmtree(work)
-    return StreamResult(out=out, rows=n_rows, names=names, skipped=skipped, dataset_id=dataset_id)
+    return extra
 
 
-def _fingerprint(source: _Source) -> list[list]:
+def _fingerprint(source: StreamSource) -> list[list]:
     """[name, size, mtime_ns] of every data file: a changed input restarts the work folder."""
     return [[str(f.relative_to(source.path.parent)), f.stat().st_size, f.stat().st_mtime_ns] for f in source.files]
 
@@ -624,7 +400,7 @@ def _write_output(
                 table = table.append_column(name, pa.array(values[offset : offset + count], type=pa.float32()))
             writer.write_table(table.select(schema.names).cast(schema))
             offset += count
-            _release_arrow_memory()
+            release_arrow_memory()
             if progress:
                 progress("writing", offset, sum(counts), out.name)
     tmp.replace(out)
@@ -648,12 +424,5 @@ def file_dataset_hash(path: str | Path) -> str:
                     # The same bytes as "\x1f".join(all values): a separator between row groups too.
                     digest.update(sep + "\x1f".join(values).encode("utf-8", "surrogatepass"))
                     sep = b"\x1f"
-                _release_arrow_memory()
+                release_arrow_memory()
     return digest.hexdigest()[:16]
-
-
-def _release_arrow_memory() -> None:
-    """Hand Arrow's freed buffers back to the OS: its allocator otherwise keeps each batch's peak, growing RSS."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
