@@ -52,69 +52,15 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from tqdm import tqdm
-
+    out = check_output_path(args.out)
+    _check_score_args(args)
+    progress = tqdm_progress()
+    options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
+    if args.stream:
+        return _score_streaming(args, out, options, progress)
     from euds_core.data.datasets import save_dataset
     from euds_core.scoring.engine import score_dataset, scores_with_table
 
-    out = check_output_path(args.out)
-    if args.stream:
-        from euds_core.data.builtins import BUILTIN_DATASETS
-
-        if args.dataset in BUILTIN_DATASETS:
-            raise EudsInputError(
-                f"--stream reads a file or save_to_disk folder; '{args.dataset}' is a built-in dataset, "
-                "score it without --stream"
-            )
-        if args.engine == "ray":
-            raise EudsInputError("--stream runs on the local engine; drop --engine ray (or drop --stream)")
-        if args.limit is not None:
-            raise EudsInputError("--stream scores every row; drop --limit (or drop --stream to score a sample)")
-    elif args.stream_batch_rows is not None:
-        raise EudsInputError("--stream-batch-rows only applies with --stream")
-    if args.engine == "ray":
-        from euds_core.scoring.ray_engine import require_ray
-
-        require_ray()  # a clear error before any work when Ray is not installed
-    if args.batch_size is not None and args.batch_size <= 0:
-        raise EudsInputError("--batch-size must be a positive number")
-    bars: dict[str, tqdm] = {}
-
-    def progress(name: str, done: int, total: int | None, message: str) -> None:
-        # total is None while a streamed file's length is unknown (CSV, JSONL): a counting bar, closed at the end.
-        bar = bars.get(name)
-        if bar is None:
-            bar = bars[name] = tqdm(total=total, desc=f"{name:<12}", unit="rows", file=sys.stderr, dynamic_ncols=True)
-        if total is not None and bar.total != total:
-            bar.total = total
-            bar.refresh()
-        bar.update(done - bar.n)
-        if total is not None and done >= total:
-            bar.close()
-
-    options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
-    if args.stream:
-        from euds_core.scoring.streaming import DEFAULT_BATCH_ROWS, score_file_streaming
-
-        # No save_dataset: it would hold the whole table in memory. The shards and OUT are the only copies.
-        result = score_file_streaming(
-            args.dataset,
-            args.scores.split(","),
-            out=out,
-            **column_args(args),
-            device=args.device,
-            batch_size=args.batch_size,
-            options=options,
-            batch_rows=args.stream_batch_rows if args.stream_batch_rows is not None else DEFAULT_BATCH_ROWS,
-            progress=progress,
-        )
-        for reason, count in result.skipped.items():
-            print(f"skipped {count} rows: {reason}", file=sys.stderr)
-        print(
-            f"wrote {result.rows} rows x {len(result.names)} scores ({', '.join(result.names)}) to {out}  "
-            f"[dataset id {result.dataset_id}]"
-        )
-        return 0
     dataset = load_dataset_from_args(args)
     for reason, count in dataset.skipped.items():
         print(f"skipped {count} rows: {reason}", file=sys.stderr)
@@ -144,6 +90,75 @@ def cmd_score(args) -> int:
     write_table(scores_with_table(dataset, scores), out)
     print(
         f"wrote {len(scores)} rows x {len(scores.columns)} scores ({', '.join(scores.columns)}) to {out}  [dataset id {dataset.id}]"
+    )
+    return 0
+
+
+def _check_score_args(args) -> None:
+    """Option combinations `score` refuses, before any work."""
+    if args.stream:
+        from euds_core.data.builtins import BUILTIN_DATASETS
+
+        if args.dataset in BUILTIN_DATASETS:
+            raise EudsInputError(
+                f"--stream reads a file or save_to_disk folder; '{args.dataset}' is a built-in dataset, "
+                "score it without --stream"
+            )
+        if args.engine == "ray":
+            raise EudsInputError("--stream runs on the local engine; drop --engine ray (or drop --stream)")
+        if args.limit is not None:
+            raise EudsInputError("--stream scores every row; drop --limit (or drop --stream to score a sample)")
+    elif args.stream_batch_rows is not None:
+        raise EudsInputError("--stream-batch-rows only applies with --stream")
+    if args.engine == "ray":
+        from euds_core.scoring.ray_engine import require_ray
+
+        require_ray()  # a clear error before any work when Ray is not installed
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise EudsInputError("--batch-size must be a positive number")
+
+
+def tqdm_progress():
+    """A progress callback ``(name, done, total, message)`` drawing one tqdm bar per score on stderr."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str, done: int, total: int | None, message: str) -> None:
+        # total is None while a streamed file's length is unknown (CSV, JSONL): a counting bar, closed at the end.
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = tqdm(total=total, desc=f"{name:<12}", unit="rows", file=sys.stderr, dynamic_ncols=True)
+        if total is not None and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    return progress
+
+
+def _score_streaming(args, out, options: dict, progress) -> int:
+    from euds_core.scoring.streaming import DEFAULT_BATCH_ROWS, score_file_streaming
+
+    # No save_dataset: it would hold the whole table in memory. The shards and OUT are the only copies.
+    result = score_file_streaming(
+        args.dataset,
+        args.scores.split(","),
+        out=out,
+        **column_args(args),
+        device=args.device,
+        batch_size=args.batch_size,
+        options=options,
+        batch_rows=args.stream_batch_rows if args.stream_batch_rows is not None else DEFAULT_BATCH_ROWS,
+        progress=progress,
+    )
+    for reason, count in result.skipped.items():
+        print(f"skipped {count} rows: {reason}", file=sys.stderr)
+    print(
+        f"wrote {result.rows} rows x {len(result.names)} scores ({', '.join(result.names)}) to {out}  "
+        f"[dataset id {result.dataset_id}]"
     )
     return 0
 

@@ -82,72 +82,61 @@ def normalise_table(
     """
     if raw.empty or len(raw.columns) == 0:
         raise EudsInputError("the data has no rows; check the file is not empty and has a header line")
-    columns = [str(c) for c in raw.columns]
     raw = raw.copy()
-    raw.columns = columns
-
-    def check(col: str | None, role: str) -> str | None:
-        if col is not None and col not in columns:
-            raise EudsInputError(
-                f"no column '{col}' for the {role}; the columns are: {', '.join(columns[:30])}. "
-                f"Pass --{role}-col with one of them"
-            )
-        return col
-
-    check(text_col, "text"), check(label_col, "label"), check(question_col, "question")
-    check(answer_col, "answer"), check(id_col, "id")
-    if (question_col is None) != (answer_col is None):
-        raise EudsInputError("Q&A data needs both --question-col and --answer-col")
-
+    raw.columns = [str(c) for c in raw.columns]
+    _check_chosen_columns(
+        list(raw.columns), text=text_col, label=label_col, question=question_col, answer=answer_col, id=id_col
+    )
     skipped: dict[str, int] = {}
-    out = pd.DataFrame(index=raw.index)
     if question_col is not None:
-        q, a = raw[question_col], raw[answer_col]
-        missing = q.isna() | a.isna()
-        if missing.any():
-            skipped["missing question or answer"] = int(missing.sum())
-        raw, q, a = raw[~missing], q[~missing], a[~missing]
+        raw = _drop_rows(raw, raw[question_col].isna() | raw[answer_col].isna(), "missing question or answer", skipped)
         out = pd.DataFrame(index=raw.index)
-        out["question"], out["answer"] = _clean_text(q), _clean_text(a)
+        out["question"], out["answer"] = _clean_text(raw[question_col]), _clean_text(raw[answer_col])
         out["text"] = out["question"] + QA_SEPARATOR + out["answer"]
     else:
         text_col = text_col or guess_text_column(raw)
-        text = raw[text_col]
-        missing = text.isna()
-        if missing.any():
-            skipped["missing text"] = int(missing.sum())
-        raw = raw[~missing]
-        out = pd.DataFrame(index=raw.index)
-        out["text"] = _clean_text(raw[text_col])
-    empty = out["text"].str.len() == 0
-    if empty.any():
-        skipped["empty text"] = int(empty.sum())
-        out, raw = out[~empty], raw[~empty]
-
+        raw = _drop_rows(raw, raw[text_col].isna(), "missing text", skipped)
+        out = pd.DataFrame({"text": _clean_text(raw[text_col])}, index=raw.index)
+    keep = _drop_rows(out, out["text"].str.len() == 0, "empty text", skipped).index
     if label_col is not None:
-        labels = raw[label_col]
-        missing = labels.isna()
-        if missing.any():
-            skipped["missing label"] = int(missing.sum())
-            out, raw, labels = out[~missing], raw[~missing], labels[~missing]
-        out["label"] = _label_strings(labels)
-
-    if id_col is not None:
-        ids = raw[id_col].astype(str)
-        dup = ids[ids.duplicated()]
-        if len(dup):
-            raise EudsInputError(
-                f"the id column '{id_col}' has {len(dup)} duplicate values (e.g. '{dup.iloc[0]}'); ids must be unique"
-            )
-        out["id"] = ids.values
-    else:
-        out["id"] = [f"row-{i}" for i in out.index]
-
+        keep = _drop_rows(raw.loc[keep], raw.loc[keep, label_col].isna(), "missing label", skipped).index
+        out.loc[keep, "label"] = _label_strings(raw.loc[keep, label_col])
+    out, raw = out.loc[keep], raw.loc[keep]
+    out["id"] = _unique_ids(raw[id_col], id_col) if id_col is not None else [f"row-{i}" for i in out.index]
     if out.empty and not allow_empty:
         reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "no rows"
         raise EudsInputError(f"no usable rows left after loading ({reasons}); check the chosen text column")
     ordered = [c for c in TABLE_COLUMNS if c in out.columns]
     return out[ordered].reset_index(drop=True), skipped
+
+
+def _check_chosen_columns(columns: list[str], **chosen: str | None) -> None:
+    """Every chosen column exists (a message listing the real ones), and Q&A names both its columns."""
+    for role, col in chosen.items():
+        if col is not None and col not in columns:
+            raise EudsInputError(
+                f"no column '{col}' for the {role}; the columns are: {', '.join(columns[:30])}. "
+                f"Pass --{role}-col with one of them"
+            )
+    if (chosen["question"] is None) != (chosen["answer"] is None):
+        raise EudsInputError("Q&A data needs both --question-col and --answer-col")
+
+
+def _drop_rows(frame: pd.DataFrame, drop: pd.Series, reason: str, skipped: dict[str, int]) -> pd.DataFrame:
+    """``frame`` without the rows ``drop`` marks, counted under ``reason`` in ``skipped`` (skipped, not fatal)."""
+    if drop.any():
+        skipped[reason] = skipped.get(reason, 0) + int(drop.sum())
+    return frame[~drop]
+
+
+def _unique_ids(ids: pd.Series, id_col: str) -> np.ndarray:
+    ids = ids.astype(str)
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise EudsInputError(
+            f"the id column '{id_col}' has {len(dup)} duplicate values (e.g. '{dup.iloc[0]}'); ids must be unique"
+        )
+    return ids.to_numpy()
 
 
 def _label_strings(labels: pd.Series) -> pd.Series:
