@@ -65,28 +65,20 @@ def cmd_score(args) -> int:
     for reason, count in dataset.skipped.items():
         print(f"skipped {count} rows: {reason}", file=sys.stderr)
     save_dataset(dataset)  # the app finds CLI-scored datasets by id
+    score, engine_args = score_dataset, {}
     if args.engine == "ray":
         from euds_core.scoring.ray_engine import score_dataset_ray
 
-        scores = score_dataset_ray(
-            dataset,
-            args.scores.split(","),
-            device=args.device,
-            batch_size=args.batch_size,
-            options=options,
-            address=args.ray_address,
-            storage=args.ray_storage,
-            progress=progress,
-        )
-    else:
-        scores = score_dataset(
-            dataset,
-            args.scores.split(","),
-            device=args.device,
-            batch_size=args.batch_size,
-            options=options,
-            progress=progress,
-        )
+        score, engine_args = score_dataset_ray, {"address": args.ray_address, "storage": args.ray_storage}
+    scores = score(
+        dataset,
+        args.scores.split(","),
+        device=args.device,
+        batch_size=args.batch_size,
+        options=options,
+        progress=progress,
+        **engine_args,
+    )
     write_table(scores_with_table(dataset, scores), out)
     print(
         f"wrote {len(scores)} rows x {len(scores.columns)} scores ({', '.join(scores.columns)}) to {out}  [dataset id {dataset.id}]"

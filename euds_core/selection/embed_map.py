@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -63,27 +63,18 @@ class EmbeddingMap:
         return out
 
 
-def map_params(
-    *,
-    seed: int,
-    max_points: int,
-    pca_dims: int,
-    n_neighbors: int,
-    min_dist: float,
-    n_epochs: int | None,
-    min_cluster_size: int | None,
-) -> dict:
+@dataclass(frozen=True)
+class MapParams:
     """Every parameter that changes the map (hashed into the cache key with the embeddings' fingerprint)."""
-    return {
-        "seed": seed,
-        "max_points": max_points,
-        "pca_dims": pca_dims,
-        "n_neighbors": n_neighbors,
-        "min_dist": min_dist,
-        "n_epochs": n_epochs,
-        "min_cluster_size": min_cluster_size,
-        "version": 2,
-    }
+
+    seed: int
+    max_points: int
+    pca_dims: int
+    n_neighbors: int
+    min_dist: float
+    n_epochs: int | None
+    min_cluster_size: int | None
+    version: int = 2
 
 
 def embeddings_fingerprint(embeddings: np.ndarray) -> str:
@@ -118,7 +109,7 @@ def compute_embedding_map(
         raise EudsInputError("embeddings contain NaN or infinite values; recompute them")
     if max_points < 4:
         raise EudsInputError("max_points must be at least 4")
-    params = map_params(
+    params = MapParams(
         seed=seed,
         max_points=max_points,
         pca_dims=pca_dims,
@@ -130,40 +121,29 @@ def compute_embedding_map(
     path = None
     if cache is not None:
         path = (
-            cache.root / "maps" / f"map-{params_hash({**params, 'embeddings': embeddings_fingerprint(embeddings)})}.npy"
+            cache.root / "maps" / f"map-{params_hash({**asdict(params), 'embeddings': embeddings_fingerprint(embeddings)})}.npy"
         )
         packed = load_array(path)
         if packed is not None:
             return _unpack(packed, len(embeddings))
-    emap = _compute(embeddings, **params)
+    emap = _compute(embeddings, params)
     if path is not None:
         save_array(path, _pack(emap))
     return emap
 
 
-def _compute(
-    embeddings: np.ndarray,
-    *,
-    seed: int,
-    max_points: int,
-    pca_dims: int,
-    n_neighbors: int,
-    min_dist: float,
-    n_epochs: int | None,
-    min_cluster_size: int | None,
-    version: int,
-) -> EmbeddingMap:
+def _compute(embeddings: np.ndarray, p: MapParams) -> EmbeddingMap:
     n = len(embeddings)
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(n, max_points, replace=False)) if n > max_points else np.arange(n)  # (m,)
+    rng = np.random.default_rng(p.seed)
+    rows = np.sort(rng.choice(n, p.max_points, replace=False)) if n > p.max_points else np.arange(n)  # (m,)
     x = embeddings[rows]  # (m, dim)
     m = len(rows)
     if m < 4:  # too few points for a neighbour graph: a line, one cluster
         coords = np.stack([np.arange(m, dtype=np.float32), np.zeros(m, dtype=np.float32)], axis=1)
         return EmbeddingMap(rows.astype(np.int64), coords, np.zeros(m, dtype=np.int32), n)
-    x = reduce_dimensions(x, pca_dims, seed)  # (m, <= pca_dims)
-    coords = umap_layout(x, seed=seed, n_neighbors=n_neighbors, min_dist=min_dist, n_epochs=n_epochs)  # (m, 2)
-    clusters = hdbscan_clusters(coords, min_cluster_size or max(10, m // 200), seed=seed)
+    x = reduce_dimensions(x, p.pca_dims, p.seed)  # (m, <= pca_dims)
+    coords = umap_layout(x, seed=p.seed, n_neighbors=p.n_neighbors, min_dist=p.min_dist, n_epochs=p.n_epochs)  # (m, 2)
+    clusters = hdbscan_clusters(coords, p.min_cluster_size or max(10, m // 200), seed=p.seed)
     return EmbeddingMap(rows.astype(np.int64), coords, clusters, n)
 
 
