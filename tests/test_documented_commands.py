@@ -17,7 +17,7 @@ from euds_core.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-PLACEHOLDERS = ("DATASET", "[", "...", "ID ", "<")
+PLACEHOLDERS = ("DATASET", "[", "...", " ID", "<")
 
 
 def documented_commands() -> list[tuple[str, str]]:
@@ -27,7 +27,7 @@ def documented_commands() -> list[tuple[str, str]]:
         text = path.read_text()
         text = re.sub(r"\\\n\s*", " ", text)  # join shell continuation lines
         spans = re.findall(r"```(?:bash|sh)?\n(.*?)```", text, re.S) + re.findall(
-            r"`(python -m euds_core [^`]+)`", text
+            r"`(python -m euds_core [^`]+ --[^`]+)`", text
         )
         for block in spans:
             for line in block.splitlines():
