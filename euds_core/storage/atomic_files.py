@@ -46,7 +46,8 @@ def atomic_folder(target: Path | str, *, replace: bool = False) -> Iterator[Path
     A folder cannot be renamed over a non-empty one. Without ``replace`` the first finished writer wins and
     later ones discard their copy (callers write identical content, e.g. a converted model). With ``replace``
     (a re-export) an existing ``target`` is first renamed aside to its own unique name, then removed, so a
-    reader sees the old folder or the new one, never a half-deleted one.
+    reader sees the old folder or the new one, never a half-written or half-deleted one (for an instant
+    between the two renames, none).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
