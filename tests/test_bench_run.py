@@ -32,3 +32,22 @@ def test_gpu_line_without_cuda_says_skipped(bench, monkeypatch):
 def test_interval_update_figure_runs_and_checks_its_answer(bench):
     (text,) = bench.bench_interval_update(quick=True)
     assert LINE.match(text) and text.startswith("interval_update_1m:")
+
+
+def test_process_cpu_seconds_counts_this_process_work(bench):
+    import os
+    import time
+
+    before = bench.process_cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # burn ~0.3 s of CPU
+        pass
+    assert bench.process_cpu_seconds(os.getpid()) - before >= 0.2
+    assert bench.cpu_model()
+
+
+def test_server_poll_cpu_is_skipped_by_a_plain_quick_run(bench, capsys, monkeypatch):
+    monkeypatch.setattr(bench, "BENCHES", {"server_poll_cpu": bench.bench_server_poll_cpu})
+    monkeypatch.setattr(bench, "_setup_workspace", lambda: None)
+    assert bench.main(["--quick"]) == 0
+    assert "server_poll_cpu: skipped under --quick" in capsys.readouterr().out

@@ -84,6 +84,43 @@ def test_undo_by_reviewer_leaves_the_other_reviewers_work():
     assert review.effective_overrides(ds.id) == {"s1": "drop"}
 
 
+def test_undo_leaves_a_later_decision_by_another_reviewer_on_the_same_sample():
+    ds = tiny_dataset()
+    review.set_decision(ds.id, "s0", "keep", note="fine", reviewer="ann")
+    review.set_bulk_decision(ds.id, ["s0", "s1"], "drop", reviewer="ann")
+    review.set_decision(ds.id, "s0", "keep", note="on topic", reviewer="bob")  # bob decides s0 after ann's bulk drop
+    assert review.undo_last_action(ds.id, reviewer="ann") == 1  # only s1: s0's decision in effect is bob's
+    frame = review.effective_decisions(ds.id).set_index("id")
+    assert frame.loc["s0", ["decision", "note", "reviewer"]].tolist() == ["keep", "on topic", "bob"]
+    assert "s1" not in frame.index
+    undo_rows = review.decision_log(ds.id).query("action_id.str.startswith('undo:')")
+    assert undo_rows[["id", "decision", "reviewer"]].values.tolist() == [["s1", "clear", "ann"]]
+
+
+def test_undo_row_names_who_pressed_undo_and_the_stack_goes_through_others_undos():
+    ds = tiny_dataset()
+    review.set_decision(ds.id, "s0", "drop", note="spam", reviewer="ann")
+    review.set_decision(ds.id, "s0", "keep", reviewer="bob")
+    assert review.undo_last_action(ds.id, reviewer="bob") == 1  # s0 back to ann's drop, written by bob
+    last = review.decision_log(ds.id).iloc[-1]
+    assert (last["decision"], last["note"], last["reviewer"]) == ("drop", "spam", "bob")
+    assert review.can_undo(ds.id, reviewer="ann")  # bob's undo handed s0 back to ann's action
+    assert review.undo_last_action(ds.id, reviewer="ann") == 1
+    assert review.effective_overrides(ds.id) == {}
+    assert not review.can_undo(ds.id, reviewer="ann") and not review.can_undo(ds.id)
+
+
+def test_an_action_fully_decided_again_by_others_is_passed_over():
+    ds = tiny_dataset()
+    review.set_decision(ds.id, "s2", "keep", reviewer="ann")
+    review.set_decision(ds.id, "s1", "drop", reviewer="ann")
+    review.set_decision(ds.id, "s1", "keep", reviewer="bob")
+    assert review.undo_last_action(ds.id, reviewer="ann") == 1  # ann's s1 drop has nothing left: her s2 keep goes
+    assert review.effective_overrides(ds.id) == {"s1": "keep"}
+    assert review.undo_last_action(ds.id, reviewer="ann") == 0
+    assert not review.can_undo(ds.id, reviewer="ann")
+
+
 def test_a_review_of_dataset_a_never_shows_on_dataset_b():
     a, b = tiny_dataset(word="a"), tiny_dataset(word="b")  # same sample ids, different content
     assert a.id != b.id
@@ -158,6 +195,19 @@ def test_cli_review_set_list_and_errors(workspace):
 
     run_cli("review", ds.id, "--undo", workspace=workspace)
     assert review.effective_overrides(ds.id) == {}
+
+
+def test_cli_undo_with_reviewer_keeps_the_other_reviewers_later_decision(workspace):
+    ds = tiny_dataset()
+    save_dataset(ds)
+    run_cli("review", ds.id, "--set", "s1=drop", "--set", "s2=drop", "--reviewer", "ann", workspace=workspace)
+    run_cli("review", ds.id, "--set", "s1=keep", "--reviewer", "bob", workspace=workspace)
+    undo = run_cli("review", ds.id, "--undo", "--reviewer", "ann", workspace=workspace)
+    assert "undid 1 decisions" in undo.stderr
+    listed = run_cli("review", ds.id, "--list", workspace=workspace).stdout.strip().splitlines()
+    assert [line.split(",")[:4] for line in listed[1:]] == [["s1", "keep", "", "bob"]]
+    undo_rows = review.decision_log(ds.id).query("action_id.str.startswith('undo:')")
+    assert undo_rows[["id", "reviewer"]].values.tolist() == [["s2", "ann"]]
 
 
 def test_cli_select_apply_review(workspace, tmp_path):

@@ -13,6 +13,7 @@ from euds_core.data.builtins import describe_builtins
 from euds_core.data.readers import read_table_file
 from euds_core.data.table import Dataset, guess_label_column, guess_text_column
 from euds_core.errors import EudsInputError
+from euds_core.storage.atomic_files import atomic_path
 from euds_core.storage.workspace import workspace_dir
 from ui.charts import label_balance_figure, label_balance_table, length_histogram
 
@@ -41,9 +42,8 @@ def store_upload(name: str, data: bytes) -> Path:
         raise EudsInputError(f"{name} is empty; it needs a header line and at least one row")
     target = workspace_dir("uploads") / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
     if not target.exists():
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(data)
     return target
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from euds_core.models.embeddings import load_cached_embeddings
 from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.selection.intervals import SelectionSpec, apply_selection
 from euds_core.selection.subset_report import subset_report
+from euds_core.storage.atomic_files import atomic_folder, atomic_path, write_text_atomic
 from euds_core.storage.cache import DatasetCache
 from euds_core.storage.workspace import workspace_dir
 
@@ -156,7 +156,7 @@ def subset_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
 
 
 def write_subset(frame: pd.DataFrame, out: str | Path, fmt: str) -> Path:
-    """Write atomically: a temp file (or folder for ``hf``) renamed into place."""
+    """Write atomically: a uniquely named temp file (or folder for ``hf``) renamed into place."""
     out = Path(out)
     if not out.parent.exists():
         raise EudsInputError(f"the folder of the output does not exist: {out.parent}")
@@ -165,16 +165,11 @@ def write_subset(frame: pd.DataFrame, out: str | Path, fmt: str) -> Path:
             from datasets import Dataset as HFDataset
         except ImportError:  # pragma: no cover - datasets is in requirements.txt
             raise EudsInputError("the hf format needs the 'datasets' package: pip install datasets") from None
-        tmp = out.with_name(f".{out.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        HFDataset.from_pandas(frame, preserve_index=False).save_to_disk(str(tmp))
-        if out.exists():
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        tmp.replace(out)
+        with atomic_folder(out, replace=True) as tmp:
+            HFDataset.from_pandas(frame, preserve_index=False).save_to_disk(str(tmp))
         return out
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(subset_bytes(frame, fmt))
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(subset_bytes(frame, fmt))
     return out
 
 
@@ -260,9 +255,7 @@ def manifest_json(manifest: dict) -> str:
 
 def write_manifest(manifest: dict, path: str | Path) -> Path:
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(manifest_json(manifest), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, manifest_json(manifest))
     return path
 
 

@@ -6,8 +6,9 @@ CLI loses nothing that was acknowledged, and any number of processes can write a
 
 * the latest decision per (dataset, sample) wins; ``clear`` means "back to the interval's verdict";
 * a bulk action shares one ``action_id``, so undo reverts it whole;
-* undo appends: for each sample of the last action it writes the decision that was effective before it,
-  tagged ``undo:<action id>``.
+* undo appends: for each sample whose decision in effect is still the last action's, it writes the decision
+  that was effective before that action, tagged ``undo:<action id>`` and naming who pressed undo; a sample
+  someone decided again later keeps that later decision.
 
 Decisions are keyed by the dataset's content hash, so a review of dataset A never shows on dataset B.
 """
@@ -174,48 +175,81 @@ def set_bulk_decision(
     return record_decisions(dataset_id, [DecisionInput(s, decision, note) for s in sample_ids], reviewer=reviewer)
 
 
+@dataclass(frozen=True)
+class _UndoPlan:
+    """What undoing one action writes: the action, and per still-owned sample the (decision, note) before it."""
+
+    action_id: str
+    restore: dict[str, tuple[str, str]]
+
+
+def _plan_undo(log: list, reviewer: str | None) -> _UndoPlan | None:
+    """The latest not-yet-undone action (of ``reviewer`` when given) that still owns at least one sample.
+
+    ``log`` is the dataset's decision rows in ``seq`` order. Replaying it gives each sample's owner: the action
+    whose decision is in effect (an ``undo:X`` row hands ownership back to whoever owned the sample before X).
+    A sample a later action decided again is not the undone action's any more, so undo leaves it; an action
+    whose every sample was decided again has nothing left to revert and is passed over.
+    """
+    owner: dict[str, str | None] = {}  # sample -> action whose decision is in effect (None: no decision)
+    state: dict[str, tuple[str, str]] = {}  # sample -> (decision, note) in effect
+    before: dict[tuple[str, str], tuple[str | None, tuple[str, str]]] = {}  # (sample, action) -> state before it
+    undone: set[str] = set()
+    actions: dict[str, tuple[int, str]] = {}  # action -> (last seq, reviewer), for the undo stack
+    samples_of: dict[str, list[str]] = {}  # action -> its samples, in log order
+    for row in log:
+        sample, action = row["sample_id"], row["action_id"]
+        if action is not None and action.startswith(UNDO_PREFIX):
+            target = action[len(UNDO_PREFIX) :]
+            undone.add(target)
+            owner[sample] = before.get((sample, target), (None, None))[0]
+        else:
+            if action is not None:
+                if (sample, action) not in before:
+                    before[(sample, action)] = (owner.get(sample), state.get(sample, ("clear", "")))
+                    samples_of.setdefault(action, []).append(sample)
+                actions[action] = (row["seq"], row["reviewer"])
+            owner[sample] = action
+        state[sample] = (row["decision"], row["note"])
+    stack = sorted(
+        (a for a, (_, who) in actions.items() if a not in undone and (reviewer is None or who == reviewer)),
+        key=lambda a: actions[a][0],
+        reverse=True,
+    )
+    for action in stack:
+        restore = {s: before[(s, action)][1] for s in samples_of[action] if owner.get(s) == action}
+        if restore:
+            return _UndoPlan(action, restore)
+    return None
+
+
+def _decision_rows(conn, dataset_id: str) -> list:
+    return conn.execute(
+        "SELECT seq, sample_id, decision, note, reviewer, action_id FROM decisions WHERE dataset_id = ? ORDER BY seq",
+        (dataset_id,),
+    ).fetchall()
+
+
 def undo_last_action(dataset_id: str, *, reviewer: str | None = None) -> int:
     """Revert the latest not-yet-undone action (of ``reviewer`` when given) by appending; returns rows reverted.
 
-    Each sample of the action gets back the decision (and note) it had just before the action, or ``clear``.
-    Undo is a stack: calling it again reverts the action before.
+    Each sample the action still owns gets back the decision (and note) it had just before the action, or
+    ``clear``; a sample someone decided again after the action keeps that later decision. The undo rows name
+    ``reviewer``, the person who pressed undo (not whoever made the restored decision). Undo is a stack:
+    calling it again reverts the action before.
     """
     with store.connect() as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            where, args = "dataset_id = ? AND action_id IS NOT NULL AND action_id NOT LIKE 'undo:%'", [dataset_id]
-            if reviewer is not None:
-                where += " AND reviewer = ?"
-                args.append(reviewer)
-            last = conn.execute(
-                f"""SELECT action_id, MIN(seq) AS first_seq FROM decisions WHERE {where}
-                    AND action_id NOT IN (SELECT substr(action_id, 6) FROM decisions WHERE dataset_id = ? AND action_id LIKE 'undo:%')
-                    GROUP BY action_id ORDER BY MAX(seq) DESC LIMIT 1""",
-                [*args, dataset_id],
-            ).fetchone()
-            if last is None:
+            plan = _plan_undo(_decision_rows(conn, dataset_id), reviewer)
+            if plan is None:
                 conn.execute("COMMIT")
                 return 0
-            samples = [
-                r["sample_id"]
-                for r in conn.execute(
-                    "SELECT DISTINCT sample_id FROM decisions WHERE dataset_id = ? AND action_id = ?",
-                    (dataset_id, last["action_id"]),
-                )
-            ]
             created = store.now()
-            rows = []
-            for sample_id in samples:
-                before = conn.execute(
-                    "SELECT decision, note, reviewer FROM decisions WHERE dataset_id = ? AND sample_id = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
-                    (dataset_id, sample_id, last["first_seq"]),
-                ).fetchone()
-                decision, note, who = (
-                    (before["decision"], before["note"], before["reviewer"])
-                    if before
-                    else ("clear", "", reviewer or "")
-                )
-                rows.append((dataset_id, sample_id, decision, note, who, UNDO_PREFIX + last["action_id"], created))
+            rows = [
+                (dataset_id, sample, decision, note, reviewer or "", UNDO_PREFIX + plan.action_id, created)
+                for sample, (decision, note) in plan.restore.items()
+            ]
             conn.executemany(
                 "INSERT INTO decisions (dataset_id, sample_id, decision, note, reviewer, action_id, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
@@ -273,17 +307,9 @@ def count_decisions(dataset_id: str) -> int:
 
 
 def can_undo(dataset_id: str, *, reviewer: str | None = None) -> bool:
+    """Whether :func:`undo_last_action` with the same ``reviewer`` would revert anything."""
     with store.connect() as conn:
-        where, args = "dataset_id = ? AND action_id IS NOT NULL AND action_id NOT LIKE 'undo:%'", [dataset_id]
-        if reviewer is not None:
-            where += " AND reviewer = ?"
-            args.append(reviewer)
-        row = conn.execute(
-            f"""SELECT 1 FROM decisions WHERE {where} AND action_id NOT IN
-                (SELECT substr(action_id, 6) FROM decisions WHERE dataset_id = ? AND action_id LIKE 'undo:%') LIMIT 1""",
-            [*args, dataset_id],
-        ).fetchone()
-    return row is not None
+        return _plan_undo(_decision_rows(conn, dataset_id), reviewer) is not None
 
 
 # ---------------------------------------------------------------------------------------------- named selections

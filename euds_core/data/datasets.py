@@ -18,6 +18,7 @@ from euds_core.data.builtins import BUILTIN_DATASETS, load_builtin
 from euds_core.data.readers import read_table_file
 from euds_core.data.table import Dataset, normalise_table
 from euds_core.errors import EudsInputError
+from euds_core.storage.atomic_files import atomic_path, write_json_atomic
 from euds_core.storage.workspace import workspace_dir
 
 LIMIT_SEED = 0  # --limit draws a seeded sample so a limited run is representative and reproducible
@@ -78,9 +79,8 @@ def save_dataset(dataset: Dataset) -> str:
     dataset_id = dataset.id
     target = folder / f"{dataset_id}.parquet"
     if not target.exists():
-        tmp = target.with_suffix(".parquet.tmp")
-        dataset.table.to_parquet(tmp, index=False)
-        tmp.replace(target)
+        with atomic_path(target) as tmp:
+            dataset.table.to_parquet(tmp, index=False)
     meta = {
         "id": dataset_id,
         "name": dataset.name,
@@ -88,10 +88,7 @@ def save_dataset(dataset: Dataset) -> str:
         "source": dataset.source,
         "rows": len(dataset.table),
     }
-    meta_path = folder / f"{dataset_id}.json"
-    tmp = meta_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=1))
-    tmp.replace(meta_path)
+    write_json_atomic(folder / f"{dataset_id}.json", meta, indent=1)
     return dataset_id
 
 

@@ -175,10 +175,10 @@ def search_dataset(
         progress=progress,
         cancel=cancel,
     )
-    path = search_grid_path(dataset.id, score)
-    tmp = path.with_name(f".{path.name}.tmp")
-    grid.to_csv(tmp, index=False)
-    tmp.replace(path)
+    from euds_core.storage.atomic_files import atomic_path
+
+    with atomic_path(search_grid_path(dataset.id, score)) as tmp:
+        grid.to_csv(tmp, index=False)
     return grid
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from functools import lru_cache
 from pathlib import Path
 
 from euds_core.data.assets import minilm_folder, smollm2_gguf
 from euds_core.errors import EudsInputError
+from euds_core.storage.atomic_files import atomic_folder
 from euds_core.storage.workspace import workspace_dir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: loads are local or fail clearly
@@ -164,11 +164,9 @@ def load_causal_lm(path: str, device: str):
                 model.hf_quantizer = None
                 if hasattr(model.config, "quantization_config"):
                     del model.config.quantization_config
-                tmp = copy.with_name(copy.name + ".tmp")
-                shutil.rmtree(tmp, ignore_errors=True)
-                model.save_pretrained(tmp)
-                tok.save_pretrained(tmp)
-                tmp.replace(copy) if not copy.exists() else shutil.rmtree(tmp)
+                with atomic_folder(copy) as tmp:  # two first loads at once: the first finished copy wins
+                    model.save_pretrained(tmp)
+                    tok.save_pretrained(tmp)
             source = copy
         tok = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=inference_dtype(device), **kwargs)

@@ -139,34 +139,38 @@ def _pid_alive(pid: int | None) -> bool:
         return True
 
 
+def _mark_if_dead(conn, row):
+    """The row, marked failed first when it is active but its process died without a word."""
+    if row["status"] in ACTIVE and now() - row["created"] > 5 and not _pid_alive(row["pid"]):
+        conn.execute(
+            "UPDATE jobs SET status='failed', error=?, updated=? WHERE id=? AND status IN ('queued','running')",
+            (
+                f"the job process ended unexpectedly (see {log_path(row['id'])}); start it again to resume",
+                now(),
+                row["id"],
+            ),
+        )
+        row = conn.execute("SELECT * FROM jobs WHERE id=?", (row["id"],)).fetchone()
+    return row
+
+
 def get_job(job_id: str) -> Job | None:
     """The job's current state; a job whose process died without a word is marked failed here."""
     with connect() as conn:
         row = conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        if row is None:
-            return None
-        if row["status"] in ACTIVE and now() - row["created"] > 5 and not _pid_alive(row["pid"]):
-            conn.execute(
-                "UPDATE jobs SET status='failed', error=?, updated=? WHERE id=? AND status IN ('queued','running')",
-                (
-                    f"the job process ended unexpectedly (see {log_path(job_id)}); start it again to resume",
-                    now(),
-                    job_id,
-                ),
-            )
-            row = conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-    return _row_to_job(row)
+        return None if row is None else _row_to_job(_mark_if_dead(conn, row))
 
 
 def list_jobs(dataset_id: str | None = None, kind: str | None = None, limit: int = 20) -> list[Job]:
-    query, params = "SELECT id FROM jobs WHERE 1=1", []
+    """The latest ``limit`` jobs, newest first, in one connection and one query (pages poll this every few s)."""
+    query, params = "SELECT * FROM jobs WHERE 1=1", []
     if dataset_id:
         query, params = query + " AND dataset_id=?", [*params, dataset_id]
     if kind:
         query, params = query + " AND kind=?", [*params, kind]
     with connect() as conn:
-        ids = [r["id"] for r in conn.execute(query + " ORDER BY created DESC LIMIT ?", (*params, limit))]
-    return [j for j in (get_job(i) for i in ids) if j is not None]
+        rows = conn.execute(query + " ORDER BY created DESC LIMIT ?", (*params, limit)).fetchall()
+        return [_row_to_job(_mark_if_dead(conn, row)) for row in rows]
 
 
 def find_active_job(kind: str, dataset_id: str | None) -> Job | None:

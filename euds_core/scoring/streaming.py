@@ -44,6 +44,7 @@ from euds_core.data.table import TABLE_COLUMNS, Dataset
 from euds_core.errors import EudsInputError
 from euds_core.scores import make_scorer
 from euds_core.scoring.engine import DEFAULT_BATCH_SIZES, check_columns, checked_scores, expand_score_names
+from euds_core.storage.atomic_files import atomic_path, write_json_atomic
 from euds_core.storage.cache import DatasetCache, load_array, save_array
 
 SEMANTIC_SAMPLE_ROWS = 20_000  # k-means rows: 20k x 384 float32 is 30 MB and fits in seconds on 2 cores
@@ -280,20 +281,17 @@ def _open_work_folder(work: Path, identity: dict) -> Path:
             )
         shutil.rmtree(work)  # another run's shards (other input, columns or scores): start clean
     work.mkdir()
-    tmp = meta.with_name(".run.json.tmp")
-    tmp.write_text(json.dumps(identity, indent=1, sort_keys=True))
-    tmp.replace(meta)
+    write_json_atomic(meta, identity, indent=1, sort_keys=True)
     return work
 
 
 def _write_shard(frame: pd.DataFrame, shard: Path) -> None:
-    """Write one batch's table + row-local scores atomically (temp file + rename: a shard is whole or absent)."""
+    """Write one batch's table + row-local scores atomically (unique temp file + rename: a shard is whole or absent)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tmp = shard.with_name(f".{shard.name}.tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-    tmp.replace(shard)
+    with atomic_path(shard) as tmp:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
 
 
 def _shard_rows(shard: Path) -> int | None:
@@ -384,16 +382,15 @@ def _write_output(
     out: Path,
     progress: StreamProgressFn | None,
 ) -> None:
-    """Stream the shards plus the ``extra`` columns into ``out`` with one ParquetWriter (temp file + rename)."""
+    """Stream the shards plus the ``extra`` columns into ``out`` with one ParquetWriter (unique temp file + rename)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     first = next(i for i, count in enumerate(counts) if count)  # a shard with rows has the real column types
     base = [f for f in pq.read_schema(work / f"part-{first:05d}.parquet") if f.name in TABLE_COLUMNS]
     schema = pa.schema(base + [pa.field(n, pa.float32()) for n in names])
-    tmp = out.with_name(f".{out.name}.tmp")
     offset = 0
-    with pq.ParquetWriter(tmp, schema) as writer:
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for i, count in enumerate(counts):
             table = pq.read_table(work / f"part-{i:05d}.parquet")
             for name, values in extra.items():
@@ -403,7 +400,6 @@ def _write_output(
             release_arrow_memory()
             if progress:
                 progress("writing", offset, sum(counts), out.name)
-    tmp.replace(out)
 
 
 def file_dataset_hash(path: str | Path) -> str:

@@ -40,17 +40,23 @@ def atomic_path(target: Path | str, *, fsync: bool = False) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_folder(target: Path | str) -> Iterator[Path]:
-    """Yield a fresh temporary folder beside ``target``; on a clean exit it becomes ``target`` unless one exists.
+def atomic_folder(target: Path | str, *, replace: bool = False) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``target``; on a clean exit it becomes ``target``.
 
-    A folder cannot be replaced atomically over an existing one, so the first finished writer wins and later
-    ones discard their copy (callers write identical content, e.g. a converted model).
+    A folder cannot be renamed over a non-empty one. Without ``replace`` the first finished writer wins and
+    later ones discard their copy (callers write identical content, e.g. a converted model). With ``replace``
+    (a re-export) an existing ``target`` is first renamed aside to its own unique name, then removed, so a
+    reader sees the old folder or the new one, never a half-written or half-deleted one (for an instant
+    between the two renames, none).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        if replace:
+            _replace_folder(tmp, target)
+            return
         try:
             os.rename(tmp, target)
         except OSError:
@@ -62,9 +68,32 @@ def atomic_folder(target: Path | str) -> Iterator[Path]:
         raise
 
 
+def _replace_folder(new: Path, target: Path, attempts: int = 20) -> None:
+    """Rename ``new`` to ``target``, moving an existing ``target`` (file or folder) aside first.
+
+    Another writer may put its own folder at ``target`` between our move-aside and our rename; then we try
+    again (its copy goes aside in turn; the last finished writer wins, as with ``os.replace`` on a file).
+    """
+    for _ in range(attempts):
+        if target.exists() or target.is_symlink():
+            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            try:
+                os.replace(target, aside / "old")
+            except FileNotFoundError:
+                pass  # another writer moved it aside first
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            os.rename(new, target)
+            return
+        except OSError:
+            if not target.exists():
+                raise
+    raise OSError(f"could not replace {target}: other writers kept replacing it")
+
+
 def write_text_atomic(target: Path | str, text: str) -> None:
     with atomic_path(target) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json_atomic(target: Path | str, value, **dump_options) -> None:

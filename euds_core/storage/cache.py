@@ -6,7 +6,7 @@ Layout under ``EUDS_HOME/cache/<dataset id>/``:
 * ``features/<feature key>/chunk-<start>.npy``: per-row model outputs (embeddings, LM entropies) written one
   chunk at a time, so a killed job resumes from its last finished chunk.
 
-Every file is written to a temporary name and renamed (atomic on POSIX), with a sha256 sidecar; a file whose
+Every file is written to a unique temporary name and renamed (``storage.atomic_files``), with a sha256 sidecar; a file whose
 checksum does not match is treated as missing and recomputed, never trusted.
 """
 
@@ -15,13 +15,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from euds_core.errors import EudsInputError, ScoringCancelled
+from euds_core.storage.atomic_files import atomic_path, write_json_atomic, write_text_atomic
 from euds_core.storage.workspace import workspace_dir
 
 ProgressFn = Callable[[int, int, str], None]  # (rows done, rows total, message)
@@ -38,21 +38,14 @@ def _checksum(path: Path) -> str:
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` atomically with a checksum sidecar."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sidecar_tmp = tmp.with_suffix(".sha256")
+    """Write ``array`` atomically (unique temporary name, fsync, rename), then its checksum sidecar."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        sidecar_tmp.write_text(_checksum(tmp))
-        tmp.replace(path)
-        sidecar_tmp.replace(path.with_suffix(".sha256"))
+        with atomic_path(path, fsync=True) as tmp:
+            with tmp.open("wb") as f:
+                np.save(f, array, allow_pickle=False)
+            checksum = _checksum(tmp)
+        write_text_atomic(path.with_suffix(".sha256"), checksum)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        sidecar_tmp.unlink(missing_ok=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise EudsInputError(
                 f"the disk holding the workspace is full while writing {path.name}; free some space "
@@ -64,13 +57,14 @@ def save_array(path: Path, array: np.ndarray) -> None:
 def load_array(path: Path) -> np.ndarray | None:
     """The cached array, or None when it is missing, half-written or fails its checksum."""
     sidecar = path.with_suffix(".sha256")
-    if not path.exists() or not sidecar.exists():
+    try:
+        if sidecar.read_text().strip() != _checksum(path):
+            path.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
+            return None
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:  # never written, or another process finished and removed its chunks meanwhile
         return None
-    if sidecar.read_text().strip() != _checksum(path):
-        path.unlink(missing_ok=True)
-        sidecar.unlink(missing_ok=True)
-        return None
-    return np.load(path, allow_pickle=False)
 
 
 class DatasetCache:
@@ -89,9 +83,7 @@ class DatasetCache:
     def save_score(self, scorer: str, params: dict, values: np.ndarray) -> None:
         save_array(self.score_path(scorer, params), values)
         meta = self.score_path(scorer, params).with_suffix(".json")
-        tmp = meta.with_name(f".{meta.name}.tmp")
-        tmp.write_text(json.dumps({"scorer": scorer, "params": params}, sort_keys=True, default=str))
-        tmp.replace(meta)
+        write_json_atomic(meta, {"scorer": scorer, "params": params}, sort_keys=True, default=str)
 
     def cached_scores(self) -> list[dict]:
         """What is cached for this dataset: ``{"scorer", "params", "path"}`` per finished score."""

@@ -5,7 +5,7 @@ Reuse them from any test in ``tests/browser/`` (mark the test ``@pytest.mark.bro
 * ``browser_home`` — the tmp ``EUDS_HOME`` the server uses, already holding ``bbc_news`` with model-free
   ``information`` and ``semantic`` scores (and their free combination ``is``); write more into it before or
   during a test (pages read the workspace on every run).
-* ``streamlit_server`` — the base URL (``http://localhost:PORT``) of one server per test session, started with
+* ``streamlit_server`` — the base URL (``http://127.0.0.1:PORT``) of one server per test session, started with
   ``server.headless``, ``fileWatcherType none`` and ``EUDS_SCORE_OPTIONS`` set to the model-free options, so
   the pages find the seeded scores and any score started from a page needs no model.
 * ``page`` — a fresh Playwright page (1400x1000) per test; ``open_app(page, "/Explore", dataset="bbc_news")``
@@ -86,9 +86,14 @@ def browser_home(tmp_path_factory) -> Path:
     return home
 
 
-def start_streamlit_server(home: Path) -> tuple[subprocess.Popen, str]:
+def start_streamlit_server(
+    home: Path, flags: dict[str, str] | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
     """Start ``streamlit run app.py`` on a free port in its own process session with ``EUDS_HOME=home``;
-    returns (process, base URL) once the health endpoint answers. Log: ``home/streamlit-PORT.log``."""
+    returns (process, base URL) once the health endpoint answers. Log: ``home/streamlit-PORT.log``.
+
+    ``flags`` override the default command-line options (``{"server.fileWatcherType": "auto"}``), ``env``
+    adds environment variables (``bench/run.py`` starts the server with the old settings this way)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -96,30 +101,23 @@ def start_streamlit_server(home: Path) -> tuple[subprocess.Popen, str]:
         "EUDS_SCORE_OPTIONS": json.dumps(MODEL_FREE_OPTIONS),
         "HF_HUB_OFFLINE": "1",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        **(env or {}),
     }
     log_path = home / f"streamlit-{port}.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "localhost",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    options = {
+        "server.port": str(port),
+        "server.address": "127.0.0.1",
+        "server.headless": "true",
+        "server.fileWatcherType": "none",
+        "browser.gatherUsageStats": "false",
+        **(flags or {}),
+    }
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", *(a for k, v in options.items() for a in (f"--{k}", v))]
     with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    url = f"http://localhost:{port}"
+    url = f"http://{options['server.address']}:{port}"
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while True:
         if proc.poll() is not None:
