@@ -261,3 +261,43 @@ def test_a_driver_without_the_token_gets_a_clear_error(cluster, tmp_path):
     assert "RAY_AUTH_TOKEN" in error and "~/.ray/auth_token" in error and "ray get-auth-token" in error
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "s.parquet").exists()
+
+
+def test_a_worker_node_killed_mid_run_leaves_the_run_to_the_head(cluster, tmp_path, tiny_causal_lm_dir):
+    """Measured behaviour (docs/ray-cluster.md): Ray retries the dead node's tasks and restarts its actor on
+    the head, so the run finishes there with every row once and the same values as the local engine."""
+    pool = write_pool(tmp_path / "pool.csv", 2000, seed=2)
+    score_args = [str(pool), "--text-col", "text", "--scores", "generative", "--device", "cpu"]
+    score_args += ["--tokenizer", "whitespace", "--lm", str(tiny_causal_lm_dir)]
+    ray_args = [*score_args, "--engine", "ray", "--ray-address", cluster.address]
+    ray_args += ["--ray-storage", str(tmp_path / "shared-storage"), "--out", str(tmp_path / "ray.parquet")]
+    stderr_log = tmp_path / "driver.err"
+    with open(stderr_log, "w") as err:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "euds_core", "score", *ray_args],
+            env={**cluster.env, "EUDS_HOME": str(tmp_path / "home-ray")},
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + DRIVER_TIMEOUT_S
+        while "Starting execution of Dataset" not in stderr_log.read_text(errors="replace"):
+            assert driver.poll() is None, stderr_log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the Ray Data run never started"
+            time.sleep(0.2)
+        time.sleep(5)  # the actors are scoring (a 2,000-row run takes ~20 s on two 1-CPU actors)
+        assert driver.poll() is None, "the run ended before the worker node was killed: nothing was measured"
+        stop_processes([cluster.procs.pop("worker")])
+        assert driver.wait(timeout=DRIVER_TIMEOUT_S) == 0, stderr_log.read_text(errors="replace")[-3000:]
+    finally:
+        if driver.poll() is None:
+            stop_processes([driver])
+        if "worker" not in cluster.procs:
+            cluster.procs["worker"] = cluster.start_worker()  # the next test gets its two nodes back
+    local = run_score([*score_args, "--out", str(tmp_path / "local.parquet")], cluster.env, tmp_path / "home-local")
+    assert local.returncode == 0, local.stderr[-3000:]
+    via_ray, expected = pd.read_parquet(tmp_path / "ray.parquet"), pd.read_parquet(tmp_path / "local.parquet")
+    assert len(via_ray) == 2000
+    np.testing.assert_allclose(via_ray["generative"], expected["generative"], atol=1e-5, rtol=0)
