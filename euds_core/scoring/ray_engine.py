@@ -9,7 +9,8 @@ actors write their results as Parquet shards (``--ray-storage``), so on a cluste
 shared storage rather than the object store.
 
 With no address, Ray starts in-process on this machine (``ray.init()``); with ``--ray-address`` it joins a
-running cluster (``ray://head:10001`` or ``auto``). ``euds_core`` is shipped to the workers with
+running cluster (``HEAD_IP:6379`` or ``auto``), with the cluster's token when it uses token authentication
+(docs/ray-cluster.md). ``euds_core`` is shipped to the workers with
 ``runtime_env={"py_modules": [...]}``; the cluster's Python needs the requirements installed and the models
 at the same paths (pass ``--lm``/``--encoder`` folders on shared storage). Actors ask for one GPU each when
 the cluster has GPUs (``--device auto`` or ``cuda``), else ``cpus_per_actor`` CPUs (torch threads = that count).
@@ -131,11 +132,11 @@ def ray_start_error(address: str | None, exc: Exception, token_auth: bool) -> st
         return f"could not start a local Ray: {first_line}"
     if token_auth:
         hint = (
-            "this driver sent a token: check it is the head's (`ray get-auth-token` on the head prints it); "
+            "This driver sent a token: check it is the head's (`ray get-auth-token` on the head prints it); "
             "if the cluster was started with RAY_AUTH_MODE=disabled, set the same here"
         )
     else:
-        hint = f"if the cluster uses token authentication (Ray's default once a token exists), {RAY_TOKEN_HELP}"
+        hint = f"If the cluster uses token authentication (Ray's default once a token exists), {RAY_TOKEN_HELP}"
     return f"could not join Ray at {address}: {first_line}. Is the cluster up at that address? {hint}"
 
 
