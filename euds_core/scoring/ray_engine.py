@@ -137,7 +137,7 @@ def ray_start_error(address: str | None, exc: Exception, token_auth: bool) -> st
         )
     else:
         hint = f"If the cluster uses token authentication (Ray's default once a token exists), {RAY_TOKEN_HELP}"
-    return f"could not join Ray at {address}: {first_line}. Is the cluster up at that address? {hint}"
+    return f"could not join Ray at {address}: {first_line.rstrip('.')}. Is the cluster up at that address? {hint}"
 
 
 class _ActorBase:
