@@ -19,7 +19,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--batch-size", type=int, help="rows per model batch (default 16 on CPU, 64 on CUDA)")
     p.add_argument("--engine", default="local", choices=["local", "ray"])
     p.add_argument(
-        "--ray-address", help="with --engine ray: a running cluster (ray://head:10001 or auto); default: local Ray"
+        "--ray-address",
+        help="with --engine ray: a running cluster's HEAD_IP:PORT (or auto on the head); default: a local Ray. "
+        "A token-auth cluster needs its token here (~/.ray/auth_token or RAY_AUTH_TOKEN); see docs/ray-cluster.md",
     )
     p.add_argument(
         "--ray-storage",

@@ -9,7 +9,8 @@ actors write their results as Parquet shards (``--ray-storage``), so on a cluste
 shared storage rather than the object store.
 
 With no address, Ray starts in-process on this machine (``ray.init()``); with ``--ray-address`` it joins a
-running cluster (``ray://head:10001`` or ``auto``). ``euds_core`` is shipped to the workers with
+running cluster (``HEAD_IP:6379`` or ``auto``), with the cluster's token when it uses token authentication
+(docs/ray-cluster.md). ``euds_core`` is shipped to the workers with
 ``runtime_env={"py_modules": [...]}``; the cluster's Python needs the requirements installed and the models
 at the same paths (pass ``--lm``/``--encoder`` folders on shared storage). Actors ask for one GPU each when
 the cluster has GPUs (``--device auto`` or ``cuda``), else ``cpus_per_actor`` CPUs (torch threads = that count).
@@ -18,7 +19,9 @@ the cluster has GPUs (``--device auto`` or ``cuda``), else ``cpus_per_actor`` CP
 from __future__ import annotations
 
 import math
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +64,40 @@ def require_ray():
     return ray
 
 
+RAY_TOKEN_HELP = (
+    "give this machine the cluster's token: copy it (`ray get-auth-token` on the head prints it) to "
+    "~/.ray/auth_token, or set RAY_AUTH_TOKEN (the token) or RAY_AUTH_TOKEN_PATH (a file holding it)"
+)
+
+
+def enable_token_auth_if_token_found() -> bool:
+    """Join a token-auth cluster the way ``ray start --head`` starts one; True when token mode is on.
+
+    ``ray start --head`` (Ray 2.60) turns token authentication on when RAY_AUTH_MODE is unset and a token
+    exists (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token), but a driver given an explicit address
+    never does, so it knocks without the token ("Authentication token is missing or incorrect") until it
+    times out. Same rule here: an explicit RAY_AUTH_MODE wins; else a token found turns token mode on.
+    """
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is not None:
+        return mode.lower() == "token"
+    token_path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if token_path and not os.environ.get("RAY_AUTH_TOKEN"):
+        # Ray aborts the whole process (not an exception) on an unreadable or empty RAY_AUTH_TOKEN_PATH.
+        path = Path(token_path).expanduser()
+        if not path.is_file() or not path.read_text(errors="replace").strip():
+            raise EudsInputError(f"RAY_AUTH_TOKEN_PATH={token_path} is not a file holding a Ray token")
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # a Ray without token authentication
+        return False
+    if not AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True):
+        return False
+    os.environ["RAY_AUTH_MODE"] = "token"
+    Config.initialize("")  # Ray caches its config at import; re-read it so this process sees token mode
+    return True
+
+
 def start_ray(address: str | None = None, *, num_cpus: int | None = None):
     """Join ``address`` or start a local in-process cluster; idempotent. Returns the ray module."""
     ray = require_ray()
@@ -72,6 +109,7 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None):
     }
     if address is None:
         runtime_env["env_vars"]["EUDS_HOME"] = str(euds_home())  # same workspace: the dequantised LM copy is reused
+    token_auth = address is not None and enable_token_auth_if_token_found()
     try:
         ray.init(
             address=address,
@@ -81,12 +119,25 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None):
             log_to_driver=False,
             configure_logging=False,
         )
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise EudsInputError(
-            f"could not start or join Ray at {address or 'a local cluster'}: {str(exc).splitlines()[0]}"
-        ) from None
+    except (ConnectionError, ValueError, RuntimeError, ray.exceptions.RayError) as exc:
+        raise EudsInputError(ray_start_error(address, exc, token_auth)) from None
     ray.data.DataContext.get_current().enable_progress_bars = False
     return ray
+
+
+def ray_start_error(address: str | None, exc: Exception, token_auth: bool) -> str:
+    """The ``error:`` line for a failed ``ray.init``: what failed, and what to set when it was the token."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if address is None:
+        return f"could not start a local Ray: {first_line}"
+    if token_auth:
+        hint = (
+            "This driver sent a token: check it is the head's (`ray get-auth-token` on the head prints it); "
+            "if the cluster was started with RAY_AUTH_MODE=disabled, set the same here"
+        )
+    else:
+        hint = f"If the cluster uses token authentication (Ray's default once a token exists), {RAY_TOKEN_HELP}"
+    return f"could not join Ray at {address}: {first_line.rstrip('.')}. Is the cluster up at that address? {hint}"
 
 
 class _ActorBase:
@@ -121,18 +172,7 @@ class EmbedActor(_ActorBase):
 
 
 def _map_rows(
-    ray,
-    table: pd.DataFrame,
-    actor: type,
-    name: str,
-    options: dict,
-    *,
-    device: str,
-    batch_size: int,
-    num_actors: int,
-    cpus_per_actor: float,
-    gpu: bool,
-    shards: Path,
+    ray, table: pd.DataFrame, actor: type, name: str, options: dict, plan: ActorPlan, shards: Path
 ) -> np.ndarray:
     """Run ``actor`` over ``table`` in ``num_actors`` actors; the per-row outputs back in row order.
 
@@ -143,7 +183,7 @@ def _map_rows(
     deadlocked on a 2-CPU local Ray whose actors held every CPU (its file-listing tasks need a CPU).
     """
     frame = table.assign(_row=np.arange(len(table)))
-    n_blocks = max(1, min(len(frame), num_actors * 4, math.ceil(len(frame) / 32)))
+    n_blocks = max(1, min(len(frame), plan.num_actors * 4, math.ceil(len(frame) / 32)))
     bounds = np.linspace(0, len(frame), n_blocks + 1).astype(int)
     blocks = [frame.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     out = ray.data.from_pandas(blocks).map_batches(
@@ -151,15 +191,15 @@ def _map_rows(
         fn_constructor_kwargs={
             "name": name,
             "options": options,
-            "device": device,
-            "batch_size": batch_size,
-            "threads": int(cpus_per_actor),
+            "device": plan.device,
+            "batch_size": plan.batch_size,
+            "threads": int(plan.cpus_per_actor),
         },
         batch_size=RAY_ROWS_PER_BATCH,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=num_actors),
-        num_cpus=cpus_per_actor,
-        num_gpus=1 if gpu else None,
+        compute=ray.data.ActorPoolStrategy(size=plan.num_actors),
+        num_cpus=plan.cpus_per_actor,
+        num_gpus=1 if plan.gpu else None,
     )
     shutil.rmtree(shards, ignore_errors=True)  # leftovers of a killed run
     # Writes are I/O: at zero CPUs they run beside actors that hold every CPU instead of waiting for one.
@@ -195,6 +235,80 @@ def _read_result_shards(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(rows), np.concatenate(values)
 
 
+@dataclass(frozen=True)
+class ActorPlan:
+    """How the actors run: on which device, how many, with how many CPUs each, and rows per model batch."""
+
+    device: str  # "cuda" or "cpu"
+    gpu: bool
+    batch_size: int
+    num_actors: int
+    cpus_per_actor: float
+
+
+def plan_actors(
+    node_resources: list[dict],
+    *,
+    device: str | None,
+    batch_size: int | None,
+    num_actors: int | None,
+    cpus_per_actor: float | None,
+) -> ActorPlan:
+    """Fit the actors to the live nodes' resources: one GPU each when the cluster has GPUs and the device
+    allows it, else CPU actors of ``cpus_per_actor`` (default 1-2) filling every node's CPUs.
+
+    Per node, not the cluster total: two 1-CPU nodes hold two 1-CPU actors, never one 2-CPU actor (Ray Data
+    would wait forever for a node with 2 CPUs)."""
+    device = device or "auto"
+    node_cpus = [float(r.get("CPU", 0)) for r in node_resources]  # (nodes,)
+    gpus = int(sum(r.get("GPU", 0) for r in node_resources))
+    # The cluster's GPUs count, not the driver's: a CPU-only laptop may drive a GPU cluster.
+    gpu = device.startswith("cuda") or (device == "auto" and gpus > 0)
+    if gpu and gpus == 0:
+        raise EudsInputError("--device cuda was asked for but the Ray cluster has no GPU; use --device auto or cpu")
+    cpus = cpus_per_actor or max(1.0, min(2.0, max(node_cpus, default=1.0)))
+    actors = num_actors or (gpus if gpu else 0) or max(1, sum(int(c // cpus) for c in node_cpus))
+    return ActorPlan(
+        device="cuda" if gpu else "cpu",
+        gpu=gpu,
+        batch_size=batch_size or DEFAULT_BATCH_SIZES["cuda" if gpu else "cpu"],
+        num_actors=actors,
+        cpus_per_actor=cpus,
+    )
+
+
+def score_in_actors(ray, scorer, table: pd.DataFrame, options: dict, plan: ActorPlan, shards: Path) -> np.ndarray:
+    """One score with its per-row work in Ray actors: the whole score for row-local scorers; for ``semantic``
+    the actors embed and the driver fits k-means on the pool (the same steps as ``SemanticScorer.score``)."""
+    from euds_core.scores.semantic import fit_unit_centroids, soft_assignment_entropy
+
+    columns = [c for c in ("text", "label", "question", "answer") if c in table.columns]
+    if scorer.name not in EMBEDDING_SCORES:
+        return _map_rows(ray, table[columns], ScoreActor, scorer.name, options, plan, shards)
+    emb = _map_rows(ray, table[columns], EmbedActor, scorer.name, options, plan, shards)  # (n, dim)
+    k = min(scorer.k, len(np.unique(emb.round(6), axis=0)))
+    if k < 2:
+        return np.zeros(len(table), np.float32)
+    return soft_assignment_entropy(emb, fit_unit_centroids(emb, k, scorer.seed), scorer.tau)
+
+
+def score_on_driver(
+    scorer,
+    table: pd.DataFrame,
+    cache: DatasetCache,
+    inputs: dict,
+    *,
+    device: str | None,
+    batch_size: int | None,
+    joined_cluster: bool,
+) -> np.ndarray:
+    """One pool-level score (combinations, pool statistics) through the local code path on this machine."""
+    # A driver that joined a GPU cluster may have no GPU itself: --device cuda meant the actors.
+    resolved = resolve_device("auto" if (device or "").startswith("cuda") and joined_cluster else device)
+    rows = batch_size or DEFAULT_BATCH_SIZES["cuda" if resolved.startswith("cuda") else "cpu"]
+    return scorer.score(table, device=resolved, batch_size=rows, cache=cache, inputs=inputs)
+
+
 def score_dataset_ray(
     dataset: Dataset,
     names: list[str],
@@ -213,66 +327,33 @@ def score_dataset_ray(
     ``storage``: the folder the actors write their result shards to (default: the workspace's ``ray``
     folder, right for a local Ray; on a cluster give storage every node sees, such as an NFS path).
     """
-    from euds_core.scores.semantic import fit_unit_centroids, soft_assignment_entropy
-
     names = expand_score_names(names)
     check_columns(dataset, names)
     cache = DatasetCache(dataset.id)
     table = dataset.table.reset_index(drop=True)
     options = {k: v for k, v in (options or {}).items() if v is not None}
-    ray = None
+    shards_root = Path(storage or workspace_dir("ray")).expanduser()
+    ray = plan = None
     out: dict[str, np.ndarray] = {}
     for name in names:
         scorer = make_scorer(name, options)
         params = scorer.params()
         values = cache.load_score(name, params)
         if values is None:
-            columns = [c for c in ("text", "label", "question", "answer") if c in table.columns]
             if runs_in_actors(scorer):
                 ray = ray or start_ray(address)
-                resources = ray.cluster_resources()
-                # The cluster's GPUs count, not the driver's: a CPU-only laptop may drive a GPU cluster.
-                gpu = (device or "auto").startswith("cuda") or (
-                    (device or "auto") == "auto" and resources.get("GPU", 0) > 0
+                plan = plan or plan_actors(
+                    [node["Resources"] for node in ray.nodes() if node["Alive"]],
+                    device=device,
+                    batch_size=batch_size,
+                    num_actors=num_actors,
+                    cpus_per_actor=cpus_per_actor,
                 )
-                if gpu and resources.get("GPU", 0) == 0:
-                    raise EudsInputError(
-                        "--device cuda was asked for but the Ray cluster has no GPU; use --device auto or cpu"
-                    )
-                rows = batch_size or DEFAULT_BATCH_SIZES["cuda" if gpu else "cpu"]
-                cpus = cpus_per_actor or max(1.0, min(2.0, float(resources.get("CPU", 1))))
-                actors = (
-                    num_actors
-                    or (int(resources.get("GPU", 0)) if gpu else 0)
-                    or max(1, int(resources.get("CPU", 1) // cpus))
-                )
-                kwargs = dict(
-                    device="cuda" if gpu else "cpu",
-                    batch_size=rows,
-                    num_actors=actors,
-                    cpus_per_actor=cpus,
-                    gpu=gpu,
-                    shards=Path(storage or workspace_dir("ray")).expanduser() / f"{dataset.id}-{name}",
-                )
-                if name in EMBEDDING_SCORES:
-                    emb = _map_rows(ray, table[columns], EmbedActor, name, options, **kwargs)  # (n, dim)
-                    k = min(scorer.k, len(np.unique(emb.round(6), axis=0)))  # as SemanticScorer.score
-                    values = (
-                        np.zeros(len(table), np.float32)
-                        if k < 2
-                        else soft_assignment_entropy(emb, fit_unit_centroids(emb, k, scorer.seed), scorer.tau)
-                    )
-                else:
-                    values = _map_rows(ray, table[columns], ScoreActor, name, options, **kwargs)
+                values = score_in_actors(ray, scorer, table, options, plan, shards_root / f"{dataset.id}-{name}")
             else:
-                resolved = resolve_device("auto" if (device or "").startswith("cuda") and address else device)
-                rows = batch_size or DEFAULT_BATCH_SIZES["cuda" if resolved.startswith("cuda") else "cpu"]
-                values = scorer.score(
-                    table,
-                    device=resolved,
-                    batch_size=rows,
-                    cache=cache,
-                    inputs={dep: out[dep] for dep in scorer.depends_on},
+                inputs = {dep: out[dep] for dep in scorer.depends_on}
+                values = score_on_driver(
+                    scorer, table, cache, inputs, device=device, batch_size=batch_size, joined_cluster=bool(address)
                 )
             values = checked_scores(name, values, len(table))
             cache.save_score(name, params, values)
