@@ -11,13 +11,13 @@ from streamlit.testing.v1 import AppTest
 from euds_core.selection.intervals import select_percentile
 from tests.page_helpers import APP, N_ROWS, seed_scores, tiny_dataset, use_model_free_options
 
-KEPT = re.compile(r"Kept (\d+) of (\d+)")
+KEPT = re.compile(r"Kept ([\d,]+) of ([\d,]+)")
 
 
 def kept(at) -> int:
     texts = [m.value for m in at.markdown if KEPT.search(m.value)]
     assert texts, "no 'Kept K of N' on the page"
-    k, n = KEPT.search(texts[0]).groups()
+    k, n = (s.replace(",", "") for s in KEPT.search(texts[0]).groups())
     assert int(n) == N_ROWS
     return int(k)
 
@@ -141,7 +141,7 @@ def test_page_works_at_one_million_rows(monkeypatch, tmp_path):
         at.query_params[k] = v
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("Kept 500000 of 1000000" in m.value for m in at.markdown)
+    assert any("Kept 500,000 of 1,000,000" in m.value for m in at.markdown)
     at.slider(key="iv_pct_information").set_range(0.1, 0.5).run()
     assert not at.exception
-    assert any("Kept 400000 of 1000000" in m.value for m in at.markdown)
+    assert any("Kept 400,000 of 1,000,000" in m.value for m in at.markdown)

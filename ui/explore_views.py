@@ -37,7 +37,7 @@ def kept_summary(kept: np.ndarray, dataset: Dataset) -> None:
     """The live headline: ``Kept K of N``, kept fraction, and label balance kept vs all."""
     k, n = int(kept.sum()), len(kept)
     c1, c2, c3 = st.columns([2, 1, 1])
-    c1.markdown(f"### Kept {k} of {n}")
+    c1.markdown(f"### Kept {k:,} of {n:,}")
     c2.metric("Kept fraction", f"{k / max(n, 1):.1%}")
     c3.metric("Dropped", f"{n - k:,}")
 
