@@ -37,16 +37,27 @@ from ui.jobs_view import jobs_panel
 from ui.map_view import embedding_map_section
 from ui.score_variants import selection_scores, variant_key
 from ui.scores import running_scores, score_options
-from ui.selection import DEFAULT_LABEL, Selection, current_selection, describe_selection, notice, selection_banner, set_selection
+from ui.selection import (
+    DEFAULT_LABEL,
+    Selection,
+    current_selection,
+    describe_selection,
+    notice,
+    selection_banner,
+    set_selection,
+    widgets_need_loading,
+)
 from ui.state import page_dataset
 
 st.title("Explore")
 dataset = page_dataset()
 top = st.container()  # the selection line and any notice, filled once the widgets are read
 current = current_selection()
-if current.score and st.session_state.get("_explore_applied_selection") != current:
+if current.score and widgets_need_loading("explore", current):
     st.session_state[f"explore_variant_{current.score}"] = current.variant
-chosen = {k.removeprefix("explore_variant_"): v for k, v in st.session_state.items() if k.startswith("explore_variant_")}
+chosen = {
+    k.removeprefix("explore_variant_"): v for k, v in st.session_state.items() if k.startswith("explore_variant_")
+}
 scored = selection_scores(dataset, chosen)
 for problem in scored.problems:
     notice(top, problem)

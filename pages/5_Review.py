@@ -37,7 +37,7 @@ for problem in scored.problems:
 scores = scored.frame
 if scores.empty:
     st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
-current = selection_inputs(scored, current, top)
+current = selection_inputs(scored, current, top, "review")
 interval = current.intervals[0] if current.intervals else None
 in_interval = selection_mask(current, scores)
 selection_banner(top, current, int(in_interval.sum()), len(in_interval), scored.labels.get(current.score or "", ""))

@@ -16,6 +16,7 @@ from ui.export_view import (
     default_file_name,
     manifest_download,
     prepared_export,
+    report_file_name,
     report_html,
     save_to_workspace,
     show_saved,
@@ -34,7 +35,7 @@ for problem in scored.problems:
     notice(top, problem)
 scores = scored.frame
 with st.expander("Change the selection (shared with Explore and Review)", expanded=scores.empty):
-    current = selection_inputs(scored, current, top)
+    current = selection_inputs(scored, current, top, "export")
     if scores.empty:
         st.info("No scores yet: the export holds every row, with the review's overrides applied.")
 overrides = review.effective_overrides(dataset.id)
@@ -102,7 +103,7 @@ st.caption(
 st.download_button(
     "Download the HTML report",
     lambda: report_html(dataset, scores, spec),
-    file_name=f"{dataset.id}-selection-report.html",
+    file_name=report_file_name(dataset),
     mime="text/html",
     key="export_report",
 )

@@ -13,10 +13,10 @@ import streamlit as st
 
 from euds_core.selection.interval_index import SortedScoreIndex
 from euds_core.selection.intervals import Interval
-from ui.selection import Selection, notice
+from ui.selection import Selection, mark_loaded, notice, widgets_need_loading
 
 INTERVALS_KEY = "explore_intervals"
-APPLIED_KEY = "_explore_applied_selection"
+PAGE = "explore"
 MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}
 BANDS = ("low", "middle", "high")
 SEED = 0
@@ -118,9 +118,9 @@ def interval_bounds(interval: Interval, values: np.ndarray, kept: np.ndarray) ->
 def apply_selection(selection: Selection, names: list[str], values_of, top) -> bool:
     """Load a new current selection (a link, a reload, another page's change) into Explore's widgets once;
     returns False, after saying so at the top, when its score is not among the cached ``names``."""
-    if st.session_state.get(APPLIED_KEY) == selection:
+    if not widgets_need_loading(PAGE, selection):
         return True
-    st.session_state[APPLIED_KEY] = selection
+    mark_loaded(PAGE, selection)
     if not selection.intervals:
         return True
     missing = [i.score for i in selection.intervals if i.score not in names]
@@ -152,7 +152,7 @@ def apply_selection(selection: Selection, names: list[str], values_of, top) -> b
 
 def remember_applied(selection: Selection) -> None:
     """Explore wrote ``selection`` itself: it is not a new selection to load into the widgets next run."""
-    st.session_state[APPLIED_KEY] = selection
+    mark_loaded(PAGE, selection)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -14,9 +14,16 @@ import streamlit as st
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval, SelectionSpec
 from ui.score_variants import SelectionScores, variant_key
-from ui.selection import DEFAULT_LABEL, Selection, describe_interval, notice, set_selection
+from ui.selection import (
+    DEFAULT_LABEL,
+    Selection,
+    describe_interval,
+    mark_loaded,
+    notice,
+    set_selection,
+    widgets_need_loading,
+)
 
-APPLIED_KEY = "_review_applied_selection"
 NO_SCORE = "(none: every row)"
 MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}
 SEED = 0
@@ -38,7 +45,7 @@ def _load_into_widgets(interval: Interval | None, scores: pd.DataFrame) -> None:
     st.session_state["review_band"] = str(interval.band) if interval.band in ("low", "middle", "high") else "middle"
 
 
-def selection_inputs(scored: SelectionScores, selection: Selection, top) -> Selection:
+def selection_inputs(scored: SelectionScores, selection: Selection, top, page: str) -> Selection:
     """Score + bounds inputs showing the current selection (loaded into the widgets whenever it changes);
     a change here becomes the current selection. Further intervals (an intersection set on Explore) are kept
     and named under the inputs."""
@@ -52,9 +59,8 @@ def selection_inputs(scored: SelectionScores, selection: Selection, top) -> Sele
             + (f" (cached: {', '.join(names)})" if names else "")
             + "; this page shows every row instead. Score it on the Score page, or pick a score below.",
         )
-    if "review_score" not in st.session_state or st.session_state.get(APPLIED_KEY) != selection:
+    if widgets_need_loading(page, selection):
         _load_into_widgets(usable.intervals[0] if usable.intervals else None, scores)
-        st.session_state[APPLIED_KEY] = selection
     if st.session_state.get("review_score") not in [NO_SCORE, *names]:
         st.session_state["review_score"] = NO_SCORE
 
@@ -63,10 +69,12 @@ def selection_inputs(scored: SelectionScores, selection: Selection, top) -> Sele
         "Interval score",
         [NO_SCORE, *names],
         key="review_score",
-        format_func=lambda n: n if scored.labels.get(n, DEFAULT_LABEL) == DEFAULT_LABEL else f"{n} · {scored.labels[n]}",
+        format_func=lambda n: (
+            n if scored.labels.get(n, DEFAULT_LABEL) == DEFAULT_LABEL else f"{n} · {scored.labels[n]}"
+        ),
     )
     if score == NO_SCORE:
-        return _make_current(Selection(selection.dataset))
+        return _make_current(page, Selection(selection.dataset))
     values = scores[score].to_numpy(dtype=np.float64)
     st.session_state.setdefault("review_mode", "percentile")
     mode = c2.radio("Bounds", list(MODES), format_func=MODES.get, key="review_mode", horizontal=True)
@@ -89,12 +97,12 @@ def selection_inputs(scored: SelectionScores, selection: Selection, top) -> Sele
     extras = tuple(i for i in usable.intervals[1:] if i.score != score)
     if extras:
         st.caption("Intersected with (set on Explore): " + "; ".join(describe_interval(i) for i in extras))
-    return _make_current(Selection(selection.dataset, (interval, *extras), variant=variant_key(scored, score)))
+    return _make_current(page, Selection(selection.dataset, (interval, *extras), variant=variant_key(scored, score)))
 
 
-def _make_current(selection: Selection) -> Selection:
+def _make_current(page: str, selection: Selection) -> Selection:
     set_selection(selection)
-    st.session_state[APPLIED_KEY] = selection
+    mark_loaded(page, selection)
     return selection
 
 

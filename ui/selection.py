@@ -23,6 +23,7 @@ SELECTION_KEY = "current_selection"
 URL_KEYS = ("dataset", "score", "variant", "plo", "phi", "lo", "hi", "keep", "band", "also")
 BOUND_KEYS = ("plo", "phi", "lo", "hi", "keep", "band")
 BANDS = ("low", "middle", "high")
+LOADED_KEY = "_selection_widgets_loaded"  # (page, selection) whose values the widgets hold
 DEFAULT_LABEL = "the app's settings"  # the variant label of a score scored with the pages' own options
 
 
@@ -152,6 +153,17 @@ def set_selection(selection: Selection) -> None:
         st.query_params.from_dict({**others, **wanted})
 
 
+def widgets_need_loading(page: str, selection: Selection) -> bool:
+    """True when ``page``'s widgets must be loaded from ``selection``: it changed since the page last loaded or
+    wrote it, or another page ran in between (Streamlit keys a widget's value to its page, so a widget with the
+    same key on another page, or on this page after a visit elsewhere, starts from its default)."""
+    return st.session_state.get(LOADED_KEY) != (page, selection)
+
+
+def mark_loaded(page: str, selection: Selection) -> None:
+    st.session_state[LOADED_KEY] = (page, selection)
+
+
 def selection_link_params() -> dict[str, str | list[str]]:
     """Query parameters for a link to another page: the current selection (and the reviewer name)."""
     saved = st.session_state.get(SELECTION_KEY)
@@ -176,7 +188,9 @@ def describe_selection(selection: Selection, variant_label: str = "") -> str:
         return "every row (no score interval)"
     parts = [describe_interval(i) for i in selection.intervals]
     if variant_label and variant_label != DEFAULT_LABEL:
-        parts[0] = parts[0].replace(selection.intervals[0].score, f"{selection.intervals[0].score} ({variant_label})", 1)
+        parts[0] = parts[0].replace(
+            selection.intervals[0].score, f"{selection.intervals[0].score} ({variant_label})", 1
+        )
     return " ∩ ".join(parts)
 
 
