@@ -160,7 +160,7 @@ with right:
     st.markdown("**Label balance: kept vs all**")
     label_balance(kept, dataset)
 other_histograms(scores, active, kept, drawn_bounds, units)
-subset_report_panel(dataset, scores, kept)
+subset_report_panel(dataset, scores, kept, json.dumps(scored.params, sort_keys=True))
 
 st.subheader("Map")
 embedding_map_section(dataset, scores, kept, active, values)
