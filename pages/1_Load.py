@@ -29,6 +29,11 @@ def load_file(path: str, key: str, name: str | None = None) -> None:
         st.error(str(exc))
         return
     st.markdown(f"**Preview** — {len(raw):,} rows, {len(raw.columns)} columns")
+    if raw.empty:  # said before the click, not only as the error after it
+        st.warning(
+            "This file has a header line but no data rows: there is nothing to score. Check that it is the file "
+            "you meant (a spreadsheet export can stop after the header)."
+        )
     st.dataframe(raw.head(8), hide_index=True, width="stretch")
     cols = column_choices(raw, key)
     if st.button("Use these columns", type="primary", key=f"{key}_use"):
