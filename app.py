@@ -41,20 +41,29 @@ PAGES = [
 # link opened in a new tab, bookmarked or shared shows the same dataset and interval.
 navigation = st.navigation(PAGES, position="hidden")
 
+
+def draw_sidebar_state(links, dataset_box) -> None:
+    """The page links (each carrying the current selection) and the dataset's name."""
+    with links.container():
+        for page in PAGES[1:]:
+            st.page_link(page, query_params=selection_link_params())
+    dataset_box.text(current_dataset_label())  # the user's own file name: plain text
+
+
 with st.sidebar:
-    links = st.container()
+    links = st.empty()
     st.caption("Dataset")
-    st.text(current_dataset_label())  # the user's own file name: plain text
+    dataset_box = st.empty()
     st.caption(f"Workspace: `{euds_home()}`")
     restore_reviewer()
     st.text_input(
         "Reviewer name", key="reviewer", placeholder="your name (for review decisions)", on_change=remember_reviewer
     )
 
+draw_sidebar_state(links, dataset_box)  # before the page: a page that stops early still has its links
 try:
     navigation.run()
 finally:
-    # Drawn after the page ran (also when it stopped early), so the links carry the selection it just set.
-    with links:
-        for page in PAGES[1:]:
-            st.page_link(page, query_params=selection_link_params())
+    # Again after the page ran, so the links carry the selection it has just set and the name of a dataset it
+    # has just loaded. (After st.stop() this raises Stop again; the links drawn above stay.)
+    draw_sidebar_state(links, dataset_box)

@@ -115,3 +115,16 @@ def test_a_link_to_a_variant_that_is_not_cached_says_so(pages):
     ds, scores, open_ = pages
     at = open_("pages/3_Explore.py", score="information", variant="0123456789ab")
     assert any("variant (0123456789ab) that is not cached" in w.value for w in at.warning)
+
+
+def test_a_page_that_stops_early_still_has_its_sidebar_links(monkeypatch, tmp_path):
+    use_model_free_options(monkeypatch, tmp_path)
+    ds = tiny_dataset()  # no scores: Explore shows "Score it" and stops
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["dataset"] = ds.id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(b.key == "explore_score_it" for b in at.button)
+    links = at.sidebar.get("page_link")
+    assert len(links) == 6, at.sidebar
+    assert all(f"dataset={ds.id}" in link.proto.query_string for link in links)
