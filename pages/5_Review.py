@@ -80,8 +80,14 @@ st.dataframe(
     hide_index=True,
     key="review_table",
     column_config={
+        "id": st.column_config.TextColumn("id", width="small", pinned=True),
+        "status": st.column_config.TextColumn("status", width="small"),
+        "interval": st.column_config.TextColumn("in interval", width="small"),
+        "override": st.column_config.TextColumn("override", width="small"),
+        "label": st.column_config.TextColumn("label", width="small"),
+        **{name: st.column_config.NumberColumn(name, format="%.3f", width="small") for name in scores.columns},
         "text": st.column_config.TextColumn("text", width="large"),
-        "note": st.column_config.TextColumn("note"),
+        "note": st.column_config.TextColumn("note", width="medium"),
     },
 )
 
