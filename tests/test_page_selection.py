@@ -128,3 +128,26 @@ def test_a_page_that_stops_early_still_has_its_sidebar_links(monkeypatch, tmp_pa
     links = at.sidebar.get("page_link")
     assert len(links) == 6, at.sidebar
     assert all(f"dataset={ds.id}" in link.proto.query_string for link in links)
+
+
+def test_cancel_shows_cancelling_at_once(monkeypatch, tmp_path):
+    from euds_core.runtime.jobs import get_job
+    from euds_core.storage.store import connect, now
+
+    use_model_free_options(monkeypatch, tmp_path)
+    ds = tiny_dataset()
+    with connect() as conn:  # a running score job, as a child process would have left it
+        conn.execute(
+            "INSERT INTO jobs (id, kind, dataset_id, args, status, progress, message, created, updated)"
+            " VALUES ('job1', 'score', ?, '{\"scores\": [\"information\"]}', 'running', 0.3, 'information: 30%', ?, ?)",
+            (ds.id, now(), now()),
+        )
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["dataset"] = ds.id
+    at.switch_page("pages/2_Score.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="cancel_job1").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert get_job("job1").cancel_requested
+    assert at.button(key="cancel_job1").disabled
+    assert any("cancelling…" in str(p.proto.text) for p in at.get("progress")), [p.proto for p in at.get("progress")]
