@@ -151,3 +151,13 @@ def test_cancel_shows_cancelling_at_once(monkeypatch, tmp_path):
     assert get_job("job1").cancel_requested
     assert at.button(key="cancel_job1").disabled
     assert any("cancelling…" in str(p.proto.text) for p in at.get("progress")), [p.proto for p in at.get("progress")]
+
+
+def test_the_reviewer_name_survives_a_reload(pages):
+    ds, scores, open_ = pages
+    at = open_("pages/3_Explore.py", score="information")
+    at.text_input(key="reviewer").input("ann").run()
+    assert at.query_params["reviewer"] in ("ann", ["ann"])
+    assert all("reviewer=ann" in link.proto.query_string for link in at.sidebar.get("page_link"))
+    reloaded = open_("pages/3_Explore.py", score="information", reviewer="ann")  # a new session, same URL
+    assert reloaded.text_input(key="reviewer").value == "ann"
