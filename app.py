@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.storage.workspace import euds_home
-from ui.state import current_dataset_spec
+from ui.selection import selection_link_params
+from ui.state import current_dataset_label, remember_reviewer, restore_reviewer
 
 st.set_page_config(page_title="EUDS Studio", page_icon="🧭", layout="wide")
 
@@ -36,12 +37,33 @@ PAGES = [
     st.Page("pages/6_Export.py", title="Export", icon=":material/download:"),
 ]
 
-navigation = st.navigation(PAGES)
+# Our own sidebar links (not st.navigation's), so each carries the current selection in its query string: a
+# link opened in a new tab, bookmarked or shared shows the same dataset and interval.
+navigation = st.navigation(PAGES, position="hidden")
+
+
+def draw_sidebar_state(links, dataset_box) -> None:
+    """The page links (each carrying the current selection) and the dataset's name."""
+    with links.container():
+        for page in PAGES[1:]:
+            st.page_link(page, query_params=selection_link_params())
+    dataset_box.text(current_dataset_label())  # the user's own file name: plain text
+
 
 with st.sidebar:
+    links = st.empty()
     st.caption("Dataset")
-    st.code(current_dataset_spec(), language=None)
+    dataset_box = st.empty()
     st.caption(f"Workspace: `{euds_home()}`")
-    st.text_input("Reviewer name", key="reviewer", placeholder="your name (for review decisions)")
+    restore_reviewer()
+    st.text_input(
+        "Reviewer name", key="reviewer", placeholder="your name (for review decisions)", on_change=remember_reviewer
+    )
 
-navigation.run()
+draw_sidebar_state(links, dataset_box)  # before the page: a page that stops early still has its links
+try:
+    navigation.run()
+finally:
+    # Again after the page ran, so the links carry the selection it has just set and the name of a dataset it
+    # has just loaded. (After st.stop() this raises Stop again; the links drawn above stay.)
+    draw_sidebar_state(links, dataset_box)

@@ -11,32 +11,42 @@ import streamlit as st
 
 from euds_core.data.datasets import load_dataset, save_dataset
 from euds_core.errors import EudsInputError
-from ui.load import builtin_table, column_choices, dataset_summary, read_raw_file, store_upload
+from ui.load import builtin_table, column_choices, dataset_summary, read_raw_file, store_upload, user_file_name
 from ui.state import current_dataset, current_dataset_spec, set_current_dataset
 
 st.title("Load")
 st.caption("Choose the dataset to score and explore. Built-ins ship as Python packages and work offline.")
 
 
-def load_file(path: str, key: str) -> None:
-    """Preview a user file/folder, choose its columns, and make it the current dataset."""
+def load_file(path: str, key: str, name: str | None = None) -> None:
+    """Preview a user file/folder, choose its columns, and make it the current dataset.
+
+    ``name``: the user's own file name of an upload (stored under its content hash), shown everywhere instead.
+    """
     try:
         raw = read_raw_file(path)
     except EudsInputError as exc:
         st.error(str(exc))
         return
     st.markdown(f"**Preview** — {len(raw):,} rows, {len(raw.columns)} columns")
+    if raw.empty:  # said before the click, not only as the error after it
+        st.warning(
+            "This file has a header line but no data rows: there is nothing to score. Check that it is the file "
+            "you meant (a spreadsheet export can stop after the header)."
+        )
     st.dataframe(raw.head(8), hide_index=True, width="stretch")
     cols = column_choices(raw, key)
     if st.button("Use these columns", type="primary", key=f"{key}_use"):
         try:
             dataset = load_dataset(path, **cols)
+            if name:
+                dataset.name = user_file_name(name)
             dataset_id = save_dataset(dataset)
         except EudsInputError as exc:
             st.error(str(exc))
             return
         set_current_dataset(dataset_id)
-        st.success(f"Loaded {len(dataset.table):,} rows as dataset `{dataset_id}`.")
+        st.success(f"Loaded {len(dataset.table):,} rows of {dataset.name} as dataset {dataset_id}.")
 
 
 builtin_tab, upload_tab, path_tab = st.tabs(["Built-in", "Upload a file", "Local path"])
@@ -69,7 +79,7 @@ with upload_tab:
         except EudsInputError as exc:
             st.error(str(exc))
         else:
-            load_file(str(stored), "upload")
+            load_file(str(stored), "upload", name=upload.name)
 
 with path_tab:
     path = st.text_input(

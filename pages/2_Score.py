@@ -77,8 +77,13 @@ if submitted:
             raise EudsInputError("choose at least one score")
         groups = score_groups(names)
         started = start_score_jobs(dataset, names, device=device, batch_size=int(batch) or None)
-        plan = " → ".join("+".join(g) for g in groups)
-        st.toast(f"Started {len(started)} job(s): {plan}" if started else "Those scores are already running or cached.")
+        plan = " · ".join("+".join(g) for g in groups)
+        if not started:
+            st.toast("Those scores are already running or cached.")
+        elif len(started) == 1:
+            st.toast(f"Started 1 job: {plan}")
+        else:  # one background process per cost tier, all at once: cheap scores are usable first
+            st.toast(f"Started {len(started)} jobs, running at the same time (the cheapest finishes first): {plan}")
     except EudsInputError as exc:
         st.error(str(exc))
 

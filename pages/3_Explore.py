@@ -17,12 +17,12 @@ from euds_core.scores.combine import rank_mean
 from ui.charts import box_bounds
 from ui.explore import (
     apply_box_selection,
+    apply_selection,
     interval_bounds,
     interval_controls,
     interval_mask,
-    read_url,
+    remember_applied,
     stored_interval,
-    write_url,
 )
 from ui.explore_views import (
     kept_summary,
@@ -35,12 +35,33 @@ from ui.explore_views import (
 )
 from ui.jobs_view import jobs_panel
 from ui.map_view import embedding_map_section
-from ui.scores import cached_scores, running_scores, score_options
-from ui.state import current_dataset_spec, page_dataset
+from ui.score_variants import selection_scores, variant_key
+from ui.scores import running_scores, score_options
+from ui.selection import (
+    DEFAULT_LABEL,
+    Selection,
+    current_selection,
+    describe_selection,
+    notice,
+    selection_banner,
+    set_selection,
+    widgets_need_loading,
+)
+from ui.state import page_dataset
 
 st.title("Explore")
 dataset = page_dataset()
-scores = cached_scores(dataset)
+top = st.container()  # the selection line and any notice, filled once the widgets are read
+current = current_selection()
+if current.score and widgets_need_loading("explore", current):
+    st.session_state[f"explore_variant_{current.score}"] = current.variant
+chosen = {
+    k.removeprefix("explore_variant_"): v for k, v in st.session_state.items() if k.startswith("explore_variant_")
+}
+scored = selection_scores(dataset, chosen)
+for problem in scored.problems:
+    notice(top, problem)
+scores = scored.frame
 if scores.empty:
     score_it_prompt(dataset)
     st.stop()
@@ -50,10 +71,7 @@ if running_scores(dataset.id):
 
 names = list(scores.columns)
 units = {n: get_scorer_class(n).unit for n in names}
-url_score = read_url(names, lambda s: scores[s].to_numpy())
-if url_score:
-    st.session_state["explore_score"] = url_score
-    st.session_state["explore_combine"] = "One score"
+apply_selection(current, names, lambda s: scores[s].to_numpy(), top)
 
 c1, c2 = st.columns([1, 2])
 combine = c1.radio(
@@ -80,6 +98,20 @@ else:
     active = c2.selectbox(
         "Score", names, key="explore_score", help="the score whose interval the slider and the histogram set"
     )
+    variants = scored.variants.get(active, [])
+    if len(variants) > 1 or scored.labels.get(active) != DEFAULT_LABEL:
+        keys = [v.key for v in variants]
+        labels = {v.key: v.label for v in variants}
+        if st.session_state.get(f"explore_variant_{active}") not in keys:
+            current = next((v.key for v in variants if v.label == scored.labels.get(active)), keys[0])
+            st.session_state[f"explore_variant_{active}"] = current
+        c2.selectbox(
+            "Variant",
+            keys,
+            format_func=lambda k: f"{active} · {labels[k]}",
+            key=f"explore_variant_{active}",
+            help="each cached copy of this score, with the settings that made it",
+        )
     values = scores[active].to_numpy()
     members = [active]
     if combine == "Intersection":
@@ -96,7 +128,8 @@ if bounds_dragged and st.session_state.get("_applied_box") != (active, bounds_dr
     apply_box_selection(active, values, bounds_dragged)
 
 interval = interval_controls(active, values)
-index_key = (dataset.id, json.dumps(score_options(), sort_keys=True), tuple(scores.columns))  # names the arrays
+# names the arrays: the options, the columns, and the params of any other variant shown
+index_key = (dataset.id, json.dumps(score_options(), sort_keys=True), json.dumps(scored.params, sort_keys=True))
 kept = interval_mask(interval, values, (*index_key, active))
 drawn_bounds = {}
 for member in members[1:]:
@@ -106,8 +139,18 @@ for member in members[1:]:
     kept &= member_mask
 if combine == "Intersection" and len(members) > 1:
     st.caption("Intersection of: " + ", ".join(members) + ". Pick another score above to edit its interval.")
-if combine != "Rank mean":
-    write_url(current_dataset_spec(), interval)
+if combine == "Rank mean":
+    notice(
+        top,
+        "Rank mean is a view of this page only: Review and Export keep the current selection, "
+        f"{describe_selection(current)}. Choose One score or Intersection to change it.",
+    )
+else:
+    intervals = [interval, *[stored_interval(m, scores[m].to_numpy()) for m in members[1:]]]
+    current = Selection(current.dataset, tuple(intervals), variant=variant_key(scored, active))
+    set_selection(current)
+    remember_applied(current)
+    selection_banner(top, current, int(kept.sum()), len(kept), scored.labels.get(active, ""))
 
 kept_summary(kept, dataset)
 left, right = st.columns([2, 1])
@@ -117,7 +160,7 @@ with right:
     st.markdown("**Label balance: kept vs all**")
     label_balance(kept, dataset)
 other_histograms(scores, active, kept, drawn_bounds, units)
-subset_report_panel(dataset, scores, kept)
+subset_report_panel(dataset, scores, kept, json.dumps(scored.params, sort_keys=True))
 
 st.subheader("Map")
 embedding_map_section(dataset, scores, kept, active, values)

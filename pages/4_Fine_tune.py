@@ -22,6 +22,7 @@ from ui.finetune_charts import (
 )
 from ui.finetune_view import GRID_KEY, POLL_SECONDS, build_spec, is_active, job_progress, latest_job, start_grid
 from ui.scores import cached_scores, score_options
+from ui.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
 from ui.state import current_dataset, current_dataset_spec
 
 st.title("Fine-tune")
@@ -37,6 +38,15 @@ if dataset.task not in ("classification", "qa"):
 
 score_names = list(cached_scores(dataset).columns)
 strategies_all = available_strategies(score_names)
+current = current_selection()
+if current.score in score_names and widgets_need_loading("finetune", current):
+    st.session_state["ft_score"] = current.score  # the grid's interval score starts as the current selection's
+    mark_loaded("finetune", current)
+st.info(
+    f"Current selection: {describe_selection(current)}. The grid below trains on each strategy's own pick at each "
+    "subset size (the interval strategy: a band of the score you choose), not on these bounds.",
+    icon=":material/filter_alt:",
+)
 with st.form("ft_form"):
     model = st.text_input(
         "Model folder",

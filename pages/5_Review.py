@@ -1,7 +1,7 @@
 """Review: curate by hand on top of the interval selection. Every click is committed to SQLite at once.
 
-The interval comes from the URL (the Explore page's ``score`` + ``plo``/``phi`` or ``lo``/``hi``) and can be
-changed here; overrides (keep / drop, with a note) win over it. Dataset text is shown as plain text only.
+The interval is the current selection (``ui/selection.py``: the same on Explore, Review and Export, kept in
+the URL) and can be changed here; overrides (keep / drop, with a note) win over it. Dataset text is shown as plain text only.
 """
 
 from __future__ import annotations
@@ -22,17 +22,25 @@ from ui.review_data import (
     sort_table,
     undo,
 )
-from ui.review_interval import interval_inputs, interval_mask
-from ui.scores import cached_scores
+from ui.review_interval import selection_inputs, selection_mask
+from ui.score_variants import selection_scores
+from ui.selection import current_selection, notice, selection_banner
 from ui.state import page_dataset
 
 st.title("Review")
 dataset = page_dataset()
-scores = cached_scores(dataset)
+top = st.container()  # the selection line and any notice, filled once the inputs are read
+current = current_selection()
+scored = selection_scores(dataset, {current.score: current.variant} if current.score else None)
+for problem in scored.problems:
+    notice(top, problem)
+scores = scored.frame
 if scores.empty:
     st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
-interval = interval_inputs(scores) if not scores.empty else None
-in_interval = interval_mask(interval, scores)
+current = selection_inputs(scored, current, top, "review")
+interval = current.intervals[0] if current.intervals else None
+in_interval = selection_mask(current, scores)
+selection_banner(top, current, int(in_interval.sum()), len(in_interval), scored.labels.get(current.score or "", ""))
 decisions = review.effective_decisions(dataset.id)
 mapped = dataset_map(dataset)
 table = review_table(dataset, scores, in_interval, decisions, mapped[1] if mapped else None)
@@ -72,8 +80,14 @@ st.dataframe(
     hide_index=True,
     key="review_table",
     column_config={
+        "id": st.column_config.TextColumn("id", width="small", pinned=True),
+        "status": st.column_config.TextColumn("status", width="small"),
+        "interval": st.column_config.TextColumn("in interval", width="small"),
+        "override": st.column_config.TextColumn("override", width="small"),
+        "label": st.column_config.TextColumn("label", width="small"),
+        **{name: st.column_config.NumberColumn(name, format="%.3f", width="small") for name in scores.columns},
         "text": st.column_config.TextColumn("text", width="large"),
-        "note": st.column_config.TextColumn("note"),
+        "note": st.column_config.TextColumn("note", width="medium"),
     },
 )
 

@@ -16,24 +16,33 @@ from ui.export_view import (
     default_file_name,
     manifest_download,
     prepared_export,
+    report_file_name,
     report_html,
     save_to_workspace,
     show_saved,
 )
-from ui.review_interval import interval_inputs, interval_mask, selection_spec
-from ui.scores import cached_scores
+from ui.review_interval import selection_inputs, selection_mask, selection_spec
+from ui.score_variants import selection_scores
+from ui.selection import current_selection, describe_selection, notice, selection_banner
 from ui.state import page_dataset
 
 st.title("Export")
 dataset = page_dataset()
-scores = cached_scores(dataset)
-with st.expander("Selection (the interval from Explore / Review)", expanded=scores.empty):
-    interval = interval_inputs(scores) if not scores.empty else None
+top = st.container()  # the selection line and any notice, filled once the inputs are read
+current = current_selection()
+scored = selection_scores(dataset, {current.score: current.variant} if current.score else None)
+for problem in scored.problems:
+    notice(top, problem)
+scores = scored.frame
+with st.expander("Change the selection (shared with Explore and Review)", expanded=scores.empty):
+    current = selection_inputs(scored, current, top, "export")
     if scores.empty:
         st.info("No scores yet: the export holds every row, with the review's overrides applied.")
 overrides = review.effective_overrides(dataset.id)
-spec = selection_spec(dataset, interval, overrides)
-in_interval = interval_mask(interval, scores)
+spec = selection_spec(dataset, current, scored, overrides)
+in_interval = selection_mask(current, scores)
+variant = scored.labels.get(current.score or "", "")
+selection_banner(top, current, int(in_interval.sum()), len(in_interval), variant)
 
 fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, key="export_format", horizontal=True)
 file_name = default_file_name(dataset, fmt)
@@ -43,6 +52,13 @@ except EudsInputError as exc:
     st.error(str(exc))
     st.stop()
 
+st.markdown("**What this exports**")
+st.text(
+    f"Dataset: {dataset.name} ({len(dataset.table):,} rows, id {dataset.id})\n"
+    f"Selection: {describe_selection(current, variant)}\n"
+    f"Review overrides: {len(overrides):,} ({sum(v == 'keep' for v in overrides.values()):,} keep, "
+    f"{sum(v == 'drop' for v in overrides.values()):,} drop), applied on top of the interval"
+)  # st.text: the dataset name is the user's file name, shown as plain text
 m1, m2, m3 = st.columns(3)
 m1.metric("Rows exported", f"{manifest['subset']['rows']:,}", help=f"of {len(dataset.table):,}")
 m2.metric("Interval keeps", f"{int(in_interval.sum()):,}")
@@ -87,7 +103,7 @@ st.caption(
 st.download_button(
     "Download the HTML report",
     lambda: report_html(dataset, scores, spec),
-    file_name=f"{dataset.id}-selection-report.html",
+    file_name=report_file_name(dataset),
     mime="text/html",
     key="export_report",
 )

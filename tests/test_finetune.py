@@ -165,6 +165,13 @@ def test_grid_plan_runs_full_once_per_seed():
     assert [p for p in plan if p[0] == "full"] == [("full", 1.0, 0), ("full", 1.0, 1)]
 
 
+def test_count_trainings_counts_the_full_pool_once_per_seed():
+    spec = GridSpec(strategies=["interval", "random", "full"], sizes=[0.5, 0.1, 1.0], seeds=[0, 1])
+    plan = spec.plan()
+    assert len(plan) == 14 and finetune.count_trainings(plan) == 2 * (2 * 2 + 1)
+    assert finetune.count_trainings([("interval", 0.5, 0), ("random", 0.5, 0)]) == 2
+
+
 def test_grid_message_round_trip():
     assert parse_grid_message(grid_message(2, 9, 0.45, "random @ 0.1")) == (3, 9, 0.45)
     assert parse_grid_message("something else") is None
@@ -193,7 +200,8 @@ def test_restarted_grid_skips_finished_runs(tiny_bert, monkeypatch):
     assert len(calls) == 3
     assert runs[runs.size_fraction == 1.0].accuracy.nunique() == 1
     assert (runs.groupby("size_fraction").n_train.nunique() == 1).all()
-    assert progress[-1][0] == progress[-1][1] == 5
+    assert progress[-1][0] == progress[-1][1] == 3  # the counter counts trainings, not the copied twins
+    assert max(p[0] for p in progress) == 3 and {p[1] for p in progress} == {3}
     assert ((runs.accuracy >= 0) & (runs.accuracy <= 1)).all()
 
     calls.clear()

@@ -80,3 +80,16 @@ def test_unknown_kind_rejected():
 
     with pytest.raises(EudsInputError):
         start_job("nope", {})
+
+
+def test_eta_follows_the_recent_rate_not_the_whole_run():
+    from collections import deque
+
+    from euds_core.runtime.job_reporter import eta_from_samples
+
+    # 60 s of warm-up to reach 10 %, then 1 % per second: the recent rate says 10 s for the last 10 %.
+    samples = deque([(0.0, 0.0), (60.0, 0.10)] + [(60.0 + s, 0.10 + 0.01 * s) for s in range(1, 81)])
+    eta = eta_from_samples(samples, window_s=30.0)
+    assert eta == pytest.approx(10.0, rel=1e-6)
+    assert samples[0][0] >= 140.0 - 31.0  # trimmed to about the window
+    assert eta_from_samples(deque([(0.0, 0.0), (5.0, 0.0)])) is None  # no progress yet: no guess

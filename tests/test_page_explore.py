@@ -11,13 +11,13 @@ from streamlit.testing.v1 import AppTest
 from euds_core.selection.intervals import select_percentile
 from tests.page_helpers import APP, N_ROWS, seed_scores, tiny_dataset, use_model_free_options
 
-KEPT = re.compile(r"Kept (\d+) of (\d+)")
+KEPT = re.compile(r"Kept ([\d,]+) of ([\d,]+)")
 
 
 def kept(at) -> int:
     texts = [m.value for m in at.markdown if KEPT.search(m.value)]
     assert texts, "no 'Kept K of N' on the page"
-    k, n = KEPT.search(texts[0]).groups()
+    k, n = (s.replace(",", "") for s in KEPT.search(texts[0]).groups())
     assert int(n) == N_ROWS
     return int(k)
 
@@ -103,18 +103,22 @@ def test_unknown_dataset_shows_an_error_not_an_exception(monkeypatch, tmp_path):
     assert np.all([not m.value.startswith("### Kept") for m in at.markdown])
 
 
-def test_subset_report_toggle_shows_diversity_and_balance(explore):
+def test_subset_report_button_shows_diversity_and_balance_for_this_interval_only(explore):
     from euds_core.models.embeddings import compute_embeddings
     from euds_core.storage.cache import DatasetCache
 
     ds, scores, open_ = explore
     compute_embeddings(ds.table, encoder="hashing", cache=DatasetCache(ds.id))  # what the semantic score caches
     at = open_(score="information", plo="0.0", phi="0.5")
-    at.toggle(key="explore_subset_report").set_value(True).run()
+    assert "Vendi score (kept)" not in {m.label for m in at.metric}  # not computed on every run
+    at.button(key="explore_subset_report").click().run()
     assert not at.exception, [e.value for e in at.exception]
     labels = {m.label: m.value for m in at.metric}
     assert "Vendi score (kept)" in labels and float(labels["Vendi score (kept)"]) >= 1.0
     assert "Label balance" in labels and 0 <= float(labels["Label balance"]) <= 1
+    at.slider(key="iv_pct_information").set_range(0.2, 0.9).run()  # another interval: no stale report shown
+    assert "Vendi score (kept)" not in {m.label for m in at.metric}
+    assert any("interval changed since the last subset report" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
@@ -141,7 +145,7 @@ def test_page_works_at_one_million_rows(monkeypatch, tmp_path):
         at.query_params[k] = v
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("Kept 500000 of 1000000" in m.value for m in at.markdown)
+    assert any("Kept 500,000 of 1,000,000" in m.value for m in at.markdown)
     at.slider(key="iv_pct_information").set_range(0.1, 0.5).run()
     assert not at.exception
-    assert any("Kept 400000 of 1000000" in m.value for m in at.markdown)
+    assert any("Kept 400,000 of 1,000,000" in m.value for m in at.markdown)

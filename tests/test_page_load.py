@@ -108,3 +108,51 @@ def test_whole_bad_input_corpus_through_the_load_page(load_page, tmp_path, name)
         at.button(key="path_use").click().run()
         assert not at.exception and not at.error
         assert any(m.label == "Rows" and m.value == str(expected) for m in at.metric)
+
+
+def test_header_only_file_warns_in_the_preview_before_the_click(load_page, tmp_path):
+    at, _ = load_page
+    path = tmp_path / "only_header.csv"
+    path.write_text("text,label\n")
+    at.text_input(key="load_path").set_value(str(path)).run()
+    assert not at.exception
+    assert any("header line but no data rows" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("label_col", ["category", "label", "class", "target", "sentiment"])
+def test_label_column_is_guessed_by_its_name(load_page, tmp_path, label_col):
+    at, _ = load_page
+    path = tmp_path / "named.csv"
+    # as many distinct labels as rows: only the column's name can give it away
+    pd.DataFrame({"message": [f"text number {i}" for i in range(12)], label_col: [f"c{i}" for i in range(12)]}).to_csv(
+        path, index=False
+    )
+    at.text_input(key="load_path").set_value(str(path)).run()
+    assert at.selectbox(key="path_label").value == label_col
+
+
+def test_uploads_show_the_users_file_name_never_a_path():
+    assert ui.load.user_file_name("sms_messages.csv") == "sms_messages.csv"
+    assert ui.load.user_file_name("../../etc/sms messages.csv") == "sms messages.csv"
+    assert ui.load.user_file_name("C:\\Users\\ann\\data.csv") == "data.csv"
+
+
+def test_a_named_dataset_shows_its_name_in_the_sidebar_and_export(monkeypatch, tmp_path):
+    from euds_core.data.datasets import save_dataset
+
+    use_model_free_options(monkeypatch, tmp_path)
+    ds = tiny_dataset()
+    ds.name = "sms_messages.csv"  # what the Load page stores for an upload of that name
+    save_dataset(ds)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["dataset"] = ds.id
+    at.run()  # app.py: the sidebar, then the default page
+    assert any(t.value.startswith("sms_messages.csv · 40 rows") for t in at.sidebar.text), at.sidebar
+    at.switch_page("pages/6_Export.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(t.value.startswith("Dataset: sms_messages.csv (40 rows") for t in at.text), [t.value for t in at.text]
+    import json
+
+    manifest = json.loads(at.json[0].value)
+    assert manifest["dataset"]["name"] == "sms_messages.csv"
+    assert manifest["subset"]["file"] is None or manifest["subset"]["file"].startswith("sms_messages-subset")

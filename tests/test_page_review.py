@@ -116,3 +116,12 @@ def test_a_second_reviewer_sees_the_first_ones_decisions_on_rerun(dataset):
     assert metric(second, "Overrides") == "1"
     first.run()
     assert metric(first, "Overrides") == "1"
+
+
+def test_ids_sort_naturally():
+    from ui.review_data import sort_table
+
+    frame = pd.DataFrame({"id": ["row-10", "row-2", "row-1", "Row-3", "x"], "score": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    assert sort_table(frame, "id", False)["id"].tolist() == ["row-1", "row-2", "Row-3", "row-10", "x"]
+    assert sort_table(frame, "id", True)["id"].tolist() == ["x", "row-10", "Row-3", "row-2", "row-1"]
+    assert sort_table(frame, "score", True)["id"].tolist()[0] == "x"

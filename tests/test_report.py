@@ -66,3 +66,22 @@ def test_report_shows_the_finetune_curve_when_runs_exist():
     assert curve[["strategy", "size_fraction"]].values.tolist() == [["interval", 0.5]]
     assert curve["accuracy"].iloc[0] == pytest.approx(0.75) and curve["seeds"].iloc[0] == 2
     assert "Fine-tune curve" in build_report_html(ds, scores, spec)
+
+
+def test_report_finetune_chart_has_one_colour_per_strategy_and_labelled_axes():
+    from euds_core.curation.html_report import _finetune_figure
+
+    curve = pd.DataFrame(
+        {
+            "strategy": ["full", "interval", "interval", "mig", "random", "random"],
+            "size_fraction": [1.0, 0.1, 0.25, 0.1, 0.1, 0.25],
+            "accuracy": [0.9, 0.8, 0.85, 0.78, 0.7, 0.75],
+            "accuracy_std": [0.0, 0.01, 0.02, 0.01, 0.03, 0.02],
+        }
+    )
+    fig = _finetune_figure(curve)
+    colours = {t.name: t.line.color for t in fig.data}
+    assert set(colours) == {"full", "interval", "mig", "random"} and len(set(colours.values())) == 4
+    assert all(t.marker.color == t.line.color for t in fig.data)
+    assert fig.layout.xaxis.tickformat == ".0%" and list(fig.layout.xaxis.tickvals) == [0.1, 0.25, 1.0]
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

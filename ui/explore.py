@@ -2,8 +2,8 @@
 
 Each score keeps its own interval in ``st.session_state[INTERVALS_KEY]`` (widget state is dropped by Streamlit
 when a widget is not drawn, e.g. after switching score), restored into the widgets before they are drawn.
-The URL carries ``dataset``, ``score`` and ``plo``/``phi`` (percentiles in [0, 1]), ``lo``/``hi`` (raw
-values) or ``keep``/``band``; opening such a URL restores that view.
+The current selection (``ui/selection.py``: the URL's ``dataset``, ``score``, bounds) is loaded into these
+widgets when it changes, and the page writes the widgets back as the current selection.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import streamlit as st
 
 from euds_core.selection.interval_index import SortedScoreIndex
 from euds_core.selection.intervals import Interval
+from ui.selection import Selection, mark_loaded, notice, widgets_need_loading
 
 INTERVALS_KEY = "explore_intervals"
-URL_SEEN_KEY = "_explore_url_seen"
+PAGE = "explore"
 MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}
 BANDS = ("low", "middle", "high")
 SEED = 0
@@ -114,44 +115,44 @@ def interval_bounds(interval: Interval, values: np.ndarray, kept: np.ndarray) ->
     return float(np.min(values)), float(np.min(values))
 
 
-def read_url(scores: list[str], values_of) -> str | None:
-    """Apply the URL's ``score`` and bounds once per new URL; returns the score it names (or None)."""
-    params = {k: st.query_params.get(k) for k in ("score", "plo", "phi", "lo", "hi", "keep", "band")}
-    signature = tuple(sorted((k, v) for k, v in params.items() if v is not None))
-    if st.session_state.get(URL_SEEN_KEY) == signature:
-        return None
-    st.session_state[URL_SEEN_KEY] = signature
-    score = params["score"] if params["score"] in scores else None
-    if score is None:
-        return None
-    values = values_of(score)
-    try:
-        if params["plo"] is not None or params["phi"] is not None:
-            pct = (float(params["plo"] or 0.0), float(params["phi"] or 1.0))
-            set_interval(score, values, mode="percentile", pct=(min(max(pct[0], 0.0), 1.0), min(max(pct[1], 0.0), 1.0)))
-        elif params["lo"] is not None or params["hi"] is not None:
+def apply_selection(selection: Selection, names: list[str], values_of, top) -> bool:
+    """Load a new current selection (a link, a reload, another page's change) into Explore's widgets once;
+    returns False, after saying so at the top, when its score is not among the cached ``names``."""
+    if not widgets_need_loading(PAGE, selection):
+        return True
+    mark_loaded(PAGE, selection)
+    if not selection.intervals:
+        return True
+    missing = [i.score for i in selection.intervals if i.score not in names]
+    if missing:
+        notice(
+            top,
+            f"The selection names the score '{missing[0]}', which is not cached for this dataset (cached: "
+            f"{', '.join(names)}). Explore shows another score below; score '{missing[0]}' on the Score page to "
+            "see the selection.",
+        )
+        return False
+    for interval in selection.intervals:
+        values = values_of(interval.score)
+        if interval.mode == "percentile":
+            set_interval(interval.score, values, mode="percentile", pct=(float(interval.lo), float(interval.hi)))
+        elif interval.mode == "threshold":
             lo, hi, _ = raw_range(values)
-            set_interval(score, values, mode="threshold", raw=(float(params["lo"] or lo), float(params["hi"] or hi)))
-        elif params["keep"] is not None:
-            band = params["band"] if params["band"] in BANDS else "middle"
-            set_interval(score, values, mode="keep", keep=min(max(float(params["keep"]), 0.01), 1.0), band=band)
-    except ValueError:
-        st.warning("The link's bounds are not numbers; showing the full range instead.")
-    return score
+            a = float(interval.lo) if np.isfinite(interval.lo) else lo
+            b = float(interval.hi) if np.isfinite(interval.hi) else hi
+            set_interval(interval.score, values, mode="threshold", raw=(a, b))
+        else:
+            set_interval(interval.score, values, mode="keep", keep=float(interval.keep), band=str(interval.band))
+    st.session_state["explore_score"] = selection.intervals[0].score
+    st.session_state["explore_combine"] = "Intersection" if len(selection.intervals) > 1 else "One score"
+    if len(selection.intervals) > 1:
+        st.session_state["explore_members"] = [i.score for i in selection.intervals[1:]]
+    return True
 
 
-def write_url(dataset: str, interval: Interval) -> None:
-    """Put the current view into the URL (and remember it, so it is not re-applied as a new link)."""
-    params = {"dataset": dataset, "score": interval.score}
-    if interval.mode == "percentile":
-        params.update(plo=f"{interval.lo:.2f}", phi=f"{interval.hi:.2f}")
-    elif interval.mode == "threshold":
-        params.update(lo=f"{interval.lo:.6g}", hi=f"{interval.hi:.6g}")
-    else:
-        params.update(keep=f"{interval.keep:.2f}", band=str(interval.band))
-    if {k: st.query_params.get(k) for k in params} != params or set(st.query_params) - set(params):
-        st.query_params.from_dict(params)
-    st.session_state[URL_SEEN_KEY] = tuple(sorted((k, v) for k, v in params.items() if k != "dataset"))
+def remember_applied(selection: Selection) -> None:
+    """Explore wrote ``selection`` itself: it is not a new selection to load into the widgets next run."""
+    mark_loaded(PAGE, selection)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

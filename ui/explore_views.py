@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -33,11 +36,14 @@ def score_it_prompt(dataset: Dataset) -> None:
     jobs_panel(dataset.id, "score")
 
 
+SUBSET_REPORT_KEY = "_explore_subset_report"  # (what it describes, the report)
+
+
 def kept_summary(kept: np.ndarray, dataset: Dataset) -> None:
     """The live headline: ``Kept K of N``, kept fraction, and label balance kept vs all."""
     k, n = int(kept.sum()), len(kept)
     c1, c2, c3 = st.columns([2, 1, 1])
-    c1.markdown(f"### Kept {k} of {n}")
+    c1.markdown(f"### Kept {k:,} of {n:,}")
     c2.metric("Kept fraction", f"{k / max(n, 1):.1%}")
     c3.metric("Dropped", f"{n - k:,}")
 
@@ -122,15 +128,33 @@ def preview(dataset: Dataset, score: str, values: np.ndarray, kept: np.ndarray) 
             col.caption("none")
 
 
-def subset_report_panel(dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray) -> None:
-    """Diversity (Vendi), cluster coverage, label balance and score means of the kept rows vs the pool (on demand:
-    Vendi is a pass over all embeddings, too slow to repeat on every drag of a large pool)."""
+def subset_report_panel(dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray, scores_id: str = "") -> None:
+    """Diversity (Vendi), cluster coverage, label balance and score means of the kept rows vs the pool, computed
+    when asked (a button, with a spinner): Vendi is a pass over all embeddings, far too slow to repeat on every
+    interval change of a large pool. The last report stays shown while it matches the kept rows and the scores
+    (``scores_id`` names the score arrays, e.g. their params)."""
     from euds_core.curation.export import selection_report
     from ui.map_view import map_encoder
 
-    if not st.toggle("Subset report: diversity, coverage, balance", key="explore_subset_report"):
+    encoder = map_encoder()
+    key = (
+        dataset.id,
+        encoder,
+        json.dumps(list(scores.columns)),
+        scores_id,
+        hashlib.sha256(np.packbits(kept).tobytes()).hexdigest(),
+    )
+    saved = st.session_state.get(SUBSET_REPORT_KEY)
+    if st.button("Subset report: diversity, coverage, balance", key="explore_subset_report"):
+        with st.spinner("Computing the subset report (diversity needs a pass over every embedding)…"):
+            saved = (key, selection_report(dataset, scores, kept, encoder))
+        st.session_state[SUBSET_REPORT_KEY] = saved
+    if saved is None:
         return
-    report = selection_report(dataset, scores, kept, map_encoder())
+    if saved[0] != key:
+        st.caption("The interval changed since the last subset report: press the button for this selection's report.")
+        return
+    report = saved[1]
     cols = st.columns(4)
     if "vendi_kept" in report:
         cols[0].metric(

@@ -24,9 +24,16 @@ MIMES = {
 }
 
 
+def _file_stem(dataset: Dataset) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(dataset.name).stem) or dataset.id
+
+
 def default_file_name(dataset: Dataset, fmt: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(dataset.name).stem) or dataset.id
-    return f"{stem}-subset" + ("" if fmt == "hf" else f".{fmt}")
+    return f"{_file_stem(dataset)}-subset" + ("" if fmt == "hf" else f".{fmt}")
+
+
+def report_file_name(dataset: Dataset) -> str:
+    return f"{_file_stem(dataset)}-selection-report.html"
 
 
 @st.cache_data(show_spinner="Preparing the export…", max_entries=4)

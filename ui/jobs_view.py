@@ -28,6 +28,7 @@ def poll_seconds() -> float:
 
 POLL_SECONDS = poll_seconds()
 _SEEN_ACTIVE = "_jobs_seen_active"
+_CANCELLING = "_jobs_cancelling"  # ids whose Cancel was clicked in this session
 
 
 def format_eta(seconds: float | None) -> str:
@@ -46,16 +47,28 @@ def _job_title(job: Job) -> str:
     return ", ".join(scores) if scores else job.kind
 
 
+def _cancel(job_id: str, title: str) -> None:
+    # A callback: it runs before the panel redraws, so the click shows "cancelling…" at once.
+    cancel_job(job_id)
+    st.session_state.setdefault(_CANCELLING, set()).add(job_id)
+    st.toast(f"Cancelling {title}…")
+
+
 def _draw_job(job: Job) -> None:
     title = _job_title(job)
     if job.active:
+        cancelling = job.cancel_requested or job.id in st.session_state.get(_CANCELLING, set())
         left, right = st.columns([6, 1], vertical_alignment="bottom")
-        left.progress(job.progress, text=f"**{title}** — {job.message or job.status} · {format_eta(job.eta_seconds)}")
-        if right.button(
-            "Cancel", key=f"cancel_{job.id}", help="stop after the current batch; finished chunks stay cached"
-        ):
-            cancel_job(job.id)
-            st.toast(f"Cancelling {title}…")
+        state = "cancelling… (stops after the current batch)" if cancelling else (job.message or job.status)
+        left.progress(job.progress, text=f"**{title}** — {state} · {format_eta(job.eta_seconds)}")
+        right.button(
+            "Cancel",
+            key=f"cancel_{job.id}",
+            help="stop after the current batch; finished chunks stay cached",
+            on_click=_cancel,
+            args=(job.id, title),
+            disabled=cancelling,
+        )
     elif job.status == "done":
         st.success(f"**{title}** — done", icon="✅")
     elif job.status == "cancelled":

@@ -47,6 +47,11 @@ def store_upload(name: str, data: bytes) -> Path:
     return target
 
 
+def user_file_name(name: str) -> str:
+    """The name an upload is shown under (sidebar, headers, exports, manifests): its base name, never a path."""
+    return Path(name.replace("\\", "/")).name.strip()[:120] or "upload"
+
+
 @st.cache_data(show_spinner="Reading the file…", max_entries=4)
 def read_raw(path: str, mtime: float) -> pd.DataFrame:
     return read_table_file(path)

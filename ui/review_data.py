@@ -8,6 +8,8 @@ work on their next rerun.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -96,10 +98,22 @@ def filter_table(
     return frame[mask]
 
 
+_DIGITS = re.compile(r"(\d+)")
+NATURAL_SORT_MAX_ROWS = 200_000  # a Python key per row: past this, plain text order keeps a rerun fast
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key reading digit runs as numbers: ``row-2`` before ``row-10``."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in _DIGITS.split(str(text)) if p)
+
+
 def sort_table(frame: pd.DataFrame, by: str, descending: bool) -> pd.DataFrame:
     if by not in frame.columns:
         return frame
-    return frame.sort_values(by, ascending=not descending, kind="stable")
+    if pd.api.types.is_numeric_dtype(frame[by]) or len(frame) > NATURAL_SORT_MAX_ROWS:
+        return frame.sort_values(by, ascending=not descending, kind="stable")
+    order = sorted(range(len(frame)), key=lambda i: natural_key(frame[by].iat[i]), reverse=descending)
+    return frame.iloc[order]
 
 
 # ---------------------------------------------------------------------------------------------- handlers

@@ -1,51 +1,32 @@
-"""The interval selection the Review and Export pages start from, and the spec they build from it.
+"""The selection inputs of the Review and Export pages, and the mask and spec they build from the selection.
 
-The Explore page keeps its interval in the URL (``score`` + ``plo``/``phi``, ``lo``/``hi`` or
-``keep``/``band``). These pages read it once per new URL into their own inputs (``review_*`` keys), keep a
-copy in ``st.session_state[SAVED_KEY]`` (widget state is dropped when a page is left) and write changes back
-to the URL in the same format, so Explore, Review and Export show one selection.
+Both pages show the current selection (``ui/selection.py``) in their own inputs (``review_*`` keys), loaded
+whenever it changes (another page, a link, a reload); a change in these inputs becomes the current selection,
+so Explore, Review and Export show one selection.
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from euds_core.data.table import Dataset
-from euds_core.scores import make_scorer
 from euds_core.selection.intervals import Interval, SelectionSpec
-from ui.scores import score_options
+from ui.score_variants import SelectionScores, variant_key
+from ui.selection import (
+    DEFAULT_LABEL,
+    Selection,
+    describe_interval,
+    mark_loaded,
+    notice,
+    set_selection,
+    widgets_need_loading,
+)
 
-SAVED_KEY = "euds_interval"
-URL_SEEN_KEY = "_review_url_seen"
-URL_KEYS = ("score", "plo", "phi", "lo", "hi", "keep", "band")
 NO_SCORE = "(none: every row)"
 MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}
 SEED = 0
-
-
-def _float(value, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def url_interval(names: list[str]) -> Interval | None:
-    """The interval named by the URL query parameters, or None."""
-    params = {k: st.query_params.get(k) for k in URL_KEYS}
-    if params["score"] not in names:
-        return None
-    if params["plo"] is not None or params["phi"] is not None:
-        return Interval(params["score"], "percentile", lo=_float(params["plo"], 0.0), hi=_float(params["phi"], 1.0))
-    if params["lo"] is not None or params["hi"] is not None:
-        return Interval(params["score"], "threshold", lo=_float(params["lo"], -np.inf), hi=_float(params["hi"], np.inf))
-    if params["keep"] is not None:
-        return Interval(params["score"], "keep", keep=_float(params["keep"], 0.5), band=params["band"] or "middle")
-    return Interval(params["score"], "percentile", lo=0.0, hi=1.0)
 
 
 def _load_into_widgets(interval: Interval | None, scores: pd.DataFrame) -> None:
@@ -64,25 +45,36 @@ def _load_into_widgets(interval: Interval | None, scores: pd.DataFrame) -> None:
     st.session_state["review_band"] = str(interval.band) if interval.band in ("low", "middle", "high") else "middle"
 
 
-def interval_inputs(scores: pd.DataFrame) -> Interval | None:
-    """Score + bounds inputs, defaulting to the URL's interval; None = no interval (every row in)."""
-    names = list(scores.columns)
-    from_url = url_interval(names)
-    signature = tuple((k, st.query_params.get(k)) for k in URL_KEYS)
-    if from_url is not None and st.session_state.get(URL_SEEN_KEY) != signature:
-        _load_into_widgets(from_url, scores)
-    elif "review_score" not in st.session_state:
-        saved = st.session_state.get(SAVED_KEY)
-        _load_into_widgets(Interval(**saved) if saved and saved.get("score") in names else None, scores)
-    st.session_state[URL_SEEN_KEY] = signature
+def selection_inputs(scored: SelectionScores, selection: Selection, top, page: str) -> Selection:
+    """Score + bounds inputs showing the current selection (loaded into the widgets whenever it changes);
+    a change here becomes the current selection. Further intervals (an intersection set on Explore) are kept
+    and named under the inputs."""
+    names, scores = scored.names, scored.frame
+    missing = [i.score for i in selection.intervals if i.score not in names]
+    usable = selection if not missing else Selection(selection.dataset)
+    if missing:
+        notice(
+            top,
+            f"The selection names the score '{missing[0]}', which is not cached for this dataset"
+            + (f" (cached: {', '.join(names)})" if names else "")
+            + "; this page shows every row instead. Score it on the Score page, or pick a score below.",
+        )
+    if widgets_need_loading(page, selection):
+        _load_into_widgets(usable.intervals[0] if usable.intervals else None, scores)
     if st.session_state.get("review_score") not in [NO_SCORE, *names]:
         st.session_state["review_score"] = NO_SCORE
 
     c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
-    score = c1.selectbox("Interval score", [NO_SCORE, *names], key="review_score")
+    score = c1.selectbox(
+        "Interval score",
+        [NO_SCORE, *names],
+        key="review_score",
+        format_func=lambda n: (
+            n if scored.labels.get(n, DEFAULT_LABEL) == DEFAULT_LABEL else f"{n} · {scored.labels[n]}"
+        ),
+    )
     if score == NO_SCORE:
-        st.session_state[SAVED_KEY] = None
-        return None
+        return _make_current(page, Selection(selection.dataset))
     values = scores[score].to_numpy(dtype=np.float64)
     st.session_state.setdefault("review_mode", "percentile")
     mode = c2.radio("Bounds", list(MODES), format_func=MODES.get, key="review_mode", horizontal=True)
@@ -102,37 +94,28 @@ def interval_inputs(scores: pd.DataFrame) -> Interval | None:
         keep = c3.number_input("Keep fraction", 0.01, 1.0, step=0.05, key="review_keep")
         band = c4.selectbox("Band", ["low", "middle", "high"], key="review_band")
         interval = Interval(score, "keep", keep=float(keep), band=band)
-    st.session_state[SAVED_KEY] = asdict(interval)
-    _write_url(interval)
-    return interval
+    extras = tuple(i for i in usable.intervals[1:] if i.score != score)
+    if extras:
+        st.caption("Intersected with (set on Explore): " + "; ".join(describe_interval(i) for i in extras))
+    return _make_current(page, Selection(selection.dataset, (interval, *extras), variant=variant_key(scored, score)))
 
 
-def _write_url(interval: Interval) -> None:
-    """The interval into the URL in Explore's format (only when it changed, so no extra rerun)."""
-    params = {"score": interval.score}
-    if interval.mode == "percentile":
-        params.update(plo=f"{interval.lo:.2f}", phi=f"{interval.hi:.2f}")
-    elif interval.mode == "threshold":
-        params.update(lo=f"{interval.lo:.6g}", hi=f"{interval.hi:.6g}")
-    else:
-        params.update(keep=f"{interval.keep:.2f}", band=str(interval.band))
-    current = {k: st.query_params.get(k) for k in URL_KEYS}
-    if {k: current[k] for k in params} != params or any(current[k] is not None for k in URL_KEYS if k not in params):
-        for key in URL_KEYS:
-            if key in st.query_params and key not in params:
-                del st.query_params[key]
-        st.query_params.update(params)
-        st.session_state[URL_SEEN_KEY] = tuple((k, params.get(k)) for k in URL_KEYS)
+def _make_current(page: str, selection: Selection) -> Selection:
+    set_selection(selection)
+    mark_loaded(page, selection)
+    return selection
 
 
-def interval_mask(interval: Interval | None, scores: pd.DataFrame) -> np.ndarray:
-    if interval is None:
-        return np.ones(len(scores), dtype=bool)
-    return interval.mask(scores[interval.score].to_numpy(dtype=np.float64), SEED)
+def selection_mask(selection: Selection, scores: pd.DataFrame) -> np.ndarray:
+    """(n,) bool: the rows inside every interval of the selection (all rows without one)."""
+    mask = np.ones(len(scores), dtype=bool)
+    for interval in selection.intervals:
+        mask &= interval.mask(scores[interval.score].to_numpy(dtype=np.float64), SEED)
+    return mask
 
 
-def selection_spec(dataset: Dataset, interval: Interval | None, overrides: dict[str, str]) -> SelectionSpec:
-    """The spec of what the page shows: the interval, the scorer params (from the page's options), overrides."""
-    intervals = [interval] if interval is not None else []
-    params = {i.score: make_scorer(i.score, score_options()).params() for i in intervals}
+def selection_spec(dataset: Dataset, selection: Selection, scored: SelectionScores, overrides: dict) -> SelectionSpec:
+    """The spec of what the page shows: the intervals, the params of the score variants read, the overrides."""
+    intervals = list(selection.intervals)
+    params = {i.score: scored.params.get(i.score, {}) for i in intervals}
     return SelectionSpec(dataset.id, intervals, seed=SEED, score_params=params, overrides=dict(overrides))

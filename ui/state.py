@@ -53,9 +53,35 @@ def current_dataset_spec() -> str:
     return st.session_state.setdefault(DATASET_KEY, DEFAULT_DATASET)
 
 
+def current_dataset_label() -> str:
+    """``sms_messages.csv · 5,574 rows`` for the sidebar (the spec itself when it does not load)."""
+    spec = current_dataset_spec()
+    try:
+        dataset = load_current_dataset(spec)
+    except EudsInputError:
+        return spec
+    return f"{dataset.name} · {len(dataset.table):,} rows"
+
+
+def restore_reviewer() -> None:
+    """The reviewer name survives a reload: it rides in the URL (``?reviewer=``), set when it is typed."""
+    if "reviewer" not in st.session_state and st.query_params.get("reviewer"):
+        st.session_state["reviewer"] = st.query_params.get("reviewer")
+
+
+def remember_reviewer() -> None:
+    name = (st.session_state.get("reviewer") or "").strip()
+    if name:
+        st.query_params["reviewer"] = name
+    elif "reviewer" in st.query_params:
+        del st.query_params["reviewer"]
+
+
 def set_current_dataset(spec: str) -> None:
+    """A new current dataset starts with every row selected: the old interval named another dataset's scores."""
     st.session_state[DATASET_KEY] = spec
-    st.query_params["dataset"] = spec
+    kept = {k: st.query_params.get_all(k) for k in st.query_params if k == "reviewer"}
+    st.query_params.from_dict({**kept, "dataset": spec})
 
 
 def current_dataset() -> Dataset | None:

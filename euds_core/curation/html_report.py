@@ -104,24 +104,41 @@ def finetune_curve_frame(dataset_id: str) -> pd.DataFrame:
     return grouped.fillna({"accuracy_std": 0.0}).sort_values(["strategy", "size_fraction"]).reset_index(drop=True)
 
 
+# One fixed colour per strategy (the baselines grey / black), others from a palette: never left to a template.
+STRATEGY_COLOURS = {"interval": "#2563eb", "random": "#9ca3af", "full": "#111827"}
+OTHER_STRATEGY_COLOURS = ["#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]
+
+
+def strategy_colours(strategies) -> dict[str, str]:
+    others = iter(OTHER_STRATEGY_COLOURS * 4)
+    return {s: STRATEGY_COLOURS.get(s) or next(others) for s in strategies}
+
+
 def _finetune_figure(curve: pd.DataFrame):
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    colours = strategy_colours(sorted(map(str, curve["strategy"].unique())))
     for strategy, part in curve.groupby("strategy"):
+        colour = colours[str(strategy)]
         fig.add_scatter(
             x=part["size_fraction"],
             y=part["accuracy"],
             name=str(strategy),
             mode="lines+markers",
-            error_y=dict(type="data", array=part["accuracy_std"], visible=True),
+            line=dict(color=colour, width=2),
+            marker=dict(color=colour, size=8),
+            error_y=dict(type="data", array=part["accuracy_std"], visible=True, color=colour),
         )
+    sizes = sorted(curve["size_fraction"].unique())
     fig.update_layout(
         title="Fine-tune: accuracy vs subset size (error bars: std over seeds)",
-        height=360,
-        xaxis_title="size fraction",
-        yaxis_title="accuracy",
-        margin=dict(l=40, r=20, t=40, b=40),
+        height=380,
+        font=dict(size=14),
+        xaxis=dict(title="subset size (share of the pool)", tickvals=sizes, tickformat=".0%", showgrid=True),
+        yaxis=dict(title="test accuracy", tickformat=".0%", showgrid=True, zeroline=False),
+        legend=dict(title="strategy"),
+        margin=dict(l=70, r=20, t=50, b=60),
     )
     return fig
 

@@ -491,6 +491,13 @@ class GridSpec:
         return hashlib.sha256(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def count_trainings(planned: list[tuple[str, float, int]]) -> int:
+    """How many distinct trainings ``planned`` runs need: at size 1.0 every strategy takes the whole pool, so
+    those runs of one seed train once (the others copy it, see ``run_grid``)."""
+    below = sum(1 for _, size, _ in planned if size < 1.0)
+    return below + len({seed for _, size, seed in planned if size >= 1.0})
+
+
 def save_run(dataset_id: str, grid_key: str, strategy: str, size_fraction: float, seed: int, result: RunResult) -> None:
     with connect() as conn:
         conn.execute(
@@ -571,6 +578,7 @@ def run_grid(
     labels = table["label"].astype(str).to_numpy() if "label" in table.columns else None
     pool, test = stratified_split(labels, len(table), spec.config.test_fraction, spec.config.split_seed)
     planned = spec.plan()
+    total = count_trainings(planned)  # the progress counts trainings: the size-1.0 twins of "full" are not ones
     finished = load_runs(dataset_id, grid_key)
     done_keys = {(r.strategy, round(r.size_fraction, 6), int(r.seed)) for r in finished.itertuples()}
     trained: dict[tuple[int, bytes], tuple[str, float]] = {}  # (seed, subset digest) -> the run that trained it
@@ -586,8 +594,9 @@ def run_grid(
                 f"fine-tune grid cancelled after {i} of {len(planned)} runs (finished runs are saved)"
             )
         label = f"{strategy} @ {size:g}, seed {seed}"
+        step = count_trainings(planned[:i])
         if progress:
-            progress(i, len(planned), 0.0, label)
+            progress(step, total, 0.0, label)
         rows = subset_rows(
             strategy,
             size,
@@ -614,9 +623,7 @@ def run_grid(
                 {"subset": digest, "same_as": twin[0]},
             )
         else:
-            report = (
-                (lambda f, msg, _i=i, _l=label: progress(_i, len(planned), f, f"{_l}: {msg}")) if progress else None
-            )
+            report = (lambda f, msg, _i=step, _l=label: progress(_i, total, f, f"{_l}: {msg}")) if progress else None
             result = train_and_evaluate(
                 table, rows, test, task=task, config=spec.config, seed=seed, progress=report, cancel=cancel
             )
@@ -624,7 +631,7 @@ def run_grid(
             trained[(seed, digest.encode())] = (strategy, size)
         save_run(dataset_id, grid_key, strategy, size, seed, result)
         if progress:
-            progress(i + 1, len(planned), 0.0, f"{label}: accuracy {result.accuracy:.3f}")
+            progress(count_trainings(planned[: i + 1]), total, 0.0, f"{label}: accuracy {result.accuracy:.3f}")
     runs = load_runs(dataset_id, grid_key)
     wanted = {(s, round(z, 6), d) for s, z, d in planned}
     keep = [(r.strategy, round(r.size_fraction, 6), int(r.seed)) in wanted for r in runs.itertuples()]

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from euds_core.storage.store import connect, now
 
 REPORT_INTERVAL_S = 0.5  # progress writes at most twice a second: cheap for SQLite, smooth for the page
+ETA_WINDOW_S = 30.0  # the ETA's rate is the progress over about the last 30 s
+
+
+def eta_from_samples(samples: deque[tuple[float, float]], window_s: float = ETA_WINDOW_S) -> float | None:
+    """Seconds left at the rate of the recent progress: ``samples`` holds (time, fraction) pairs, newest last,
+    trimmed here to the window. A moving average: neither the last chunk alone (jumpy) nor the whole run since
+    start (model loading and warm-up drag it)."""
+    t, fraction = samples[-1]
+    while len(samples) > 2 and t - samples[1][0] >= window_s:
+        samples.popleft()
+    t0, f0 = samples[0]
+    if fraction <= f0 or t <= t0 or fraction <= 0.01:
+        return None
+    return (1 - fraction) * (t - t0) / (fraction - f0)
 
 
 class JobReporter:
@@ -18,6 +33,7 @@ class JobReporter:
         self._last_write = 0.0
         self._last_cancel_check = 0.0
         self._cancelled = False
+        self._samples: deque[tuple[float, float]] = deque([(self.started, 0.0)])
 
     def update(self, fraction: float, message: str, *, force: bool = False) -> None:
         t = time.monotonic()
@@ -25,8 +41,8 @@ class JobReporter:
             return
         self._last_write = t
         fraction = min(max(fraction, 0.0), 1.0)
-        elapsed = t - self.started
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0.01 else None
+        self._samples.append((t, fraction))
+        eta = eta_from_samples(self._samples)
         with connect() as conn:
             conn.execute(
                 "UPDATE jobs SET progress=?, message=?, eta_seconds=?, updated=? WHERE id=?",

@@ -41,6 +41,7 @@ class Job:
     error: str | None
     created: float
     updated: float
+    cancel_requested: bool = False  # asked to stop; still active until the job notices at its next batch
 
     @property
     def active(self) -> bool:
@@ -61,6 +62,7 @@ def _row_to_job(row) -> Job:
         error=row["error"],
         created=row["created"],
         updated=row["updated"],
+        cancel_requested=bool(row["cancel_requested"]),
     )
 
 

@@ -10,13 +10,13 @@ from tests.browser.conftest import SCREENSHOT_DIR, open_app, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-KEPT = re.compile(r"Kept (\d+) of (\d+)")
+KEPT = re.compile(r"^Kept ([\d,]+) of ([\d,]+)$")  # the headline, with thousands separators
 
 
 def kept_count(page) -> tuple[int, int]:
     text = page.get_by_text(KEPT).first.inner_text()
     k, n = KEPT.search(text).groups()
-    return int(k), int(n)
+    return int(k.replace(",", "")), int(n.replace(",", ""))
 
 
 def wait_for_kept_change(page, old: int, timeout_s: float = 30) -> int:

@@ -1,0 +1,207 @@
+"""The current selection: one object (dataset, score interval(s), score variant) that every page reads and writes.
+
+It lives in ``st.session_state[SELECTION_KEY]`` and in the URL of every page, and the sidebar links carry it,
+so a page can be bookmarked, reloaded or shared and shows the same rows. The URL wins when it names a
+selection (a shared link, a reload); a URL without one (a bare page link) takes the session's.
+
+URL: ``dataset``, ``score`` (+ ``variant``, the params hash of a cached score variant), the bounds as
+``plo``/``phi`` (percentiles), ``lo``/``hi`` (raw values) or ``keep``/``band``, and one ``also`` per further
+interval intersected with the first (``also=semantic:percentile:0.1:0.9``). Review overrides are not in the
+URL: they are stored decisions, always applied on top (the review overlay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import streamlit as st
+
+from euds_core.selection.intervals import Interval
+from ui.state import current_dataset_spec
+
+SELECTION_KEY = "current_selection"
+URL_KEYS = ("dataset", "score", "variant", "plo", "phi", "lo", "hi", "keep", "band", "also")
+BOUND_KEYS = ("plo", "phi", "lo", "hi", "keep", "band")
+BANDS = ("low", "middle", "high")
+LOADED_KEY = "_selection_widgets_loaded"  # (page, selection) whose values the widgets hold
+DEFAULT_LABEL = "the app's settings"  # the variant label of a score scored with the pages' own options
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the pages select: ``intervals`` intersect (empty = every row); ``variant`` is the params hash of the
+    first score's cached variant ("" = the variant scored with the page's options)."""
+
+    dataset: str
+    intervals: tuple[Interval, ...] = ()
+    variant: str = ""
+    unknown: tuple[str, ...] = field(default=(), compare=False)  # what a URL asked for that could not be read
+
+    @property
+    def score(self) -> str | None:
+        return self.intervals[0].score if self.intervals else None
+
+    def to_params(self) -> dict[str, str | list[str]]:
+        params: dict[str, str | list[str]] = {"dataset": self.dataset}
+        if not self.intervals:
+            return params
+        first = self.intervals[0]
+        params["score"] = first.score
+        if self.variant:
+            params["variant"] = self.variant
+        params.update(_bound_params(first))
+        if len(self.intervals) > 1:
+            params["also"] = [_also_param(i) for i in self.intervals[1:]]
+        return params
+
+
+def _bound_params(interval: Interval) -> dict[str, str]:
+    if interval.mode == "percentile":
+        return {"plo": f"{interval.lo:.2f}", "phi": f"{interval.hi:.2f}"}
+    if interval.mode == "threshold":
+        return {"lo": f"{interval.lo:.6g}", "hi": f"{interval.hi:.6g}"}
+    return {"keep": f"{interval.keep:.2f}", "band": str(interval.band)}
+
+
+def _also_param(interval: Interval) -> str:
+    a, b = (interval.keep, interval.band) if interval.mode == "keep" else (interval.lo, interval.hi)
+    return f"{interval.score}:{interval.mode}:{_short(a)}:{_short(b)}"
+
+
+def _short(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _clip01(value: float) -> float:
+    return min(max(value, 0.0), 1.0)
+
+
+def interval_from_params(score: str, params: dict[str, str | None]) -> Interval:
+    """The interval the bound parameters name (full percentile range when none); ValueError on a non-number."""
+    if params.get("plo") is not None or params.get("phi") is not None:
+        lo, hi = _clip01(float(params.get("plo") or 0.0)), _clip01(float(params.get("phi") or 1.0))
+        return Interval(score, "percentile", lo=min(lo, hi), hi=max(lo, hi))
+    if params.get("lo") is not None or params.get("hi") is not None:
+        lo, hi = float(params.get("lo") or "-inf"), float(params.get("hi") or "inf")
+        return Interval(score, "threshold", lo=min(lo, hi), hi=max(lo, hi))
+    if params.get("keep") is not None:
+        band = params.get("band") if params.get("band") in BANDS else "middle"
+        return Interval(score, "keep", keep=min(max(float(params["keep"]), 0.01), 1.0), band=band)
+    return Interval(score, "percentile", lo=0.0, hi=1.0)
+
+
+def _interval_from_also(text: str) -> Interval:
+    score, mode, a, b = text.rsplit(":", 3)
+    if mode == "percentile":
+        return interval_from_params(score, {"plo": a, "phi": b})
+    if mode == "threshold":
+        return interval_from_params(score, {"lo": a, "hi": b})
+    if mode == "keep":
+        return interval_from_params(score, {"keep": a, "band": b})
+    raise ValueError(mode)
+
+
+def selection_from_params(dataset: str, get, get_all) -> Selection | None:
+    """The selection a URL names (``get``/``get_all`` read one / every value of a key), or None without ``score``."""
+    score = get("score")
+    if not score:
+        return None
+    unknown: list[str] = []
+    try:
+        first = interval_from_params(score, {k: get(k) for k in BOUND_KEYS})
+    except ValueError:
+        unknown.append("the link's bounds are not numbers (full range shown)")
+        first = Interval(score, "percentile", lo=0.0, hi=1.0)
+    more = []
+    for text in get_all("also"):
+        try:
+            more.append(_interval_from_also(text))
+        except ValueError:
+            unknown.append(f"the link's extra interval '{text}' is not score:mode:low:high (left out)")
+    return Selection(dataset, (first, *more), variant=get("variant") or "", unknown=tuple(unknown))
+
+
+def url_selection(dataset: str) -> Selection | None:
+    return selection_from_params(dataset, st.query_params.get, st.query_params.get_all)
+
+
+def current_selection() -> Selection:
+    """The URL's selection when it names one, else the session's (same dataset), else every row of the dataset."""
+    dataset = current_dataset_spec()
+    from_url = url_selection(dataset)
+    saved = st.session_state.get(SELECTION_KEY)
+    if from_url is not None:
+        selection = from_url
+    elif isinstance(saved, Selection) and saved.dataset == dataset:
+        selection = saved
+    else:
+        selection = Selection(dataset)
+    st.session_state[SELECTION_KEY] = selection
+    for message in selection.unknown:
+        st.warning(message.capitalize() + ".")
+    return selection
+
+
+def set_selection(selection: Selection) -> None:
+    """Make ``selection`` the current one and put it in the URL (only when the URL differs: no extra rerun)."""
+    st.session_state[SELECTION_KEY] = replace(selection, unknown=())
+    wanted = selection.to_params()
+    current = {k: st.query_params.get_all(k) for k in URL_KEYS}
+    as_lists = {k: (v if isinstance(v, list) else [v]) for k, v in wanted.items()}
+    if any(current[k] != as_lists.get(k, []) for k in URL_KEYS):
+        others = {k: st.query_params.get_all(k) for k in st.query_params if k not in URL_KEYS}
+        st.query_params.from_dict({**others, **wanted})
+
+
+def widgets_need_loading(page: str, selection: Selection) -> bool:
+    """True when ``page``'s widgets must be loaded from ``selection``: it changed since the page last loaded or
+    wrote it, or another page ran in between (Streamlit keys a widget's value to its page, so a widget with the
+    same key on another page, or on this page after a visit elsewhere, starts from its default)."""
+    return st.session_state.get(LOADED_KEY) != (page, selection)
+
+
+def mark_loaded(page: str, selection: Selection) -> None:
+    st.session_state[LOADED_KEY] = (page, selection)
+
+
+def selection_link_params() -> dict[str, str | list[str]]:
+    """Query parameters for a link to another page: the current selection (and the reviewer name)."""
+    saved = st.session_state.get(SELECTION_KEY)
+    params = saved.to_params() if isinstance(saved, Selection) else {"dataset": current_dataset_spec()}
+    reviewer = (st.session_state.get("reviewer") or "").strip()
+    if reviewer:
+        params["reviewer"] = reviewer
+    return params
+
+
+def describe_interval(interval: Interval) -> str:
+    if interval.mode == "percentile":
+        return f"{interval.score} percentile {interval.lo:.2f}–{interval.hi:.2f}"
+    if interval.mode == "threshold":
+        return f"{interval.score} values {interval.lo:.4g}–{interval.hi:.4g}"
+    return f"{interval.score} keep {interval.keep:.0%} ({interval.band})"
+
+
+def describe_selection(selection: Selection, variant_label: str = "") -> str:
+    """``information (whitespace tokenizer) percentile 0.20–0.70 ∩ semantic ...`` or ``every row``."""
+    if not selection.intervals:
+        return "every row (no score interval)"
+    parts = [describe_interval(i) for i in selection.intervals]
+    if variant_label and variant_label != DEFAULT_LABEL:
+        parts[0] = parts[0].replace(
+            selection.intervals[0].score, f"{selection.intervals[0].score} ({variant_label})", 1
+        )
+    return " ∩ ".join(parts)
+
+
+def selection_banner(container, selection: Selection, kept: int, total: int, variant_label: str = "") -> None:
+    """The one line every page shows at its top: what is selected and how many rows it keeps."""
+    container.info(
+        f"Selection: {describe_selection(selection, variant_label)} · kept {kept:,} of {total:,}",
+        icon=":material/filter_alt:",
+    )
+
+
+def notice(container, text: str) -> None:
+    """Say at the top of a page that it shows something other than the current selection."""
+    container.warning(text, icon=":material/warning:")
