@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.experiments.finetune import DEFAULT_SIZES, available_strategies, load_runs
-from euds_core.experiments.interval_search import load_search_grid
+from euds_core.experiments.interval_search import best_cell, load_search_grid
 from euds_core.runtime.jobs import start_job
 from ui.finetune_charts import (
     accuracy_vs_size_figure,
@@ -20,7 +20,18 @@ from ui.finetune_charts import (
     runs_csv,
     runs_table,
 )
-from ui.finetune_view import GRID_KEY, POLL_SECONDS, build_spec, is_active, job_progress, latest_job, start_grid
+from ui.finetune_view import (
+    CONFIRM_SEEDS,
+    GRID_KEY,
+    POLL_SECONDS,
+    build_spec,
+    confirm_spec,
+    is_active,
+    job_progress,
+    latest_job,
+    show_verdicts,
+    start_grid,
+)
 from ui.scores import cached_scores, score_options
 from ui.state import current_dataset, current_dataset_spec
 
@@ -35,7 +46,8 @@ if dataset.task not in ("classification", "qa"):
     )
     st.stop()
 
-score_names = list(cached_scores(dataset).columns)
+scores_now = cached_scores(dataset)
+score_names = list(scores_now.columns)
 strategies_all = available_strategies(score_names)
 with st.form("ft_form"):
     model = st.text_input(
@@ -67,7 +79,7 @@ spec = build_spec(
     strategies=strategies, sizes=sizes, seeds=seeds, score=score, band=band, model=model, epochs=epochs, max_len=max_len
 )
 if submitted:
-    start_grid(dataset, spec, score_names, score_options())
+    start_grid(dataset, spec, scores_now, score_options())
 grid_key = st.session_state.get(GRID_KEY)
 
 
@@ -82,6 +94,7 @@ def live_results(was_active: bool) -> None:
         st.info("No finished runs yet. Choose the grid above and run it; runs appear here as they finish.")
         return
     st.plotly_chart(accuracy_vs_size_figure(runs), key="ft_curve", width="stretch")
+    show_verdicts(runs)
     left, right = st.columns([3, 2])
     left.plotly_chart(accuracy_vs_time_figure(runs), key="ft_time", width="stretch")
     right.dataframe(runs_table(runs), hide_index=True, width="stretch", height=320)
@@ -99,7 +112,9 @@ st.fragment(live_results, run_every=POLL_SECONDS if active else None)(active)
 
 st.subheader("Optimal-interval search")
 st.caption(
-    "Logistic regression on frozen encoder embeddings per (p_lo, p_hi) cell, scored on a fixed validation split. Click a cell to open it on Explore."
+    "Logistic regression on frozen encoder embeddings per (p_lo, p_hi) cell, trained on the pool and scored on a "
+    "validation split inside it (the test split is never seen). Colour = gain over random subsets of the same size. "
+    "Click a cell to open it on Explore; confirm the best one with a fine-tune on the test split."
 )
 if not score_names or dataset.task != "classification":
     st.info("The search needs labelled data and at least one computed score (Score page).")
@@ -124,13 +139,20 @@ def search_results(was_active: bool) -> None:
     event = st.plotly_chart(
         interval_grid_figure(grid), key="ft_heatmap", on_select="rerun", selection_mode=("points",), width="stretch"
     )
-    best = grid.loc[grid["accuracy"].idxmax()]
+    best = best_cell(grid)
+    gain = f", {best.gain * 100:+.1f} pt over random at its size" if "gain" in grid.columns else ""
     st.caption(
-        f"Best cell: plo {best.p_lo:.2f}, phi {best.p_hi:.2f}, proxy accuracy {best.accuracy:.3f} (full pool: "
-        f"{grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.max():.3f})."
+        f"Best cell: plo {best.p_lo:.2f}, phi {best.p_hi:.2f}, validation accuracy {best.accuracy:.3f}{gain} "
+        f"(full pool: {grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.max():.3f})."
     )
     cell = clicked_cell(event)
-    if st.button("Open the best cell on Explore", key="ft_open_best"):
+    b1, b2, b3 = st.columns([2, 1, 2], vertical_alignment="bottom")
+    confirm_seeds = b2.number_input("Seeds", 2, 20, CONFIRM_SEEDS, key="ft_confirm_seeds")
+    if b1.button("Confirm with a fine-tune", key="ft_confirm", type="primary"):
+        confirm = confirm_spec(spec, search_score, float(best.p_lo), float(best.p_hi), confirm_seeds)
+        if start_grid(dataset, confirm, scores_now, score_options()):
+            st.rerun()
+    if b3.button("Open the best cell on Explore", key="ft_open_best"):
         cell = (float(best.p_lo), float(best.p_hi))
     if cell is not None:
         st.switch_page(

@@ -618,6 +618,15 @@ def load_runs(dataset_id: str, grid_key: str | None = None) -> pd.DataFrame:
     return frame[["grid_key", *RESULT_COLUMNS, "params", "created"]]
 
 
+def latest_grid_runs(dataset_id: str) -> pd.DataFrame:
+    """The runs of the dataset's most recently active grid (grids with other settings never mix)."""
+    runs = load_runs(dataset_id)
+    if runs.empty:
+        return runs
+    newest = runs.sort_values("created").iloc[-1]["grid_key"]
+    return runs[runs["grid_key"] == newest].reset_index(drop=True)
+
+
 def grid_message(done: int, total: int, fraction: float, text: str) -> str:
     """The job message for a grid: ``[run 3/12 45%] text`` (see :func:`parse_grid_message`)."""
     return f"[run {min(done + 1, total)}/{total} {fraction * 100:.0f}%] {text}"
