@@ -38,11 +38,13 @@ def encode_labels(labels) -> tuple[np.ndarray, int]:
     return y.astype(np.int64), len(classes)
 
 
-def standardise(features: np.ndarray) -> np.ndarray:
-    """Zero-mean, unit-variance columns (label-free, so fitting it on the whole pool leaks nothing)."""
+def standardise(features: np.ndarray, fit_rows: np.ndarray | None = None) -> np.ndarray:
+    """Zero-mean, unit-variance columns, with the mean and spread of ``fit_rows`` (default: all rows), so rows
+    outside them (a test split) do not shape the features the proxies learn from."""
     x = features.astype(np.float64)
-    std = x.std(axis=0)
-    return (x - x.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+    ref = x if fit_rows is None else x[fit_rows]
+    std = ref.std(axis=0)
+    return (x - ref.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
 
 
 def rows_digest(rows: np.ndarray | None) -> str | None:
@@ -88,7 +90,7 @@ def crossfit_probabilities(
     k = int(min(folds, np.bincount(y_fit).max() if len(y_fit) else 0, len(y_fit)))
     if k < 2:
         raise EudsInputError("cross-fitting needs at least 2 samples of some label; add rows or use another score")
-    x = standardise(features)
+    x = standardise(features, inside)
     probs = np.zeros((n, n_classes), dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "least populated class has only 1 member" on tiny pools

@@ -68,10 +68,10 @@ def el2n_scores(
     """
     from sklearn.model_selection import StratifiedKFold
 
-    x = standardise(features) / np.sqrt(features.shape[1])  # (n, d), rows of norm ~1 so one lr fits any encoder
-    onehot = np.eye(n_classes)[y]
     n = len(y)
     inside, outside = fit_and_outside_rows(n, fit_rows)
+    x = standardise(features, inside) / np.sqrt(features.shape[1])  # (n, d), rows of norm ~1: one lr fits any encoder
+    onehot = np.eye(n_classes)[y]
     y_fit = y[inside]
     k = int(min(folds, np.bincount(y_fit).max() if len(y_fit) else 0, len(y_fit)))
     total = np.zeros(n)
