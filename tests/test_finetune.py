@@ -361,7 +361,65 @@ def test_cli_finetune_writes_the_documented_columns(odd_csv, tiny_bert, tmp_path
     assert result.groupby("size_fraction").n_train.nunique().eq(1).all()
 
 
+def finetune_args(data: Path, scores: Path, model: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "finetune",
+        str(data),
+        "--text-col",
+        "Blurb (text)",
+        "--label-col",
+        "Critic Verdict",
+        "--scores-file",
+        str(scores),
+        "--score",
+        "igse",
+        "--epochs",
+        "1",
+        "--max-len",
+        "16",
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+VERDICT = r"(better by \d+\.\d pt \(95 % CI -?\d+\.\d–-?\d+\.\d\)|worse by .*|no detectable difference)"
+
+
+def test_cli_finetune_prints_a_verdict_line_per_size(odd_csv, tiny_bert, tmp_path, capsys):
+    import re
+
+    data, scores = odd_csv
+    extra = ["--sizes", "0.25,0.5", "--strategies", "interval,random", "--seeds", "2"]
+    code = main(finetune_args(data, scores, tiny_bert, tmp_path / "r.csv", *extra))
+    out = capsys.readouterr().out
+    assert code == 0
+    verdicts = [line for line in out.splitlines() if " vs random: " in line]
+    assert [line.split(":")[0] for line in verdicts] == ["size 0.25", "size 0.5"]
+    for line in verdicts:
+        assert re.search(f"interval vs random: {VERDICT}", line) and "over 2 seeds" in line
+    assert "95 % CI" in out  # the curve points carry their interval too
+
+
+def test_cli_finetune_confirms_an_explicit_interval(odd_csv, tiny_bert, tmp_path, capsys):
+    data, scores = odd_csv
+    extra = ["--plo", "0.2", "--phi", "0.6", "--strategies", "interval,random,full", "--seeds", "2"]
+    code = main(finetune_args(data, scores, tiny_bert, tmp_path / "r.csv", *extra))
+    out = capsys.readouterr().out
+    assert code == 0
+    result = pd.read_csv(tmp_path / "r.csv")
+    sizes = result.groupby("strategy").size_fraction.unique().to_dict()
+    assert {k: list(v) for k, v in sizes.items()} == {"full": [1.0], "interval:0.2-0.6": [0.4], "random": [0.4]}
+    assert result.groupby("size_fraction").n_train.nunique().eq(1).all()  # random has the interval's size
+    assert len(result) == 6 and "size 0.4: interval:0.2-0.6 vs random: " in out
+
+
 BAD_FINETUNE = [
+    (["--strategies", "interval:0.6-0.2"], "p_lo < p_hi"),
+    (["--strategies", "interval:x"], "interval:P_LO-P_HI"),
+    (["--plo", "0.2"], "--plo and --phi"),
     (["--sizes", "0,2"], "--sizes"),
     (["--sizes", "abc"], "--sizes"),
     (["--strategies", "interval"], "--scores-file"),
