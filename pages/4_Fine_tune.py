@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.experiments.finetune import DEFAULT_SIZES, available_strategies, load_runs
-from euds_core.experiments.interval_search import best_cell, load_search_grid
+from euds_core.experiments.interval_search import load_search_grid
 from euds_core.runtime.jobs import start_job
 from ui.finetune_charts import (
     accuracy_vs_size_figure,
@@ -21,11 +21,10 @@ from ui.finetune_charts import (
     runs_table,
 )
 from ui.finetune_view import (
-    CONFIRM_SEEDS,
     GRID_KEY,
     POLL_SECONDS,
+    best_cell_actions,
     build_spec,
-    confirm_spec,
     is_active,
     job_progress,
     latest_job,
@@ -139,21 +138,7 @@ def search_results(was_active: bool) -> None:
     event = st.plotly_chart(
         interval_grid_figure(grid), key="ft_heatmap", on_select="rerun", selection_mode=("points",), width="stretch"
     )
-    best = best_cell(grid)
-    gain = f", {best.gain * 100:+.1f} pt over random at its size" if "gain" in grid.columns else ""
-    st.caption(
-        f"Best cell: plo {best.p_lo:.2f}, phi {best.p_hi:.2f}, validation accuracy {best.accuracy:.3f}{gain} "
-        f"(full pool: {grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.max():.3f})."
-    )
-    cell = clicked_cell(event)
-    b1, b2, b3 = st.columns([2, 1, 2], vertical_alignment="bottom")
-    confirm_seeds = b2.number_input("Seeds", 2, 20, CONFIRM_SEEDS, key="ft_confirm_seeds")
-    if b1.button("Confirm with a fine-tune", key="ft_confirm", type="primary"):
-        confirm = confirm_spec(spec, search_score, float(best.p_lo), float(best.p_hi), confirm_seeds)
-        if start_grid(dataset, confirm, scores_now, score_options()):
-            st.rerun()
-    if b3.button("Open the best cell on Explore", key="ft_open_best"):
-        cell = (float(best.p_lo), float(best.p_hi))
+    cell = best_cell_actions(dataset, grid, search_score, spec, scores_now, score_options()) or clicked_cell(event)
     if cell is not None:
         st.switch_page(
             "pages/3_Explore.py", query_params=explore_link_params(current_dataset_spec(), search_score, *cell)

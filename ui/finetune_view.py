@@ -16,6 +16,7 @@ from euds_core.experiments.finetune import (
     interval_strategy,
     parse_grid_message,
 )
+from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import paired_verdicts, verdict_lines
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
 from ui.jobs_view import format_eta
@@ -127,3 +128,25 @@ def show_verdicts(runs) -> None:
     st.markdown("**Against random at the same size** (paired by seed; 95 % CI of the mean difference)")
     for line in lines:
         st.text(line)
+
+
+def best_cell_actions(dataset, grid, score: str, form_spec: GridSpec, scores, options: dict):
+    """The best cell's line, "Confirm with a fine-tune" (starts the confirmation grid) and "Open on Explore".
+
+    Returns the best cell's (p_lo, p_hi) when the user asked to open it on Explore, else None.
+    """
+    best = best_cell(grid)
+    gain = f", {best.gain * 100:+.1f} pt over random at its size" if "gain" in grid.columns else ""
+    st.caption(
+        f"Best cell: plo {best.p_lo:.2f}, phi {best.p_hi:.2f}, validation accuracy {best.accuracy:.3f}{gain} "
+        f"(full pool: {grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.max():.3f})."
+    )
+    left, middle, right = st.columns([2, 1, 2], vertical_alignment="bottom")
+    seeds = middle.number_input("Seeds", 2, 20, CONFIRM_SEEDS, key="ft_confirm_seeds")
+    if left.button("Confirm with a fine-tune", key="ft_confirm", type="primary"):
+        confirm = confirm_spec(form_spec, score, float(best.p_lo), float(best.p_hi), seeds)
+        if start_grid(dataset, confirm, scores, options):
+            st.rerun()
+    if right.button("Open the best cell on Explore", key="ft_open_best"):
+        return float(best.p_lo), float(best.p_hi)
+    return None
