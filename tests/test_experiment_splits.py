@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core.experiments import finetune
+from euds_core.experiments import finetune, training
 from euds_core.experiments.finetune import FinetuneConfig, GridSpec, RunResult, run_grid, subset_rows
 from euds_core.experiments.interval_search import search_interval, search_split
 from euds_core.experiments.pool_scores import pool_fitted_scores
@@ -180,7 +180,7 @@ def qa_table(n: int = 40) -> pd.DataFrame:
 def test_qa_negatives_train_from_the_pool_and_test_from_the_test_split(monkeypatch, tiny_bert):
     table = qa_table(60)
     split = experiment_split(None, len(table), test_fraction=0.25)
-    real = finetune.build_qa_candidates
+    real = training.build_qa_candidates
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 
     def spy(answers, rows, pool, seed, n_negatives=3):
@@ -188,7 +188,7 @@ def test_qa_negatives_train_from_the_pool_and_test_from_the_test_split(monkeypat
         seen.append((np.asarray(rows), out))
         return out
 
-    monkeypatch.setattr(finetune, "build_qa_candidates", spy)
+    monkeypatch.setattr(training, "build_qa_candidates", spy)
     config = FinetuneConfig(**{**tiny_config(tiny_bert).__dict__, "test_fraction": 0.25})
     spec = GridSpec(strategies=["random"], sizes=[0.1, 0.5], seeds=[0], config=config)
     run_grid("qa", table, spec, task="qa")

@@ -15,16 +15,15 @@ from euds_core.experiments.finetune import (
     RESULT_COLUMNS,
     FinetuneConfig,
     GridSpec,
-    build_qa_candidates,
     grid_message,
     load_runs,
     parse_grid_message,
     run_grid,
     subset_rows,
-    train_and_evaluate,
 )
 from euds_core.experiments.interval_search import best_cell, interval_cells, search_interval
 from euds_core.experiments.splits import stratified_split
+from euds_core.experiments.training import build_qa_candidates, train_and_evaluate
 from tests.helpers import requires_assets
 
 WORDS = "good great fine bad awful poor movie film plot actor the a is was".split()
