@@ -603,3 +603,16 @@ def test_kill_9_during_a_grid_keeps_finished_runs_and_the_rerun_completes(tiny_b
     before = kept.set_index(["size_fraction", "seed"])["accuracy"]
     after = final.set_index(["size_fraction", "seed"])["accuracy"]
     assert (after.loc[before.index] == before).all()  # finished runs were skipped, not retrained
+
+
+def test_explicit_interval_keeps_its_percentiles_and_random_matches_its_size():
+    table = tiny_table(125)
+    pool = np.arange(100)  # scores rise with the row, so percentile p is row p of the pool
+    scores = pd.DataFrame({"igse": np.arange(125, dtype=float)})
+    rows = subset_rows("interval:0.2-0.6", 0.0, 0, table=table, pool=pool, scores=scores, score="igse")
+    assert rows.tolist() == list(range(20, 60))
+    spec = GridSpec(strategies=["interval:0.2-0.6", "random", "full"], sizes=[0.1], seeds=[0, 1], score="igse")
+    assert spec.plan()[:4] == [("random", 0.1, 0), ("interval:0.2-0.6", 0.4, 0), ("random", 0.4, 0), ("full", 1.0, 0)]
+    assert len(subset_rows("random", 0.4, 0, table=table, pool=pool, scores=scores, score="igse")) == 40
+    with pytest.raises(EudsInputError, match="p_lo < p_hi"):
+        GridSpec(strategies=["interval:0.7-0.3"], score="igse").check()
