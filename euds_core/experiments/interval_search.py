@@ -24,7 +24,6 @@ import pandas as pd
 from euds_core.errors import EudsInputError, ScoringCancelled
 from euds_core.experiments.splits import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION, ExperimentSplit, experiment_split
 from euds_core.selection.intervals import percentile_rank
-from euds_core.storage.atomic_files import atomic_path
 
 GRID_COLUMNS = [
     "p_lo",
@@ -255,8 +254,17 @@ def search_dataset(
         dataset.table, score, scores[score].to_numpy(), split, dataset_id=dataset.id, options=options
     )
     grid = search_interval(
-        embeddings, labels, values, min_keep=min_keep, step=step, split=split, progress=progress, cancel=cancel
+        embeddings,
+        labels,
+        values,
+        min_keep=min_keep,
+        step=step,
+        split=split,
+        progress=progress,
+        cancel=cancel,
     )
+    from euds_core.storage.atomic_files import atomic_path
+
     with atomic_path(search_grid_path(dataset.id, score)) as tmp:
         grid.to_csv(tmp, index=False)
     return grid
