@@ -20,7 +20,17 @@ from ui.finetune_charts import (
     runs_csv,
     runs_table,
 )
-from ui.finetune_view import GRID_KEY, POLL_SECONDS, build_spec, is_active, job_progress, latest_job, start_grid
+from ui.finetune_view import (
+    GRID_KEY,
+    POLL_SECONDS,
+    best_cell_actions,
+    build_spec,
+    is_active,
+    job_progress,
+    latest_job,
+    show_verdicts,
+    start_grid,
+)
 from ui.scores import cached_scores, score_options
 from ui.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
 from ui.state import current_dataset, current_dataset_spec
@@ -36,7 +46,8 @@ if dataset.task not in ("classification", "qa"):
     )
     st.stop()
 
-score_names = list(cached_scores(dataset).columns)
+scores_now = cached_scores(dataset)
+score_names = list(scores_now.columns)
 strategies_all = available_strategies(score_names)
 current = current_selection()
 if current.score in score_names and widgets_need_loading("finetune", current):
@@ -77,7 +88,7 @@ spec = build_spec(
     strategies=strategies, sizes=sizes, seeds=seeds, score=score, band=band, model=model, epochs=epochs, max_len=max_len
 )
 if submitted:
-    start_grid(dataset, spec, score_names, score_options())
+    start_grid(dataset, spec, scores_now, score_options())
 grid_key = st.session_state.get(GRID_KEY)
 
 
@@ -92,6 +103,7 @@ def live_results(was_active: bool) -> None:
         st.info("No finished runs yet. Choose the grid above and run it; runs appear here as they finish.")
         return
     st.plotly_chart(accuracy_vs_size_figure(runs), key="ft_curve", width="stretch")
+    show_verdicts(runs)
     left, right = st.columns([3, 2])
     left.plotly_chart(accuracy_vs_time_figure(runs), key="ft_time", width="stretch")
     right.dataframe(runs_table(runs), hide_index=True, width="stretch", height=320)
@@ -109,7 +121,9 @@ st.fragment(live_results, run_every=POLL_SECONDS if active else None)(active)
 
 st.subheader("Optimal-interval search")
 st.caption(
-    "Logistic regression on frozen encoder embeddings per (p_lo, p_hi) cell, scored on a fixed validation split. Click a cell to open it on Explore."
+    "Logistic regression on frozen encoder embeddings per (p_lo, p_hi) cell, trained on the pool and scored on a "
+    "validation split inside it (the test split is never seen). Colour = gain over random subsets of the same size. "
+    "Click a cell to open it on Explore; confirm the best one with a fine-tune on the test split."
 )
 if not score_names or dataset.task != "classification":
     st.info("The search needs labelled data and at least one computed score (Score page).")
@@ -134,14 +148,7 @@ def search_results(was_active: bool) -> None:
     event = st.plotly_chart(
         interval_grid_figure(grid), key="ft_heatmap", on_select="rerun", selection_mode=("points",), width="stretch"
     )
-    best = grid.loc[grid["accuracy"].idxmax()]
-    st.caption(
-        f"Best cell: plo {best.p_lo:.2f}, phi {best.p_hi:.2f}, proxy accuracy {best.accuracy:.3f} (full pool: "
-        f"{grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.max():.3f})."
-    )
-    cell = clicked_cell(event)
-    if st.button("Open the best cell on Explore", key="ft_open_best"):
-        cell = (float(best.p_lo), float(best.p_hi))
+    cell = best_cell_actions(dataset, grid, search_score, spec, scores_now, score_options()) or clicked_cell(event)
     if cell is not None:
         st.switch_page(
             "pages/3_Explore.py", query_params=explore_link_params(current_dataset_spec(), search_score, *cell)

@@ -15,16 +15,15 @@ from euds_core.experiments.finetune import (
     RESULT_COLUMNS,
     FinetuneConfig,
     GridSpec,
-    build_qa_candidates,
     grid_message,
     load_runs,
     parse_grid_message,
     run_grid,
-    stratified_split,
     subset_rows,
-    train_and_evaluate,
 )
 from euds_core.experiments.interval_search import best_cell, interval_cells, search_interval
+from euds_core.experiments.splits import stratified_split
+from euds_core.experiments.training import build_qa_candidates, train_and_evaluate
 from tests.helpers import requires_assets
 
 WORDS = "good great fine bad awful poor movie film plot actor the a is was".split()
@@ -213,7 +212,13 @@ def test_restarted_grid_skips_finished_runs(tiny_bert, monkeypatch):
     with connect() as conn:  # lose one run, as if the process died while training it
         conn.execute("DELETE FROM finetune_runs WHERE strategy='random' AND size_fraction=0.5")
     run_grid("ds", table, spec, task="classification", scores=scores)
-    assert len(calls) == 1 and len(load_runs("ds", spec.key("ds"))) == 5
+    assert len(calls) == 1 and len(load_runs("ds", spec.key("ds", scores))) == 5
+
+    calls.clear()  # another scores file: the same settings select other rows, so every subset run trains again
+    other = pd.DataFrame({"igse": np.random.default_rng(1).random(len(table))})
+    assert spec.key("ds", other) != spec.key("ds", scores)
+    run_grid("ds", table, spec, task="classification", scores=other)
+    assert len(calls) == 3
 
 
 def test_cancel_stops_the_grid_and_keeps_finished_runs(tiny_bert):
@@ -363,7 +368,65 @@ def test_cli_finetune_writes_the_documented_columns(odd_csv, tiny_bert, tmp_path
     assert result.groupby("size_fraction").n_train.nunique().eq(1).all()
 
 
+def finetune_args(data: Path, scores: Path, model: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "finetune",
+        str(data),
+        "--text-col",
+        "Blurb (text)",
+        "--label-col",
+        "Critic Verdict",
+        "--scores-file",
+        str(scores),
+        "--score",
+        "igse",
+        "--epochs",
+        "1",
+        "--max-len",
+        "16",
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+VERDICT = r"(better by \d+\.\d pt \(95 % CI -?\d+\.\d–-?\d+\.\d\)|worse by .*|no detectable difference)"
+
+
+def test_cli_finetune_prints_a_verdict_line_per_size(odd_csv, tiny_bert, tmp_path, capsys):
+    import re
+
+    data, scores = odd_csv
+    extra = ["--sizes", "0.25,0.5", "--strategies", "interval,random", "--seeds", "2"]
+    code = main(finetune_args(data, scores, tiny_bert, tmp_path / "r.csv", *extra))
+    out = capsys.readouterr().out
+    assert code == 0
+    verdicts = [line for line in out.splitlines() if " vs random: " in line]
+    assert [line.split(":")[0] for line in verdicts] == ["size 0.25", "size 0.5"]
+    for line in verdicts:
+        assert re.search(f"interval vs random: {VERDICT}", line) and "over 2 seeds" in line
+    assert "95 % CI" in out  # the curve points carry their interval too
+
+
+def test_cli_finetune_confirms_an_explicit_interval(odd_csv, tiny_bert, tmp_path, capsys):
+    data, scores = odd_csv
+    extra = ["--plo", "0.2", "--phi", "0.6", "--strategies", "interval,random,full", "--seeds", "2"]
+    code = main(finetune_args(data, scores, tiny_bert, tmp_path / "r.csv", *extra))
+    out = capsys.readouterr().out
+    assert code == 0
+    result = pd.read_csv(tmp_path / "r.csv")
+    sizes = result.groupby("strategy").size_fraction.unique().to_dict()
+    assert {k: list(v) for k, v in sizes.items()} == {"full": [1.0], "interval:0.2-0.6": [0.4], "random": [0.4]}
+    assert result.groupby("size_fraction").n_train.nunique().eq(1).all()  # random has the interval's size
+    assert len(result) == 6 and "size 0.4: interval:0.2-0.6 vs random: " in out
+
+
 BAD_FINETUNE = [
+    (["--strategies", "interval:0.6-0.2"], "p_lo < p_hi"),
+    (["--strategies", "interval:x"], "interval:P_LO-P_HI"),
+    (["--plo", "0.2"], "--plo and --phi"),
     (["--sizes", "0,2"], "--sizes"),
     (["--sizes", "abc"], "--sizes"),
     (["--strategies", "interval"], "--scores-file"),
@@ -440,7 +503,7 @@ def test_cli_search_interval(odd_csv, tmp_path, capsys):
     )
     assert code == 0, capsys.readouterr().err
     grid = pd.read_csv(out)
-    assert len(grid) == len(interval_cells(0.1, 0.5)) and (grid.keep_fraction >= 0.49).all()
+    assert len(grid) == len(interval_cells(0.1, 0.5)) and (grid.keep_fraction >= 0.45).all()
     assert main(["search-interval", str(scores), "--score", "missing", "--label-col", "label", "--out", str(out)]) == 2
     assert (
         main(
@@ -548,3 +611,16 @@ def test_kill_9_during_a_grid_keeps_finished_runs_and_the_rerun_completes(tiny_b
     before = kept.set_index(["size_fraction", "seed"])["accuracy"]
     after = final.set_index(["size_fraction", "seed"])["accuracy"]
     assert (after.loc[before.index] == before).all()  # finished runs were skipped, not retrained
+
+
+def test_explicit_interval_keeps_its_percentiles_and_random_matches_its_size():
+    table = tiny_table(125)
+    pool = np.arange(100)  # scores rise with the row, so percentile p is row p of the pool
+    scores = pd.DataFrame({"igse": np.arange(125, dtype=float)})
+    rows = subset_rows("interval:0.2-0.6", 0.0, 0, table=table, pool=pool, scores=scores, score="igse")
+    assert rows.tolist() == list(range(20, 60))
+    spec = GridSpec(strategies=["interval:0.2-0.6", "random", "full"], sizes=[0.1], seeds=[0, 1], score="igse")
+    assert spec.plan()[:4] == [("random", 0.1, 0), ("interval:0.2-0.6", 0.4, 0), ("random", 0.4, 0), ("full", 1.0, 0)]
+    assert len(subset_rows("random", 0.4, 0, table=table, pool=pool, scores=scores, score="igse")) == 40
+    with pytest.raises(EudsInputError, match="p_lo < p_hi"):
+        GridSpec(strategies=["interval:0.7-0.3"], score="igse").check()

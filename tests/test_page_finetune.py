@@ -138,3 +138,47 @@ def test_chart_helpers():
         "phi": "0.90",
     }
     assert GridSpec(strategies=["random"]).plan()[0][0] == "random"
+
+
+def test_confirm_runs_the_best_cell_against_random_and_full_then_shows_the_verdict(dataset, tmp_path, monkeypatch):
+    import ui.finetune_view as view
+
+    started = []
+    monkeypatch.setattr(view, "start_job", lambda kind, args, dataset_id=None: started.append((kind, args)) or "job1")
+    grid = pd.DataFrame(
+        {
+            "p_lo": [0.0, 0.0, 0.2],
+            "p_hi": [1.0, 0.6, 0.6],
+            "keep_fraction": [1.0, 0.6, 0.4],
+            "n_train": [32, 19, 13],
+            "accuracy": [0.80, 0.78, 0.74],  # the widest cell has the best raw accuracy ...
+            "macro_f1": [0.8, 0.78, 0.74],
+            "random_accuracy": [0.80, 0.77, 0.66],  # ... but the narrow one beats random at its size by most
+            "gain": [0.0, 0.01, 0.08],
+            "seconds": [0.1, 0.1, 0.1],
+        }
+    )
+    grid.to_csv(search_grid_path(dataset.id, "information"), index=False)
+    model = build_tiny_bert(tmp_path / "bert")
+    at = open_page(dataset)
+    at.text_input(key="ft_model").set_value(str(model))
+    at.button[0].click().run()  # submit the form once so the confirmation uses its model
+    assert any("plo 0.20, phi 0.60" in c.value and "+8.0 pt over random" in c.value for c in at.caption)
+    at.button(key="ft_confirm").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    kind, args = started[-1]
+    assert kind == "finetune" and args["strategies"] == ["interval:0.2-0.6", "random", "full"]
+    assert args["seeds"] == [0, 1, 2, 3, 4] and args["sizes"] == [] and args["score"] == "information"
+    assert args["config"]["model"] == str(model)
+
+    key = at.session_state["ft_grid_key"]
+    assert key == args["grid_key"]
+    for seed in range(5):  # the job's runs, as they land in SQLite
+        for strategy, acc in (("interval:0.2-0.6", 0.80 + 0.01 * seed), ("random", 0.70 + 0.012 * seed)):
+            save_run(dataset.id, key, strategy, 0.4, seed, RunResult(acc, acc, 13, 1.0))
+        save_run(dataset.id, key, "full", 1.0, seed, RunResult(0.82, 0.82, 32, 2.0))
+    at.run()
+    lines = [t.value for t in at.text if " vs random: " in t.value]
+    assert lines and lines[0].startswith("size 0.4: interval:0.2-0.6 vs random: better by 9.6 pt (95 % CI")
+    curve = at.get("plotly_chart")[0].proto.spec
+    assert '"arrayminus"' in curve  # error bars are the CI, drawn both ways

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core.curation.html_report import build_report_html, finetune_curve_frame, label_balance
+from euds_core.curation.html_report import build_report_html, label_balance
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval, SelectionSpec
 from euds_core.storage import store
+from ui.export_view import finetune_evidence
 
 
 def tiny() -> tuple[Dataset, pd.DataFrame, SelectionSpec]:
@@ -62,10 +63,22 @@ def test_report_shows_the_finetune_curve_when_runs_exist():
                 "VALUES (?, 'g', 'interval', 0.5, ?, 6, ?, ?, 1.0, 0)",
                 (ds.id, seed, acc, acc),
             )
-    curve = finetune_curve_frame(ds.id)
-    assert curve[["strategy", "size_fraction"]].values.tolist() == [["interval", 0.5]]
+            conn.execute(  # random at the same size and seeds: the report's verdict compares with it
+                "INSERT INTO finetune_runs (dataset_id, grid_key, strategy, size_fraction, seed, n_train, accuracy, macro_f1, train_seconds, created) "
+                "VALUES (?, 'g', 'random', 0.5, ?, 6, ?, ?, 1.0, 0)",
+                (ds.id, seed, acc - 0.1, acc - 0.1),
+            )
+    curve, verdicts = finetune_evidence(ds.id)
+    assert curve[["strategy", "size_fraction"]].values.tolist() == [["interval", 0.5], ["random", 0.5]]
     assert curve["accuracy"].iloc[0] == pytest.approx(0.75) and curve["seeds"].iloc[0] == 2
-    assert "Fine-tune curve" in build_report_html(ds, scores, spec)
+    assert curve["ci_low"].iloc[0] < 0.75 < curve["ci_high"].iloc[0]
+    assert verdicts == [
+        "size 0.5: interval vs random: better by 10.0 pt (95 % CI 10.0–10.0) "
+        "[mean +10.0 pt over 2 seeds; a 1-pt difference needs ~2 seeds at this variance]"
+    ]
+    page = build_report_html(ds, scores, spec, finetune_curve=curve, finetune_verdicts=verdicts)
+    assert "Fine-tune curve" in page and "better by 10.0 pt" in page
+    assert "Fine-tune curve" not in build_report_html(ds, scores, spec)
 
 
 def test_report_finetune_chart_has_one_colour_per_strategy_and_labelled_axes():
@@ -76,7 +89,8 @@ def test_report_finetune_chart_has_one_colour_per_strategy_and_labelled_axes():
             "strategy": ["full", "interval", "interval", "mig", "random", "random"],
             "size_fraction": [1.0, 0.1, 0.25, 0.1, 0.1, 0.25],
             "accuracy": [0.9, 0.8, 0.85, 0.78, 0.7, 0.75],
-            "accuracy_std": [0.0, 0.01, 0.02, 0.01, 0.03, 0.02],
+            "ci_low": [0.9, 0.78, 0.82, 0.76, 0.66, 0.72],
+            "ci_high": [0.9, 0.82, 0.88, 0.8, 0.74, 0.78],
         }
     )
     fig = _finetune_figure(curve)

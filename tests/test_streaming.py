@@ -10,11 +10,11 @@ import pytest
 
 from euds_core.cli import main
 from euds_core.data.datasets import load_dataset
+from euds_core.data.stream_readers import iter_table_batches
 from euds_core.errors import EudsInputError
 from euds_core.scores.lexical import TTRScorer, type_token_ratio
 from euds_core.scoring import streaming
 from euds_core.scoring.engine import score_dataset, scores_with_table
-from euds_core.data.stream_readers import iter_table_batches
 from euds_core.scoring.streaming import score_file_streaming
 from tests.helpers import TINY_VOCAB
 

@@ -73,7 +73,26 @@ def report_html(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec) -> 
         mapped = dataset_map(dataset)
     except Exception:  # the map is optional decoration; the report must still download
         mapped = None
-    return build_report_html(dataset, scores, spec, map_xy=mapped[0] if mapped else None).encode("utf-8")
+    curve, verdicts = finetune_evidence(dataset.id)
+    return build_report_html(
+        dataset,
+        scores,
+        spec,
+        map_xy=mapped[0] if mapped else None,
+        finetune_curve=curve,
+        finetune_verdicts=verdicts,
+    ).encode("utf-8")
+
+
+def finetune_evidence(dataset_id: str) -> tuple[pd.DataFrame | None, list[str]]:
+    """The latest fine-tune grid's curve (mean, 95 % CI) and its verdict lines against random, for the report."""
+    from euds_core.experiments.finetune import latest_grid_runs
+    from euds_core.experiments.statistics import curve_summary, paired_verdicts, verdict_lines
+
+    runs = latest_grid_runs(dataset_id)
+    if runs.empty:
+        return None, []
+    return curve_summary(runs), verdict_lines(paired_verdicts(runs))
 
 
 def manifest_download(manifest: dict) -> bytes:

@@ -7,6 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from euds_core.experiments.finetune import RESULT_COLUMNS
+from euds_core.experiments.interval_search import best_cell
+from euds_core.experiments.statistics import curve_summary
 
 STRATEGY_COLOURS = {"interval": "#2563eb", "random": "#9ca3af", "full": "#111827"}
 PALETTE = ["#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]
@@ -17,34 +19,20 @@ def strategy_colour(strategy: str, index: int) -> str:
 
 
 def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds per (strategy, size): the points and error bars of the curve."""
-    if runs.empty:
-        return pd.DataFrame(
-            columns=[
-                "strategy",
-                "size_fraction",
-                "n_train",
-                "accuracy",
-                "accuracy_std",
-                "macro_f1",
-                "train_seconds",
-                "seeds",
-            ]
-        )
-    grouped = runs.groupby(["strategy", "size_fraction"], as_index=False)
-    out = grouped.agg(
-        n_train=("n_train", "mean"),
-        accuracy=("accuracy", "mean"),
+    """Per (strategy, size): mean accuracy with its 95 % CI over seeds (the curve's points and error bars),
+    plus the standard deviation, mean n_train, macro-F1 and training seconds."""
+    summary = curve_summary(runs)
+    if summary.empty:
+        return summary.assign(accuracy_std=pd.Series(dtype=float), train_seconds=pd.Series(dtype=float))
+    spread = runs.groupby(["strategy", "size_fraction"], as_index=False).agg(
         accuracy_std=("accuracy", lambda a: float(np.std(a, ddof=1)) if len(a) > 1 else 0.0),
-        macro_f1=("macro_f1", "mean"),
         train_seconds=("train_seconds", "mean"),
-        seeds=("seed", "nunique"),
     )
-    return out.sort_values(["strategy", "size_fraction"]).reset_index(drop=True)
+    return summary.merge(spread, on=["strategy", "size_fraction"]).sort_values(["strategy", "size_fraction"])
 
 
 def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figure:
-    """Accuracy against subset size (log x), one line per strategy, error bars = std over seeds."""
+    """Accuracy against subset size (log x), one line per strategy, error bars = 95 % CI over seeds."""
     summary = summarise_runs(runs)
     fig = go.Figure()
     for i, (strategy, part) in enumerate(summary.groupby("strategy", sort=False)):
@@ -53,16 +41,23 @@ def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figu
             go.Scatter(
                 x=part["size_fraction"],
                 y=part["accuracy"],
-                error_y=dict(type="data", array=part["accuracy_std"], visible=True, thickness=1.2),
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=part["ci_high"] - part["accuracy"],
+                    arrayminus=part["accuracy"] - part["ci_low"],
+                    visible=True,
+                    thickness=1.2,
+                ),
                 mode="lines+markers" if len(part) > 1 else "markers",
                 marker=dict(
                     size=9 if strategy == "full" else 7, symbol="star" if strategy == "full" else "circle", color=colour
                 ),
                 line=dict(color=colour, dash="dot" if strategy == "random" else "solid"),
                 name=str(strategy),
-                customdata=np.stack([part["n_train"], part["seeds"]], axis=1),
+                customdata=np.stack([part["n_train"], part["seeds"], part["ci_low"], part["ci_high"]], axis=1),
                 hovertemplate="%{fullData.name}<br>size %{x:.0%} (n=%{customdata[0]:.0f})<br>accuracy %{y:.3f}"
-                "<br>seeds %{customdata[1]}<extra></extra>",
+                " (95 % CI %{customdata[2]:.3f}–%{customdata[3]:.3f})<br>seeds %{customdata[1]}<extra></extra>",
             )
         )
     sizes = sorted(summary["size_fraction"].unique())
@@ -109,12 +104,18 @@ def runs_csv(runs: pd.DataFrame) -> bytes:
 
 
 def interval_grid_figure(grid: pd.DataFrame, *, height: int = 420) -> go.Figure:
-    """The interval search as a clickable heat map: one square per (p_lo, p_hi) cell, colour = accuracy.
+    """The interval search as a clickable heat map: one square per (p_lo, p_hi) cell, colour = validation gain
+    over random at the same size (blue better, red worse), so wide cells do not win by size alone.
 
     Drawn as a scatter of square markers (not a heatmap trace) because Streamlit's point selection reports
-    scatter points reliably; ``customdata`` carries (p_lo, p_hi) for the click handler.
+    scatter points reliably; ``customdata`` carries (p_lo, p_hi) for the click handler. A grid saved before
+    gains existed is coloured by accuracy.
     """
-    best = grid["accuracy"].idxmax() if len(grid) else None
+    has_gain = "gain" in grid.columns
+    colour = 100.0 * grid["gain"] if has_gain else grid["accuracy"]
+    best = best_cell(grid).name if len(grid) else None
+    reach = float(np.nanmax(np.abs(colour))) if has_gain and len(grid) else None
+    random_acc = grid["random_accuracy"] if has_gain else grid["accuracy"] * np.nan
     fig = go.Figure(
         go.Scatter(
             x=grid["p_lo"],
@@ -123,14 +124,20 @@ def interval_grid_figure(grid: pd.DataFrame, *, height: int = 420) -> go.Figure:
             marker=dict(
                 symbol="square",
                 size=26,
-                color=grid["accuracy"],
-                colorscale="Viridis",
-                colorbar=dict(title="accuracy"),
-                line=dict(width=[3 if i == best else 0 for i in grid.index], color="#dc2626"),
+                color=colour,
+                colorscale="RdBu" if has_gain else "Viridis",
+                cmid=0.0 if has_gain else None,
+                cmin=-reach if reach else None,
+                cmax=reach if reach else None,
+                colorbar=dict(title="gain over random (pt)" if has_gain else "accuracy"),
+                line=dict(width=[3 if i == best else 0 for i in grid.index], color="#111827"),
             ),
-            customdata=np.stack([grid["p_lo"], grid["p_hi"], grid["keep_fraction"], grid["accuracy"]], axis=1),
+            customdata=np.stack(
+                [grid["p_lo"], grid["p_hi"], grid["keep_fraction"], grid["accuracy"], random_acc, colour], axis=1
+            ),
             hovertemplate="p_lo %{customdata[0]:.2f}, p_hi %{customdata[1]:.2f}<br>keeps %{customdata[2]:.0%}"
-            "<br>proxy accuracy %{customdata[3]:.3f}<extra></extra>",
+            "<br>validation accuracy %{customdata[3]:.3f}<br>random at this size %{customdata[4]:.3f}"
+            "<extra></extra>",
             name="cells",
         )
     )

@@ -9,12 +9,21 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.errors import EudsInputError
-from euds_core.experiments.finetune import FinetuneConfig, GridSpec, grid_score_names, parse_grid_message
+from euds_core.experiments.finetune import (
+    FinetuneConfig,
+    GridSpec,
+    grid_score_names,
+    interval_strategy,
+    parse_grid_message,
+)
+from euds_core.experiments.interval_search import best_cell
+from euds_core.experiments.statistics import paired_verdicts, verdict_lines
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
 from ui.jobs_view import format_eta
 
 GRID_KEY = "ft_grid_key"
 POLL_SECONDS = 2.0
+CONFIRM_SEEDS = 5  # the confirmation's default: enough to put a CI on a difference of a few points
 
 
 def build_spec(*, strategies, sizes, seeds: int, score, band, model: str, epochs: int, max_len: int) -> GridSpec:
@@ -45,14 +54,29 @@ def spec_args(dataset_id: str, spec: GridSpec, options: dict) -> dict:
     }
 
 
-def start_grid(dataset, spec: GridSpec, available_scores: list[str], options: dict) -> str | None:
-    """Validate and launch the ``finetune`` job; returns the grid key (or None after showing the error)."""
+def confirm_spec(form_spec: GridSpec, score: str, p_lo: float, p_hi: float, seeds: int) -> GridSpec:
+    """The search's confirmation: that exact interval vs random at the same size vs full, on the test split,
+    with the form's model and training settings."""
+    return GridSpec(
+        strategies=[interval_strategy(p_lo, p_hi), "random", "full"],
+        sizes=[],
+        seeds=list(range(int(seeds))),
+        score=score,
+        config=form_spec.config,
+    )
+
+
+def start_grid(dataset, spec: GridSpec, scores, options: dict) -> str | None:
+    """Validate and launch the ``finetune`` job; returns the grid key (or None after showing the error).
+
+    ``scores``: the dataset's cached scores frame; the key holds a digest of the values the grid selects by.
+    """
     try:
         spec.check()
-        missing = [n for n in grid_score_names(spec) if n not in available_scores]
+        missing = [n for n in grid_score_names(spec) if n not in scores.columns]
         if missing:
             raise EudsInputError(f"compute the score(s) {', '.join(missing)} on the Score page first")
-        key = spec.key(dataset.id)
+        key = spec.key(dataset.id, scores)
     except EudsInputError as exc:
         st.error("Cannot start the grid:")
         st.text(str(exc))
@@ -93,3 +117,36 @@ def job_progress(job: Job | None, *, key: str) -> None:
         st.text(job.error or "")
     elif job.status == "cancelled":
         st.warning("The last job was cancelled; start it again to resume (finished runs are skipped).")
+
+
+def show_verdicts(runs) -> None:
+    """One line per (strategy, size) against random at the same size and seeds, as plain text."""
+    lines = verdict_lines(paired_verdicts(runs))
+    if not lines:
+        st.caption("No verdict yet: it needs random runs at the same size and seeds as another strategy.")
+        return
+    st.markdown("**Against random at the same size** (paired by seed; 95 % CI of the mean difference)")
+    for line in lines:
+        st.text(line)
+
+
+def best_cell_actions(dataset, grid, score: str, form_spec: GridSpec, scores, options: dict):
+    """The best cell's line, "Confirm with a fine-tune" (starts the confirmation grid) and "Open on Explore".
+
+    Returns the best cell's (p_lo, p_hi) when the user asked to open it on Explore, else None.
+    """
+    best = best_cell(grid)
+    gain = f", {best.gain * 100:+.1f} pt over random at its size" if "gain" in grid.columns else ""
+    st.caption(
+        f"Best cell: plo {best.p_lo:.2f}, phi {best.p_hi:.2f}, validation accuracy {best.accuracy:.3f}{gain} "
+        f"(full pool: {grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.max():.3f})."
+    )
+    left, middle, right = st.columns([2, 1, 2], vertical_alignment="bottom")
+    seeds = middle.number_input("Seeds", 2, 20, CONFIRM_SEEDS, key="ft_confirm_seeds")
+    if left.button("Confirm with a fine-tune", key="ft_confirm", type="primary"):
+        confirm = confirm_spec(form_spec, score, float(best.p_lo), float(best.p_hi), seeds)
+        if start_grid(dataset, confirm, scores, options):
+            st.rerun()
+    if right.button("Open the best cell on Explore", key="ft_open_best"):
+        return float(best.p_lo), float(best.p_hi)
+    return None

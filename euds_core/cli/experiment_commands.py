@@ -2,7 +2,9 @@
 
 ``finetune DATASET --scores-file FILE.parquet --score NAME --sizes ... --strategies interval,random
 [--seeds S] [--epochs E] [--max-len L] [--limit N] [--band B] [--model PATH] --out RESULTS.csv`` writes
-``strategy,size_fraction,n_train,seed,accuracy,macro_f1,train_seconds``.
+``strategy,size_fraction,n_train,seed,accuracy,macro_f1,train_seconds`` and prints one verdict line per
+(strategy, size) against random at the same size and seeds. ``--strategies interval:0.2-0.6,random,full`` (or
+``--plo 0.2 --phi 0.6``) confirms one explicit percentile interval.
 
 ``search-interval FILE.parquet --score NAME --label-col C [--min-keep F] --out GRID.csv`` writes
 ``p_lo,p_hi,keep_fraction,n_train,accuracy,macro_f1,seconds``.
@@ -31,13 +33,18 @@ def add_parsers(sub) -> None:
         "--band", default="middle", help="where the interval sits: low | middle | high | an offset in [0, 1]"
     )
     p.add_argument(
-        "--sizes", default="0.05,0.1,0.16,0.25,0.5,1.0", help="comma-separated size fractions of the training pool"
+        "--sizes",
+        help="comma-separated size fractions of the training pool (default 0.05,0.1,0.16,0.25,0.5,1.0; "
+        "with only explicit intervals: their own widths)",
     )
     p.add_argument(
         "--strategies",
         default="interval,random",
-        help="comma-separated: interval, random, full, a score name, a sampler name",
+        help="comma-separated: interval, interval:P_LO-P_HI (e.g. interval:0.2-0.6), random, full, a score name, "
+        "a sampler name",
     )
+    p.add_argument("--plo", type=float, help="with --phi: confirm the interval strategy interval:PLO-PHI")
+    p.add_argument("--phi", type=float, help="upper percentile of --plo's interval")
     p.add_argument("--seeds", default="1", help="number of seeds (3 -> 0,1,2) or a comma-separated list (e.g. 7,8)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--max-len", type=int, default=128, help="tokens per text (pair, for Q&A)")
@@ -56,8 +63,17 @@ def add_parsers(sub) -> None:
     p.add_argument("--label-col", default="label", help="label column in the file (default: label)")
     p.add_argument("--min-keep", type=float, default=0.2, help="smallest kept fraction of a cell (default 0.2)")
     p.add_argument("--step", type=float, default=0.1, help="grid step of p_lo and p_hi (default 0.1)")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="fixed stratified validation split")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--val-fraction", type=float, default=0.2, help="validation split drawn from inside the pool (default 0.2)"
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="the test split left out of the search (give finetune's value; default 0.2)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
+    p.add_argument("--random-draws", type=int, default=3, help="random subsets per size behind each cell's gain")
     p.add_argument(
         "--encoder",
         help="frozen encoder folder (default: the packaged all-MiniLM-L6-v2; `hashing` for a model-free one)",
@@ -93,11 +109,18 @@ def cmd_finetune(args) -> int:
     from tqdm import tqdm
 
     from euds_core.data.datasets import save_dataset
-    from euds_core.experiments.finetune import RESULT_COLUMNS, FinetuneConfig, GridSpec, align_scores, run_grid
+    from euds_core.experiments.finetune import (
+        RESULT_COLUMNS,
+        FinetuneConfig,
+        GridSpec,
+        align_scores,
+        parse_interval_strategy,
+        run_grid,
+    )
     from euds_core.models.loading import DEFAULT_ENCODER, resolve_encoder_path
 
     out = check_output_path(args.out, (".csv",))
-    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    strategies = finetune_strategies(args)
     config = FinetuneConfig(
         model=args.model or DEFAULT_ENCODER,
         epochs=args.epochs,
@@ -109,7 +132,7 @@ def cmd_finetune(args) -> int:
     )
     spec = GridSpec(
         strategies=strategies,
-        sizes=parse_floats(args.sizes, "--sizes"),
+        sizes=default_sizes(args.sizes, strategies),
         seeds=parse_seeds(args.seeds),
         score=args.score,
         band=args.band,
@@ -122,7 +145,7 @@ def cmd_finetune(args) -> int:
         raise EudsInputError(
             f"the strategies {', '.join(needs_scores)} need scores: pass --scores-file (written by `score`)"
         )
-    if "interval" in strategies and not args.score:
+    if any(s == "interval" or parse_interval_strategy(s) for s in strategies) and not args.score:
         raise EudsInputError("the interval strategy needs --score (e.g. --score igse)")
     dataset = load_dataset_from_args(args)
     if dataset.task not in ("classification", "qa"):
@@ -137,7 +160,10 @@ def cmd_finetune(args) -> int:
             dict.fromkeys(
                 n
                 for n in [args.score, *strategies]
-                if n and n not in BASE_STRATEGIES and (n in frame.columns or n not in samplers)
+                if n
+                and n not in BASE_STRATEGIES
+                and parse_interval_strategy(n) is None
+                and (n in frame.columns or n not in samplers)
             )
         )
         scores = align_scores(dataset.table, frame, names)
@@ -155,17 +181,63 @@ def cmd_finetune(args) -> int:
     finally:
         overall.close()
     write_table(runs[RESULT_COLUMNS], out)
-    summary = runs.groupby(["strategy", "size_fraction"])["accuracy"].mean().unstack("size_fraction").round(3)
-    print(summary.to_string())
+    print_curve_and_verdicts(runs)
     print(f"wrote {len(runs)} runs to {out}  [dataset id {dataset_id}]")
     return 0
+
+
+def finetune_strategies(args) -> list[str]:
+    """``--strategies``, with ``--plo/--phi`` turning ``interval`` into the explicit ``interval:PLO-PHI``."""
+    from euds_core.experiments.finetune import interval_strategy
+
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    if (args.plo is None) != (args.phi is None):
+        raise EudsInputError("--plo and --phi go together, e.g. --plo 0.2 --phi 0.6")
+    if args.plo is None:
+        return strategies
+    explicit = interval_strategy(args.plo, args.phi)
+    strategies = [explicit if s == "interval" else s for s in strategies]
+    return strategies if explicit in strategies else [explicit, *strategies]
+
+
+def default_sizes(text: str | None, strategies: list[str]) -> list[float]:
+    """``--sizes``; without it the default sizes, or none when every subset strategy is an explicit interval
+    (random then runs at the intervals' widths only)."""
+    from euds_core.experiments.finetune import DEFAULT_SIZES, parse_interval_strategy
+
+    if text is not None:
+        return parse_floats(text, "--sizes")
+    others = [s for s in strategies if s not in ("random", "full") and parse_interval_strategy(s) is None]
+    explicit = [s for s in strategies if parse_interval_strategy(s) is not None]
+    return [] if explicit and not others else list(DEFAULT_SIZES)
+
+
+def print_curve_and_verdicts(runs: pd.DataFrame) -> None:
+    """Mean accuracy with its 95 % CI per (strategy, size), then one verdict line per size against random."""
+    from euds_core.experiments.statistics import curve_summary, paired_verdicts, verdict_lines
+
+    for r in curve_summary(runs).itertuples():
+        print(
+            f"{r.strategy:>24} @ {r.size_fraction:<5g} n_train {r.n_train:>7.0f}  accuracy {r.accuracy:.3f} "
+            f"(95 % CI {r.ci_low:.3f}–{r.ci_high:.3f}, {r.seeds} seed{'s' if r.seeds != 1 else ''})"
+        )
+    lines = verdict_lines(paired_verdicts(runs))
+    if not lines:
+        print("no verdict: add random to --strategies to compare at the same size and seeds")
+    for line in lines:
+        print(line)
 
 
 def cmd_search_interval(args) -> int:
     from tqdm import tqdm
 
     from euds_core.data.table import TABLE_COLUMNS, dataset_hash
-    from euds_core.experiments.interval_search import best_cell, search_interval
+    from euds_core.experiments.interval_search import (
+        best_cell,
+        search_interval,
+        search_score_values,
+        search_split,
+    )
     from euds_core.models.embeddings import compute_embeddings
     from euds_core.models.loading import DEFAULT_ENCODER
     from euds_core.storage.cache import DatasetCache
@@ -182,8 +254,17 @@ def cmd_search_interval(args) -> int:
     scores = pd.to_numeric(frame[args.score], errors="coerce").to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(scores)):
         raise EudsInputError(f"the column '{args.score}' has missing or non-numeric values; rescore the file")
+    if args.random_draws < 1:
+        raise EudsInputError("--random-draws must be at least 1")
     # The same normalised table as the scored dataset, so its cached embeddings (semantic score) are reused.
     table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].astype(str)
+    labels = frame[args.label_col].astype(str).to_numpy()
+    if len(np.unique(labels)) < 2:
+        raise EudsInputError("the interval search needs at least two label classes")
+    split = search_split(labels, test_fraction=args.test_fraction, val_fraction=args.val_fraction, seed=args.seed)
+    scores = search_score_values(
+        table.assign(label=labels), args.score, scores, split, dataset_id=dataset_hash(table), options=None
+    )
     encoder = args.encoder or DEFAULT_ENCODER
     with tqdm(total=len(table), desc="embedding", unit="rows", file=sys.stderr, dynamic_ncols=True) as bar:
         embeddings = compute_embeddings(
@@ -201,19 +282,25 @@ def cmd_search_interval(args) -> int:
 
         grid = search_interval(
             embeddings,
-            frame[args.label_col].astype(str).to_numpy(),
+            labels,
             scores,
             min_keep=args.min_keep,
             step=args.step,
-            val_fraction=args.val_fraction,
             seed=args.seed,
+            random_draws=args.random_draws,
+            split=split,
             progress=progress,
         )
     write_table(grid, out)
     best = best_cell(grid)
     print(
-        f"best interval: plo={best.p_lo:.2f} phi={best.p_hi:.2f} (keeps {best.keep_fraction:.0%}) accuracy {best.accuracy:.3f}; "
+        f"best interval: plo={best.p_lo:.2f} phi={best.p_hi:.2f} (keeps {best.keep_fraction:.0%}) validation accuracy "
+        f"{best.accuracy:.3f}, {best.gain * 100:+.1f} pt over random at the same size; "
         f"full pool accuracy {grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.iloc[0]:.3f}"
+    )
+    print(
+        f"confirm it on the untouched test split: finetune ... --score {args.score} --plo {best.p_lo:g} "
+        f"--phi {best.p_hi:g} --strategies interval,random,full --seeds 5"
     )
     print(f"wrote {len(grid)} cells to {out}")
     return 0

@@ -1,8 +1,8 @@
 """A self-contained HTML selection report for demos: one file, no network (plotly.js is inlined once).
 
 Sections: counts, score histograms (all vs kept), the 2-D map when coordinates are given, label balance
-before/after, sample excerpts (kept and dropped), the fine-tune curve when runs exist in SQLite, and the
-selection spec. Every piece of dataset text goes through :func:`html.escape`.
+before/after, sample excerpts (kept and dropped), the fine-tune curve with 95 % CIs and the verdicts against
+random when the caller passes them (``experiments`` sits above this package), and the selection spec. Every piece of dataset text goes through :func:`html.escape`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pandas as pd
 from euds_core import __version__
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import SelectionSpec, apply_selection
-from euds_core.storage import store
 
 KEPT_COLOUR, DROPPED_COLOUR = "#1f77b4", "#c7c7c7"
 MAX_MAP_POINTS = 5000
@@ -85,25 +84,6 @@ def _map(xy: np.ndarray, kept: np.ndarray, seed: int = 0):
     return fig
 
 
-def finetune_curve_frame(dataset_id: str) -> pd.DataFrame:
-    """Mean and std of accuracy over seeds per (strategy, size fraction) from the ``finetune_runs`` table."""
-    with store.connect() as conn:
-        runs = pd.read_sql_query(
-            "SELECT strategy, size_fraction, seed, n_train, accuracy, macro_f1 FROM finetune_runs WHERE dataset_id = ?",
-            conn,
-            params=(dataset_id,),
-        )
-    if runs.empty:
-        return runs
-    grouped = runs.groupby(["strategy", "size_fraction"], as_index=False).agg(
-        accuracy=("accuracy", "mean"),
-        accuracy_std=("accuracy", "std"),
-        macro_f1=("macro_f1", "mean"),
-        seeds=("seed", "nunique"),
-    )
-    return grouped.fillna({"accuracy_std": 0.0}).sort_values(["strategy", "size_fraction"]).reset_index(drop=True)
-
-
 # One fixed colour per strategy (the baselines grey / black), others from a palette: never left to a template.
 STRATEGY_COLOURS = {"interval": "#2563eb", "random": "#9ca3af", "full": "#111827"}
 OTHER_STRATEGY_COLOURS = ["#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]
@@ -128,11 +108,18 @@ def _finetune_figure(curve: pd.DataFrame):
             mode="lines+markers",
             line=dict(color=colour, width=2),
             marker=dict(color=colour, size=8),
-            error_y=dict(type="data", array=part["accuracy_std"], visible=True, color=colour),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=part["ci_high"] - part["accuracy"],
+                arrayminus=part["accuracy"] - part["ci_low"],
+                visible=True,
+                color=colour,
+            ),
         )
     sizes = sorted(curve["size_fraction"].unique())
     fig.update_layout(
-        title="Fine-tune: accuracy vs subset size (error bars: std over seeds)",
+        title="Fine-tune: test accuracy vs subset size (error bars: 95 % CI over seeds)",
         height=380,
         font=dict(size=14),
         xaxis=dict(title="subset size (share of the pool)", tickvals=sizes, tickformat=".0%", showgrid=True),
@@ -167,11 +154,17 @@ def build_report_html(
     spec: SelectionSpec,
     *,
     map_xy: np.ndarray | None = None,
+    finetune_curve: pd.DataFrame | None = None,
+    finetune_verdicts: list[str] | None = None,
     n_excerpts: int = 5,
     excerpt_chars: int = 300,
     title: str | None = None,
 ) -> str:
-    """The whole report as one HTML string (plotly.js inlined in the first figure, none fetched)."""
+    """The whole report as one HTML string (plotly.js inlined in the first figure, none fetched).
+
+    ``finetune_curve`` (``experiments.statistics.curve_summary`` of one grid: mean and 95 % CI per strategy and
+    size) and ``finetune_verdicts`` (its lines against random) add the fine-tune section.
+    """
     frame = dataset.table[["id"]].copy()
     for name in scores.columns:
         frame[name] = scores[name].to_numpy()
@@ -184,7 +177,7 @@ def build_report_html(
         figures.append(_histogram(name, scores[name].to_numpy(dtype=np.float64), after))
     if map_xy is not None and len(map_xy) == n:
         figures.append(_map(np.asarray(map_xy, dtype=np.float64), after))
-    curve = finetune_curve_frame(dataset.id)
+    curve = finetune_curve if finetune_curve is not None else pd.DataFrame()
     if not curve.empty:
         figures.append(_finetune_figure(curve))
     fig_html = [
@@ -228,7 +221,13 @@ def build_report_html(
         )
     parts.append(_excerpt_section(dataset, scores, spec, after, n_excerpts, excerpt_chars))
     if not curve.empty:
-        parts.append("<h2>Fine-tune curve</h2>" + fig_html[-1] + _table(curve))
+        verdicts = "".join(f"<li>{html.escape(line)}</li>" for line in finetune_verdicts or [])
+        parts.append(
+            "<h2>Fine-tune curve</h2>"
+            + fig_html[-1]
+            + _table(curve)
+            + (f"<h3>Against random at the same size</h3><ul>{verdicts}</ul>" if verdicts else "")
+        )
     parts.append(
         "<h2>Selection spec</h2><pre>" + html.escape(json.dumps(json.loads(spec.to_json()), indent=1)) + "</pre>"
     )

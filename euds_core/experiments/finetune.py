@@ -1,15 +1,13 @@
 """Fine-tune experiments (DESIGN.md §5): does the selected subset train as well as all the data?
 
-* :func:`stratified_split` removes a fixed, seeded, stratified test split before any selection; it is never
-  selected and every run of a grid is scored on it.
-* :func:`train_and_evaluate` fine-tunes a BERT-family sequence classifier from a local folder (default: the
-  packaged MiniLM-L6) on one subset and reports accuracy, macro-F1, n_train and train seconds. Q&A data is
-  answer selection: a cross-encoder scores (question, candidate) pairs, one true answer + 3 random others.
+* :func:`~euds_core.experiments.splits.experiment_split` removes a fixed, seeded, stratified test split before
+  any selection; it is never selected, no choice sees it, and every run of a grid is scored on it.
+* :func:`~euds_core.experiments.training.train_and_evaluate` fine-tunes a BERT-family classifier (default:
+  the packaged MiniLM-L6), or a Q&A answer ranker, on one subset and reports accuracy, macro-F1, n_train and
+  train seconds.
 * :func:`run_grid` runs strategies x size fractions x seeds, writing each run to SQLite (``finetune_runs``)
-  as it finishes; a restarted grid skips finished runs.
-
-Seeded (torch, shuffles, negatives), dynamic padding, length-grouped batches; bf16 autocast on CUDA, fp32 on
-CPU. No hub access: ``local_files_only=True``, ``trust_remote_code=False``.
+  as it finishes; a restarted grid skips finished runs. Strategies include ``interval:a-b``, an explicit
+  percentile interval (the search's confirmation) with ``random`` at the same size.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -25,339 +22,24 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
-from euds_core.models.loading import DEFAULT_ENCODER, model_hash, resolve_device, resolve_encoder_path
+from euds_core.experiments.splits import ExperimentSplit, experiment_split
+from euds_core.experiments.training import (
+    CancelFn,
+    FinetuneConfig,
+    RunProgressFn,
+    RunResult,
+    train_and_evaluate,
+)
 from euds_core.selection.intervals import select_keep_fraction
 from euds_core.storage.store import connect, now, to_json
 
 DEFAULT_SIZES = (0.05, 0.1, 0.16, 0.25, 0.5, 1.0)
 BASE_STRATEGIES = ("interval", "random", "full")
 RESULT_COLUMNS = ["strategy", "size_fraction", "n_train", "seed", "accuracy", "macro_f1", "train_seconds"]
-QA_NEGATIVES = 3  # DESIGN.md §5: one true answer + 3 random others per question
+INTERVAL_PREFIX = "interval:"  # an explicit percentile interval strategy: interval:0.2-0.6
 
-# (run fraction in [0, 1], message) while one run trains
-RunProgressFn = Callable[[float, str], None]
 # (runs finished, runs planned, current run's fraction, message) over a whole grid
 GridProgressFn = Callable[[int, int, float, str], None]  # the fraction is of run number done + 1
-CancelFn = Callable[[], bool]
-
-
-@dataclass
-class FinetuneConfig:
-    """Everything about one training run except the subset and the seed."""
-
-    model: str = DEFAULT_ENCODER  # local HF folder, or packaged:minilm
-    epochs: int = 1
-    max_len: int = 128
-    batch_size: int = 16
-    lr: float = 2e-4  # measured: 5e-5 left MiniLM at the majority class after 1 epoch on 800 rows; 2e-4 reached 0.745
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    test_fraction: float = 0.2
-    split_seed: int = 0  # the test split (and the Q&A test candidates) never change across runs
-    device: str = "auto"
-
-    def check(self) -> None:
-        if self.epochs < 1:
-            raise EudsInputError("--epochs must be at least 1")
-        if not 8 <= self.max_len <= 4096:
-            raise EudsInputError("--max-len must be between 8 and 4096 tokens")
-        if self.batch_size < 1:
-            raise EudsInputError("the batch size must be at least 1")
-        if not 0.0 < self.test_fraction < 0.9:
-            raise EudsInputError("the test fraction must be between 0 and 0.9")
-
-    def key_params(self) -> dict:
-        """What changes a run's result, for the grid key (the model by fingerprint, not by path)."""
-        params = asdict(self)
-        params.pop("device")
-        params["model"] = model_hash(resolve_encoder_path(self.model))
-        return params
-
-
-@dataclass
-class RunResult:
-    accuracy: float
-    macro_f1: float
-    n_train: int
-    train_seconds: float
-    params: dict = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------------- splits
-
-
-def stratified_split(
-    labels: np.ndarray | None, n: int, test_fraction: float = 0.2, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, test indices), each sorted. Per class, round(fraction * count) rows go to test.
-
-    The split depends only on (labels, fraction, seed), so every run of every grid on the same data tests
-    on the same rows. A class with a single row stays in train. ``labels=None``: a plain seeded split.
-    """
-    rng = np.random.default_rng(seed)
-    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in sorted(pd.unique(labels))]
-    test: list[np.ndarray] = []
-    for rows in groups:
-        k = int(round(test_fraction * len(rows))) if len(rows) >= 2 else 0
-        k = min(max(k, 1 if len(rows) >= 2 else 0), len(rows) - 1)
-        test.append(rng.permutation(rows)[:k])
-    test_idx = np.sort(np.concatenate(test)) if test else np.zeros(0, dtype=np.int64)
-    train_mask = np.ones(n, dtype=bool)
-    train_mask[test_idx] = False
-    return np.flatnonzero(train_mask), test_idx
-
-
-# ---------------------------------------------------------------------------------------------- Q&A candidates
-
-
-def build_qa_candidates(
-    answers: list[str], rows: np.ndarray, pool: np.ndarray, seed: int, n_negatives: int = QA_NEGATIVES
-) -> np.ndarray:
-    """(len(rows), 1 + n_negatives) row indices: column 0 the row's own (true) answer, then random others.
-
-    Negatives are drawn from ``pool`` among rows whose answer text differs from the true one (ChatterBot
-    repeats answers, and a duplicate of the truth is not a wrong candidate). Seeded.
-    """
-    rng = np.random.default_rng(seed)
-    answers_arr = np.asarray(answers, dtype=object)
-    pool = np.asarray(pool)
-    if len(np.unique(answers_arr[pool])) < n_negatives + 1:
-        raise EudsInputError(f"answer selection needs at least {n_negatives + 1} distinct answers; this data has fewer")
-    out = np.empty((len(rows), 1 + n_negatives), dtype=np.int64)
-    for i, row in enumerate(rows):
-        out[i, 0] = row
-        chosen: list[int] = []
-        seen = {answers_arr[row]}
-        while len(chosen) < n_negatives:
-            cand = int(pool[rng.integers(len(pool))])
-            if answers_arr[cand] not in seen:
-                chosen.append(cand)
-                seen.add(answers_arr[cand])
-        out[i, 1:] = chosen
-    return out
-
-
-# ---------------------------------------------------------------------------------------------- training
-
-
-def _length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Shuffled batches of similar lengths (less padding): shuffle, sort within mega-batches, shuffle batches."""
-    order = rng.permutation(len(lengths))
-    mega = batch_size * 32
-    batches = []
-    for start in range(0, len(order), mega):
-        chunk = order[start : start + mega]
-        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def _load_model(path: str, num_labels: int, seed: int):
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # "newly initialised classifier head" is expected, not news
-    hf_logging.disable_progress_bar()
-    torch.manual_seed(seed)  # the new head's initialisation is part of the seed
-    kwargs = dict(local_files_only=True, trust_remote_code=False)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        # ignore_mismatched_sizes: a folder that is already a classifier with another label count gets a new head.
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=num_labels, ignore_mismatched_sizes=True, **kwargs
-        )
-    except (OSError, ValueError) as exc:
-        raise EudsInputError(f"could not load a sequence classifier from {path}: {str(exc).splitlines()[0]}") from None
-    return tokenizer, model
-
-
-def _encode(tokenizer, first: list[str], second: list[str] | None, max_len: int) -> list[list[int]]:
-    enc = (
-        tokenizer(first, second, truncation=True, max_length=max_len)
-        if second is not None
-        else tokenizer(first, truncation=True, max_length=max_len)
-    )
-    keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
-    return [{k: enc[k][i] for k in keys} for i in range(len(first))]
-
-
-def _forward(model, tokenizer, features: list[dict], device: str):
-    import torch
-
-    batch = tokenizer.pad(features, return_tensors="pt")  # dynamic padding: to the longest in the batch
-    batch = {k: v.to(device) for k, v in batch.items()}
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-        return model(**batch).logits.float()  # (batch, num_labels)
-
-
-def _fit(
-    model,
-    tokenizer,
-    features: list[dict],
-    loss_fn: Callable,
-    group: int,
-    config: FinetuneConfig,
-    device: str,
-    seed: int,
-    progress: RunProgressFn | None,
-    cancel: CancelFn | None,
-) -> float:
-    """Train in place; ``group`` consecutive features form one example (1 for classification, 4 for Q&A).
-
-    Returns the wall seconds spent training.
-    """
-    import torch
-    from transformers import get_linear_schedule_with_warmup
-
-    n_examples = len(features) // group
-    lengths = np.array(
-        [sum(len(features[i * group + j]["input_ids"]) for j in range(group)) for i in range(n_examples)]
-    )
-    rng = np.random.default_rng(seed)
-    per_batch = max(1, config.batch_size // group)
-    epochs = [_length_grouped_batches(lengths, per_batch, rng) for _ in range(config.epochs)]
-    total = sum(len(b) for b in epochs)
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
-    no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr,
-    )
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_fraction * total), max(total, 1))
-    model.to(device).train()
-    started = time.perf_counter()
-    step = 0
-    for epoch, batches in enumerate(epochs):
-        for examples in batches:
-            if cancel is not None and cancel():
-                raise ScoringCancelled("fine-tune cancelled (finished runs are saved)")
-            rows = [int(e) * group + j for e in examples for j in range(group)]
-            logits = _forward(model, tokenizer, [features[r] for r in rows], device)  # (len(rows), num_labels)
-            loss = loss_fn(logits, examples)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            if progress:
-                progress(
-                    step / total, f"epoch {epoch + 1}/{config.epochs}, step {step}/{total}, loss {loss.item():.3f}"
-                )
-    return time.perf_counter() - started
-
-
-def _predict_logits(model, tokenizer, features: list[dict], device: str, batch_size: int = 64) -> np.ndarray:
-    import torch
-
-    model.eval()
-    order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")  # similar lengths per batch
-    out: list[np.ndarray] = [None] * len(features)  # type: ignore[list-item]
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            logits = _forward(model, tokenizer, [features[r] for r in rows], device).cpu().numpy()
-            for r, value in zip(rows, logits, strict=True):
-                out[r] = value
-    return np.stack(out) if out else np.zeros((0, 1), dtype=np.float32)  # (n, num_labels)
-
-
-def train_and_evaluate(
-    table: pd.DataFrame,
-    train_rows: np.ndarray,
-    test_rows: np.ndarray,
-    *,
-    task: str,
-    config: FinetuneConfig,
-    seed: int,
-    progress: RunProgressFn | None = None,
-    cancel: CancelFn | None = None,
-) -> RunResult:
-    """Fine-tune on ``table.iloc[train_rows]`` and evaluate on ``table.iloc[test_rows]``.
-
-    Classification: labels of the whole table fix the label set, so a subset missing a class still gets a
-    head of the right size. Q&A: see :func:`build_qa_candidates`; accuracy = the true answer scored strictly
-    above all 3 others (a tie counts as wrong, so an untrained model does not look right); macro-F1 is over
-    the pair decision "top-ranked candidate = relevant" vs the truth.
-    """
-    import torch
-    from sklearn.metrics import accuracy_score, f1_score
-
-    if len(train_rows) == 0:
-        raise EudsInputError("the subset is empty; choose a larger size fraction")
-    config.check()
-    device = resolve_device(config.device)
-    path = str(resolve_encoder_path(config.model))
-    train_rows, test_rows = np.sort(np.asarray(train_rows)), np.asarray(test_rows)
-    if task == "qa":
-        answers = table["answer"].tolist()
-        questions = table["question"].tolist()
-        tokenizer, model = _load_model(path, 1, seed)
-        train_cands = build_qa_candidates(
-            answers,
-            train_rows,
-            train_rows
-            if len(np.unique(np.asarray(answers, dtype=object)[train_rows])) > QA_NEGATIVES
-            else np.arange(len(table)),
-            seed,
-        )
-        pool = np.arange(len(table))
-        test_cands = build_qa_candidates(answers, test_rows, pool, config.split_seed + 1)
-
-        def pairs(cands: np.ndarray) -> list[dict]:
-            q = [questions[row] for row, c in zip(cands[:, 0], cands, strict=True) for _ in c]
-            a = [answers[i] for c in cands for i in c]
-            return _encode(tokenizer, q, a, config.max_len)
-
-        group = 1 + QA_NEGATIVES
-        target = torch.zeros(0, dtype=torch.long)
-
-        def loss_fn(logits, examples):  # listwise: the true pair (column 0) against its 3 negatives
-            scores = logits.view(len(examples), group)  # (questions, candidates)
-            return torch.nn.functional.cross_entropy(scores, target.new_zeros(len(examples)).to(scores.device))
-
-        seconds = _fit(model, tokenizer, pairs(train_cands), loss_fn, group, config, device, seed, progress, cancel)
-        logits = _predict_logits(model, tokenizer, pairs(test_cands), device)[:, 0].reshape(-1, group)  # (questions, 4)
-        correct = logits[:, 0] > logits[:, 1:].max(axis=1)
-        truth = np.zeros_like(logits, dtype=int)
-        truth[:, 0] = 1
-        chosen = np.zeros_like(truth)
-        chosen[np.arange(len(logits)), logits.argmax(axis=1)] = 1
-        chosen[~correct & (logits.argmax(axis=1) == 0), 0] = 0  # a tie at the top is not a pick of the truth
-        return RunResult(
-            float(correct.mean()),
-            float(f1_score(truth.ravel(), chosen.ravel(), average="macro")),
-            len(train_rows),
-            seconds,
-        )
-
-    if "label" not in table.columns:
-        raise EudsInputError(
-            "fine-tuning a classifier needs labels; pass --label-col (or use Q&A data with --question-col/--answer-col)"
-        )
-    label_names = sorted(table["label"].astype(str).unique().tolist())
-    if len(label_names) < 2:
-        raise EudsInputError("the labels have a single class; a classifier needs at least two")
-    label_ids = table["label"].astype(str).map({name: i for i, name in enumerate(label_names)}).to_numpy()
-    tokenizer, model = _load_model(path, len(label_names), seed)
-    texts = table["text"].tolist()
-    train_features = _encode(tokenizer, [texts[i] for i in train_rows], None, config.max_len)
-    y_train = torch.as_tensor(label_ids[train_rows], dtype=torch.long)
-
-    def loss_fn(logits, examples):
-        return torch.nn.functional.cross_entropy(logits, y_train[torch.as_tensor(examples)].to(logits.device))
-
-    seconds = _fit(model, tokenizer, train_features, loss_fn, 1, config, device, seed, progress, cancel)
-    test_features = _encode(tokenizer, [texts[i] for i in test_rows], None, config.max_len)
-    predicted = _predict_logits(model, tokenizer, test_features, device).argmax(axis=1)
-    y_test = label_ids[test_rows]
-    return RunResult(
-        float(accuracy_score(y_test, predicted)),
-        float(f1_score(y_test, predicted, average="macro")),
-        len(train_rows),
-        seconds,
-    )
 
 
 # ---------------------------------------------------------------------------------------------- strategies
@@ -390,7 +72,11 @@ def _sampler_rows(
     score: np.ndarray | None,
     embeddings: np.ndarray | None,
 ) -> np.ndarray:
-    """Pool positions of the first ``count`` picks of a registry sampler run on the pool."""
+    """Pool positions of the first ``count`` picks of a registry sampler run on the pool.
+
+    The sampler sees pool rows only, grouped as ``select --sampler`` groups them (never by class label).
+    """
+    from euds_core.selection.sampler_selection import sampler_groups
     from euds_core.selection.samplers import get_sampler
 
     sampler = get_sampler(name, {"seed": seed})
@@ -398,12 +84,11 @@ def _sampler_rows(
         raise EudsInputError(f"the '{name}' sampler needs embeddings of the texts; none were given")
     if sampler.needs_score and score is None:
         raise EudsInputError(f"the '{name}' sampler needs a score; pass --scores-file and --score")
-    groups = table["label"].astype(str).to_numpy()[pool].tolist() if "label" in table.columns else None
     picks = sampler.sample(
         count,
         embeddings=embeddings[pool] if sampler.needs_embeddings else None,
         score=score[pool] if sampler.needs_score else None,
-        groups=groups,
+        groups=sampler_groups(table.iloc[pool], name),
     )
     return np.asarray(picks, dtype=np.int64)[:count]
 
@@ -415,6 +100,38 @@ def needs_embeddings(strategies: list[str]) -> bool:
     from euds_core.selection.samplers import get_sampler
 
     return any(get_sampler(s).needs_embeddings for s in strategies if s in sampler_names())
+
+
+def parse_interval_strategy(strategy: str) -> tuple[float, float] | None:
+    """(p_lo, p_hi) of an explicit interval strategy ``interval:0.2-0.6``; None for any other strategy."""
+    if not strategy.startswith(INTERVAL_PREFIX):
+        return None
+    try:
+        lo, hi = (float(v) for v in strategy[len(INTERVAL_PREFIX) :].split("-"))
+    except ValueError:
+        raise EudsInputError(
+            f"'{strategy}' is not an interval; write it as interval:P_LO-P_HI, e.g. interval:0.2-0.6"
+        ) from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise EudsInputError(f"'{strategy}': the percentiles must satisfy 0 <= p_lo < p_hi <= 1")
+    return lo, hi
+
+
+def interval_strategy(p_lo: float, p_hi: float) -> str:
+    """The strategy name of an explicit percentile interval (what the search's "confirm" runs)."""
+    return f"{INTERVAL_PREFIX}{p_lo:g}-{p_hi:g}"
+
+
+def interval_size(bounds: tuple[float, float]) -> float:
+    """The size fraction an explicit interval trains at (its width), rounded like the grid's sizes."""
+    return round(bounds[1] - bounds[0], 6)
+
+
+def _explicit_interval_rows(values: np.ndarray, bounds: tuple[float, float], seed: int) -> np.ndarray:
+    """Pool positions of round((p_hi - p_lo) * N) rows starting at percentile p_lo of the seeded score order."""
+    keep = interval_size(bounds)
+    offset = 0.0 if keep >= 1.0 else min(1.0, bounds[0] / (1.0 - keep))  # start = p_lo * N (see select_keep_fraction)
+    return np.flatnonzero(select_keep_fraction(values, keep, offset, seed))
 
 
 def subset_rows(
@@ -432,22 +149,26 @@ def subset_rows(
     """Sorted table rows (drawn from ``pool``, the non-test rows) that a strategy trains on at a size.
 
     ``interval`` keeps round(size * |pool|) rows of ``score`` at ``band`` (ranked within the pool);
-    ``random`` draws the same count; ``full`` is the whole pool; a score name is that score's band; a
-    sampler name takes the sampler's first rows.
+    ``interval:a-b`` keeps the rows from percentile a to b of the pool (its own size, b - a); ``random``
+    draws the same count; ``full`` is the whole pool; a score name is that score's band; a sampler name
+    takes the sampler's first rows.
     """
     count = int(round(size_fraction * len(pool)))
     if strategy == "full":
         return np.sort(pool)
     if strategy == "random":
         return np.sort(np.random.default_rng(seed).choice(pool, size=count, replace=False))
-    name = score if strategy == "interval" else strategy
+    bounds = parse_interval_strategy(strategy)
+    name = score if strategy == "interval" or bounds is not None else strategy
     if scores is not None and name is not None and name in scores.columns:
         values = scores[name].to_numpy(dtype=np.float64)[pool]
+        if bounds is not None:
+            return np.sort(pool[_explicit_interval_rows(values, bounds, seed)])
         return np.sort(pool[select_keep_fraction(values, size_fraction, band, seed)])
     if strategy in sampler_names():
         values = scores[score].to_numpy(dtype=np.float64) if scores is not None and score in scores.columns else None
         return np.sort(pool[_sampler_rows(strategy, table, pool, count, seed, values, embeddings)])
-    if strategy == "interval":
+    if strategy == "interval" or bounds is not None:
         raise EudsInputError("the interval strategy needs a score: pass --scores-file and --score (e.g. --score igse)")
     raise EudsInputError(
         f"unknown strategy '{strategy}'; choose from: {', '.join(available_strategies(list(scores.columns) if scores is not None else []))}"
@@ -457,12 +178,21 @@ def subset_rows(
 # ---------------------------------------------------------------------------------------------- the grid
 
 
+def selection_inputs_digest(scores: pd.DataFrame | None, names: list[str]) -> str:
+    """A digest of the score values that choose the rows (the grid key's "what was selected by")."""
+    digest = hashlib.sha256()
+    for name in sorted(n for n in names if scores is not None and n in scores.columns):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(scores[name].to_numpy(dtype=np.float64)).tobytes())
+    return digest.hexdigest()[:16]
+
+
 @dataclass
 class GridSpec:
     strategies: list[str]
     sizes: list[float] = field(default_factory=lambda: list(DEFAULT_SIZES))
     seeds: list[int] = field(default_factory=lambda: [0])
-    score: str | None = None  # the score behind ``interval``
+    score: str | None = None  # the score behind ``interval`` and ``interval:a-b``
     band: str | float = "middle"
     config: FinetuneConfig = field(default_factory=FinetuneConfig)
 
@@ -470,24 +200,47 @@ class GridSpec:
         self.config.check()
         if not self.strategies:
             raise EudsInputError("no strategies given; e.g. --strategies interval,random")
-        if not self.sizes or any(not 0.0 < s <= 1.0 for s in self.sizes):
+        explicit = [parse_interval_strategy(s) for s in self.strategies]
+        if not self.sizes and not any(explicit):
+            raise EudsInputError("--sizes must be fractions in (0, 1], e.g. 0.16,0.5,1.0")
+        if any(not 0.0 < s <= 1.0 for s in self.sizes):
             raise EudsInputError("--sizes must be fractions in (0, 1], e.g. 0.16,0.5,1.0")
         if not self.seeds:
             raise EudsInputError("give at least one seed")
 
+    def sizes_of(self, strategy: str) -> list[float]:
+        """An explicit interval runs at its own width; ``random`` also runs at every explicit interval's width
+        (its same-size baseline); the others at ``sizes``."""
+        bounds = parse_interval_strategy(strategy)
+        if bounds is not None:
+            return [interval_size(bounds)]
+        sizes = {round(float(s), 6) for s in self.sizes}
+        if strategy == "random":
+            sizes |= {interval_size(b) for b in map(parse_interval_strategy, self.strategies) if b is not None}
+        return sorted(sizes)
+
     def plan(self) -> list[tuple[str, float, int]]:
         """(strategy, size fraction, seed) per run; ``full`` runs once per seed, at size 1.0."""
+        subset_strategies = [s for s in self.strategies if s != "full"]
+        every_size = sorted({z for s in subset_strategies for z in self.sizes_of(s)})
         runs = []
         for seed in self.seeds:
-            for size in sorted(set(self.sizes)):
-                runs.extend((s, size, seed) for s in self.strategies if s != "full")
+            for size in every_size:
+                runs.extend((s, size, seed) for s in subset_strategies if size in self.sizes_of(s))
             if "full" in self.strategies:
                 runs.append(("full", 1.0, seed))
         return runs
 
-    def key(self, dataset_id: str) -> str:
-        """Hash of the settings every run of the grid shares (so results from different settings never mix)."""
-        fixed = {"dataset": dataset_id, "config": self.config.key_params(), "score": self.score, "band": str(self.band)}
+    def key(self, dataset_id: str, scores: pd.DataFrame | None = None) -> str:
+        """Hash of what every run of the grid shares: data, model, training settings, split, the score and
+        band, and a digest of the score values that choose the rows (so a rerun with other scores retrains)."""
+        fixed = {
+            "dataset": dataset_id,
+            "config": self.config.key_params(),
+            "score": self.score,
+            "band": str(self.band),
+            "selection": selection_inputs_digest(scores, grid_score_names(self)),
+        }
         return hashlib.sha256(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -534,6 +287,15 @@ def load_runs(dataset_id: str, grid_key: str | None = None) -> pd.DataFrame:
     return frame[["grid_key", *RESULT_COLUMNS, "params", "created"]]
 
 
+def latest_grid_runs(dataset_id: str) -> pd.DataFrame:
+    """The runs of the dataset's most recently active grid (grids with other settings never mix)."""
+    runs = load_runs(dataset_id)
+    if runs.empty:
+        return runs
+    newest = runs.sort_values("created").iloc[-1]["grid_key"]
+    return runs[runs["grid_key"] == newest].reset_index(drop=True)
+
+
 def grid_message(done: int, total: int, fraction: float, text: str) -> str:
     """The job message for a grid: ``[run 3/12 45%] text`` (see :func:`parse_grid_message`)."""
     return f"[run {min(done + 1, total)}/{total} {fraction * 100:.0f}%] {text}"
@@ -545,29 +307,35 @@ def parse_grid_message(message: str) -> tuple[int, int, float] | None:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3)) / 100) if m else None
 
 
-def run_grid(
+@dataclass
+class GridInputs:
+    """What every run of one grid reads: its key, the split, the (pool-fitted) scores and embeddings."""
+
+    grid_key: str
+    split: ExperimentSplit
+    scores: pd.DataFrame | None
+    embeddings: np.ndarray | None
+
+
+def prepare_grid_inputs(
     dataset_id: str,
     table: pd.DataFrame,
     spec: GridSpec,
     *,
-    task: str,
-    scores: pd.DataFrame | None = None,
-    embeddings: np.ndarray | None = None,
-    progress: GridProgressFn | None = None,
-    cancel: CancelFn | None = None,
-) -> pd.DataFrame:
-    """Run every planned (strategy, size, seed), skipping those already in SQLite; returns the grid's runs.
+    scores: pd.DataFrame | None,
+    embeddings: np.ndarray | None,
+    score_options: dict | None,
+    cancel: CancelFn | None,
+) -> GridInputs:
+    """Check the inputs, split the table (test / pool), refit label-using scores on the pool, embed if needed."""
+    from euds_core.experiments.pool_scores import pool_fitted_scores
 
-    ``scores`` is aligned with ``table`` rows (one column per score). Two runs that would train on exactly
-    the same rows with the same seed (every subset strategy at size 1.0 is the full pool) train once; the
-    copy records ``same_as`` in its params.
-    """
     spec.check()
     if scores is not None and len(scores) != len(table):
         raise EudsInputError(
             f"the scores have {len(scores)} rows but the dataset has {len(table)}; score the same data"
         )
-    grid_key = spec.key(dataset_id)
+    grid_key = spec.key(dataset_id, scores)
     if embeddings is None and needs_embeddings(spec.strategies):
         from euds_core.models.embeddings import compute_embeddings
         from euds_core.storage.cache import DatasetCache
@@ -576,18 +344,96 @@ def run_grid(
             table, cache=DatasetCache(dataset_id), cancel=cancel
         )  # cached with the semantic score
     labels = table["label"].astype(str).to_numpy() if "label" in table.columns else None
-    pool, test = stratified_split(labels, len(table), spec.config.test_fraction, spec.config.split_seed)
+    split = experiment_split(
+        labels, len(table), test_fraction=spec.config.test_fraction, split_seed=spec.config.split_seed
+    )
+    if scores is not None:
+        scores = pool_fitted_scores(
+            table, scores, split.pool, dataset_id=dataset_id, options=score_options, device=spec.config.device
+        )
+    return GridInputs(grid_key, split, scores, embeddings)
+
+
+def _finished_subsets(runs: pd.DataFrame) -> dict[tuple[int, str], pd.Series]:
+    """(seed, subset digest) -> the finished run that trained on it (the first one)."""
+    trained: dict[tuple[int, str], pd.Series] = {}
+    for _, run in runs.iterrows():
+        trained.setdefault((int(run.seed), json.loads(run.params).get("subset", "")), run)
+    return trained
+
+
+def _run_once(
+    table: pd.DataFrame,
+    spec: GridSpec,
+    inputs: GridInputs,
+    run: tuple[str, float, int],
+    *,
+    task: str,
+    trained: dict[tuple[int, str], pd.Series],
+    progress: RunProgressFn | None,
+    cancel: CancelFn | None,
+) -> RunResult:
+    """One run: choose its rows, then reuse a finished run on the very same rows and seed, or train."""
+    strategy, size, seed = run
+    rows = subset_rows(
+        strategy,
+        size,
+        seed,
+        table=table,
+        pool=inputs.split.pool,
+        scores=inputs.scores,
+        score=spec.score,
+        band=spec.band,
+        embeddings=inputs.embeddings,
+    )
+    digest = hashlib.sha256(rows.astype(np.int64).tobytes()).hexdigest()[:16]
+    twin = trained.get((seed, digest))
+    if twin is not None:
+        params = {"subset": digest, "same_as": twin.strategy}
+        return RunResult(twin.accuracy, twin.macro_f1, int(twin.n_train), twin.train_seconds, params)
+    result = train_and_evaluate(
+        table,
+        rows,
+        inputs.split.test,
+        task=task,
+        config=spec.config,
+        seed=seed,
+        pool=inputs.split.pool,
+        progress=progress,
+        cancel=cancel,
+    )
+    result.params = {"subset": digest, "n_test": len(inputs.split.test)}
+    return result
+
+
+def run_grid(
+    dataset_id: str,
+    table: pd.DataFrame,
+    spec: GridSpec,
+    *,
+    task: str,
+    scores: pd.DataFrame | None = None,
+    embeddings: np.ndarray | None = None,
+    score_options: dict | None = None,
+    progress: GridProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> pd.DataFrame:
+    """Run every planned (strategy, size, seed), skipping those already in SQLite; returns the grid's runs.
+
+    ``scores`` is aligned with ``table`` rows (one column per score); label-using ones are refitted on the pool
+    (``score_options`` gives their encoder). Two runs that would train on exactly the same rows with the same
+    seed (every subset strategy at size 1.0 is the full pool) train once; the copy records ``same_as``.
+    """
+    inputs = prepare_grid_inputs(
+        dataset_id, table, spec, scores=scores, embeddings=embeddings, score_options=score_options, cancel=cancel
+    )
     planned = spec.plan()
     total = count_trainings(planned)  # the progress counts trainings: the size-1.0 twins of "full" are not ones
-    finished = load_runs(dataset_id, grid_key)
-    done_keys = {(r.strategy, round(r.size_fraction, 6), int(r.seed)) for r in finished.itertuples()}
-    trained: dict[tuple[int, bytes], tuple[str, float]] = {}  # (seed, subset digest) -> the run that trained it
-    for r in finished.itertuples():
-        trained.setdefault(
-            (int(r.seed), json.loads(r.params).get("subset", "").encode()), (r.strategy, r.size_fraction)
-        )
+    finished = load_runs(dataset_id, inputs.grid_key)
+    done = {(r.strategy, round(r.size_fraction, 6), int(r.seed)) for r in finished.itertuples()}
+    trained = _finished_subsets(finished)
     for i, (strategy, size, seed) in enumerate(planned):
-        if (strategy, round(size, 6), seed) in done_keys:
+        if (strategy, round(size, 6), seed) in done:
             continue
         if cancel is not None and cancel():
             raise ScoringCancelled(
@@ -597,42 +443,16 @@ def run_grid(
         step = count_trainings(planned[:i])
         if progress:
             progress(step, total, 0.0, label)
-        rows = subset_rows(
-            strategy,
-            size,
-            seed,
-            table=table,
-            pool=pool,
-            scores=scores,
-            score=spec.score,
-            band=spec.band,
-            embeddings=embeddings,
+        report = (lambda f, msg, _i=step, _l=label: progress(_i, total, f, f"{_l}: {msg}")) if progress else None
+        result = _run_once(
+            table, spec, inputs, (strategy, size, seed), task=task, trained=trained, progress=report, cancel=cancel
         )
-        digest = hashlib.sha256(rows.astype(np.int64).tobytes()).hexdigest()[:16]
-        twin = trained.get((seed, digest.encode()))
-        if twin is not None:
-            previous = load_runs(dataset_id, grid_key)
-            match = previous[
-                (previous.strategy == twin[0]) & (previous.size_fraction == twin[1]) & (previous.seed == seed)
-            ].iloc[0]
-            result = RunResult(
-                match.accuracy,
-                match.macro_f1,
-                int(match.n_train),
-                match.train_seconds,
-                {"subset": digest, "same_as": twin[0]},
-            )
-        else:
-            report = (lambda f, msg, _i=step, _l=label: progress(_i, total, f, f"{_l}: {msg}")) if progress else None
-            result = train_and_evaluate(
-                table, rows, test, task=task, config=spec.config, seed=seed, progress=report, cancel=cancel
-            )
-            result.params = {"subset": digest, "n_test": len(test)}
-            trained[(seed, digest.encode())] = (strategy, size)
-        save_run(dataset_id, grid_key, strategy, size, seed, result)
+        save_run(dataset_id, inputs.grid_key, strategy, size, seed, result)
+        record = pd.Series({"strategy": strategy, **asdict(result)})  # what a twin run on the same rows copies
+        trained.setdefault((seed, result.params["subset"]), record)
         if progress:
             progress(count_trainings(planned[: i + 1]), total, 0.0, f"{label}: accuracy {result.accuracy:.3f}")
-    runs = load_runs(dataset_id, grid_key)
+    runs = load_runs(dataset_id, inputs.grid_key)
     wanted = {(s, round(z, 6), d) for s, z, d in planned}
     keep = [(r.strategy, round(r.size_fraction, 6), int(r.seed)) in wanted for r in runs.itertuples()]
     return runs[keep].reset_index(drop=True)
@@ -682,8 +502,13 @@ def grid_spec_from_args(args: dict) -> GridSpec:
 def grid_score_names(spec: GridSpec) -> list[str]:
     """The score columns a grid needs: the interval's score and every strategy that is a score name."""
     samplers = set(sampler_names())
-    names = [spec.score] if spec.score and ("interval" in spec.strategies or samplers & set(spec.strategies)) else []
-    names += [s for s in spec.strategies if s not in BASE_STRATEGIES and s not in samplers]
+    interval = any(s == "interval" or parse_interval_strategy(s) for s in spec.strategies)
+    names = [spec.score] if spec.score and (interval or samplers & set(spec.strategies)) else []
+    names += [
+        s
+        for s in spec.strategies
+        if s not in BASE_STRATEGIES and s not in samplers and not s.startswith(INTERVAL_PREFIX)
+    ]
     return list(dict.fromkeys(names))
 
 
@@ -716,6 +541,13 @@ def grid_job(args: dict, update: Callable[[float, str], None], cancelled: Cancel
         update((done + fraction) / max(total, 1), grid_message(done, total, fraction, message))
 
     runs = run_grid(
-        dataset.id, dataset.table, spec, task=dataset.task, scores=scores, progress=progress, cancel=cancelled
+        dataset.id,
+        dataset.table,
+        spec,
+        task=dataset.task,
+        scores=scores,
+        score_options=args.get("options"),
+        progress=progress,
+        cancel=cancelled,
     )
-    return {"grid_key": spec.key(dataset.id), "runs": len(runs)}
+    return {"grid_key": spec.key(dataset.id, scores), "runs": len(runs)}

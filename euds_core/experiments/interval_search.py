@@ -1,9 +1,12 @@
 """Optimal-interval search (DESIGN.md §4): which percentile band of a score trains the best cheap proxy?
 
-A fixed stratified validation split is removed first. For every (p_lo, p_hi) on a grid whose band keeps at
-least ``min_keep`` of the pool, a logistic regression on frozen (cached) encoder embeddings is trained on the
-kept training rows and scored on the validation split. The best cells can then be confirmed by a real
-fine-tune (:mod:`euds_core.experiments.finetune`).
+The split is the fine-tune grid's (:mod:`euds_core.experiments.splits`): the test split is removed and never
+seen; validation is drawn from inside the pool, and the proxy trains on the rest of the pool
+(``search_train``). For every (p_lo, p_hi) on a grid whose band keeps at least ``min_keep`` of it, a logistic
+regression on frozen (cached) encoder embeddings is trained on the band's rows and scored on validation.
+Each cell's **gain** is its validation accuracy minus the mean accuracy of ``random_draws`` random subsets of
+the same size from the same rows (wide cells no longer win by size alone). The best cell by gain is then
+confirmed by a real fine-tune on the untouched test split (``interval:p_lo-p_hi`` vs random vs full).
 
 Speed: percentile ranks are computed once over the pool; each cell is a slice of the rank-sorted rows. The
 proxy works in a PCA space (default 64 dims) and warm-starts each cell from the previous one, which
@@ -19,10 +22,21 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
-from euds_core.experiments.finetune import stratified_split
+from euds_core.experiments.splits import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION, ExperimentSplit, experiment_split
 from euds_core.selection.intervals import percentile_rank
 
-GRID_COLUMNS = ["p_lo", "p_hi", "keep_fraction", "n_train", "accuracy", "macro_f1", "seconds"]
+GRID_COLUMNS = [
+    "p_lo",
+    "p_hi",
+    "keep_fraction",
+    "n_train",
+    "accuracy",
+    "macro_f1",
+    "random_accuracy",
+    "gain",
+    "seconds",
+]
+RANDOM_DRAWS = 3  # random subsets per size: the baseline a cell's gain is measured against
 SearchProgressFn = Callable[[int, int, str], None]  # (cells done, cells total, message)
 
 
@@ -39,15 +53,39 @@ def interval_cells(step: float = 0.1, min_keep: float = 0.2) -> list[tuple[float
     return cells
 
 
-def _proxy_features(embeddings: np.ndarray, dims: int, seed: int) -> np.ndarray:
-    """Embeddings projected on their top ``dims`` principal components (standardised)."""
+def _proxy_features(embeddings: np.ndarray, dims: int, seed: int, fit_rows: np.ndarray) -> np.ndarray:
+    """Embeddings projected on the top ``dims`` principal components of ``fit_rows`` (standardised on them too,
+    so not even the test texts shape the projection)."""
     from sklearn.decomposition import PCA
 
     x = embeddings.astype(np.float32)  # (n, dim)
-    if dims and dims < x.shape[1] and dims < len(x):
-        x = PCA(n_components=dims, random_state=seed, svd_solver="randomized").fit_transform(x)
-    x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-6)  # standardised: lbfgs converges in fewer steps
-    return x.astype(np.float64)
+    if dims and dims < x.shape[1] and dims < len(fit_rows):
+        x = PCA(n_components=dims, random_state=seed, svd_solver="randomized").fit(x[fit_rows]).transform(x)
+    mean, std = x[fit_rows].mean(axis=0), np.maximum(x[fit_rows].std(axis=0), 1e-6)
+    return ((x - mean) / std).astype(np.float64)  # standardised: lbfgs converges in fewer steps
+
+
+def _fit_and_score(model, x: np.ndarray, y: np.ndarray, kept: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Validation predictions of ``model`` fitted on ``kept``; a single-class subset predicts that class."""
+    present = np.unique(y[kept])
+    if len(present) < 2:
+        return np.full(len(val), present[0] if len(present) else 0)
+    return model.fit(x[kept], y[kept]).predict(x[val])
+
+
+def random_baseline_accuracy(
+    x: np.ndarray, y: np.ndarray, rows: np.ndarray, val: np.ndarray, count: int, *, draws: int, seed: int, max_iter: int
+) -> float:
+    """Mean validation accuracy of ``draws`` proxies, each on ``count`` random rows of ``rows`` (seeded)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng([seed, count])
+    accuracies = []
+    for _ in range(draws):
+        kept = np.sort(rng.choice(rows, size=count, replace=False))
+        model = LogisticRegression(C=1.0, max_iter=max_iter, tol=1e-3)
+        accuracies.append(float(np.mean(_fit_and_score(model, x, y, kept, val) == y[val])))
+    return float(np.mean(accuracies))
 
 
 def search_interval(
@@ -57,21 +95,24 @@ def search_interval(
     *,
     min_keep: float = 0.2,
     step: float = 0.1,
-    val_fraction: float = 0.2,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
     seed: int = 0,
+    random_draws: int = RANDOM_DRAWS,
     pca_dims: int = 64,
     max_iter: int = 200,
+    split: ExperimentSplit | None = None,
     progress: SearchProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
-    """One row per grid cell: p_lo, p_hi, keep_fraction, n_train, accuracy, macro_f1, seconds.
+    """One row per grid cell: the :data:`GRID_COLUMNS` (accuracy on validation, its random baseline, gain).
 
-    ``embeddings`` (n, dim), ``labels`` (n,) and ``scores`` (n,) are aligned by row. Percentile ranks are
-    over the training pool only (validation rows never influence which rows are kept). A cell whose kept
-    rows hold a single class predicts that class.
+    ``embeddings`` (n, dim), ``labels`` (n,) and ``scores`` (n,) are aligned by row. ``split`` defaults to
+    :func:`experiment_split` (``test_fraction``, split seed ``seed``, ``val_fraction``), the fine-tune grid's
+    split. Percentile ranks are over ``split.search_train`` only; test rows are never read.
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import f1_score
 
     labels = np.asarray(labels).astype(str)
     scores = np.asarray(scores, dtype=np.float64)
@@ -80,17 +121,21 @@ def search_interval(
         raise EudsInputError(
             f"embeddings ({embeddings.shape[0]}), labels ({n}) and scores ({scores.shape[0]}) must have the same rows"
         )
-    if not np.all(np.isfinite(scores)):
-        raise EudsInputError("the score has missing or non-numeric values; rescore the data")
     if len(np.unique(labels)) < 2:
         raise EudsInputError("the interval search needs at least two label classes")
     cells = interval_cells(step, min_keep)
-    pool, val = stratified_split(labels, n, val_fraction, seed)
-    x = _proxy_features(embeddings, pca_dims, seed)  # (n, pca_dims)
-    classes = np.unique(labels)
-    y = np.searchsorted(classes, labels)  # (n,) class ids
-    rank = percentile_rank(scores[pool])  # (n_pool,) in [0, 1]
+    split = split or experiment_split(
+        labels, n, test_fraction=test_fraction, split_seed=seed, val_fraction=val_fraction
+    )
+    train, val = split.search_train, split.validation
+    if not np.all(np.isfinite(scores[train])):
+        raise EudsInputError("the score has missing or non-numeric values; rescore the data")
+    x = _proxy_features(embeddings, pca_dims, seed, split.pool)  # (n, pca_dims)
+    classes = np.unique(labels[split.pool])
+    y = np.searchsorted(classes, labels)  # (n,) class ids (a class seen only in test maps somewhere harmless)
+    rank = percentile_rank(scores[train])  # (n_train,) in [0, 1]
     eps = 1e-9
+    baseline: dict[int, float] = {}  # kept count -> mean random accuracy (cells of one width share it)
     rows = []
     # One model reused across cells: warm-starting from the neighbouring cell's solution saves iterations.
     warm = LogisticRegression(C=1.0, max_iter=max_iter, tol=1e-3, warm_start=True)
@@ -98,32 +143,38 @@ def search_interval(
         if cancel is not None and cancel():
             raise ScoringCancelled(f"interval search cancelled after {i} of {len(cells)} cells")
         started = time.perf_counter()
-        kept = pool[(rank >= p_lo - eps) & (rank <= p_hi + eps)]
-        present = np.unique(y[kept])
-        if len(present) < 2:
-            predicted = np.full(len(val), present[0] if len(present) else 0)
-        else:
-            model = warm if len(present) == len(classes) else LogisticRegression(C=1.0, max_iter=max_iter, tol=1e-3)
-            predicted = model.fit(x[kept], y[kept]).predict(x[val])
+        kept = train[(rank >= p_lo - eps) & (rank <= p_hi + eps)]
+        full_classes = len(np.unique(y[kept])) == len(classes)
+        model = warm if full_classes else LogisticRegression(C=1.0, max_iter=max_iter, tol=1e-3)
+        predicted = _fit_and_score(model, x, y, kept, val)
+        if len(kept) not in baseline:
+            baseline[len(kept)] = random_baseline_accuracy(
+                x, y, train, val, len(kept), draws=random_draws, seed=seed, max_iter=max_iter
+            )
+        accuracy = float(np.mean(predicted == y[val]))
         rows.append(
             {
                 "p_lo": p_lo,
                 "p_hi": p_hi,
-                "keep_fraction": len(kept) / len(pool),
+                "keep_fraction": len(kept) / len(train),
                 "n_train": len(kept),
-                "accuracy": float(accuracy_score(y[val], predicted)),
+                "accuracy": accuracy,
                 "macro_f1": float(f1_score(y[val], predicted, average="macro")),
+                "random_accuracy": baseline[len(kept)],
+                "gain": accuracy - baseline[len(kept)],
                 "seconds": time.perf_counter() - started,
             }
         )
         if progress:
-            progress(i + 1, len(cells), f"[{p_lo:.2f}, {p_hi:.2f}]: accuracy {rows[-1]['accuracy']:.3f}")
+            progress(i + 1, len(cells), f"[{p_lo:.2f}, {p_hi:.2f}]: gain {rows[-1]['gain']:+.3f}")
     return pd.DataFrame(rows, columns=GRID_COLUMNS)
 
 
 def best_cell(grid: pd.DataFrame) -> pd.Series:
-    """The best cell by accuracy (ties: the wider band, then the lower p_lo)."""
-    return grid.sort_values(["accuracy", "keep_fraction", "p_lo"], ascending=[False, False, True]).iloc[0]
+    """The best cell by validation gain over random at the same size (ties: the wider band, then the lower
+    p_lo). A grid saved before gains existed is ranked by accuracy."""
+    key = "gain" if "gain" in grid.columns else "accuracy"
+    return grid.sort_values([key, "keep_fraction", "p_lo"], ascending=[False, False, True]).iloc[0]
 
 
 # ---------------------------------------------------------------------------------------------- datasets and jobs
@@ -139,6 +190,37 @@ def search_grid_path(dataset_id: str, score: str):
 def load_search_grid(dataset_id: str, score: str) -> pd.DataFrame | None:
     path = search_grid_path(dataset_id, score)
     return pd.read_csv(path) if path.exists() else None
+
+
+def search_split(
+    labels: np.ndarray,
+    *,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    seed: int = 0,
+) -> ExperimentSplit:
+    """The search's split of a labelled table: the fine-tune grid's test split, validation inside the pool."""
+    labels = np.asarray(labels).astype(str)
+    return experiment_split(
+        labels, len(labels), test_fraction=test_fraction, split_seed=seed, val_fraction=val_fraction
+    )
+
+
+def search_score_values(
+    table: pd.DataFrame,
+    name: str,
+    values: np.ndarray,
+    split: ExperimentSplit,
+    *,
+    dataset_id: str | None = None,
+    options: dict | None = None,
+) -> np.ndarray:
+    """The score the search ranks by; a label-using one is refitted on ``split.search_train`` only."""
+    from euds_core.experiments.pool_scores import pool_fitted_scores
+
+    frame = pd.DataFrame({name: np.asarray(values, dtype=np.float64)})
+    fitted = pool_fitted_scores(table, frame, split.search_train, dataset_id=dataset_id, options=options)
+    return fitted[name].to_numpy(dtype=np.float64)
 
 
 def search_dataset(
@@ -166,12 +248,18 @@ def search_dataset(
     embeddings = compute_embeddings(
         dataset.table, encoder=encoder or DEFAULT_ENCODER, cache=DatasetCache(dataset.id), cancel=cancel
     )
+    labels = dataset.table["label"].astype(str).to_numpy()
+    split = search_split(labels)
+    values = search_score_values(
+        dataset.table, score, scores[score].to_numpy(), split, dataset_id=dataset.id, options=options
+    )
     grid = search_interval(
         embeddings,
-        dataset.table["label"].astype(str).to_numpy(),
-        scores[score].to_numpy(),
+        labels,
+        values,
         min_keep=min_keep,
         step=step,
+        split=split,
         progress=progress,
         cancel=cancel,
     )
@@ -200,5 +288,10 @@ def search_job(args: dict, update: Callable[[float, str], None], cancelled: Call
     best = best_cell(grid)
     return {
         "cells": len(grid),
-        "best": {"p_lo": float(best.p_lo), "p_hi": float(best.p_hi), "accuracy": float(best.accuracy)},
+        "best": {
+            "p_lo": float(best.p_lo),
+            "p_hi": float(best.p_hi),
+            "accuracy": float(best.accuracy),
+            "gain": float(best.gain),
+        },
     }

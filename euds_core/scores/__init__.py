@@ -6,8 +6,6 @@ and every page, which read :func:`list_scorers`.
 
 from __future__ import annotations
 
-import inspect
-
 from euds_core.errors import EudsInputError
 from euds_core.scores.base import Scorer
 from euds_core.scores.classifier import ClassifierEntropyScorer, LeastConfidenceScorer, MarginScorer
@@ -68,7 +66,4 @@ def get_scorer_class(name: str) -> type[Scorer]:
 
 def make_scorer(name: str, options: dict | None = None) -> Scorer:
     """Instantiate a scorer, passing only the options its constructor takes (e.g. ``lm``, ``encoder``)."""
-    cls = get_scorer_class(name)
-    accepted = inspect.signature(cls.__init__).parameters
-    kwargs = {k: v for k, v in (options or {}).items() if k in accepted and v is not None}
-    return cls(**kwargs)
+    return get_scorer_class(name).from_options(options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import ClassVar
 
 import numpy as np
@@ -30,6 +31,12 @@ class Scorer:
         if not cls.__dict__.get("name") and not cls.__name__.startswith("_") and not cls.__dict__.get("abstract"):
             raise TypeError(f"scorer class {cls.__name__} must set a non-empty `name`")
 
+    @classmethod
+    def from_options(cls, options: dict | None = None) -> Scorer:
+        """An instance built from shared options (``lm``, ``encoder``, ...), passing only those it takes."""
+        accepted = inspect.signature(cls.__init__).parameters
+        return cls(**{k: v for k, v in (options or {}).items() if k in accepted and v is not None})
+
     def params(self) -> dict:
         """Everything that changes the output; hashed into the cache key."""
         return {}
@@ -57,7 +64,16 @@ class EmbeddingScorer(Scorer):
     encoder: str
 
     def embed(
-        self, table: pd.DataFrame, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_
+        self,
+        table: pd.DataFrame,
+        *,
+        device="cpu",
+        batch_size=64,
+        progress=None,
+        cancel=None,
+        cache=None,
+        precision: str | None = None,
+        **_,
     ) -> np.ndarray:
         from euds_core.models.embeddings import compute_embeddings
 
@@ -69,4 +85,5 @@ class EmbeddingScorer(Scorer):
             cache=cache,
             progress=progress,
             cancel=cancel,
+            precision=precision,
         )

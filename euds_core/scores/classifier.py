@@ -9,6 +9,11 @@ ambiguous samples similarly; it is weaker on samples only a tuned encoder would 
 Cross-fitting: the pool is split into K stratified folds; each sample is scored by the model trained on the
 other K - 1 folds, so no sample is scored by a model that saw its label. One pass yields all three scores;
 the (n, 3) result is cached per dataset.
+
+``fit_rows``: when the score drives a fine-tune grid or a search, the proxies fit on those rows only (the
+pool, or the pool minus validation; see ``euds_core/experiments/splits.py``). Rows outside are scored by the
+mean of the K fold models, so no label outside ``fit_rows`` reaches any model. A digest of the rows is part
+of the cache key.
 """
 
 from __future__ import annotations
@@ -33,40 +38,74 @@ def encode_labels(labels) -> tuple[np.ndarray, int]:
     return y.astype(np.int64), len(classes)
 
 
-def standardise(features: np.ndarray) -> np.ndarray:
-    """Zero-mean, unit-variance columns (label-free, so fitting it on the whole pool leaks nothing)."""
+def standardise(features: np.ndarray, fit_rows: np.ndarray | None = None) -> np.ndarray:
+    """Zero-mean, unit-variance columns, with the mean and spread of ``fit_rows`` (default: all rows), so rows
+    outside them (a test split) do not shape the features the proxies learn from."""
     x = features.astype(np.float64)
-    std = x.std(axis=0)
-    return (x - x.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+    ref = x if fit_rows is None else x[fit_rows]
+    std = ref.std(axis=0)
+    return (x - ref.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+
+
+def rows_digest(rows: np.ndarray | None) -> str | None:
+    """A short digest of a row set (the ``fit_rows`` part of a label-using score's cache key)."""
+    import hashlib
+
+    if rows is None:
+        return None
+    return hashlib.sha256(np.sort(np.asarray(rows, dtype=np.int64)).tobytes()).hexdigest()[:16]
+
+
+def fit_and_outside_rows(n: int, fit_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows the proxies may fit on, the other rows), each sorted; ``None`` = every row."""
+    if fit_rows is None:
+        return np.arange(n), np.zeros(0, dtype=np.int64)
+    inside = np.zeros(n, dtype=bool)
+    inside[np.asarray(fit_rows, dtype=np.int64)] = True
+    return np.flatnonzero(inside), np.flatnonzero(~inside)
 
 
 def crossfit_probabilities(
-    features: np.ndarray, y: np.ndarray, n_classes: int, *, folds: int = 5, c: float = 0.1, seed: int = 0
+    features: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    *,
+    folds: int = 5,
+    c: float = 0.1,
+    seed: int = 0,
+    fit_rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n, n_classes) out-of-fold softmax probabilities of a logistic regression (stratified K folds, seeded).
 
     K is lowered to the size of the largest class when the pool is tiny. A class absent from a training fold
-    gets probability 0 for that fold's samples.
+    gets probability 0 for that fold's samples. Only ``fit_rows`` (default: all) are folded and fitted; the
+    other rows get the mean of the K fold models' probabilities, and their labels are never read.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     n = len(y)
-    k = int(min(folds, np.bincount(y).max(), n))
+    inside, outside = fit_and_outside_rows(n, fit_rows)
+    y_fit = y[inside]
+    k = int(min(folds, np.bincount(y_fit).max() if len(y_fit) else 0, len(y_fit)))
     if k < 2:
         raise EudsInputError("cross-fitting needs at least 2 samples of some label; add rows or use another score")
-    x = standardise(features)
+    x = standardise(features, inside)
     probs = np.zeros((n, n_classes), dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "least populated class has only 1 member" on tiny pools
-        splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y))
+        splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x[inside], y_fit))
         for train, test in splits:
+            train, test = inside[train], inside[test]  # fold positions -> table rows
             classes = np.unique(y[train])
             if len(classes) == 1:  # nothing to learn: the fold's only class gets all the mass
                 probs[np.ix_(test, classes)] = 1.0
+                probs[np.ix_(outside, classes)] += 1.0 / k
                 continue
             model = LogisticRegression(C=c, max_iter=500).fit(x[train], y[train])
             probs[np.ix_(test, model.classes_)] = model.predict_proba(x[test])
+            if len(outside):
+                probs[np.ix_(outside, model.classes_)] += model.predict_proba(x[outside]) / k
     return probs
 
 
@@ -94,9 +133,12 @@ def compute_classifier_uncertainty(
     cache: DatasetCache | None = None,
     progress=None,
     cancel=None,
+    fit_rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cached (n_rows, 3) [entropy, least confidence, margin] of the cross-fitted proxy (one pass, three scores)."""
     params = {"encoder": encoder_id(encoder), "folds": folds, "c": c, "seed": seed, "proxy": "logreg-v1"}
+    if fit_rows is not None:
+        params["fit_rows"] = rows_digest(fit_rows)
     path = cache.feature_dir("classifier_uncertainty", params) / "all.npy" if cache is not None else None
     done = load_array(path) if path is not None else None
     if done is not None and len(done) == len(table):
@@ -105,7 +147,8 @@ def compute_classifier_uncertainty(
         table, encoder=encoder, device=device, batch_size=batch_size, cache=cache, progress=progress, cancel=cancel
     )
     y, n_classes = encode_labels(table["label"])
-    values = uncertainty_table(crossfit_probabilities(emb, y, n_classes, folds=folds, c=c, seed=seed))
+    probs = crossfit_probabilities(emb, y, n_classes, folds=folds, c=c, seed=seed, fit_rows=fit_rows)
+    values = uncertainty_table(probs)
     if path is not None:
         save_array(path, values)
     return values
@@ -126,17 +169,27 @@ class ClassifierEntropyScorer(Scorer):
     uses_model = True
     column = 0  # which column of the shared pass this score reads
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, folds: int = 5, c: float = 0.1, seed: int = 0):
-        self.encoder, self.folds, self.c, self.seed = encoder, folds, c, seed
+    def __init__(
+        self,
+        encoder: str = DEFAULT_ENCODER,
+        folds: int = 5,
+        c: float = 0.1,
+        seed: int = 0,
+        fit_rows: np.ndarray | None = None,
+    ):
+        self.encoder, self.folds, self.c, self.seed, self.fit_rows = encoder, folds, c, seed, fit_rows
 
     def params(self) -> dict:
-        return {
+        params = {
             "encoder": encoder_id(self.encoder),
             "folds": self.folds,
             "c": self.c,
             "seed": self.seed,
             "proxy": "logreg-v1",
         }
+        if self.fit_rows is not None:
+            params["fit_rows"] = rows_digest(self.fit_rows)
+        return params
 
     def score(self, table, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
         values = compute_classifier_uncertainty(
@@ -150,6 +203,7 @@ class ClassifierEntropyScorer(Scorer):
             cache=cache,
             progress=progress,
             cancel=cancel,
+            fit_rows=self.fit_rows,
         )
         return values[:, self.column].astype(np.float32)
 

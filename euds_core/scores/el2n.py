@@ -8,6 +8,9 @@ embeddings costs a few seconds instead of R fine-tunes (see classifier.py for th
 Cross-fitting (default K = 5 folds, re-split per seed): each sample's error comes from a head that did not
 train on it. A linear head on n < dim samples can separate its training set within an epoch or two, which
 would flatten in-sample EL2N on small pools; ``folds=0`` gives the paper's in-sample variant.
+
+``fit_rows`` (a grid or search passes the pool): heads train on those rows only; a row outside them is scored
+(with its own label) by the mean error of the heads of every fold, none of which saw its label.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pandas as pd
 from euds_core.models.embeddings import encoder_id
 from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.scores.base import EmbeddingScorer
-from euds_core.scores.classifier import encode_labels, standardise
+from euds_core.scores.classifier import encode_labels, fit_and_outside_rows, rows_digest, standardise
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -57,28 +60,36 @@ def el2n_scores(
     batch: int = 32,
     folds: int = 5,
     seed: int = 0,
+    fit_rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Mean over ``seeds`` runs of ‖softmax(x) − onehot(y)‖₂, in [0, √2]. Shape (n,). ``folds=0``: in-sample."""
+    """Mean over ``seeds`` runs of ‖softmax(x) − onehot(y)‖₂, in [0, √2]. Shape (n,). ``folds=0``: in-sample.
+
+    Heads train on ``fit_rows`` only (default: all rows); other rows get the mean error of every head of a run.
+    """
     from sklearn.model_selection import StratifiedKFold
 
-    x = standardise(features) / np.sqrt(features.shape[1])  # (n, d), rows of norm ~1 so one lr fits any encoder
-    onehot = np.eye(n_classes)[y]
     n = len(y)
-    k = int(min(folds, np.bincount(y).max(), n))
+    inside, outside = fit_and_outside_rows(n, fit_rows)
+    x = standardise(features, inside) / np.sqrt(features.shape[1])  # (n, d), rows of norm ~1: one lr fits any encoder
+    onehot = np.eye(n_classes)[y]
+    y_fit = y[inside]
+    k = int(min(folds, np.bincount(y_fit).max() if len(y_fit) else 0, len(y_fit)))
     total = np.zeros(n)
     for r in range(seeds):
         rng = np.random.default_rng([seed, r])
         if folds and k >= 2:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tiny classes in tiny pools
-                splits = list(
-                    StratifiedKFold(n_splits=k, shuffle=True, random_state=int(rng.integers(2**31))).split(x, y)
-                )
+                folds_at = StratifiedKFold(n_splits=k, shuffle=True, random_state=int(rng.integers(2**31)))
+                splits = [(inside[a], inside[b]) for a, b in folds_at.split(x[inside], y_fit)]
         else:
-            splits = [(np.arange(n), np.arange(n))]
+            splits = [(inside, inside)]
         for train, test in splits:
             w, b = train_softmax_head(x[train], y[train], n_classes, epochs=epochs, lr=lr, batch=batch, rng=rng)
             total[test] += np.linalg.norm(_softmax(x[test] @ w + b) - onehot[test], axis=1)
+            if len(outside):
+                error = np.linalg.norm(_softmax(x[outside] @ w + b) - onehot[outside], axis=1)
+                total[outside] += error / len(splits)
     return (total / seeds).astype(np.float32)
 
 
@@ -102,11 +113,13 @@ class EL2NScorer(EmbeddingScorer):
         lr: float = 2.0,
         folds: int = 5,
         seed: int = 0,
+        fit_rows: np.ndarray | None = None,
     ):
         self.encoder, self.seeds, self.epochs, self.lr, self.folds, self.seed = encoder, seeds, epochs, lr, folds, seed
+        self.fit_rows = fit_rows
 
     def params(self) -> dict:
-        return {
+        params = {
             "encoder": encoder_id(self.encoder),
             "seeds": self.seeds,
             "checkpoint_epochs": self.epochs,
@@ -116,11 +129,22 @@ class EL2NScorer(EmbeddingScorer):
             "seed": self.seed,
             "proxy": "softmax-head-v1",
         }
+        if self.fit_rows is not None:
+            params["fit_rows"] = rows_digest(self.fit_rows)
+        return params
 
     def score(self, table: pd.DataFrame, **context) -> np.ndarray:
         emb = self.embed(table, **context)
         y, n_classes = encode_labels(table["label"])
         # The final array is cached by score_dataset under params(); only the embeddings need their own cache.
         return el2n_scores(
-            emb, y, n_classes, seeds=self.seeds, epochs=self.epochs, lr=self.lr, folds=self.folds, seed=self.seed
+            emb,
+            y,
+            n_classes,
+            seeds=self.seeds,
+            epochs=self.epochs,
+            lr=self.lr,
+            folds=self.folds,
+            seed=self.seed,
+            fit_rows=self.fit_rows,
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from euds_core.models.embeddings import encoder_id
-from euds_core.models.loading import DEFAULT_ENCODER
+from euds_core.models.embeddings import HASHING_ENCODER, encoder_id
+from euds_core.models.loading import DEFAULT_ENCODER, resolve_device, resolve_encoder_precision
 from euds_core.scores.base import EmbeddingScorer
 
 
@@ -41,14 +41,31 @@ class SemanticScorer(EmbeddingScorer):
     unit = "fraction of log K"
     description = "entropy of the soft k-means topic assignment of the sample's embedding (EUDS semantic entropy)"
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, k: int = 16, tau: float = 0.05, seed: int = 0):
-        self.encoder, self.k, self.tau, self.seed = encoder, k, tau, seed
+    def __init__(
+        self, encoder: str = DEFAULT_ENCODER, k: int = 16, tau: float = 0.05, seed: int = 0, precision: str = "auto"
+    ):
+        self.encoder, self.k, self.tau, self.seed, self.precision = encoder, k, tau, seed, precision
+
+    def embedding_precision(self) -> str:
+        """fp32 or bf16: the embeddings' precision, part of the key (bf16 vs fp32 rank at Spearman 0.88).
+
+        ``auto`` resolves on the default device once, here, so the key and the computation always agree.
+        """
+        if self.encoder == HASHING_ENCODER:
+            return "fp32"
+        return resolve_encoder_precision(resolve_device("auto")) if self.precision == "auto" else self.precision
 
     def params(self) -> dict:
-        return {"encoder": encoder_id(self.encoder), "k": self.k, "tau": self.tau, "seed": self.seed}
+        return {
+            "encoder": encoder_id(self.encoder),
+            "k": self.k,
+            "tau": self.tau,
+            "seed": self.seed,
+            "precision": self.embedding_precision(),
+        }
 
     def score(self, table, **context) -> np.ndarray:
-        emb = self.embed(table, **context)
+        emb = self.embed(table, precision=self.embedding_precision(), **context)
         k = min(self.k, len(np.unique(emb.round(6), axis=0)))  # k-means needs at least k distinct points
         if k < 2:
             return np.zeros(len(table), dtype=np.float32)

@@ -121,7 +121,9 @@ def compute_embedding_map(
     path = None
     if cache is not None:
         path = (
-            cache.root / "maps" / f"map-{params_hash({**asdict(params), 'embeddings': embeddings_fingerprint(embeddings)})}.npy"
+            cache.root
+            / "maps"
+            / f"map-{params_hash({**asdict(params), 'embeddings': embeddings_fingerprint(embeddings)})}.npy"
         )
         packed = load_array(path)
         if packed is not None:

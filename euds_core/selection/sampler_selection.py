@@ -35,6 +35,13 @@ def frame_embeddings(frame: pd.DataFrame, *, encoder: str | None = None, device:
     )
 
 
+def sampler_groups(frame: pd.DataFrame, name: str) -> list | None:
+    """The groups a sampler balances over: MIG takes the ``tags`` column when there is one; otherwise every
+    sampler finds its own groups (k-means clusters of the embeddings). Class labels are never the groups, so
+    ``select --sampler`` and a fine-tune grid's sampler strategy pick the same way (docs/experiments.md)."""
+    return frame["tags"].tolist() if name == "mig" and "tags" in frame.columns else None
+
+
 def run_sampler(
     frame: pd.DataFrame,
     name: str,
@@ -59,5 +66,4 @@ def run_sampler(
     elif sampler.needs_score:
         raise EudsInputError(f"the '{name}' sampler needs a score to rank by; pass --score NAME")
     embeddings = frame_embeddings(frame, encoder=encoder, device=device) if sampler.needs_embeddings else None
-    groups = frame["tags"].tolist() if name == "mig" and "tags" in frame.columns else None
-    return sampler.sample(count, embeddings=embeddings, score=values, groups=groups)
+    return sampler.sample(count, embeddings=embeddings, score=values, groups=sampler_groups(frame, name))

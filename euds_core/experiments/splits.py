@@ -1,0 +1,77 @@
+"""The one split of every experiment: a fixed *test* split, the *pool*, and a *validation* split inside the pool.
+
+* **test** — stratified, seeded (default 20 %, seed 0); it only measures. No choice (rows, bands, a "best"
+  cell, a label-using score's proxy) ever sees its rows or labels.
+* **pool** — everything else; selection chooses training rows from it.
+* **validation** — drawn from inside the pool (stratified, its own seed) for any search or tuning; the
+  search trains its proxy on ``search_train`` (pool minus validation) and scores it on validation.
+
+The fine-tune grid and the interval search both call :func:`experiment_split` with the same
+(test fraction, split seed), so a band chosen on validation is confirmed on test rows it never saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from euds_core.errors import EudsInputError
+
+DEFAULT_TEST_FRACTION = 0.2
+DEFAULT_VAL_FRACTION = 0.2  # of the pool
+
+
+def stratified_split(
+    labels: np.ndarray | None, n: int, test_fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kept indices, held-out indices), each sorted. Per class, round(fraction * count) rows are held out.
+
+    The split depends only on (labels, fraction, seed). A class with a single row stays in the kept part.
+    ``labels=None``: a plain seeded split.
+    """
+    rng = np.random.default_rng(seed)
+    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in sorted(pd.unique(labels))]
+    held: list[np.ndarray] = []
+    for rows in groups:
+        k = int(round(test_fraction * len(rows))) if len(rows) >= 2 else 0
+        k = min(max(k, 1 if len(rows) >= 2 else 0), len(rows) - 1)
+        held.append(rng.permutation(rows)[:k])
+    held_idx = np.sort(np.concatenate(held)).astype(np.int64) if held else np.zeros(0, dtype=np.int64)
+    kept_mask = np.ones(n, dtype=bool)
+    kept_mask[held_idx] = False
+    return np.flatnonzero(kept_mask), held_idx
+
+
+@dataclass(frozen=True)
+class ExperimentSplit:
+    """Sorted row indices of the three disjoint parts (``validation`` is a subset of ``pool``)."""
+
+    test: np.ndarray
+    pool: np.ndarray
+    validation: np.ndarray
+
+    @property
+    def search_train(self) -> np.ndarray:
+        """Pool rows outside validation: what a search or tuning may fit on."""
+        return np.setdiff1d(self.pool, self.validation, assume_unique=True)
+
+
+def experiment_split(
+    labels: np.ndarray | None,
+    n: int,
+    *,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    split_seed: int = 0,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+) -> ExperimentSplit:
+    """The test split (fixed by ``test_fraction`` and ``split_seed``), the pool, and validation inside the pool."""
+    if not 0.0 < test_fraction < 0.9:
+        raise EudsInputError("the test fraction must be between 0 and 0.9")
+    if not 0.0 < val_fraction < 0.9:
+        raise EudsInputError("the validation fraction must be between 0 and 0.9")
+    labels = None if labels is None else np.asarray(labels).astype(str)
+    pool, test = stratified_split(labels, n, test_fraction, split_seed)
+    _, inner_val = stratified_split(None if labels is None else labels[pool], len(pool), val_fraction, split_seed + 1)
+    return ExperimentSplit(test=test, pool=pool, validation=pool[inner_val])
