@@ -29,24 +29,32 @@ from ui.explore_views import (
     label_balance,
     main_histogram,
     other_histograms,
+    partial_banner,
+    partial_sample,
     preview,
+    refresh_while_scoring,
     score_it_prompt,
     subset_report_panel,
 )
 from ui.jobs_view import jobs_panel
 from ui.map_view import embedding_map_section
-from ui.scores import cached_scores, running_scores, score_options
+from ui.scores import cached_scores, partial_scores, running_scores, score_options
 from ui.state import current_dataset_spec, page_dataset
 
 st.title("Explore")
-dataset = page_dataset()
+dataset = full_dataset = page_dataset()
 scores = cached_scores(dataset)
+refresh_while_scoring(dataset.id)
+so_far = partial_scores(dataset)  # None unless a pass is part-way: then every view uses its random sample
+if so_far is not None:
+    dataset, scores = partial_sample(full_dataset, so_far)
+    partial_banner(so_far, len(full_dataset.table), len(scores))
 if scores.empty:
-    score_it_prompt(dataset)
+    score_it_prompt(full_dataset)
     st.stop()
-if running_scores(dataset.id):
+if running_scores(full_dataset.id):
     with st.expander("Scoring in progress — more scores appear here as they finish", expanded=False):
-        jobs_panel(dataset.id, "score")
+        jobs_panel(full_dataset.id, "score")
 
 names = list(scores.columns)
 units = {n: get_scorer_class(n).unit for n in names}
@@ -109,7 +117,7 @@ if combine == "Intersection" and len(members) > 1:
 if combine != "Rank mean":
     write_url(current_dataset_spec(), interval)
 
-kept_summary(kept, dataset)
+kept_summary(kept, dataset, len(full_dataset.table))
 left, right = st.columns([2, 1])
 with left:
     main_histogram(active, values, kept, interval, units.get(active, ""))
@@ -120,7 +128,10 @@ other_histograms(scores, active, kept, drawn_bounds, units)
 subset_report_panel(dataset, scores, kept)
 
 st.subheader("Map")
-embedding_map_section(dataset, scores, kept, active, values)
+if so_far is None:
+    embedding_map_section(dataset, scores, kept, active, values)
+else:  # UMAP + HDBSCAN of a growing sample would be refitted at every chunk; one map, of every row, at the end
+    st.caption("The map is drawn when scoring has finished (it lays out every row once).")
 
 st.subheader("Samples")
 preview(dataset, active, np.asarray(values), kept)
