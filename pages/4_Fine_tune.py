@@ -21,7 +21,7 @@ from ui.finetune_charts import (
     runs_table,
 )
 from ui.finetune_view import GRID_KEY, POLL_SECONDS, build_spec, is_active, job_progress, latest_job, start_grid
-from ui.scores import cached_scores, score_options
+from ui.scores import cached_scores, complete_scores_only_note, score_options
 from ui.state import current_dataset, current_dataset_spec
 
 st.title("Fine-tune")
@@ -36,6 +36,7 @@ if dataset.task not in ("classification", "qa"):
     st.stop()
 
 score_names = list(cached_scores(dataset).columns)
+complete_scores_only_note(dataset)
 strategies_all = available_strategies(score_names)
 with st.form("ft_form"):
     model = st.text_input(

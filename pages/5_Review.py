@@ -23,12 +23,13 @@ from ui.review_data import (
     undo,
 )
 from ui.review_interval import interval_inputs, interval_mask
-from ui.scores import cached_scores
+from ui.scores import cached_scores, complete_scores_only_note
 from ui.state import page_dataset
 
 st.title("Review")
 dataset = page_dataset()
 scores = cached_scores(dataset)
+complete_scores_only_note(dataset)
 if scores.empty:
     st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
 interval = interval_inputs(scores) if not scores.empty else None

@@ -21,12 +21,13 @@ from ui.export_view import (
     show_saved,
 )
 from ui.review_interval import interval_inputs, interval_mask, selection_spec
-from ui.scores import cached_scores
+from ui.scores import cached_scores, complete_scores_only_note
 from ui.state import page_dataset
 
 st.title("Export")
 dataset = page_dataset()
 scores = cached_scores(dataset)
+complete_scores_only_note(dataset)
 with st.expander("Selection (the interval from Explore / Review)", expanded=scores.empty):
     interval = interval_inputs(scores) if not scores.empty else None
     if scores.empty:

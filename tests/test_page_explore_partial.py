@@ -4,6 +4,7 @@ at the same URL once scoring finishes (issue 17)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,3 +77,19 @@ def test_partial_view_says_so_and_the_same_url_gives_exact_counts_when_done(monk
     assert exact and _number(exact[0].group(2)) == N
     assert tuple(at.slider(key="iv_pct_semantic").value) == (0.1, 0.6)  # carried over unchanged
     assert _number(exact[0].group(1)) == int(select_percentile(final["semantic"].to_numpy(), 0.1, 0.6).sum())
+
+
+@pytest.mark.parametrize("page", ["4_Fine_tune.py", "5_Review.py", "6_Export.py"])
+def test_pages_that_act_on_scores_say_they_wait_for_complete_ones(monkeypatch, tmp_path, page):
+    import ui.scores
+
+    use_model_free_options(monkeypatch, tmp_path)
+    ds = _dataset()
+    score_dataset(ds, ["information"], options=MODEL_FREE_OPTIONS)
+    monkeypatch.setattr(ui.scores, "running_scores", lambda dataset_id: {"generative", "semantic"})
+    at = AppTest.from_file(str(Path(APP).parent / "pages" / page), default_timeout=60)
+    at.session_state["dataset_spec"] = ds.id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    notes = [c.value for c in at.caption if "Still scoring" in c.value]
+    assert notes and "generative, semantic" in notes[0] and "complete scores only" in notes[0]

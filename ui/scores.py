@@ -114,6 +114,16 @@ def partial_scores(dataset: Dataset) -> pd.DataFrame | None:
     return frame
 
 
+def complete_scores_only_note(dataset: Dataset) -> None:
+    """Pages that act on scores (Review, Export, Fine-tune) use complete scores only: say which are still running."""
+    pending = sorted(running_scores(dataset.id))
+    if pending:
+        st.caption(
+            f"⏳ Still scoring: {', '.join(pending)}. This page uses complete scores only; they appear here when "
+            "every row has a value (Explore shows the rows scored so far)."
+        )
+
+
 def start_score_jobs(
     dataset: Dataset, names: list[str], *, device: str = "auto", batch_size: int | None = None
 ) -> list[str]:
