@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from euds_core.data.table import Dataset
+from euds_core.scores import get_scorer_class
 from euds_core.selection.intervals import Interval
 from ui.charts import label_balance_figure, label_balance_table, score_histogram
 from ui.explore import interval_bounds
@@ -77,7 +78,7 @@ def refresh_while_scoring(dataset_id: str) -> None:
 
 def partial_banner(so_far: pd.DataFrame, total_rows: int, shown_rows: int) -> None:
     """Say which scores are partial, and that the counts are estimates (issue 17)."""
-    counts = so_far.notna().sum()
+    counts = so_far[[c for c in so_far.columns if not get_scorer_class(c).depends_on]].notna().sum()
     parts = [
         f"{name}: {int(c):,} of {total_rows:,} rows scored (random sample)"
         for name, c in counts.items()

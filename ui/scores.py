@@ -104,11 +104,15 @@ def _scores_so_far(
 
 def partial_scores(dataset: Dataset) -> pd.DataFrame | None:
     """Finished scores plus the rows scored so far by running passes (NaN elsewhere), or None when no score is
-    partial (a running pass, or one cancelled or killed mid-way). Only Explore draws these; Review, Export and
+    partial (a running pass, or one cancelled or killed mid-way). When score jobs ran, only the scores they
+    asked for are drawn (not, say, perplexity, which rides on the generative pass). Only Explore draws these; Review, Export and
     Fine-tune read :func:`cached_scores` (complete scores only)."""
+    asked = {n for job in recent_score_jobs(dataset.id, limit=20) for n in job.args.get("scores", [])}
     runnable = [n for n in scorer_names() if not (get_scorer_class(n).needs - set(dataset.table.columns))]
     options = json.dumps(score_options(), sort_keys=True)
     frame = _scores_so_far(dataset.id, dataset, tuple(runnable), options, partial_signature(dataset.id))
+    wanted = set(expand_score_names(sorted(asked))) if asked else set(frame.columns)
+    frame = frame[[c for c in frame.columns if c in wanted or frame[c].notna().all()]]
     if frame.empty or frame.notna().all().all():
         return None
     return frame

@@ -86,14 +86,15 @@ def browser_home(tmp_path_factory) -> Path:
     return home
 
 
-def start_streamlit_server(home: Path) -> tuple[subprocess.Popen, str]:
-    """Start ``streamlit run app.py`` on a free port in its own process session with ``EUDS_HOME=home``;
-    returns (process, base URL) once the health endpoint answers. Log: ``home/streamlit-PORT.log``."""
+def start_streamlit_server(home: Path, options: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` on a free port in its own process session with ``EUDS_HOME=home`` and the
+    pages' score ``options`` (default: model-free); returns (process, base URL) once the health endpoint
+    answers. Log: ``home/streamlit-PORT.log``."""
     port = _free_port()
     env = {
         **os.environ,
         "EUDS_HOME": str(home),
-        "EUDS_SCORE_OPTIONS": json.dumps(MODEL_FREE_OPTIONS),
+        "EUDS_SCORE_OPTIONS": json.dumps(options or MODEL_FREE_OPTIONS),
         "HF_HUB_OFFLINE": "1",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
@@ -136,6 +137,16 @@ def start_streamlit_server(home: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.5)
 
 
+def stop_streamlit_server(proc: subprocess.Popen) -> None:
+    """Stop the server's own process session (it and any job children it started) by its process id."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
 @pytest.fixture(scope="session")
 def streamlit_server(browser_home: Path):
     """Base URL of a ``streamlit run app.py`` server on a free port, killed (its process group) at the end."""
@@ -143,12 +154,7 @@ def streamlit_server(browser_home: Path):
     try:
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 15)  # the server's own session: it and any job children it started
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
+        stop_streamlit_server(proc)
 
 
 @pytest.fixture(scope="session")
