@@ -46,7 +46,7 @@ def kept_summary(kept: np.ndarray, dataset: Dataset, total_rows: int | None = No
     c1, c2, c3 = st.columns([2, 1, 1])
     c2.metric("Kept fraction", f"{k / max(n, 1):.1%}")
     if total_rows is None or total_rows == n:
-        c1.markdown(f"### Kept {k:,} of {n:,}")
+        c1.markdown(f"### Kept {k} of {n}")
         c3.metric("Dropped", f"{n - k:,}")
         return
     estimate = round(k / max(n, 1) * total_rows)
