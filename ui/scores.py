@@ -107,6 +107,8 @@ def partial_scores(dataset: Dataset) -> pd.DataFrame | None:
     partial (a running pass, or one cancelled or killed mid-way). When score jobs ran, only the scores they
     asked for are drawn (not, say, perplexity, which rides on the generative pass). Only Explore draws these; Review, Export and
     Fine-tune read :func:`cached_scores` (complete scores only)."""
+    if not any(DatasetCache(dataset.id).root.glob("features/*/plan-*.npy")):
+        return None  # no pass is part-way (a finished pass deletes its plan): nothing to estimate
     asked = {n for job in recent_score_jobs(dataset.id, limit=20) for n in job.args.get("scores", [])}
     runnable = [n for n in scorer_names() if not (get_scorer_class(n).needs - set(dataset.table.columns))]
     options = json.dumps(score_options(), sort_keys=True)
