@@ -29,14 +29,17 @@ from ui.explore_views import (
     label_balance,
     main_histogram,
     other_histograms,
+    partial_banner,
+    partial_sample,
     preview,
+    refresh_while_scoring,
     score_it_prompt,
     subset_report_panel,
 )
 from ui.jobs_view import jobs_panel
 from ui.map_view import embedding_map_section
 from ui.score_variants import selection_scores, variant_key
-from ui.scores import running_scores, score_options
+from ui.scores import partial_scores, running_scores, score_options
 from ui.selection import (
     DEFAULT_LABEL,
     Selection,
@@ -50,7 +53,7 @@ from ui.selection import (
 from ui.state import page_dataset
 
 st.title("Explore")
-dataset = page_dataset()
+dataset = full_dataset = page_dataset()
 top = st.container()  # the selection line and any notice, filled once the widgets are read
 current = current_selection()
 if current.score and widgets_need_loading("explore", current):
@@ -59,15 +62,21 @@ chosen = {
     k.removeprefix("explore_variant_"): v for k, v in st.session_state.items() if k.startswith("explore_variant_")
 }
 scored = selection_scores(dataset, chosen)
-for problem in scored.problems:
-    notice(top, problem)
 scores = scored.frame
+refresh_while_scoring(dataset.id)
+so_far = partial_scores(dataset)  # None unless a pass is part-way: then every view uses its random sample
+if so_far is not None:
+    dataset, scores = partial_sample(full_dataset, so_far)
+    partial_banner(so_far, len(full_dataset.table), len(scores))
+else:  # a score the URL names may simply not have finished yet: say so only once nothing is part-way
+    for problem in scored.problems:
+        notice(top, problem)
 if scores.empty:
-    score_it_prompt(dataset)
+    score_it_prompt(full_dataset)
     st.stop()
-if running_scores(dataset.id):
+if running_scores(full_dataset.id):
     with st.expander("Scoring in progress — more scores appear here as they finish", expanded=False):
-        jobs_panel(dataset.id, "score")
+        jobs_panel(full_dataset.id, "score")
 
 names = list(scores.columns)
 units = {n: get_scorer_class(n).unit for n in names}
@@ -99,7 +108,7 @@ else:
         "Score", names, key="explore_score", help="the score whose interval the slider and the histogram set"
     )
     variants = scored.variants.get(active, [])
-    if len(variants) > 1 or scored.labels.get(active) != DEFAULT_LABEL:
+    if variants and (len(variants) > 1 or scored.labels.get(active) != DEFAULT_LABEL):  # none while partial
         keys = [v.key for v in variants]
         labels = {v.key: v.label for v in variants}
         if st.session_state.get(f"explore_variant_{active}") not in keys:
@@ -152,7 +161,7 @@ else:
     remember_applied(current)
     selection_banner(top, current, int(kept.sum()), len(kept), scored.labels.get(active, ""))
 
-kept_summary(kept, dataset)
+kept_summary(kept, dataset, len(full_dataset.table))
 left, right = st.columns([2, 1])
 with left:
     main_histogram(active, values, kept, interval, units.get(active, ""))
@@ -163,7 +172,10 @@ other_histograms(scores, active, kept, drawn_bounds, units)
 subset_report_panel(dataset, scores, kept, json.dumps(scored.params, sort_keys=True))
 
 st.subheader("Map")
-embedding_map_section(dataset, scores, kept, active, values)
+if so_far is None:
+    embedding_map_section(dataset, scores, kept, active, values)
+else:  # UMAP + HDBSCAN of a growing sample would be refitted at every chunk; one map, of every row, at the end
+    st.caption("The map is drawn when scoring has finished (it lays out every row once).")
 
 st.subheader("Samples")
 preview(dataset, active, np.asarray(values), kept)

@@ -31,7 +31,7 @@ from ui.finetune_view import (
     show_verdicts,
     start_grid,
 )
-from ui.scores import cached_scores, score_options
+from ui.scores import cached_scores, complete_scores_only_note, score_options
 from ui.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
 from ui.state import current_dataset, current_dataset_spec
 
@@ -48,6 +48,7 @@ if dataset.task not in ("classification", "qa"):
 
 scores_now = cached_scores(dataset)
 score_names = list(scores_now.columns)
+complete_scores_only_note(dataset)
 strategies_all = available_strategies(score_names)
 current = current_selection()
 if current.score in score_names and widgets_need_loading("finetune", current):

@@ -24,6 +24,7 @@ from ui.review_data import (
 )
 from ui.review_interval import selection_inputs, selection_mask
 from ui.score_variants import selection_scores
+from ui.scores import complete_scores_only_note
 from ui.selection import current_selection, notice, selection_banner
 from ui.state import page_dataset
 
@@ -35,6 +36,7 @@ scored = selection_scores(dataset, {current.score: current.variant} if current.s
 for problem in scored.problems:
     notice(top, problem)
 scores = scored.frame
+complete_scores_only_note(dataset)
 if scores.empty:
     st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
 current = selection_inputs(scored, current, top, "review")

@@ -23,6 +23,7 @@ from ui.export_view import (
 )
 from ui.review_interval import selection_inputs, selection_mask, selection_spec
 from ui.score_variants import selection_scores
+from ui.scores import complete_scores_only_note
 from ui.selection import current_selection, describe_selection, notice, selection_banner
 from ui.state import page_dataset
 
@@ -34,6 +35,7 @@ scored = selection_scores(dataset, {current.score: current.variant} if current.s
 for problem in scored.problems:
     notice(top, problem)
 scores = scored.frame
+complete_scores_only_note(dataset)
 with st.expander("Change the selection (shared with Explore and Review)", expanded=scores.empty):
     current = selection_inputs(scored, current, top, "export")
     if scores.empty:

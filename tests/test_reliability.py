@@ -20,6 +20,7 @@ from euds_core.data.datasets import load_dataset
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.scoring.engine import score_dataset
+from euds_core.storage.cache import load_partial_rows
 from tests.bad_inputs import bad_input_corpus, write_bad_input
 
 REPO = Path(__file__).resolve().parent.parent
@@ -136,13 +137,16 @@ def test_kill_9_mid_scoring_resumes_to_identical_scores(tmp_path):
     chunks: list[Path] = []
     while time.time() < deadline and proc.poll() is None:
         chunks = list((tmp_path / "home-killed").rglob("chunk-*.npy"))
-        if len(chunks) >= 2:
+        if chunks:  # the sample-first stage (780 of the 1,200 rows here) is on disk
             break
         time.sleep(0.05)
     assert proc.poll() is None, "scoring finished before it could be killed; make the LM slower"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert len(chunks) >= 2
+    assert chunks
+    lm_folder = chunks[0].parent
+    partial_rows, partial_stats = load_partial_rows(lm_folder, 1200)  # what a page shows while the job is gone
+    assert 0 < len(partial_rows) < 1200
     resumed = subprocess.run(
         _score_cmd(data, lm, tmp_path / "a.parquet"), env=env, cwd=REPO, capture_output=True, text=True
     )
@@ -154,6 +158,7 @@ def test_kill_9_mid_scoring_resumes_to_identical_scores(tmp_path):
     assert clean.returncode == 0, clean.stderr
     a, b = pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet")
     np.testing.assert_allclose(a["generative"], b["generative"], rtol=1e-5)
+    np.testing.assert_allclose(partial_stats[:, 0], b["generative"].to_numpy()[partial_rows], rtol=1e-5)
 
 
 def test_two_processes_scoring_the_same_dataset_at_once(tmp_path, tiny_causal_lm_dir):

@@ -10,23 +10,26 @@ import pandas as pd
 import streamlit as st
 
 from euds_core.data.table import Dataset
+from euds_core.scores import get_scorer_class
 from euds_core.selection.intervals import Interval
 from ui.charts import label_balance_figure, label_balance_table, score_histogram
 from ui.explore import interval_bounds
 from ui.jobs_view import jobs_panel
-from ui.scores import FIRST_SCORES, running_scores, start_score_jobs
+from ui.scores import FIRST_SCORES, partial_signature, running_scores, start_score_jobs
 
 PREVIEW_ROWS = 25
+PARTIAL_POLL_SECONDS = 3.0
 TEXT_PREVIEW_CHARS = 400
 
 
 def score_it_prompt(dataset: Dataset) -> None:
-    """No cached scores: one click starts information + semantic (usable in about a minute)."""
+    """No cached scores: one click starts the three entropies, each model pass on a random sample first."""
     busy = running_scores(dataset.id)
     if not busy:
         st.info(
-            f"**{dataset.name}** has no cached scores yet. Information entropy takes seconds, semantic about a "
-            "minute on CPU; generative (slowest) can be added on the Score page."
+            f"**{dataset.name}** has no cached scores yet. Information entropy takes seconds; the model passes "
+            "(semantic, generative) score a random sample first, so all three histograms show within about a "
+            "minute on CPU as estimates, then fill in."
         )
         if st.button(f"Score it ({' + '.join(FIRST_SCORES)})", type="primary", key="explore_score_it"):
             start_score_jobs(dataset, FIRST_SCORES)
@@ -39,13 +42,60 @@ def score_it_prompt(dataset: Dataset) -> None:
 SUBSET_REPORT_KEY = "_explore_subset_report"  # (what it describes, the report)
 
 
-def kept_summary(kept: np.ndarray, dataset: Dataset) -> None:
-    """The live headline: ``Kept K of N``, kept fraction, and label balance kept vs all."""
+def kept_summary(kept: np.ndarray, dataset: Dataset, total_rows: int | None = None) -> None:
+    """The live headline: ``Kept K of N``, kept fraction, and label balance kept vs all.
+
+    ``total_rows`` (a partial view: ``kept`` covers a random sample of that many rows) turns the counts into
+    estimates for the whole dataset, shown with "≈".
+    """
     k, n = int(kept.sum()), len(kept)
     c1, c2, c3 = st.columns([2, 1, 1])
-    c1.markdown(f"### Kept {k:,} of {n:,}")
     c2.metric("Kept fraction", f"{k / max(n, 1):.1%}")
-    c3.metric("Dropped", f"{n - k:,}")
+    if total_rows is None or total_rows == n:
+        c1.markdown(f"### Kept {k:,} of {n:,}")
+        c3.metric("Dropped", f"{n - k:,}")
+        return
+    estimate = round(k / max(n, 1) * total_rows)
+    c1.markdown(f"### ≈ {estimate:,} of {total_rows:,} kept")
+    c1.caption(f"estimate: {k:,} of the {n:,} rows scored so far (a random sample); exact when scoring finishes")
+    c3.metric("Dropped", f"≈ {total_rows - estimate:,}")
+
+
+def partial_sample(dataset: Dataset, so_far: pd.DataFrame) -> tuple[Dataset, pd.DataFrame]:
+    """The rows every score has so far (a random sample: passes finish rows in one seeded random order), as a
+    dataset and a score frame the rest of the page draws like any other. Scores with no row yet are left out."""
+    frame = so_far[[c for c in so_far.columns if so_far[c].notna().any()]]
+    rows = np.flatnonzero(frame.notna().all(axis=1).to_numpy())
+    table = dataset.table.iloc[rows].reset_index(drop=True)
+    sample = Dataset(name=dataset.name, task=dataset.task, table=table, source=dataset.source, skipped=dataset.skipped)
+    return sample, frame.iloc[rows].reset_index(drop=True)
+
+
+def _rerun_when_rows_land(dataset_id: str, signature: tuple) -> None:
+    if partial_signature(dataset_id) != signature:
+        st.rerun(scope="app")
+
+
+def refresh_while_scoring(dataset_id: str) -> None:
+    """While a pass runs, redraw the page each time it finishes a chunk, so the partial view fills in."""
+    if running_scores(dataset_id):
+        st.fragment(_rerun_when_rows_land, run_every=PARTIAL_POLL_SECONDS)(dataset_id, partial_signature(dataset_id))
+
+
+def partial_banner(so_far: pd.DataFrame, total_rows: int, shown_rows: int) -> None:
+    """Say which scores are partial, and that the counts are estimates (issue 17)."""
+    counts = so_far[[c for c in so_far.columns if not get_scorer_class(c).depends_on]].notna().sum()
+    parts = [
+        f"{name}: {int(c):,} of {total_rows:,} rows scored (random sample)"
+        for name, c in counts.items()
+        if c < total_rows
+    ]
+    st.info(
+        "**Partial view** — " + "; ".join(parts) + " — counts are estimates. "
+        f"Every chart uses the {shown_rows:,} rows all scores have so far and fills in as scoring goes on; "
+        "percentile intervals set now stay as they are when it finishes.",
+        icon="⏳",
+    )
 
 
 def label_balance(kept: np.ndarray, dataset: Dataset) -> None:

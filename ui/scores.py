@@ -16,14 +16,16 @@ import streamlit as st
 
 from euds_core.data.table import Dataset
 from euds_core.runtime.jobs import Job, find_active_job, list_jobs, start_job
-from euds_core.scores import get_scorer_class, list_scorers
-from euds_core.scoring.engine import expand_score_names, score_dataset
+from euds_core.scores import EUDS_SCORES, get_scorer_class, list_scorers
+from euds_core.scoring.engine import expand_score_names, score_dataset, scores_so_far
 from euds_core.storage.cache import DatasetCache
 
 SCORE_OPTIONS_ENV = "EUDS_SCORE_OPTIONS"
 SCORE_OPTIONS_KEY = "score_options"
 MODEL_FREE_OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}  # what tests seed and score with
-FIRST_SCORES = ["information", "semantic"]  # the one-click "Score it": usable in about a minute
+# The one-click "Score it": all three entropies; each model pass scores a random sample first, so all three
+# histograms (and IGSE) are drawable within about a minute on 2 CPU cores while the rest fills in (issue 17).
+FIRST_SCORES = list(EUDS_SCORES)
 
 # Cost tiers decide the job groups, so cheap scores are usable before slow ones finish. A scorer may set
 # a ``cost`` class attribute; otherwise: no model = 0, an encoder = 1, a causal LM (slowest) = 2.
@@ -84,6 +86,48 @@ def cached_scores(dataset: Dataset) -> pd.DataFrame:
     options = json.dumps(score_options(), sort_keys=True)
     frame = _cached_scores(dataset.id, dataset, tuple(runnable), options, _cache_signature(dataset.id))
     return frame[[c for c in frame.columns if c in runnable]]
+
+
+def partial_signature(dataset_id: str) -> tuple:
+    """Changes whenever a running pass finishes a chunk (or a score lands): the key of the partial view."""
+    root = DatasetCache(dataset_id).root
+    files = [*root.glob("features/*/chunk-*.npy"), *root.glob("features/*/all.npy")]
+    return _cache_signature(dataset_id) + tuple(sorted(f"{p.parent.name}/{p.name}" for p in files))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _scores_so_far(
+    dataset_id: str, _dataset: Dataset, names: tuple[str, ...], options_json: str, signature: tuple
+) -> pd.DataFrame:
+    return scores_so_far(_dataset, list(names), options=json.loads(options_json))
+
+
+def partial_scores(dataset: Dataset) -> pd.DataFrame | None:
+    """Finished scores plus the rows scored so far by running passes (NaN elsewhere), or None when no score is
+    partial (a running pass, or one cancelled or killed mid-way). When score jobs ran, only the scores they
+    asked for are drawn (not, say, perplexity, which rides on the generative pass). Only Explore draws these; Review, Export and
+    Fine-tune read :func:`cached_scores` (complete scores only)."""
+    if not any(DatasetCache(dataset.id).root.glob("features/*/plan-*.npy")):
+        return None  # no pass is part-way (a finished pass deletes its plan): nothing to estimate
+    asked = {n for job in recent_score_jobs(dataset.id, limit=20) for n in job.args.get("scores", [])}
+    runnable = [n for n in scorer_names() if not (get_scorer_class(n).needs - set(dataset.table.columns))]
+    options = json.dumps(score_options(), sort_keys=True)
+    frame = _scores_so_far(dataset.id, dataset, tuple(runnable), options, partial_signature(dataset.id))
+    wanted = set(expand_score_names(sorted(asked))) if asked else set(frame.columns)
+    frame = frame[[c for c in frame.columns if c in wanted or frame[c].notna().all()]]
+    if frame.empty or frame.notna().all().all():
+        return None
+    return frame
+
+
+def complete_scores_only_note(dataset: Dataset) -> None:
+    """Pages that act on scores (Review, Export, Fine-tune) use complete scores only: say which are still running."""
+    pending = sorted(running_scores(dataset.id))
+    if pending:
+        st.caption(
+            f"⏳ Still scoring: {', '.join(pending)}. This page uses complete scores only; they appear here when "
+            "every row has a value (Explore shows the rows scored so far)."
+        )
 
 
 def start_score_jobs(

@@ -16,10 +16,19 @@ from euds_core.models.loading import (
     resolve_encoder_path,
     resolve_encoder_precision,
 )
-from euds_core.storage.cache import CancelFn, DatasetCache, ProgressFn, load_array, run_chunked
+from euds_core.storage.cache import (
+    CancelFn,
+    DatasetCache,
+    ProgressFn,
+    load_array,
+    load_partial_rows,
+    run_chunked,
+    sample_first_order,
+)
 
 HASHING_ENCODER = "hashing"  # model-free bag-of-words hashing encoder: fast tests, no assets needed
 HASHING_DIM = 256
+FIRST_STAGE_ROWS = 256  # a random sample embedded first (~1 s per 256 rows on 2 cores): the partial semantic view
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -55,7 +64,9 @@ def compute_embeddings(
     accuracy (:func:`~euds_core.models.loading.resolve_encoder_precision`); it is part of the cache key.
     """
     texts = table["text"].tolist()
-    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths per batch: less padding
+    chunk_rows = max(256, batch_size * 4)
+    # Sample first, then random chunks, each sorted by length (similar lengths per batch: less padding).
+    order = sample_first_order([len(t) for t in texts], first_rows=FIRST_STAGE_ROWS, chunk_rows=chunk_rows)
     precision = precision or resolve_encoder_precision(device)
     if encoder == HASHING_ENCODER:
         compute = lambda rows: hashing_embed([texts[i] for i in rows])  # noqa: E731
@@ -76,7 +87,14 @@ def compute_embeddings(
 
     folder = cache.feature_dir("embedding", embedding_key(encoder, precision)) if cache is not None else None
     return run_chunked(
-        folder, order, compute, chunk_rows=max(256, batch_size * 4), progress=progress, cancel=cancel, label="embedding"
+        folder,
+        order,
+        compute,
+        chunk_rows=chunk_rows,
+        first_chunk_rows=FIRST_STAGE_ROWS,
+        progress=progress,
+        cancel=cancel,
+        label="embedding",
     )
 
 
@@ -100,3 +118,19 @@ def load_cached_embeddings(dataset_id: str, n_rows: int, encoder: str = DEFAULT_
         if emb is not None and len(emb) == n_rows:
             return emb
     return None
+
+
+def load_partial_embeddings(
+    cache: DatasetCache, n_rows: int, encoder: str = DEFAULT_ENCODER
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(rows, embeddings)`` finished so far by a running (or finished) embedding pass, else None; no model work.
+
+    Of the two precisions' folders, the one with more finished rows wins (only one is normally being filled).
+    """
+    best = None
+    for precision in ENCODER_PRECISIONS:
+        folder = cache.feature_dir("embedding", embedding_key(encoder, precision))
+        got = load_partial_rows(folder, n_rows)
+        if got is not None and (best is None or len(got[0]) > len(best[0])):
+            best = got
+    return best

@@ -54,6 +54,12 @@ class Scorer:
     ) -> np.ndarray:
         raise NotImplementedError
 
+    def partial_scores(self, table: pd.DataFrame, *, cache: DatasetCache) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(rows, values)`` for the rows a running pass has finished so far, or None (nothing yet, or no
+        partial view for this scorer). The finished rows are a random sample (storage.cache.sample_first_order);
+        the final array comes from ``score``, never from this."""
+        return None
+
 
 class EmbeddingScorer(Scorer):
     """Base of the scores computed from the sentence embeddings of ``self.encoder`` (cached per chunk, shared

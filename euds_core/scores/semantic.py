@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from euds_core.models.embeddings import HASHING_ENCODER, encoder_id
+from euds_core.models.embeddings import HASHING_ENCODER, encoder_id, load_partial_embeddings
 from euds_core.models.loading import DEFAULT_ENCODER, resolve_device, resolve_encoder_precision
 from euds_core.scores.base import EmbeddingScorer
 
@@ -70,3 +70,18 @@ class SemanticScorer(EmbeddingScorer):
         if k < 2:
             return np.zeros(len(table), dtype=np.float32)
         return soft_assignment_entropy(emb, fit_unit_centroids(emb, k, self.seed), self.tau)
+
+    def partial_scores(self, table, *, cache, **_):
+        """Semantic entropy of the rows embedded so far, against k-means centroids fitted on those rows only.
+
+        A partial view only: the rows are a random sample, so their centroids estimate the pool's; the final
+        score refits k-means on every row (``score``), so a row's partial and final values can differ.
+        """
+        got = load_partial_embeddings(cache, len(table), self.encoder)
+        if got is None:
+            return None
+        rows, emb = got
+        k = min(self.k, len(np.unique(emb.round(6), axis=0)))
+        if k < 2:
+            return rows, np.zeros(len(rows), dtype=np.float32)
+        return rows, soft_assignment_entropy(emb, fit_unit_centroids(emb, k, self.seed), self.tau)

@@ -110,6 +110,43 @@ def score_dataset(
     return pd.DataFrame(out, index=dataset.table.index)
 
 
+def scores_so_far(dataset: Dataset, names: list[str], *, options: dict | None = None) -> pd.DataFrame:
+    """Finished scores plus the partial values of passes still running: one float32 column per score, NaN for
+    the rows not scored yet. No model work (fit on cached arrays only).
+
+    A running pass finishes rows in a seeded random order (storage.cache.sample_first_order), so the scored
+    rows of a column are a random sample of the dataset, and the scored rows of two running passes are
+    prefixes of the same random permutation. A combination (igse, ...) is computed on the rows where all its
+    members are scored, ranked among those rows. For views only: Review, export and fine-tune read
+    :func:`score_dataset` (complete scores).
+    """
+    names = [n for n in expand_score_names(names) if not (get_scorer_class(n).needs - set(dataset.table.columns))]
+    cache = DatasetCache(dataset.id)
+    table = dataset.table
+    n = len(table)
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        scorer = make_scorer(name, options)
+        values = cache.load_score(name, scorer.params())
+        if values is None and scorer.depends_on:
+            if not all(d in out for d in scorer.depends_on):
+                continue
+            rows = np.flatnonzero(np.all([np.isfinite(out[d]) for d in scorer.depends_on], axis=0))
+            if not len(rows):
+                continue
+            member_values = {d: out[d][rows] for d in scorer.depends_on}
+            values = np.full(n, np.nan, dtype=np.float32)
+            values[rows] = scorer.score(table.iloc[rows], inputs=member_values, cache=None)
+        elif values is None:
+            got = scorer.partial_scores(table, cache=cache)
+            if got is None:
+                continue
+            values = np.full(n, np.nan, dtype=np.float32)
+            values[got[0]] = got[1]
+        out[name] = np.asarray(values, dtype=np.float32)
+    return pd.DataFrame(out, index=table.index)
+
+
 def scores_with_table(dataset: Dataset, scores: pd.DataFrame) -> pd.DataFrame:
     """The CLI's output frame: id, text, label (when any), question/answer (Q&A), then one column per score."""
     base = dataset.table[[c for c in ("id", "text", "label", "question", "answer") if c in dataset.table.columns]]

@@ -3,8 +3,14 @@
 Layout under ``EUDS_HOME/cache/<dataset id>/``:
 
 * ``scores/<scorer>-<params hash>.npy``: the final float32 score array, one value per row;
-* ``features/<feature key>/chunk-<start>.npy``: per-row model outputs (embeddings, LM entropies) written one
-  chunk at a time, so a killed job resumes from its last finished chunk.
+* ``features/<feature key>/chunk-<plan>-<start>-<rows>.npy``: per-row model outputs (embeddings, LM entropies)
+  written one chunk at a time, so a killed job resumes from its last finished chunk; ``plan-<plan>.npy`` is the
+  processing order those chunks cut (so a reader can tell which rows a chunk covers while the job runs);
+* ``features/<feature key>/all.npy``: the finished per-row array (the chunks and plan are then deleted).
+
+Sample first (:func:`sample_first_order`): a seeded random sample is processed first, then the rest in seeded
+random chunks, so the rows finished at any moment are a random sample and a partial view
+(:func:`load_partial_rows`) can be drawn long before the pass ends.
 
 Every file is written to a unique temporary name and renamed (``storage.atomic_files``), with a sha256 sidecar; a file whose
 checksum does not match is treated as missing and recomputed, never trusted.
@@ -98,21 +104,65 @@ class DatasetCache:
         return self.root / "features" / f"{feature}-{params_hash(params)}"
 
 
+SAMPLE_FIRST_SEED = 0  # fixed: the order never changes the values, only when each row is done
+
+
+def sample_first_order(lengths, *, first_rows: int, chunk_rows: int, seed: int = SAMPLE_FIRST_SEED) -> np.ndarray:
+    """A processing order (permutation of the rows) for :func:`run_chunked` with ``first_chunk_rows=first_rows``.
+
+    The first ``first_rows`` rows are a seeded random sample; the rest follow in a seeded random order, cut
+    into ``chunk_rows``-row chunks. Within each chunk rows are sorted by ``lengths`` so batches pad little.
+    The chunks are random draws rather than length bands: generative entropy moves with text length, so
+    finishing one length band after another would make the partial view a biased sample.
+    """
+    lengths = np.asarray(lengths)  # (n,)
+    n = len(lengths)
+    perm = np.random.default_rng(seed).permutation(n)  # (n,)
+    first = min(max(int(first_rows), 0), n)
+    stages = [perm[:first]] + [perm[s : s + chunk_rows] for s in range(first, n, max(1, chunk_rows))]
+    parts = [rows[np.argsort(lengths[rows], kind="stable")] for rows in stages if len(rows)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def first_stage_rows(row_costs, budget: float, minimum: int = 32) -> int:
+    """How many random rows fit a first stage of ``budget`` cost units (e.g. tokens), at the pool's mean row cost."""
+    costs = np.asarray(row_costs, dtype=np.float64)
+    if len(costs) == 0:
+        return 0
+    return int(min(len(costs), max(minimum, budget // max(float(costs.mean()), 1.0))))
+
+
+def _chunk_bounds(n: int, chunk_rows: int, first_chunk_rows: int | None) -> list[tuple[int, int]]:
+    """(start, stop) of each chunk: a first chunk of ``first_chunk_rows`` rows (when given), then ``chunk_rows``."""
+    first = min(max(int(first_chunk_rows), 0), n) if first_chunk_rows else 0
+    starts = ([0] if first else []) + list(range(first, n, max(1, chunk_rows)))
+    return [(a, starts[i + 1] if i + 1 < len(starts) else n) for i, a in enumerate(starts)]
+
+
+def plan_id(order: np.ndarray, bounds: list[tuple[int, int]]) -> str:
+    """A short fingerprint of a processing plan (order and chunk cuts): chunks of another plan are never reused."""
+    digest = hashlib.sha256(np.ascontiguousarray(order, dtype=np.int64).tobytes())
+    digest.update(json.dumps(bounds).encode())
+    return digest.hexdigest()[:10]
+
+
 def run_chunked(
     folder: Path | None,
     order: np.ndarray,
     compute: Callable[[np.ndarray], np.ndarray],
     *,
     chunk_rows: int = 256,
+    first_chunk_rows: int | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
     label: str = "",
 ) -> np.ndarray:
     """Per-row values for all rows, computed chunk by chunk in ``order`` and cached per chunk under ``folder``.
 
-    ``order`` is a permutation of the row indices (e.g. sorted by length, so each batch pads little);
-    ``compute(rows)`` returns an array with ``len(rows)`` rows. The result is in row order. A killed run
-    resumes from its finished chunks; ``folder=None`` caches nothing.
+    ``order`` is a permutation of the row indices (e.g. :func:`sample_first_order`, or sorted by length);
+    ``compute(rows)`` returns an array with ``len(rows)`` rows. The first chunk has ``first_chunk_rows`` rows
+    when given, the others ``chunk_rows``. The result is in row order. A killed run resumes from its finished
+    chunks (of the same plan); ``folder=None`` caches nothing.
     """
     n = len(order)
     if folder is not None:
@@ -121,11 +171,15 @@ def run_chunked(
             if progress:
                 progress(n, n, f"{label}: cached")
             return done
+    bounds = _chunk_bounds(n, chunk_rows, first_chunk_rows)
+    plan = plan_id(order, bounds)
+    if folder is not None and load_array(folder / f"plan-{plan}.npy") is None:
+        save_array(folder / f"plan-{plan}.npy", np.asarray(order, dtype=np.int64))
     parts: list[np.ndarray] = []
     rows_done = 0
-    for start in range(0, n, chunk_rows):
-        rows = order[start : start + chunk_rows]
-        chunk_path = folder / f"chunk-{start:09d}-{len(rows)}.npy" if folder is not None else None
+    for start, stop in bounds:
+        rows = order[start:stop]
+        chunk_path = folder / f"chunk-{plan}-{start:09d}-{len(rows)}.npy" if folder is not None else None
         values = load_array(chunk_path) if chunk_path is not None else None
         if values is None:
             if cancel is not None and cancel():
@@ -144,6 +198,51 @@ def run_chunked(
     result[order] = sorted_values  # back from processing order to row order
     if folder is not None:
         save_array(folder / "all.npy", result)
-        for chunk in folder.glob("chunk-*"):
-            chunk.unlink(missing_ok=True)
+        for leftover in [*folder.glob("chunk-*"), *folder.glob("plan-*")]:
+            leftover.unlink(missing_ok=True)
     return result
+
+
+def load_partial_rows(folder: Path, n_rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(rows, values)`` finished so far under a :func:`run_chunked` folder, read while the job may be running.
+
+    ``rows`` (sorted row indices) and ``values`` (one per row, in that order) come from the finished chunks of
+    the newest plan, or from ``all.npy`` when the pass is complete; None when nothing is finished. A chunk the
+    job deletes while it is read is skipped: it is in ``all.npy`` by then, read on the next call.
+    """
+    done = load_array(folder / "all.npy")
+    if done is not None and len(done) == n_rows:
+        return np.arange(n_rows), done
+    plans = sorted(folder.glob("plan-*.npy"), key=_mtime_or_zero)
+    if not plans:
+        return None
+    plan = plans[-1].stem.removeprefix("plan-")
+    try:
+        order = load_array(plans[-1])
+    except OSError:
+        return None
+    if order is None or len(order) != n_rows:
+        return None
+    rows_parts, value_parts = [], []
+    for chunk in folder.glob(f"chunk-{plan}-*.npy"):
+        start, count = (int(x) for x in chunk.stem.split("-")[-2:])
+        try:
+            values = load_array(chunk)
+        except OSError:  # deleted by the finishing job between glob and read
+            continue
+        if values is not None and len(values) == count:
+            rows_parts.append(order[start : start + count])
+            value_parts.append(values)
+    if not rows_parts:
+        return None
+    rows = np.concatenate(rows_parts)
+    values = np.concatenate(value_parts, axis=0)
+    by_row = np.argsort(rows, kind="stable")
+    return rows[by_row], values[by_row]
+
+
+def _mtime_or_zero(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

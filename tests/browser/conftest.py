@@ -87,10 +87,11 @@ def browser_home(tmp_path_factory) -> Path:
 
 
 def start_streamlit_server(
-    home: Path, flags: dict[str, str] | None = None, env: dict[str, str] | None = None
+    home: Path, options: dict | None = None, flags: dict[str, str] | None = None, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen, str]:
-    """Start ``streamlit run app.py`` on a free port in its own process session with ``EUDS_HOME=home``;
-    returns (process, base URL) once the health endpoint answers. Log: ``home/streamlit-PORT.log``.
+    """Start ``streamlit run app.py`` on a free port in its own process session with ``EUDS_HOME=home`` and the
+    pages' score ``options`` (default: model-free); returns (process, base URL) once the health endpoint
+    answers. Log: ``home/streamlit-PORT.log``.
 
     ``flags`` override the default command-line options (``{"server.fileWatcherType": "auto"}``), ``env``
     adds environment variables (``bench/run.py`` starts the server with the old settings this way)."""
@@ -98,7 +99,7 @@ def start_streamlit_server(
     env = {
         **os.environ,
         "EUDS_HOME": str(home),
-        "EUDS_SCORE_OPTIONS": json.dumps(MODEL_FREE_OPTIONS),
+        "EUDS_SCORE_OPTIONS": json.dumps(options or MODEL_FREE_OPTIONS),
         "HF_HUB_OFFLINE": "1",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
         **(env or {}),
@@ -134,6 +135,16 @@ def start_streamlit_server(
         time.sleep(0.5)
 
 
+def stop_streamlit_server(proc: subprocess.Popen) -> None:
+    """Stop the server's own process session (it and any job children it started) by its process id."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
 @pytest.fixture(scope="session")
 def streamlit_server(browser_home: Path):
     """Base URL of a ``streamlit run app.py`` server on a free port, killed (its process group) at the end."""
@@ -141,12 +152,7 @@ def streamlit_server(browser_home: Path):
     try:
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 15)  # the server's own session: it and any job children it started
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
+        stop_streamlit_server(proc)
 
 
 @pytest.fixture(scope="session")
