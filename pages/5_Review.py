@@ -22,21 +22,14 @@ from ui.review_data import (
     sort_table,
     undo,
 )
-from ui.review_interval import selection_inputs, selection_mask
-from ui.score_variants import selection_scores
-from ui.scores import complete_scores_only_note
-from ui.selection import current_selection, notice, selection_banner
+from ui.review_interval import page_selection, selection_inputs, selection_mask
+from ui.selection import selection_banner
 from ui.state import page_dataset
 
 st.title("Review")
 dataset = page_dataset()
-top = st.container()  # the selection line and any notice, filled once the inputs are read
-current = current_selection()
-scored = selection_scores(dataset, {current.score: current.variant} if current.score else None)
-for problem in scored.problems:
-    notice(top, problem)
+top, current, scored = page_selection(dataset)
 scores = scored.frame
-complete_scores_only_note(dataset)
 if scores.empty:
     st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
 current = selection_inputs(scored, current, top, "review")

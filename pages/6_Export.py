@@ -21,21 +21,14 @@ from ui.export_view import (
     save_to_workspace,
     show_saved,
 )
-from ui.review_interval import selection_inputs, selection_mask, selection_spec
-from ui.score_variants import selection_scores
-from ui.scores import complete_scores_only_note
-from ui.selection import current_selection, describe_selection, notice, selection_banner
+from ui.review_interval import page_selection, selection_inputs, selection_mask, selection_spec
+from ui.selection import describe_selection, selection_banner
 from ui.state import page_dataset
 
 st.title("Export")
 dataset = page_dataset()
-top = st.container()  # the selection line and any notice, filled once the inputs are read
-current = current_selection()
-scored = selection_scores(dataset, {current.score: current.variant} if current.score else None)
-for problem in scored.problems:
-    notice(top, problem)
+top, current, scored = page_selection(dataset)
 scores = scored.frame
-complete_scores_only_note(dataset)
 with st.expander("Change the selection (shared with Explore and Review)", expanded=scores.empty):
     current = selection_inputs(scored, current, top, "export")
     if scores.empty:

@@ -13,10 +13,12 @@ import streamlit as st
 
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval, SelectionSpec
-from ui.score_variants import SelectionScores, variant_key
+from ui.score_variants import SelectionScores, selection_scores, variant_key
+from ui.scores import complete_scores_only_note
 from ui.selection import (
     DEFAULT_LABEL,
     Selection,
+    current_selection,
     describe_interval,
     mark_loaded,
     notice,
@@ -27,6 +29,18 @@ from ui.selection import (
 NO_SCORE = "(none: every row)"
 MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}
 SEED = 0
+
+
+def page_selection(dataset: Dataset):
+    """The top of Review and Export: a container for the selection line, the current selection, and its complete
+    cached scores (with a notice for anything the URL names that cannot be shown, and for scores still running)."""
+    top = st.container()  # the selection line and any notice, filled once the inputs are read
+    current = current_selection()
+    scored = selection_scores(dataset, {current.score: current.variant} if current.score else None)
+    for problem in scored.problems:
+        notice(top, problem)
+    complete_scores_only_note(dataset)
+    return top, current, scored
 
 
 def _load_into_widgets(interval: Interval | None, scores: pd.DataFrame) -> None:
