@@ -82,10 +82,25 @@ with st.form("ft_form"):
     seeds = c5.number_input("Seeds", 1, 10, 1, key="ft_seeds")
     epochs = c6.number_input("Epochs", 1, 20, 1, key="ft_epochs")
     max_len = c7.number_input("Max length (tokens)", 16, 512, 128, step=16, key="ft_max_len")
+    balanced = st.checkbox(
+        "Label-balanced bands",
+        value=dataset.task == "classification",
+        key="ft_balanced",
+        disabled=dataset.task != "classification",
+        help="rank each score band within each label group, so a subset keeps the pool's label proportions",
+    )
     submitted = st.form_submit_button("Run grid in the background", type="primary")
 
 spec = build_spec(
-    strategies=strategies, sizes=sizes, seeds=seeds, score=score, band=band, model=model, epochs=epochs, max_len=max_len
+    strategies=strategies,
+    sizes=sizes,
+    seeds=seeds,
+    score=score,
+    band=band,
+    model=model,
+    epochs=epochs,
+    max_len=max_len,
+    label_balanced=bool(balanced) and dataset.task == "classification",
 )
 if submitted:
     start_grid(dataset, spec, scores_now, score_options())

@@ -118,3 +118,59 @@ def test_cli_select_label_balanced(tmp_path, capsys):
     assert main([*args, "--label-balanced"]) == 2
     assert "needs a label column" in capsys.readouterr().err
     assert main([*args[:-6], "--lo", "0", "--hi", "1", "--out", str(out), "--label-balanced"]) == 2
+
+
+# ---------------------------------------------------------------------------------------------- grid and search
+
+
+def skewed_table(n: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """70 % class a with low scores, 30 % class b with high ones: a global band keeps one class."""
+    labels = np.where(np.arange(n) % 10 < 7, "a", "b")
+    values = np.where(labels == "a", 0.0, 100.0) + np.random.default_rng(0).random(n)
+    table = pd.DataFrame({"id": [str(i) for i in range(n)], "text": ["t"] * n, "label": labels})
+    return table, pd.DataFrame({"igse": values})
+
+
+def test_grid_strategies_balance_labels_in_the_pool():
+    from euds_core.experiments.finetune import GridSpec, is_balanced_strategy, parse_interval_strategy, subset_rows
+
+    table, scores = skewed_table()
+    pool = np.arange(250)
+    kwargs = dict(table=table, pool=pool, scores=scores, score="igse")
+    share_a = label_proportions(table["label"][pool])["a"]
+    assert set(table["label"][subset_rows("interval", 0.2, 0, band="low", **kwargs)]) == {"a"}
+    rows = subset_rows("interval", 0.2, 0, band="low", label_balanced=True, **kwargs)
+    assert abs(len(rows) - 50) <= 1 and set(rows) <= set(pool)
+    assert abs(label_proportions(table["label"][rows])["a"] - share_a) < 0.02
+    explicit = subset_rows("interval:0.6-1:balanced", 0.0, 0, **kwargs)
+    assert parse_interval_strategy("interval:0.6-1:balanced") == (0.6, 1.0) and is_balanced_strategy(
+        "interval:0.6-1:balanced"
+    )
+    assert abs(len(explicit) - 100) <= 1 and abs(label_proportions(table["label"][explicit])["a"] - share_a) < 0.02
+    # Within class a, percentile 0.6-1 are the highest-scoring 40 % of a's pool rows.
+    a_rows = pool[table["label"][pool] == "a"]
+    top_a = a_rows[np.argsort(scores["igse"][a_rows].to_numpy())][-len(explicit[table["label"][explicit] == "a"]) :]
+    assert set(explicit[table["label"][explicit] == "a"]) == set(top_a)
+    on, off = GridSpec(["interval"], score="igse", label_balanced=True), GridSpec(["interval"], score="igse")
+    assert on.key("d", scores) != off.key("d", scores)  # a balanced grid never serves an unbalanced one's runs
+    with pytest.raises(EudsInputError, match="label column"):
+        subset_rows("interval", 0.2, 0, label_balanced=True, **{**kwargs, "table": table.drop(columns="label")})
+
+
+def test_search_label_balanced_cells_keep_the_mix():
+    from euds_core.experiments.interval_search import search_interval, search_split
+
+    table, scores = skewed_table(400)
+    labels = table["label"].to_numpy()
+    emb = np.random.default_rng(1).normal(size=(400, 8)).astype(np.float32)
+    emb[:, 0] += np.where(labels == "a", 2.0, -2.0)
+    split = search_split(labels)
+    grid = search_interval(
+        emb, labels, scores["igse"].to_numpy(), min_keep=0.4, step=0.2, pca_dims=4, split=split, label_balanced=True
+    )
+    assert grid["label_balanced"].all()
+    low = grid[(grid.p_lo == 0.0) & (grid.p_hi == 0.4)].iloc[0]
+    assert abs(low.n_train - 0.4 * len(split.search_train)) <= 3  # ~40 % of every class, not of one
+    assert low.accuracy > 0.9  # both classes present: the proxy separates them
+    glob = search_interval(emb, labels, scores["igse"].to_numpy(), min_keep=0.4, step=0.2, pca_dims=4, split=split)
+    assert glob[(glob.p_lo == 0.0) & (glob.p_hi == 0.4)].accuracy.iloc[0] < 0.8  # class a only: predicts a

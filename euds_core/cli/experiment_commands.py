@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
@@ -42,6 +43,13 @@ def add_parsers(sub) -> None:
         default="interval,random",
         help="comma-separated: interval, interval:P_LO-P_HI (e.g. interval:0.2-0.6), random, full, a score name, "
         "a sampler name",
+    )
+    p.add_argument(
+        "--label-balanced",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="score bands (interval, interval:a-b, a score name) within each label group, keeping the pool's "
+        "label proportions (default: on for classification; --no-label-balanced turns it off)",
     )
     p.add_argument("--plo", type=float, help="with --phi: confirm the interval strategy interval:PLO-PHI")
     p.add_argument("--phi", type=float, help="upper percentile of --plo's interval")
@@ -74,6 +82,12 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
     p.add_argument("--random-draws", type=int, default=3, help="random subsets per size behind each cell's gain")
+    p.add_argument(
+        "--label-balanced",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rank the score within each label group, so every cell keeps the label proportions (default: on)",
+    )
     p.add_argument(
         "--encoder",
         help="frozen encoder folder (default: the packaged all-MiniLM-L6-v2; `hashing` for a model-free one)",
@@ -150,6 +164,9 @@ def cmd_finetune(args) -> int:
     dataset = load_dataset_from_args(args)
     if dataset.task not in ("classification", "qa"):
         raise EudsInputError("fine-tuning needs labels (--label-col) or Q&A columns (--question-col and --answer-col)")
+    spec.label_balanced = dataset.task == "classification" if args.label_balanced is None else args.label_balanced
+    if spec.label_balanced and dataset.task != "classification":
+        raise EudsInputError("--label-balanced needs class labels (--label-col); Q&A data has none")
     scores = None
     if args.scores_file:
         frame = read_scores_file(args.scores_file)
@@ -289,6 +306,7 @@ def cmd_search_interval(args) -> int:
             seed=args.seed,
             random_draws=args.random_draws,
             split=split,
+            label_balanced=args.label_balanced,
             progress=progress,
         )
     write_table(grid, out)
@@ -301,6 +319,7 @@ def cmd_search_interval(args) -> int:
     print(
         f"confirm it on the untouched test split: finetune ... --score {args.score} --plo {best.p_lo:g} "
         f"--phi {best.p_hi:g} --strategies interval,random,full --seeds 5"
+        + ("" if args.label_balanced else " --no-label-balanced")
     )
     print(f"wrote {len(grid)} cells to {out}")
     return 0
