@@ -93,6 +93,46 @@ def add_parsers(sub) -> None:
         help="frozen encoder folder (default: the packaged all-MiniLM-L6-v2; `hashing` for a model-free one)",
     )
     p.add_argument("--out", required=True, help="output .csv")
+    add_benchmark_parser(sub)
+
+
+def add_benchmark_parser(sub) -> None:
+    p = sub.add_parser(
+        "benchmark", help="datasets x methods x sizes x seeds on the untouched test split: a leaderboard vs random"
+    )
+    p.add_argument("datasets", nargs="+", metavar="DATASET", help="built-in names or .csv/.jsonl/.parquet files")
+    p.add_argument("--text-col", help="column holding the text")
+    p.add_argument("--label-col", help="column holding the class label")
+    p.add_argument("--id-col", help="column holding a unique sample id (default: row number)")
+    p.add_argument("--limit", type=int, help="a seeded random sample of N rows of each dataset")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--proxy", action="store_true", help="a linear proxy on cached frozen embeddings (minutes)")
+    mode.add_argument("--finetune", action="store_true", help="the real fine-tune of each subset (hours on CPU)")
+    p.add_argument("--sizes", default="0.1,0.16", help="size fractions of the pool (default 0.1,0.16)")
+    p.add_argument("--seeds", default="3", help="number of seeds (3 -> 0,1,2) or a comma-separated list")
+    p.add_argument(
+        "--scores",
+        help="scores to score, band and search (default: information,semantic,is and the literature scores that "
+        "need no causal LM; add generative,igse with --lm)",
+    )
+    p.add_argument("--encoder", help="sentence encoder folder or 'hashing' (default: the packaged MiniLM)")
+    p.add_argument("--tokenizer", help="tokenizer folder or 'whitespace' for the information score")
+    p.add_argument("--lm", help="causal LM folder or .gguf file (generative, igse)")
+    p.add_argument(
+        "--label-balanced",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="score bands within each label group (default: on)",
+    )
+    p.add_argument("--no-samplers", action="store_true", help="leave the samplers (MIG, k-center, ...) out")
+    p.add_argument("--step", type=float, default=0.1, help="the search's grid step of p_lo (default 0.1)")
+    p.add_argument("--random-draws", type=int, default=5, help="random subsets per size behind each search gain")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="the fixed stratified test split")
+    p.add_argument("--model", help="--finetune: local BERT-family folder (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--epochs", type=int, default=1, help="--finetune: epochs")
+    p.add_argument("--max-len", type=int, default=128, help="--finetune: tokens per text")
+    p.add_argument("--device", default="auto", help="--finetune: auto | cpu | cuda")
+    p.add_argument("--out", required=True, help="output folder: leaderboard.csv, leaderboard.md, cells.csv")
 
 
 def parse_floats(text: str, option: str) -> list[float]:
@@ -245,6 +285,75 @@ def print_curve_and_verdicts(runs: pd.DataFrame) -> None:
         print(line)
 
 
+def cmd_benchmark(args) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from euds_core.data.datasets import load_dataset
+    from euds_core.experiments.benchmark import BenchmarkConfig, run_benchmark, write_leaderboard
+    from euds_core.experiments.finetune import FinetuneConfig
+    from euds_core.models.loading import DEFAULT_ENCODER
+
+    if not (args.proxy or args.finetune):
+        raise EudsInputError("give --proxy (a linear proxy, minutes) or --finetune (real fine-tunes)")
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EudsInputError(f"--out {args.out} is a file; give a folder")
+    options = {k: v for k, v in {"encoder": args.encoder, "tokenizer": args.tokenizer, "lm": args.lm}.items() if v}
+    config = BenchmarkConfig(
+        mode="proxy" if args.proxy else "finetune",
+        sizes=parse_floats(args.sizes, "--sizes"),
+        seeds=parse_seeds(args.seeds),
+        options=options,
+        label_balanced=args.label_balanced,
+        samplers=not args.no_samplers,
+        search_step=args.step,
+        random_draws=args.random_draws,
+        test_fraction=args.test_fraction,
+        finetune=FinetuneConfig(
+            model=args.model or DEFAULT_ENCODER,
+            epochs=args.epochs,
+            max_len=args.max_len,
+            test_fraction=args.test_fraction,
+            device=args.device,
+        ),
+    )
+    if args.scores:
+        config.scores = [s.strip() for s in args.scores.split(",") if s.strip()]
+    config.check()
+    datasets = [
+        load_dataset(d, text_col=args.text_col, label_col=args.label_col, id_col=args.id_col, limit=args.limit)
+        for d in args.datasets
+    ]
+    all_cells, keys = [], []
+    for dataset in datasets:
+        bar = tqdm(desc=f"{dataset.name} cells", unit="cell", file=sys.stderr, dynamic_ncols=True)
+
+        def progress(done: int, total: int, message: str, _bar=bar) -> None:
+            _bar.total = total
+            _bar.update(max(done - _bar.n, 0))
+            _bar.set_postfix_str(message[:80], refresh=True)
+
+        try:
+            cells = run_benchmark(dataset, config, out_dir, progress=progress)
+        finally:
+            bar.close()
+        all_cells.append(cells)
+        from euds_core.experiments.benchmark import read_cells
+
+        keys += list(read_cells(out_dir / "cells.csv").query("dataset == @dataset.name")["run_key"].unique())
+    board = write_leaderboard(pd.concat(all_cells, ignore_index=True), out_dir, mode=config.mode, run_keys=keys)
+    for r in board.itertuples():
+        if r.method in ("auto", "full", "random"):
+            print(
+                f"{r.dataset} @ {r.size_fraction:g}: {r.method} accuracy {r.accuracy:.3f} "
+                f"(95 % CI {r.ci_low:.3f}–{r.ci_high:.3f}){'' if r.method != 'auto' else ': ' + r.verdict}"
+            )
+    print(f"wrote {out_dir / 'leaderboard.md'} and {out_dir / 'leaderboard.csv'} ({len(board)} rows)")
+    return 0
+
+
 def cmd_search_interval(args) -> int:
     from tqdm import tqdm
 
@@ -325,4 +434,4 @@ def cmd_search_interval(args) -> int:
     return 0
 
 
-COMMANDS = {"finetune": cmd_finetune, "search-interval": cmd_search_interval}
+COMMANDS = {"finetune": cmd_finetune, "search-interval": cmd_search_interval, "benchmark": cmd_benchmark}
