@@ -331,8 +331,9 @@ def cmd_benchmark(args) -> int:
         bar = tqdm(desc=f"{dataset.name} cells", unit="cell", file=sys.stderr, dynamic_ncols=True)
 
         def progress(done: int, total: int, message: str, _bar=bar) -> None:
-            _bar.total = total
-            _bar.update(max(done - _bar.n, 0))
+            if total:  # total 0: a message before the cells (scoring, the search)
+                _bar.total = total
+                _bar.update(max(done - _bar.n, 0))
             _bar.set_postfix_str(message[:80], refresh=True)
 
         try:

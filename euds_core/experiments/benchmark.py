@@ -213,9 +213,12 @@ def measure(rows: np.ndarray, seed: int, inputs: BenchInputs, config: BenchmarkC
 
     test = inputs.split.test
     if config.mode == "proxy":
+        from threadpoolctl import threadpool_limits
+
         classes = np.unique(inputs.labels[inputs.split.pool])
         y = np.searchsorted(classes, inputs.labels)
-        predicted = linear_proxy_predictions(inputs.features, y, rows, test)
+        with threadpool_limits(limits=1):  # a small fit: thread pools only add overhead
+            predicted = linear_proxy_predictions(inputs.features, y, rows, test)
         return float(np.mean(predicted == y[test])), float(f1_score(y[test], predicted, average="macro"))
     from euds_core.experiments.training import train_and_evaluate
 
@@ -288,7 +291,12 @@ def run_benchmark(
     config.check()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = prepare_inputs(dataset, config, cancel=cancel)
+    scoring = (
+        (lambda name, done, total, message: progress(0, 0, f"scoring {name}: {done}/{total} rows"))
+        if progress
+        else None
+    )
+    inputs = prepare_inputs(dataset, config, progress=scoring, cancel=cancel)
     methods = benchmark_methods(list(inputs.pool_scores.columns), samplers=config.samplers)
     cells = planned_cells(methods, config.sizes, config.seeds)
     searches = cached_searches(out_dir, inputs.run_key)
@@ -309,6 +317,9 @@ def run_benchmark(
                 random_draws=config.random_draws,
                 seed=config.split_seed,
                 features=inputs.features,
+                progress=(lambda d, t, m, _z=size: progress(0, 0, f"search @ {_z:g}: candidate {d}/{t}"))
+                if progress
+                else None,
                 cancel=cancel,
             )
             save_search(out_dir, dataset.name, inputs.run_key, result)
