@@ -19,6 +19,7 @@ from euds_core.experiments.benchmark import (
 )
 
 ARGS = ["--encoder", "hashing", "--tokenizer", "whitespace", "--scores", "information,ttr,classifier_entropy"]
+ARGS += ["--step", "0.4", "--random-draws", "2"]  # a small search: the tests check the plumbing
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_a_changed_setting_never_reuses_cells(odd_csv, tmp_path):
     from euds_core.data.datasets import load_dataset
 
     ds = load_dataset(str(odd_csv), text_col="Ütterance", label_col="klass#")
-    base = dict(mode="proxy", sizes=[0.2], seeds=[0], samplers=False, scores=["information"])
+    base = dict(mode="proxy", sizes=[0.2], seeds=[0], samplers=False, scores=["information"], search_step=0.4)
     options = {"encoder": "hashing", "tokenizer": "whitespace"}
     first = run_benchmark(ds, BenchmarkConfig(**base, options=options), tmp_path)
     other = run_benchmark(ds, BenchmarkConfig(**base, options=options, label_balanced=False), tmp_path)
