@@ -75,3 +75,30 @@ def test_pure_noise_scores_beat_nothing():
     result = search_selection(emb, truth, scores, split, 0.2, step=0.2, balance=(True, False), dedup=(False,))
     assert result.winner is None and result.verdict == NOTHING_BEATS_RANDOM
     assert result.gain_pick >= result.gain_confirm  # the picked gain is the optimistic one
+
+
+def test_cli_search_selection(tmp_path, capsys):
+    import pandas as pd
+
+    from euds_core.cli import main
+
+    rng = np.random.default_rng(0)
+    vocab = {"a": "sheep wool lamb flock", "b": "boat sail anchor mast", "c": "oven bake flour broth"}
+    n = 300
+    truth = np.array(list(vocab))[np.arange(n) % 3]
+    texts = [" ".join(rng.choice(vocab[t].split(), 3)) + " the of and" for t in truth]
+    score = rng.random(n)
+    labels = np.where(score > 0.5, rng.choice(list(vocab), n), truth)  # high scores: label noise
+    frame = pd.DataFrame({"id": range(n), "text": texts, "label": labels, "information": score, "ttr": rng.random(n)})
+    path = tmp_path / "s.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "cands.csv"
+    cmd = ["search-selection", str(path), "--sizes", "0.2", "--step", "0.2", "--encoder", "hashing", "--out", str(out)]
+    assert main(cmd) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("size 0.2: ") and "rank agreement" in lines[0]
+    cands = pd.read_csv(out)
+    assert set(cands.score) == {"information", "ttr"} and len(cands) == 2 * 5 * 2 * 2
+    assert set(cands.label_balanced) == {True, False} and set(cands.dedup) == {True, False}
+    assert main([*cmd[:-2], "--scores", "nope", "--out", str(out)]) == 2
+    assert "no score column 'nope'" in capsys.readouterr().err
