@@ -167,3 +167,47 @@ def best_cell_actions(dataset, grid, score: str, form_spec: GridSpec, scores, op
     if right.button("Open the best cell on Explore", key="ft_open_best"):
         return float(best.p_lo), float(best.p_hi)
     return None
+
+
+# ---------------------------------------------------------------------------------------------- selection study
+
+STUDY_SIZES = (0.1, 0.16, 0.25)
+
+
+def study_args(dataset_id: str, form_spec: GridSpec, scores: list[str], size: float, seeds: int, options: dict):
+    """The ``selection_study`` job's args: the form's model and training settings, the cached scores."""
+    from dataclasses import asdict
+
+    return {
+        "dataset_id": dataset_id,
+        "sizes": [float(size)],
+        "seeds": list(range(int(seeds))),
+        "scores": list(scores),
+        "options": options,
+        "label_balanced": True,
+        "config": asdict(form_spec.config),
+        "threads": 2,
+    }
+
+
+def study_results(dataset_id: str) -> None:
+    """The latest study: the search's word per size, the leaderboard (with verdicts) and the curve."""
+    from euds_core.experiments.benchmark import leaderboard, load_study
+    from ui.finetune_charts import accuracy_vs_size_figure
+
+    cells, searches = load_study(dataset_id)
+    if cells.empty:
+        st.info("No selection study yet: press the button above (it fine-tunes 3 methods x seeds; minutes on a GPU).")
+        return
+    for s in searches:
+        st.text(f"Search at size {s['size']:g} (pool's validation split): {s['verdict']}")
+    board = leaderboard(cells)
+    shown = board[
+        ["method", "size_fraction", "seeds", "n_train", "accuracy", "ci_low", "ci_high", "gain_pt", "verdict"]
+    ]
+    st.dataframe(shown, hide_index=True, width="stretch")
+    runs = cells.rename(columns={"method": "strategy"}).assign(train_seconds=cells["seconds"])
+    st.plotly_chart(accuracy_vs_size_figure(runs), key="ft_study_curve", width="stretch")
+    auto = cells[cells["method"] == "auto"]["choice"]
+    if len(auto):
+        st.caption(f"auto trained on: {auto.iloc[0]}")

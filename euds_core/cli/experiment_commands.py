@@ -356,9 +356,7 @@ def cmd_benchmark(args) -> int:
         finally:
             bar.close()
         all_cells.append(cells)
-        from euds_core.experiments.benchmark import read_cells
-
-        keys += list(read_cells(out_dir / "cells.csv").query("dataset == @dataset.name")["run_key"].unique())
+        keys.append(cells.attrs["run_key"])
     board = write_leaderboard(pd.concat(all_cells, ignore_index=True), out_dir, mode=config.mode, run_keys=keys)
     for r in board.itertuples():
         if r.method in ("auto", "full", "random"):

@@ -91,6 +91,8 @@ class BenchmarkConfig:
     test_fraction: float = 0.2
     split_seed: int = 0
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    methods: list[str] | None = None  # a subset of benchmark_methods() (None: all of them)
+    cached_only: bool = False  # use the scores already cached (the app's study), never start scoring
 
     def check(self) -> None:
         if self.mode not in ("proxy", "finetune"):
@@ -165,7 +167,16 @@ def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=No
     labels = dataset.table["label"].astype(str).to_numpy()
     if len(np.unique(labels)) < 2:
         raise EudsInputError(f"{dataset.name}: the benchmark needs at least two label classes")
-    scores = score_dataset(dataset, list(config.scores), options=config.options, progress=progress, cancel=cancel)
+    scores = score_dataset(
+        dataset,
+        list(config.scores),
+        options=config.options,
+        progress=progress,
+        cancel=cancel,
+        cached_only=config.cached_only,
+    )
+    if scores.empty or not len(scores.columns):
+        raise EudsInputError(f"{dataset.name}: no computed scores to select by; score the dataset first")
     embeddings = compute_embeddings(
         dataset.table, encoder=config.encoder, cache=DatasetCache(dataset.id), cancel=cancel
     )
@@ -298,6 +309,8 @@ def run_benchmark(
     )
     inputs = prepare_inputs(dataset, config, progress=scoring, cancel=cancel)
     methods = benchmark_methods(list(inputs.pool_scores.columns), samplers=config.samplers)
+    if config.methods is not None:
+        methods = [m for m in methods if m in config.methods]
     cells = planned_cells(methods, config.sizes, config.seeds)
     searches = cached_searches(out_dir, inputs.run_key)
     winners: dict[float, Candidate | None] = {}
@@ -370,7 +383,9 @@ def run_benchmark(
     mine = saved[(saved["run_key"] == inputs.run_key) & (saved["dataset"] == dataset.name)]
     wanted = {(m, z, d) for m, z, d in cells}
     keep = [(r.method, round(float(r.size_fraction), 6), int(r.seed)) in wanted for r in mine.itertuples()]
-    return mine[keep][CELL_COLUMNS].reset_index(drop=True)
+    result = mine[keep][CELL_COLUMNS].reset_index(drop=True)
+    result.attrs["run_key"] = inputs.run_key  # which searches (search.json) belong to these cells
+    return result
 
 
 # ---------------------------------------------------------------------------------------------- leaderboard
@@ -451,7 +466,7 @@ def leaderboard_markdown(board: pd.DataFrame, searches: list[dict], *, mode: str
 
 def write_leaderboard(cells: pd.DataFrame, out_dir: str | Path, *, mode: str, run_keys: list[str]) -> pd.DataFrame:
     """``DIR/leaderboard.csv`` (the tidy cells) and ``DIR/leaderboard.md``; returns the summary board."""
-    from euds_core.storage.atomic_files import atomic_path, write_text_atomic
+    from euds_core.storage.atomic_files import atomic_path, write_json_atomic, write_text_atomic
 
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "leaderboard.csv") as tmp:
@@ -461,4 +476,65 @@ def write_leaderboard(cells: pd.DataFrame, out_dir: str | Path, *, mode: str, ru
     searches = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
     searches = [s for s in searches if s.get("run_key") in run_keys]
     write_text_atomic(out_dir / "leaderboard.md", leaderboard_markdown(board, searches, mode=mode))
+    write_json_atomic(out_dir / "leaderboard.json", {"mode": mode, "run_keys": run_keys}, indent=1)
     return board
+
+
+# ---------------------------------------------------------------------------------------------- the app's study
+
+
+def study_dir(dataset_id: str) -> Path:
+    """Where the Fine-tune page's selection study of a dataset keeps its cells and leaderboard."""
+    from euds_core.storage.workspace import workspace_dir
+
+    return workspace_dir("selection_study") / dataset_id
+
+
+STUDY_METHODS = ["random", "full", "auto"]
+
+
+def study_job(args: dict, update: Callable[[float, str], None], cancelled: Callable[[], bool]) -> dict:
+    """The ``selection_study`` job: search a selection on the pool's validation split (proxy), then confirm its
+    winner against random at the same size and the full pool with real fine-tunes on the test split.
+
+    args = {dataset_id, sizes, seeds, scores, options, config (FinetuneConfig fields), label_balanced, threads}.
+    """
+    import torch
+
+    from euds_core.data.datasets import load_saved_dataset
+
+    if args.get("threads"):
+        torch.set_num_threads(int(args["threads"]))
+    dataset = load_saved_dataset(args["dataset_id"])
+    fields = FinetuneConfig.__dataclass_fields__
+    config = BenchmarkConfig(
+        mode="finetune",
+        sizes=[float(s) for s in args.get("sizes", [0.16])],
+        seeds=[int(s) for s in args.get("seeds", [0, 1, 2])],
+        scores=list(args["scores"]),
+        options=args.get("options") or {},
+        label_balanced=bool(args.get("label_balanced", True)),
+        finetune=FinetuneConfig(**{k: v for k, v in (args.get("config") or {}).items() if k in fields}),
+        methods=list(STUDY_METHODS),
+        cached_only=True,
+    )
+    out = study_dir(dataset.id)
+
+    def progress(done: int, total: int, message: str) -> None:
+        update(done / total if total else 0.0, message)
+
+    cells = run_benchmark(dataset, config, out, progress=progress, cancel=cancelled)
+    board = write_leaderboard(cells, out, mode="finetune", run_keys=[cells.attrs["run_key"]])
+    return {"cells": len(cells), "rows": len(board)}
+
+
+def load_study(dataset_id: str) -> tuple[pd.DataFrame, list[dict]]:
+    """(cells of the latest study, its search summaries); empty when none ran yet."""
+    out = study_dir(dataset_id)
+    path = out / "leaderboard.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=CELL_COLUMNS), []
+    cells = pd.read_csv(path, keep_default_na=False, dtype={"choice": str})
+    searches = json.loads((out / "search.json").read_text(encoding="utf-8")) if (out / "search.json").exists() else []
+    keys = json.loads((out / "leaderboard.json").read_text(encoding="utf-8"))["run_keys"]
+    return cells, [s for s in searches if s.get("run_key") in keys]
