@@ -174,3 +174,20 @@ def test_search_label_balanced_cells_keep_the_mix():
     assert low.accuracy > 0.9  # both classes present: the proxy separates them
     glob = search_interval(emb, labels, scores["igse"].to_numpy(), min_keep=0.4, step=0.2, pca_dims=4, split=split)
     assert glob[(glob.p_lo == 0.0) & (glob.p_hi == 0.4)].accuracy.iloc[0] < 0.8  # class a only: predicts a
+
+
+def test_cli_export_label_balanced_then_rebuild(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    tiny_dataset(60).table.to_csv(data, index=False)
+    out = tmp_path / "subset.csv"
+    cols = ["--id-col", "id", "--label-col", "label", "--tokenizer", "whitespace"]
+    cmd = ["export", str(data), *cols, "--score", "information", "--plo", "0", "--phi", "0.3", "--out", str(out)]
+    assert main([*cmd, "--label-balanced"]) == 0
+    first = capsys.readouterr().out
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["bounds"][0]["label_balanced"] is True and manifest["spec"]["intervals"][0]["label_balanced"]
+    again = tmp_path / "again.csv"
+    assert main(["select", "--manifest", str(tmp_path / "manifest.json"), "--out", str(again)]) == 0
+    assert capsys.readouterr().out == first and again.read_bytes() == out.read_bytes()
+    assert main([*cmd[:-6], "--label-balanced", "--out", str(out)]) == 2  # no interval to balance
+    assert "needs an interval" in capsys.readouterr().err
