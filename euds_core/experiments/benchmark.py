@@ -123,6 +123,7 @@ class BenchmarkConfig:
             "mode": self.mode,
             "scores": selection_inputs_digest(scores, list(scores.columns)),
             "encoder": encoder_id(self.encoder),
+            "options": self.options,
             "label_balanced": self.label_balanced,
             "search": [self.search_step, self.random_draws],
             "split": [self.test_fraction, self.split_seed],
@@ -156,8 +157,9 @@ class BenchInputs:
 
 
 def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=None) -> BenchInputs:
-    """Score the dataset (cached), embed it (cached), split it, and refit label-using scores."""
-    from euds_core.experiments.pool_scores import pool_fitted_scores
+    """Score the dataset (cached), embed it (cached), split it, and fit label-using scores on the pool and on
+    ``search_train`` only: their whole-table values (which see test labels) are never computed here."""
+    from euds_core.experiments.pool_scores import pool_fitted_scores, uses_labels
     from euds_core.models.embeddings import compute_embeddings
     from euds_core.scoring.engine import score_dataset
     from euds_core.storage.cache import DatasetCache
@@ -167,21 +169,24 @@ def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=No
     labels = dataset.table["label"].astype(str).to_numpy()
     if len(np.unique(labels)) < 2:
         raise EudsInputError(f"{dataset.name}: the benchmark needs at least two label classes")
-    scores = score_dataset(
-        dataset,
-        list(config.scores),
-        options=config.options,
-        progress=progress,
-        cancel=cancel,
-        cached_only=config.cached_only,
-    )
-    if scores.empty or not len(scores.columns):
+    fitted_only = [n for n in dict.fromkeys(config.scores) if uses_labels(n)]
+    plain = [n for n in config.scores if n not in fitted_only]
+    scores = pd.DataFrame(index=dataset.table.index)
+    if plain:
+        scores = score_dataset(
+            dataset, plain, options=config.options, progress=progress, cancel=cancel, cached_only=config.cached_only
+        )
+    # Placeholders: pool_fitted_scores replaces every label-using column with values fitted on the given rows.
+    scores = scores.assign(**{n: np.zeros(len(scores), dtype=np.float32) for n in fitted_only})
+    if not len(scores.columns):
         raise EudsInputError(f"{dataset.name}: no computed scores to select by; score the dataset first")
     embeddings = compute_embeddings(
         dataset.table, encoder=config.encoder, cache=DatasetCache(dataset.id), cancel=cancel
     )
     split = experiment_split(labels, len(labels), test_fraction=config.test_fraction, split_seed=config.split_seed)
     fit = dict(dataset_id=dataset.id, options=config.options)
+    if fitted_only and progress:
+        progress("label-using scores", 0, 0, f"fitting {', '.join(fitted_only)} on the pool rows only")
     return BenchInputs(
         table=dataset.table,
         labels=labels,
