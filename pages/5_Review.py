@@ -22,7 +22,7 @@ from ui.review_data import (
     sort_table,
     undo,
 )
-from ui.review_interval import dataset_labels, selection_inputs, selection_mask
+from ui.review_interval import selection_inputs, selection_mask
 from ui.score_variants import selection_scores
 from ui.selection import current_selection, notice, selection_banner
 from ui.state import page_dataset
@@ -39,7 +39,7 @@ if scores.empty:
     st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
 current = selection_inputs(scored, current, top, "review")
 interval = current.intervals[0] if current.intervals else None
-in_interval = selection_mask(current, scores, dataset_labels(dataset))
+in_interval = selection_mask(current, scores, dataset)
 selection_banner(top, current, int(in_interval.sum()), len(in_interval), scored.labels.get(current.score or "", ""))
 decisions = review.effective_decisions(dataset.id)
 mapped = dataset_map(dataset)

@@ -21,7 +21,7 @@ from ui.export_view import (
     save_to_workspace,
     show_saved,
 )
-from ui.review_interval import dataset_labels, selection_inputs, selection_mask, selection_spec
+from ui.review_interval import selection_inputs, selection_mask, selection_spec
 from ui.score_variants import selection_scores
 from ui.selection import current_selection, describe_selection, notice, selection_banner
 from ui.state import page_dataset
@@ -40,7 +40,7 @@ with st.expander("Change the selection (shared with Explore and Review)", expand
         st.info("No scores yet: the export holds every row, with the review's overrides applied.")
 overrides = review.effective_overrides(dataset.id)
 spec = selection_spec(dataset, current, scored, overrides)
-in_interval = selection_mask(current, scores, dataset_labels(dataset))
+in_interval = selection_mask(current, scores, dataset)
 variant = scored.labels.get(current.score or "", "")
 selection_banner(top, current, int(in_interval.sum()), len(in_interval), variant)
 

@@ -116,9 +116,10 @@ def dataset_labels(dataset: Dataset) -> np.ndarray | None:
     return dataset.table["label"].astype(str).to_numpy() if "label" in dataset.table.columns else None
 
 
-def selection_mask(selection: Selection, scores: pd.DataFrame, labels: np.ndarray | None = None) -> np.ndarray:
-    """(n,) bool: the rows inside every interval of the selection (all rows without one); ``labels`` (the
-    dataset's label column) serve a label-balanced interval."""
+def selection_mask(selection: Selection, scores: pd.DataFrame, dataset: Dataset | None = None) -> np.ndarray:
+    """(n,) bool: the rows inside every interval of the selection (all rows without one); the ``dataset``'s
+    labels serve a label-balanced interval."""
+    labels = dataset_labels(dataset) if dataset is not None else None
     mask = np.ones(len(scores), dtype=bool)
     for interval in selection.intervals:
         mask &= interval.mask(scores[interval.score].to_numpy(dtype=np.float64), SEED, labels)
