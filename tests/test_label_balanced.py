@@ -191,3 +191,27 @@ def test_cli_export_label_balanced_then_rebuild(tmp_path, capsys):
     assert capsys.readouterr().out == first and again.read_bytes() == out.read_bytes()
     assert main([*cmd[:-6], "--label-balanced", "--out", str(out)]) == 2  # no interval to balance
     assert "needs an interval" in capsys.readouterr().err
+
+
+def test_cli_finetune_balances_by_default_and_the_flag_turns_it_off(tmp_path, capsys):
+    import re
+
+    from euds_core.experiments.finetune import load_runs
+    from tests.test_finetune import build_tiny_bert, finetune_args, tiny_table
+
+    table = tiny_table(50)
+    data = tmp_path / "odd.csv"
+    pd.DataFrame({"Blurb (text)": table["text"], "Critic Verdict": table["label"]}).to_csv(data, index=False)
+    scores = pd.DataFrame({"id": [f"row-{i}" for i in range(50)], "text": table["text"], "label": table["label"]})
+    scores["igse"] = np.random.default_rng(0).random(50).astype(np.float32)
+    scores.to_parquet(tmp_path / "s.parquet")
+    model = build_tiny_bert(tmp_path / "bert")
+    extra = ["--strategies", "interval:0.2-0.6:balanced,random", "--seeds", "1"]
+    args = finetune_args(data, tmp_path / "s.parquet", model, tmp_path / "r.csv", *extra)
+    assert main(args) == 0
+    dataset_id = re.search(r"\[dataset id (\w+)\]", capsys.readouterr().out).group(1)
+    assert main([*args, "--no-label-balanced"]) == 0
+    runs = load_runs(dataset_id)
+    assert runs.grid_key.nunique() == 2  # balanced and global grids never share runs
+    assert set(runs.strategy) == {"interval:0.2-0.6:balanced", "random"}
+    assert (runs[runs.strategy == "random"].n_train == 16).all()  # round(0.4 * 40 pool rows)
