@@ -21,6 +21,7 @@ from ui.explore import (
     interval_bounds,
     interval_controls,
     interval_mask,
+    label_balanced_control,
     remember_applied,
     stored_interval,
 )
@@ -38,6 +39,7 @@ from ui.explore_views import (
 )
 from ui.jobs_view import jobs_panel
 from ui.map_view import embedding_map_section
+from ui.review_interval import dataset_labels
 from ui.score_variants import selection_scores, variant_key
 from ui.scores import partial_scores, running_scores, score_options
 from ui.selection import (
@@ -137,9 +139,11 @@ if bounds_dragged and st.session_state.get("_applied_box") != (active, bounds_dr
     apply_box_selection(active, values, bounds_dragged)
 
 interval = interval_controls(active, values)
+label_values = dataset_labels(dataset)
+interval = label_balanced_control(interval, label_values)
 # names the arrays: the options, the columns, and the params of any other variant shown
 index_key = (dataset.id, json.dumps(score_options(), sort_keys=True), json.dumps(scored.params, sort_keys=True))
-kept = interval_mask(interval, values, (*index_key, active))
+kept = interval_mask(interval, values, (*index_key, active), label_values)
 drawn_bounds = {}
 for member in members[1:]:
     member_values = scores[member].to_numpy()

@@ -34,7 +34,7 @@ if scores.empty:
     st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
 current = selection_inputs(scored, current, top, "review")
 interval = current.intervals[0] if current.intervals else None
-in_interval = selection_mask(current, scores)
+in_interval = selection_mask(current, scores, dataset)
 selection_banner(top, current, int(in_interval.sum()), len(in_interval), scored.labels.get(current.score or "", ""))
 decisions = review.effective_decisions(dataset.id)
 mapped = dataset_map(dataset)

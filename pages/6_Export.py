@@ -35,7 +35,7 @@ with st.expander("Change the selection (shared with Explore and Review)", expand
         st.info("No scores yet: the export holds every row, with the review's overrides applied.")
 overrides = review.effective_overrides(dataset.id)
 spec = selection_spec(dataset, current, scored, overrides)
-in_interval = selection_mask(current, scores)
+in_interval = selection_mask(current, scores, dataset)
 variant = scored.labels.get(current.score or "", "")
 selection_banner(top, current, int(in_interval.sum()), len(in_interval), variant)
 

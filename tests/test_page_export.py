@@ -61,6 +61,7 @@ def test_export_page_manifest_matches_interval_and_review(dataset, workspace):
         "hi": 0.75,
         "keep": None,
         "band": "middle",
+        "label_balanced": False,
     }
     assert manifest["override_count"] == 2 and manifest["spec"]["overrides"] == {"s0": "keep", "s1": "drop"}
     assert manifest["subset"]["format"] == "jsonl" and manifest["subset"]["file"] == "tiny-subset.jsonl"

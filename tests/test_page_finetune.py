@@ -182,3 +182,43 @@ def test_confirm_runs_the_best_cell_against_random_and_full_then_shows_the_verdi
     assert lines and lines[0].startswith("size 0.4: interval:0.2-0.6 vs random: better by 9.6 pt (95 % CI")
     curve = at.get("plotly_chart")[0].proto.spec
     assert '"arrayminus"' in curve  # error bars are the CI, drawn both ways
+
+
+def test_selection_study_job_and_its_view(tmp_path):
+    """The study job (search on validation, fine-tunes of auto / random / full on test) and the page's view."""
+    from dataclasses import asdict
+
+    from euds_core.experiments.benchmark import load_study, study_job
+    from tests.test_finetune import tiny_config
+
+    ds = Dataset(name="tiny <b>reviews</b>", task="classification", table=tiny_table(120))
+    save_dataset(ds)
+    options = {"tokenizer": "whitespace", "encoder": "hashing"}
+    score_dataset(ds, ["information"], options=options)
+    model = build_tiny_bert(tmp_path / "bert")
+    messages = []
+    args = {
+        "dataset_id": ds.id,
+        "sizes": [0.25],
+        "seeds": [0, 1],
+        "scores": ["information"],
+        "options": options,
+        "config": asdict(tiny_config(model)),
+    }
+    result = study_job(args, lambda f, m: messages.append((f, m)), lambda: False)
+    assert result["cells"] == 2 * 2 + 2  # (auto, random) x 2 seeds at 0.25, full once per seed
+    cells, searches = load_study(ds.id)
+    assert set(cells.method) == {"auto", "random", "full"} and len(searches) == 1
+    assert messages and any("search" in m for _, m in messages)
+    # Resumed: the same study trains nothing new.
+    again = study_job(args, lambda f, m: None, lambda: False)
+    assert again["cells"] == result["cells"]
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "4_Fine_tune.py"), default_timeout=60)
+    at.session_state["dataset_spec"] = ds.id
+    at.session_state["score_options"] = options
+    at.run()
+    assert not at.exception and not at.error
+    assert any(t.value.startswith("Search at size 0.25") for t in at.text)
+    board = at.dataframe[-1].value
+    assert set(board["method"]) == {"auto", "random", "full"}
+    assert at.button(key="ft_study").proto.label == "Run the selection study"

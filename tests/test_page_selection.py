@@ -161,3 +161,24 @@ def test_the_reviewer_name_survives_a_reload(pages):
     assert all("reviewer=ann" in link.proto.query_string for link in at.sidebar.get("page_link"))
     reloaded = open_("pages/3_Explore.py", score="information", reviewer="ann")  # a new session, same URL
     assert reloaded.text_input(key="reviewer").value == "ann"
+
+
+def test_label_balanced_rides_in_the_url_and_every_page_keeps_it(pages):
+    from euds_core.selection.intervals import select_percentile_balanced
+
+    ds, scores, open_ = pages
+    labels = ds.table["label"].astype(str).to_numpy()
+    assert _from({"score": ["igse"], "plo": ["0.1"], "phi": ["0.4"], "balanced": ["1"]}).intervals[0].label_balanced
+    at = open_("pages/3_Explore.py", score="semantic", plo="0.00", phi="0.30", balanced="1")
+    assert at.checkbox(key="explore_label_balanced").value is True
+    kept = int(select_percentile_balanced(scores["semantic"], labels, 0.0, 0.3).sum())
+    assert banner(at) == (f"Selection: semantic percentile 0.00–0.30, within each label · kept {kept:,} of {N_ROWS:,}")
+    at.switch_page("pages/6_Export.py").run()
+    assert not at.exception
+    assert "within each label" in banner(at) and banner(at).endswith(f"kept {kept:,} of {N_ROWS:,}")
+    assert next(m.value for m in at.metric if m.label == "Rows exported") == f"{kept:,}"
+    at.switch_page("pages/3_Explore.py").run()
+    at.checkbox(key="explore_label_balanced").uncheck().run()
+    kept = int(select_percentile(scores["semantic"], 0.0, 0.3).sum())
+    assert banner(at) == f"Selection: semantic percentile 0.00–0.30 · kept {kept:,} of {N_ROWS:,}"
+    assert "balanced" not in at.query_params

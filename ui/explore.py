@@ -8,6 +8,8 @@ widgets when it changes, and the page writes the widgets back as the current sel
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
@@ -144,6 +146,7 @@ def apply_selection(selection: Selection, names: list[str], values_of, top) -> b
         else:
             set_interval(interval.score, values, mode="keep", keep=float(interval.keep), band=str(interval.band))
     st.session_state["explore_score"] = selection.intervals[0].score
+    st.session_state[BALANCED_KEY] = bool(selection.intervals[0].label_balanced)
     st.session_state["explore_combine"] = "Intersection" if len(selection.intervals) > 1 else "One score"
     if len(selection.intervals) > 1:
         st.session_state["explore_members"] = [i.score for i in selection.intervals[1:]]
@@ -160,13 +163,36 @@ def _score_index(key: tuple, _values: np.ndarray) -> SortedScoreIndex:
     return SortedScoreIndex(_values, seed=SEED)
 
 
-def interval_mask(interval: Interval, values: np.ndarray, key: tuple | None = None) -> np.ndarray:
+def interval_mask(
+    interval: Interval, values: np.ndarray, key: tuple | None = None, labels: np.ndarray | None = None
+) -> np.ndarray:
     """(n,) bool keep-mask. With a ``key`` naming the array (dataset id, score, options), a pre-sorted index is
-    built once and reused, so a drag costs a searchsorted plus the O(kept) mask (same result as select)."""
+    built once and reused, so a drag costs a searchsorted plus the O(kept) mask (same result as select).
+    A label-balanced interval ranks within each label group (``labels``), without the index."""
+    if key is None or interval.label_balanced:
+        return interval.mask(values.astype(np.float64), SEED, labels)
     if key is None:
         return interval.mask(values.astype(np.float64), SEED)
     index = _score_index(key, values)
     return index.kept_mask(index.span_for(interval))
+
+
+BALANCED_KEY = "explore_label_balanced"
+
+
+def label_balanced_control(interval: Interval, labels: np.ndarray | None) -> Interval:
+    """The "within each label" checkbox: the interval applied per label group keeps the label proportions.
+    Off (and disabled) without labels or for raw-value bounds, which do not depend on the other rows."""
+    usable = labels is not None and interval.mode != "threshold"
+    checked = st.checkbox(
+        "Keep the label proportions (apply the interval within each label)",
+        key=BALANCED_KEY,
+        disabled=not usable,
+        help="ranks are computed within each class, so the kept rows keep the label mix of the whole dataset"
+        if usable
+        else "needs a label column and percentile or keep bounds",
+    )
+    return replace(interval, label_balanced=bool(checked and usable))
 
 
 def stored_interval(score: str, values: np.ndarray) -> Interval:

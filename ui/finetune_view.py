@@ -26,7 +26,18 @@ POLL_SECONDS = 2.0
 CONFIRM_SEEDS = 5  # the confirmation's default: enough to put a CI on a difference of a few points
 
 
-def build_spec(*, strategies, sizes, seeds: int, score, band, model: str, epochs: int, max_len: int) -> GridSpec:
+def build_spec(
+    *,
+    strategies,
+    sizes,
+    seeds: int,
+    score,
+    band,
+    model: str,
+    epochs: int,
+    max_len: int,
+    label_balanced: bool = False,
+) -> GridSpec:
     config = FinetuneConfig(model=model.strip() or "packaged:minilm", epochs=int(epochs), max_len=int(max_len))
     return GridSpec(
         strategies=list(strategies),
@@ -35,6 +46,7 @@ def build_spec(*, strategies, sizes, seeds: int, score, band, model: str, epochs
         score=score,
         band=band,
         config=config,
+        label_balanced=label_balanced,
     )
 
 
@@ -48,21 +60,25 @@ def spec_args(dataset_id: str, spec: GridSpec, options: dict) -> dict:
         "seeds": spec.seeds,
         "score": spec.score,
         "band": spec.band,
+        "label_balanced": spec.label_balanced,
         "config": asdict(spec.config),
         "options": options,
         "threads": 2,
     }
 
 
-def confirm_spec(form_spec: GridSpec, score: str, p_lo: float, p_hi: float, seeds: int) -> GridSpec:
-    """The search's confirmation: that exact interval vs random at the same size vs full, on the test split,
-    with the form's model and training settings."""
+def confirm_spec(
+    form_spec: GridSpec, score: str, p_lo: float, p_hi: float, seeds: int, label_balanced: bool = False
+) -> GridSpec:
+    """The search's confirmation: that exact interval (label-balanced when the search was) vs random at the same
+    size vs full, on the test split, with the form's model and training settings."""
     return GridSpec(
-        strategies=[interval_strategy(p_lo, p_hi), "random", "full"],
+        strategies=[interval_strategy(p_lo, p_hi, label_balanced), "random", "full"],
         sizes=[],
         seeds=list(range(int(seeds))),
         score=score,
         config=form_spec.config,
+        label_balanced=label_balanced,
     )
 
 
@@ -144,9 +160,54 @@ def best_cell_actions(dataset, grid, score: str, form_spec: GridSpec, scores, op
     left, middle, right = st.columns([2, 1, 2], vertical_alignment="bottom")
     seeds = middle.number_input("Seeds", 2, 20, CONFIRM_SEEDS, key="ft_confirm_seeds")
     if left.button("Confirm with a fine-tune", key="ft_confirm", type="primary"):
-        confirm = confirm_spec(form_spec, score, float(best.p_lo), float(best.p_hi), seeds)
+        balanced = bool(best.get("label_balanced", False))  # grids saved before the option were global
+        confirm = confirm_spec(form_spec, score, float(best.p_lo), float(best.p_hi), seeds, balanced)
         if start_grid(dataset, confirm, scores, options):
             st.rerun()
     if right.button("Open the best cell on Explore", key="ft_open_best"):
         return float(best.p_lo), float(best.p_hi)
     return None
+
+
+# ---------------------------------------------------------------------------------------------- selection study
+
+STUDY_SIZES = (0.1, 0.16, 0.25)
+
+
+def study_args(dataset_id: str, form_spec: GridSpec, scores: list[str], size: float, seeds: int, options: dict):
+    """The ``selection_study`` job's args: the form's model and training settings, the cached scores."""
+    from dataclasses import asdict
+
+    return {
+        "dataset_id": dataset_id,
+        "sizes": [float(size)],
+        "seeds": list(range(int(seeds))),
+        "scores": list(scores),
+        "options": options,
+        "label_balanced": True,
+        "config": asdict(form_spec.config),
+        "threads": 2,
+    }
+
+
+def study_results(dataset_id: str) -> None:
+    """The latest study: the search's word per size, the leaderboard (with verdicts) and the curve."""
+    from euds_core.experiments.benchmark import leaderboard, load_study
+    from ui.finetune_charts import accuracy_vs_size_figure
+
+    cells, searches = load_study(dataset_id)
+    if cells.empty:
+        st.info("No selection study yet: press the button above (it fine-tunes 3 methods x seeds; minutes on a GPU).")
+        return
+    for s in searches:
+        st.text(f"Search at size {s['size']:g} (pool's validation split): {s['verdict']}")
+    board = leaderboard(cells)
+    shown = board[
+        ["method", "size_fraction", "seeds", "n_train", "accuracy", "ci_low", "ci_high", "gain_pt", "verdict"]
+    ]
+    st.dataframe(shown, hide_index=True, width="stretch")
+    runs = cells.rename(columns={"method": "strategy"}).assign(train_seconds=cells["seconds"])
+    st.plotly_chart(accuracy_vs_size_figure(runs), key="ft_study_curve", width="stretch")
+    auto = cells[cells["method"] == "auto"]["choice"]
+    if len(auto):
+        st.caption(f"auto trained on: {auto.iloc[0]}")

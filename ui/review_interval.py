@@ -7,6 +7,8 @@ so Explore, Review and Export show one selection.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -108,6 +110,9 @@ def selection_inputs(scored: SelectionScores, selection: Selection, top, page: s
         keep = c3.number_input("Keep fraction", 0.01, 1.0, step=0.05, key="review_keep")
         band = c4.selectbox("Band", ["low", "middle", "high"], key="review_band")
         interval = Interval(score, "keep", keep=float(keep), band=band)
+    previous = usable.intervals[0] if usable.intervals else None
+    if previous is not None and previous.label_balanced and interval.mode != "threshold":
+        interval = replace(interval, label_balanced=True)  # set on Explore; this editor has no such box
     extras = tuple(i for i in usable.intervals[1:] if i.score != score)
     if extras:
         st.caption("Intersected with (set on Explore): " + "; ".join(describe_interval(i) for i in extras))
@@ -120,11 +125,18 @@ def _make_current(page: str, selection: Selection) -> Selection:
     return selection
 
 
-def selection_mask(selection: Selection, scores: pd.DataFrame) -> np.ndarray:
-    """(n,) bool: the rows inside every interval of the selection (all rows without one)."""
+def dataset_labels(dataset: Dataset) -> np.ndarray | None:
+    """The label column as strings (what a label-balanced interval groups by); None without labels."""
+    return dataset.table["label"].astype(str).to_numpy() if "label" in dataset.table.columns else None
+
+
+def selection_mask(selection: Selection, scores: pd.DataFrame, dataset: Dataset | None = None) -> np.ndarray:
+    """(n,) bool: the rows inside every interval of the selection (all rows without one); the ``dataset``'s
+    labels serve a label-balanced interval."""
+    labels = dataset_labels(dataset) if dataset is not None else None
     mask = np.ones(len(scores), dtype=bool)
     for interval in selection.intervals:
-        mask &= interval.mask(scores[interval.score].to_numpy(dtype=np.float64), SEED)
+        mask &= interval.mask(scores[interval.score].to_numpy(dtype=np.float64), SEED, labels)
     return mask
 
 

@@ -5,8 +5,9 @@ so a page can be bookmarked, reloaded or shared and shows the same rows. The URL
 selection (a shared link, a reload); a URL without one (a bare page link) takes the session's.
 
 URL: ``dataset``, ``score`` (+ ``variant``, the params hash of a cached score variant), the bounds as
-``plo``/``phi`` (percentiles), ``lo``/``hi`` (raw values) or ``keep``/``band``, and one ``also`` per further
-interval intersected with the first (``also=semantic:percentile:0.1:0.9``). Review overrides are not in the
+``plo``/``phi`` (percentiles), ``lo``/``hi`` (raw values) or ``keep``/``band``, ``balanced=1`` when the first
+interval is applied within each label group, and one ``also`` per further interval intersected with the first
+(``also=semantic:percentile:0.1:0.9``). Review overrides are not in the
 URL: they are stored decisions, always applied on top (the review overlay).
 """
 
@@ -20,7 +21,7 @@ from euds_core.selection.intervals import Interval
 from ui.state import current_dataset_spec
 
 SELECTION_KEY = "current_selection"
-URL_KEYS = ("dataset", "score", "variant", "plo", "phi", "lo", "hi", "keep", "band", "also")
+URL_KEYS = ("dataset", "score", "variant", "plo", "phi", "lo", "hi", "keep", "band", "balanced", "also")
 BOUND_KEYS = ("plo", "phi", "lo", "hi", "keep", "band")
 BANDS = ("low", "middle", "high")
 LOADED_KEY = "_selection_widgets_loaded"  # (page, selection) whose values the widgets hold
@@ -50,6 +51,8 @@ class Selection:
         if self.variant:
             params["variant"] = self.variant
         params.update(_bound_params(first))
+        if first.label_balanced:
+            params["balanced"] = "1"
         if len(self.intervals) > 1:
             params["also"] = [_also_param(i) for i in self.intervals[1:]]
         return params
@@ -112,6 +115,8 @@ def selection_from_params(dataset: str, get, get_all) -> Selection | None:
     except ValueError:
         unknown.append("the link's bounds are not numbers (full range shown)")
         first = Interval(score, "percentile", lo=0.0, hi=1.0)
+    if get("balanced") == "1" and first.mode != "threshold":  # balancing ranks within classes: no raw bounds
+        first = replace(first, label_balanced=True)
     more = []
     for text in get_all("also"):
         try:
@@ -175,11 +180,12 @@ def selection_link_params() -> dict[str, str | list[str]]:
 
 
 def describe_interval(interval: Interval) -> str:
+    balanced = ", within each label" if interval.label_balanced else ""
     if interval.mode == "percentile":
-        return f"{interval.score} percentile {interval.lo:.2f}–{interval.hi:.2f}"
+        return f"{interval.score} percentile {interval.lo:.2f}–{interval.hi:.2f}{balanced}"
     if interval.mode == "threshold":
         return f"{interval.score} values {interval.lo:.4g}–{interval.hi:.4g}"
-    return f"{interval.score} keep {interval.keep:.0%} ({interval.band})"
+    return f"{interval.score} keep {interval.keep:.0%} ({interval.band}{balanced})"
 
 
 def describe_selection(selection: Selection, variant_label: str = "") -> str:

@@ -2,7 +2,8 @@
 
 - :mod:`~euds_core.cli.data_commands`: ``datasets``, ``score``;
 - :mod:`~euds_core.cli.selection_commands`: ``select``, ``review``, ``export``;
-- :mod:`~euds_core.cli.experiment_commands`: ``finetune``, ``search-interval``;
+- :mod:`~euds_core.cli.experiment_commands`: ``finetune``, ``search-interval``, ``search-selection``,
+  ``benchmark``;
 - :mod:`~euds_core.cli.arguments`: the options they share.
 
 Bad input ends with exit code 2 and one ``error: ...`` line on stderr; never a traceback. This package may

@@ -34,6 +34,11 @@ def add_interval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plo", type=float, help="keep rows whose percentile rank is >= PLO (0..1)")
     p.add_argument("--phi", type=float, help="keep rows whose percentile rank is <= PHI (0..1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the tie-breaking order")
+    p.add_argument(
+        "--label-balanced",
+        action="store_true",
+        help="apply the --keep or --plo/--phi interval within each label group (keeps the label proportions)",
+    )
 
 
 def interval_from_args(args) -> Interval | None:
@@ -42,12 +47,17 @@ def interval_from_args(args) -> Interval | None:
     percentile = args.plo is not None or args.phi is not None
     if keep + threshold + percentile > 1:
         raise EudsInputError("give only one of: --keep F [--band ...], --lo/--hi, or --plo/--phi")
+    balanced = bool(getattr(args, "label_balanced", False))
+    if balanced and threshold:
+        raise EudsInputError("--label-balanced works with --keep or --plo/--phi, not --lo/--hi")
     if keep:
-        return Interval(args.score, "keep", keep=args.keep, band=args.band)
+        return Interval(args.score, "keep", keep=args.keep, band=args.band, label_balanced=balanced)
     if threshold:
         return Interval(args.score, "threshold", lo=args.lo, hi=args.hi)
     if percentile:
-        return Interval(args.score, "percentile", lo=args.plo, hi=args.phi)
+        return Interval(args.score, "percentile", lo=args.plo, hi=args.phi, label_balanced=balanced)
+    if balanced:
+        raise EudsInputError("--label-balanced needs an interval: --keep F or --plo/--phi")
     return None
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
@@ -42,6 +43,13 @@ def add_parsers(sub) -> None:
         default="interval,random",
         help="comma-separated: interval, interval:P_LO-P_HI (e.g. interval:0.2-0.6), random, full, a score name, "
         "a sampler name",
+    )
+    p.add_argument(
+        "--label-balanced",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="score bands (interval, interval:a-b, a score name) within each label group, keeping the pool's "
+        "label proportions (default: on for classification; --no-label-balanced turns it off)",
     )
     p.add_argument("--plo", type=float, help="with --phi: confirm the interval strategy interval:PLO-PHI")
     p.add_argument("--phi", type=float, help="upper percentile of --plo's interval")
@@ -75,10 +83,71 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
     p.add_argument("--random-draws", type=int, default=3, help="random subsets per size behind each cell's gain")
     p.add_argument(
+        "--label-balanced",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rank the score within each label group, so every cell keeps the label proportions (default: on)",
+    )
+    p.add_argument(
         "--encoder",
         help="frozen encoder folder (default: the packaged all-MiniLM-L6-v2; `hashing` for a model-free one)",
     )
     p.add_argument("--out", required=True, help="output .csv")
+    add_benchmark_parser(sub)
+
+    p = sub.add_parser(
+        "search-selection",
+        help="search scores x bands x label balance x near-duplicate removal for a selection that beats random",
+    )
+    p.add_argument("scores_file", help="a file written by `score` (with text and labels)")
+    p.add_argument("--label-col", default="label", help="label column in the file (default: label)")
+    p.add_argument("--scores", help="comma-separated score columns to search (default: every score column)")
+    p.add_argument("--sizes", default="0.1,0.16", help="size fractions to search at (default 0.1,0.16)")
+    p.add_argument("--step", type=float, default=0.1, help="grid step of p_lo (default 0.1)")
+    p.add_argument("--random-draws", type=int, default=5, help="random subsets per size (default 5)")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="the test split left out (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
+    p.add_argument("--encoder", help="frozen encoder folder or `hashing` (default: the packaged MiniLM)")
+    p.add_argument("--out", required=True, help="output .csv: every candidate with its gains")
+
+
+def add_benchmark_parser(sub) -> None:
+    p = sub.add_parser(
+        "benchmark", help="datasets x methods x sizes x seeds on the untouched test split: a leaderboard vs random"
+    )
+    p.add_argument("datasets", nargs="+", metavar="DATASET", help="built-in names or .csv/.jsonl/.parquet files")
+    p.add_argument("--text-col", help="column holding the text")
+    p.add_argument("--label-col", help="column holding the class label")
+    p.add_argument("--id-col", help="column holding a unique sample id (default: row number)")
+    p.add_argument("--limit", type=int, help="a seeded random sample of N rows of each dataset")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--proxy", action="store_true", help="a linear proxy on cached frozen embeddings (minutes)")
+    mode.add_argument("--finetune", action="store_true", help="the real fine-tune of each subset (hours on CPU)")
+    p.add_argument("--sizes", default="0.1,0.16", help="size fractions of the pool (default 0.1,0.16)")
+    p.add_argument("--seeds", default="3", help="number of seeds (3 -> 0,1,2) or a comma-separated list")
+    p.add_argument(
+        "--scores",
+        help="scores to score, band and search (default: information,semantic,is and the literature scores that "
+        "need no causal LM; add generative,igse with --lm)",
+    )
+    p.add_argument("--encoder", help="sentence encoder folder or 'hashing' (default: the packaged MiniLM)")
+    p.add_argument("--tokenizer", help="tokenizer folder or 'whitespace' for the information score")
+    p.add_argument("--lm", help="causal LM folder or .gguf file (generative, igse)")
+    p.add_argument(
+        "--label-balanced",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="score bands within each label group (default: on)",
+    )
+    p.add_argument("--no-samplers", action="store_true", help="leave the samplers (MIG, k-center, ...) out")
+    p.add_argument("--step", type=float, default=0.1, help="the search's grid step of p_lo (default 0.1)")
+    p.add_argument("--random-draws", type=int, default=5, help="random subsets per size behind each search gain")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="the fixed stratified test split")
+    p.add_argument("--model", help="--finetune: local BERT-family folder (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--epochs", type=int, default=1, help="--finetune: epochs")
+    p.add_argument("--max-len", type=int, default=128, help="--finetune: tokens per text")
+    p.add_argument("--device", default="auto", help="--finetune: auto | cpu | cuda")
+    p.add_argument("--out", required=True, help="output folder: leaderboard.csv, leaderboard.md, cells.csv")
 
 
 def parse_floats(text: str, option: str) -> list[float]:
@@ -150,6 +219,9 @@ def cmd_finetune(args) -> int:
     dataset = load_dataset_from_args(args)
     if dataset.task not in ("classification", "qa"):
         raise EudsInputError("fine-tuning needs labels (--label-col) or Q&A columns (--question-col and --answer-col)")
+    spec.label_balanced = dataset.task == "classification" if args.label_balanced is None else args.label_balanced
+    if spec.label_balanced and dataset.task != "classification":
+        raise EudsInputError("--label-balanced needs class labels (--label-col); Q&A data has none")
     scores = None
     if args.scores_file:
         frame = read_scores_file(args.scores_file)
@@ -228,6 +300,141 @@ def print_curve_and_verdicts(runs: pd.DataFrame) -> None:
         print(line)
 
 
+def cmd_benchmark(args) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from euds_core.data.datasets import load_dataset
+    from euds_core.experiments.benchmark import BenchmarkConfig, run_benchmark, write_leaderboard
+    from euds_core.experiments.finetune import FinetuneConfig
+    from euds_core.models.loading import DEFAULT_ENCODER
+
+    if not (args.proxy or args.finetune):
+        raise EudsInputError("give --proxy (a linear proxy, minutes) or --finetune (real fine-tunes)")
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EudsInputError(f"--out {args.out} is a file; give a folder")
+    options = {k: v for k, v in {"encoder": args.encoder, "tokenizer": args.tokenizer, "lm": args.lm}.items() if v}
+    config = BenchmarkConfig(
+        mode="proxy" if args.proxy else "finetune",
+        sizes=parse_floats(args.sizes, "--sizes"),
+        seeds=parse_seeds(args.seeds),
+        options=options,
+        label_balanced=args.label_balanced,
+        samplers=not args.no_samplers,
+        search_step=args.step,
+        random_draws=args.random_draws,
+        test_fraction=args.test_fraction,
+        finetune=FinetuneConfig(
+            model=args.model or DEFAULT_ENCODER,
+            epochs=args.epochs,
+            max_len=args.max_len,
+            test_fraction=args.test_fraction,
+            device=args.device,
+        ),
+    )
+    if args.scores:
+        config.scores = [s.strip() for s in args.scores.split(",") if s.strip()]
+    config.check()
+    datasets = [
+        load_dataset(d, text_col=args.text_col, label_col=args.label_col, id_col=args.id_col, limit=args.limit)
+        for d in args.datasets
+    ]
+    all_cells, keys = [], []
+    for dataset in datasets:
+        bar = tqdm(desc=f"{dataset.name} cells", unit="cell", file=sys.stderr, dynamic_ncols=True)
+
+        def progress(done: int, total: int, message: str, _bar=bar) -> None:
+            if total:  # total 0: a message before the cells (scoring, the search)
+                _bar.total = total
+                _bar.update(max(done - _bar.n, 0))
+            _bar.set_postfix_str(message[:80], refresh=True)
+
+        try:
+            cells = run_benchmark(dataset, config, out_dir, progress=progress)
+        finally:
+            bar.close()
+        all_cells.append(cells)
+        keys.append(cells.attrs["run_key"])
+    board = write_leaderboard(pd.concat(all_cells, ignore_index=True), out_dir, mode=config.mode, run_keys=keys)
+    for r in board.itertuples():
+        if r.method in ("auto", "full", "random"):
+            print(
+                f"{r.dataset} @ {r.size_fraction:g}: {r.method} accuracy {r.accuracy:.3f} "
+                f"(95 % CI {r.ci_low:.3f}–{r.ci_high:.3f}){'' if r.method != 'auto' else ': ' + r.verdict}"
+            )
+    print(f"wrote {out_dir / 'leaderboard.md'} and {out_dir / 'leaderboard.csv'} ({len(board)} rows)")
+    return 0
+
+
+def cmd_search_selection(args) -> int:
+    from euds_core.data.table import TABLE_COLUMNS, dataset_hash
+    from euds_core.experiments.interval_search import search_score_values, search_split
+    from euds_core.experiments.selection_search import search_selection
+    from euds_core.models.embeddings import compute_embeddings
+    from euds_core.models.loading import DEFAULT_ENCODER
+    from euds_core.scores import get_scorer_class
+    from euds_core.storage.cache import DatasetCache
+
+    out = check_output_path(args.out, (".csv",))
+    frame = read_scores_file(args.scores_file)
+    for column, option in ((args.label_col, "--label-col"), ("text", "text")):
+        if column not in frame.columns:
+            raise EudsInputError(
+                f"no column '{column}' ({option}) in {args.scores_file}; it has: {', '.join(map(str, frame.columns))}"
+            )
+    if args.scores:
+        names = [n.strip() for n in args.scores.split(",") if n.strip()]
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            raise EudsInputError(f"no score column '{missing[0]}' in {args.scores_file}")
+    else:
+        names = []
+        for column in frame.columns:
+            try:
+                get_scorer_class(str(column))
+                names.append(str(column))
+            except EudsInputError:
+                continue
+        if not names:
+            raise EudsInputError(f"{args.scores_file} has no score columns; score it first (`score --scores ...`)")
+    labels = frame[args.label_col].astype(str).to_numpy()
+    if len(np.unique(labels)) < 2:
+        raise EudsInputError("the selection search needs at least two label classes")
+    table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].astype(str)
+    split = search_split(labels, test_fraction=args.test_fraction, seed=args.seed)
+    values = {}
+    for name in names:
+        raw = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(raw)):
+            raise EudsInputError(f"the column '{name}' has missing or non-numeric values; rescore the file")
+        values[name] = search_score_values(table.assign(label=labels), name, raw, split, dataset_id=dataset_hash(table))
+    embeddings = compute_embeddings(
+        table, encoder=args.encoder or DEFAULT_ENCODER, cache=DatasetCache(dataset_hash(table))
+    )
+    found = []
+    for size in parse_floats(args.sizes, "--sizes"):
+        result = search_selection(
+            embeddings,
+            labels,
+            values,
+            split,
+            size,
+            step=args.step,
+            random_draws=args.random_draws,
+            seed=args.seed,
+        )
+        found.append(result.candidates.assign(size=size))
+        print(
+            f"size {size:g}: {result.verdict} [picked at {result.gain_pick * 100:+.1f} pt on validation half A; "
+            f"kNN proxy {result.knn_gain * 100:+.1f} pt; linear/kNN rank agreement {result.proxy_agreement:.2f}]"
+        )
+    write_table(pd.concat(found, ignore_index=True), out)
+    print(f"wrote {sum(len(f) for f in found)} candidates to {out}")
+    return 0
+
+
 def cmd_search_interval(args) -> int:
     from tqdm import tqdm
 
@@ -289,6 +496,7 @@ def cmd_search_interval(args) -> int:
             seed=args.seed,
             random_draws=args.random_draws,
             split=split,
+            label_balanced=args.label_balanced,
             progress=progress,
         )
     write_table(grid, out)
@@ -301,9 +509,15 @@ def cmd_search_interval(args) -> int:
     print(
         f"confirm it on the untouched test split: finetune ... --score {args.score} --plo {best.p_lo:g} "
         f"--phi {best.p_hi:g} --strategies interval,random,full --seeds 5"
+        + ("" if args.label_balanced else " --no-label-balanced")
     )
     print(f"wrote {len(grid)} cells to {out}")
     return 0
 
 
-COMMANDS = {"finetune": cmd_finetune, "search-interval": cmd_search_interval}
+COMMANDS = {
+    "finetune": cmd_finetune,
+    "search-interval": cmd_search_interval,
+    "benchmark": cmd_benchmark,
+    "search-selection": cmd_search_selection,
+}

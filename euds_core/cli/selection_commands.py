@@ -86,7 +86,14 @@ def cmd_select(args) -> int:
     scores = pd.to_numeric(frame[args.score], errors="coerce").to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(scores)):
         raise EudsInputError(f"the column '{args.score}' has missing or non-numeric values; rescore the file")
-    mask = interval.mask(scores, args.seed)
+    labels = None
+    if interval.label_balanced:
+        if "label" not in frame.columns:
+            raise EudsInputError(
+                f"--label-balanced needs a label column; {args.scores_file} has none (score it with --label-col C)"
+            )
+        labels = frame["label"].astype(str).to_numpy()
+    mask = interval.mask(scores, args.seed, labels)
     if args.apply_review:
         mask, n_overrides = apply_review_to_mask(frame, mask, args.apply_review)
         print(f"applied {n_overrides} review overrides", file=sys.stderr)
@@ -99,6 +106,7 @@ def _select_from_manifest(args) -> int:
     from euds_core.curation.export import rebuild_from_manifest
 
     clashing = [o for o in ("score", "keep", "lo", "hi", "plo", "phi", "apply_review") if getattr(args, o) is not None]
+    clashing += ["label_balanced"] if args.label_balanced else []
     if clashing:
         raise EudsInputError(f"--manifest replaces the interval options; drop --{clashing[0].replace('_', '-')}")
     result = rebuild_from_manifest(args.manifest, args.out, scores_file=args.scores_file)
@@ -178,6 +186,7 @@ def _select_with_sampler(args) -> int:
     if args.keep is None:
         raise EudsInputError(f"--sampler {args.sampler} needs --keep F (the fraction of rows to pick)")
     clashing = [o for o in ("lo", "hi", "plo", "phi") if getattr(args, o) is not None]
+    clashing += ["label-balanced"] if args.label_balanced else []
     if clashing:
         raise EudsInputError(f"--sampler picks a set by itself; drop --{clashing[0]}")
     if not args.scores_file:

@@ -30,13 +30,14 @@ from euds_core.experiments.training import (
     RunResult,
     train_and_evaluate,
 )
-from euds_core.selection.intervals import select_keep_fraction
+from euds_core.selection.intervals import select_keep_fraction, select_keep_fraction_balanced
 from euds_core.storage.store import connect, now, to_json
 
 DEFAULT_SIZES = (0.05, 0.1, 0.16, 0.25, 0.5, 1.0)
 BASE_STRATEGIES = ("interval", "random", "full")
 RESULT_COLUMNS = ["strategy", "size_fraction", "n_train", "seed", "accuracy", "macro_f1", "train_seconds"]
 INTERVAL_PREFIX = "interval:"  # an explicit percentile interval strategy: interval:0.2-0.6
+BALANCED_SUFFIX = ":balanced"  # interval:0.2-0.6:balanced applies the interval within each label group
 
 # (runs finished, runs planned, current run's fraction, message) over a whole grid
 GridProgressFn = Callable[[int, int, float, str], None]  # the fraction is of run number done + 1
@@ -103,11 +104,13 @@ def needs_embeddings(strategies: list[str]) -> bool:
 
 
 def parse_interval_strategy(strategy: str) -> tuple[float, float] | None:
-    """(p_lo, p_hi) of an explicit interval strategy ``interval:0.2-0.6``; None for any other strategy."""
+    """(p_lo, p_hi) of an explicit interval strategy ``interval:0.2-0.6`` (or ``interval:0.2-0.6:balanced``);
+    None for any other strategy."""
     if not strategy.startswith(INTERVAL_PREFIX):
         return None
+    body = strategy[len(INTERVAL_PREFIX) :].removesuffix(BALANCED_SUFFIX)
     try:
-        lo, hi = (float(v) for v in strategy[len(INTERVAL_PREFIX) :].split("-"))
+        lo, hi = (float(v) for v in body.split("-"))
     except ValueError:
         raise EudsInputError(
             f"'{strategy}' is not an interval; write it as interval:P_LO-P_HI, e.g. interval:0.2-0.6"
@@ -117,9 +120,14 @@ def parse_interval_strategy(strategy: str) -> tuple[float, float] | None:
     return lo, hi
 
 
-def interval_strategy(p_lo: float, p_hi: float) -> str:
+def interval_strategy(p_lo: float, p_hi: float, label_balanced: bool = False) -> str:
     """The strategy name of an explicit percentile interval (what the search's "confirm" runs)."""
-    return f"{INTERVAL_PREFIX}{p_lo:g}-{p_hi:g}"
+    return f"{INTERVAL_PREFIX}{p_lo:g}-{p_hi:g}{BALANCED_SUFFIX if label_balanced else ''}"
+
+
+def is_balanced_strategy(strategy: str) -> bool:
+    """Whether a strategy name asks for label balancing itself (``interval:a-b:balanced``)."""
+    return strategy.startswith(INTERVAL_PREFIX) and strategy.endswith(BALANCED_SUFFIX)
 
 
 def interval_size(bounds: tuple[float, float]) -> float:
@@ -127,11 +135,26 @@ def interval_size(bounds: tuple[float, float]) -> float:
     return round(bounds[1] - bounds[0], 6)
 
 
-def _explicit_interval_rows(values: np.ndarray, bounds: tuple[float, float], seed: int) -> np.ndarray:
-    """Pool positions of round((p_hi - p_lo) * N) rows starting at percentile p_lo of the seeded score order."""
+def _explicit_interval_rows(
+    values: np.ndarray, bounds: tuple[float, float], seed: int, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Pool positions of round((p_hi - p_lo) * N) rows starting at percentile p_lo of the seeded score order
+    (with ``groups``: the same within each label group)."""
     keep = interval_size(bounds)
     offset = 0.0 if keep >= 1.0 else min(1.0, bounds[0] / (1.0 - keep))  # start = p_lo * N (see select_keep_fraction)
-    return np.flatnonzero(select_keep_fraction(values, keep, offset, seed))
+    return np.flatnonzero(_band_mask(values, keep, offset, seed, groups))
+
+
+def _band_mask(values: np.ndarray, keep: float, band, seed: int, groups: np.ndarray | None) -> np.ndarray:
+    if groups is None:
+        return select_keep_fraction(values, keep, band, seed)
+    return select_keep_fraction_balanced(values, groups, keep, band, seed)
+
+
+def _pool_groups(table: pd.DataFrame, pool: np.ndarray) -> np.ndarray:
+    if "label" not in table.columns:
+        raise EudsInputError("label balancing needs a label column (--label-col); turn it off for unlabelled data")
+    return table["label"].astype(str).to_numpy()[pool]
 
 
 def subset_rows(
@@ -145,13 +168,15 @@ def subset_rows(
     score: str | None,
     band: str | float = "middle",
     embeddings: np.ndarray | None = None,
+    label_balanced: bool = False,
 ) -> np.ndarray:
     """Sorted table rows (drawn from ``pool``, the non-test rows) that a strategy trains on at a size.
 
     ``interval`` keeps round(size * |pool|) rows of ``score`` at ``band`` (ranked within the pool);
     ``interval:a-b`` keeps the rows from percentile a to b of the pool (its own size, b - a); ``random``
     draws the same count; ``full`` is the whole pool; a score name is that score's band; a sampler name
-    takes the sampler's first rows.
+    takes the sampler's first rows. ``label_balanced`` (or an ``interval:a-b:balanced`` strategy) ranks and
+    counts the score bands within each label group of the pool, so they keep the pool's label proportions.
     """
     count = int(round(size_fraction * len(pool)))
     if strategy == "full":
@@ -162,9 +187,10 @@ def subset_rows(
     name = score if strategy == "interval" or bounds is not None else strategy
     if scores is not None and name is not None and name in scores.columns:
         values = scores[name].to_numpy(dtype=np.float64)[pool]
+        groups = _pool_groups(table, pool) if label_balanced or is_balanced_strategy(strategy) else None
         if bounds is not None:
-            return np.sort(pool[_explicit_interval_rows(values, bounds, seed)])
-        return np.sort(pool[select_keep_fraction(values, size_fraction, band, seed)])
+            return np.sort(pool[_explicit_interval_rows(values, bounds, seed, groups)])
+        return np.sort(pool[_band_mask(values, size_fraction, band, seed, groups)])
     if strategy in sampler_names():
         values = scores[score].to_numpy(dtype=np.float64) if scores is not None and score in scores.columns else None
         return np.sort(pool[_sampler_rows(strategy, table, pool, count, seed, values, embeddings)])
@@ -195,6 +221,7 @@ class GridSpec:
     score: str | None = None  # the score behind ``interval`` and ``interval:a-b``
     band: str | float = "middle"
     config: FinetuneConfig = field(default_factory=FinetuneConfig)
+    label_balanced: bool = False  # score bands within each label group (the CLI and page default it on)
 
     def check(self) -> None:
         self.config.check()
@@ -241,6 +268,8 @@ class GridSpec:
             "band": str(self.band),
             "selection": selection_inputs_digest(scores, grid_score_names(self)),
         }
+        if self.label_balanced:  # only when on, so grids saved before the option keep their keys
+            fixed["label_balanced"] = True
         return hashlib.sha256(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -385,6 +414,7 @@ def _run_once(
         score=spec.score,
         band=spec.band,
         embeddings=inputs.embeddings,
+        label_balanced=spec.label_balanced,
     )
     digest = hashlib.sha256(rows.astype(np.int64).tobytes()).hexdigest()[:16]
     twin = trained.get((seed, digest))
@@ -496,6 +526,7 @@ def grid_spec_from_args(args: dict) -> GridSpec:
         score=args.get("score"),
         band=args.get("band", "middle"),
         config=config,
+        label_balanced=bool(args.get("label_balanced", False)),
     )
 
 

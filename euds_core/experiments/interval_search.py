@@ -23,7 +23,7 @@ import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
 from euds_core.experiments.splits import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION, ExperimentSplit, experiment_split
-from euds_core.selection.intervals import percentile_rank
+from euds_core.selection.intervals import group_percentile_rank, percentile_rank
 
 GRID_COLUMNS = [
     "p_lo",
@@ -35,6 +35,7 @@ GRID_COLUMNS = [
     "random_accuracy",
     "gain",
     "seconds",
+    "label_balanced",
 ]
 RANDOM_DRAWS = 3  # random subsets per size: the baseline a cell's gain is measured against
 SearchProgressFn = Callable[[int, int, str], None]  # (cells done, cells total, message)
@@ -102,10 +103,14 @@ def search_interval(
     pca_dims: int = 64,
     max_iter: int = 200,
     split: ExperimentSplit | None = None,
+    label_balanced: bool = False,
     progress: SearchProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
     """One row per grid cell: the :data:`GRID_COLUMNS` (accuracy on validation, its random baseline, gain).
+
+    ``label_balanced`` ranks the score within each label group, so every cell keeps the label proportions of
+    ``search_train`` (what ``interval:a-b:balanced`` then trains on).
 
     ``embeddings`` (n, dim), ``labels`` (n,) and ``scores`` (n,) are aligned by row. ``split`` defaults to
     :func:`experiment_split` (``test_fraction``, split seed ``seed``, ``val_fraction``), the fine-tune grid's
@@ -133,7 +138,10 @@ def search_interval(
     x = _proxy_features(embeddings, pca_dims, seed, split.pool)  # (n, pca_dims)
     classes = np.unique(labels[split.pool])
     y = np.searchsorted(classes, labels)  # (n,) class ids (a class seen only in test maps somewhere harmless)
-    rank = percentile_rank(scores[train])  # (n_train,) in [0, 1]
+    if label_balanced:
+        rank = group_percentile_rank(scores[train], labels[train])  # (n_train,) in [0, 1] within each class
+    else:
+        rank = percentile_rank(scores[train])  # (n_train,) in [0, 1]
     eps = 1e-9
     baseline: dict[int, float] = {}  # kept count -> mean random accuracy (cells of one width share it)
     rows = []
@@ -163,6 +171,7 @@ def search_interval(
                 "random_accuracy": baseline[len(kept)],
                 "gain": accuracy - baseline[len(kept)],
                 "seconds": time.perf_counter() - started,
+                "label_balanced": bool(label_balanced),
             }
         )
         if progress:
@@ -231,10 +240,14 @@ def search_dataset(
     step: float = 0.1,
     encoder: str | None = None,
     options: dict | None = None,
+    label_balanced: bool = True,
     progress: SearchProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
-    """Run the search on a workspace dataset with its cached score and embeddings; saves and returns the grid."""
+    """Run the search on a workspace dataset with its cached score and embeddings; saves and returns the grid.
+
+    Label balancing is on by default: the search needs class labels, and a global band can keep one class only.
+    """
     from euds_core.models.embeddings import compute_embeddings
     from euds_core.models.loading import DEFAULT_ENCODER
     from euds_core.scoring.engine import score_dataset
@@ -260,6 +273,7 @@ def search_dataset(
         min_keep=min_keep,
         step=step,
         split=split,
+        label_balanced=label_balanced,
         progress=progress,
         cancel=cancel,
     )
@@ -282,6 +296,7 @@ def search_job(args: dict, update: Callable[[float, str], None], cancelled: Call
         step=float(args.get("step", 0.1)),
         encoder=args.get("encoder"),
         options=args.get("options"),
+        label_balanced=bool(args.get("label_balanced", True)),
         progress=lambda done, total, message: update(done / total, f"cell {done}/{total} {message}"),
         cancel=cancelled,
     )
@@ -293,5 +308,6 @@ def search_job(args: dict, update: Callable[[float, str], None], cancelled: Call
             "p_hi": float(best.p_hi),
             "accuracy": float(best.accuracy),
             "gain": float(best.gain),
+            "label_balanced": bool(best.label_balanced),
         },
     }

@@ -55,9 +55,17 @@ def interval_search_job(args: dict, reporter: JobReporter) -> dict:
     return search_job(args, reporter.update, reporter.cancelled)
 
 
+def selection_study_job(args: dict, reporter: JobReporter) -> dict:
+    """The wider search's winner vs random vs full, confirmed by fine-tunes (experiments/benchmark.py)."""
+    from euds_core.experiments.benchmark import study_job
+
+    return study_job(args, reporter.update, reporter.cancelled)
+
+
 JobFunction = Callable[[dict, JobReporter], dict]
 JOB_KINDS: dict[str, JobFunction] = {
     "score": score_job,
     "finetune": finetune_job,
     "interval_search": interval_search_job,
+    "selection_study": selection_study_job,
 }

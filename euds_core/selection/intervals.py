@@ -3,6 +3,10 @@
 Modes (DESIGN.md §4): threshold interval (lo ≤ s ≤ hi), percentile interval (p_lo ≤ rank(s) ≤ p_hi), and a
 keep fraction ρ at a band position (low / middle / high / an offset in [0, 1]) that keeps exactly round(ρN)
 rows, ties broken by a seeded secondary key. Several intervals combine by intersection.
+
+**Label-balanced** (``label_balanced=True``): a percentile or keep interval is applied within each label
+group (ranks and counts are per class), so the kept set keeps the label proportions of the rows it chose
+from, within rounding (one row per class). A global interval can otherwise keep nearly one class only.
 """
 
 from __future__ import annotations
@@ -70,6 +74,45 @@ def select_keep_fraction(scores: np.ndarray, keep: float, band: str | float = "m
     return mask
 
 
+def group_percentile_rank(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """:func:`percentile_rank` computed within each label group: every class spans [0, 1] by itself. Shape (n,)."""
+    labels = np.asarray(labels).astype(str)
+    rank = np.empty(len(scores), dtype=np.float64)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        rank[rows] = percentile_rank(scores[rows])
+    return rank
+
+
+def select_percentile_balanced(scores: np.ndarray, labels: np.ndarray, p_lo: float, p_hi: float) -> np.ndarray:
+    """:func:`select_percentile` applied within each label group (ranks per class)."""
+    return _within_groups(scores, labels, lambda part: select_percentile(part, p_lo, p_hi))
+
+
+def select_keep_fraction_balanced(
+    scores: np.ndarray, labels: np.ndarray, keep: float, band: str | float = "middle", seed: int = 0
+) -> np.ndarray:
+    """:func:`select_keep_fraction` within each label group: round(keep * n_class) rows of every class."""
+    return _within_groups(scores, labels, lambda part: select_keep_fraction(part, keep, band, seed))
+
+
+def _within_groups(scores: np.ndarray, labels: np.ndarray, select) -> np.ndarray:
+    labels = np.asarray(labels).astype(str)
+    if labels.shape != scores.shape:
+        raise EudsInputError(f"the labels ({len(labels)}) and scores ({len(scores)}) must have the same rows")
+    mask = np.zeros(len(scores), dtype=bool)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        mask[rows] = select(scores[rows])
+    return mask
+
+
+def label_proportions(labels) -> dict[str, float]:
+    """{label: share of rows}, labels sorted: the label balance a selection keeps (or its pool has)."""
+    counts = pd.Series(np.asarray(labels).astype(str)).value_counts(normalize=True).sort_index()
+    return {str(k): float(v) for k, v in counts.items()}
+
+
 def _band_offset(band: str | float) -> float:
     if isinstance(band, str) and band in BAND_OFFSETS:
         return BAND_OFFSETS[band]
@@ -99,15 +142,29 @@ class Interval:
     hi: float | None = None
     keep: float | None = None
     band: str | float = "middle"
+    label_balanced: bool = False  # apply the interval within each label group (percentile and keep modes)
 
-    def mask(self, scores: np.ndarray, seed: int) -> np.ndarray:
+    def mask(self, scores: np.ndarray, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
+        """Keep-mask over ``scores``; ``labels`` (same rows) is needed when ``label_balanced``."""
+        if self.label_balanced:
+            if labels is None:
+                raise EudsInputError("a label-balanced interval needs a label column (--label-col)")
+            if self.mode == "threshold":
+                raise EudsInputError(
+                    "label balancing works on percentile or keep intervals (--plo/--phi or --keep), not --lo/--hi"
+                )
         if self.mode == "threshold":
             return select_threshold(scores, self.lo, self.hi)
         if self.mode == "percentile":
-            return select_percentile(scores, 0.0 if self.lo is None else self.lo, 1.0 if self.hi is None else self.hi)
+            lo, hi = 0.0 if self.lo is None else self.lo, 1.0 if self.hi is None else self.hi
+            if self.label_balanced:
+                return select_percentile_balanced(scores, labels, lo, hi)
+            return select_percentile(scores, lo, hi)
         if self.mode == "keep":
             if self.keep is None:
                 raise EudsInputError("a keep-fraction interval needs --keep")
+            if self.label_balanced:
+                return select_keep_fraction_balanced(scores, labels, self.keep, self.band, seed)
             return select_keep_fraction(scores, self.keep, self.band, seed)
         raise EudsInputError(f"unknown interval mode '{self.mode}'; use threshold, percentile or keep")
 
@@ -133,17 +190,19 @@ class SelectionSpec:
 
 
 def apply_selection(spec: SelectionSpec, scores: pd.DataFrame) -> np.ndarray:
-    """Boolean keep-mask over the rows of ``scores`` (needs an ``id`` column and one column per score).
+    """Boolean keep-mask over the rows of ``scores`` (needs an ``id`` column and one column per score, and a
+    ``label`` column for a label-balanced interval).
 
     Intervals combine by intersection; manual overrides from review win over the intervals.
     """
+    labels = scores["label"].astype(str).to_numpy() if "label" in scores.columns else None
     mask = np.ones(len(scores), dtype=bool)
     for interval in spec.intervals:
         if interval.score not in scores.columns:
             raise EudsInputError(
                 f"no score '{interval.score}' in the scores; the columns are: {', '.join(map(str, scores.columns))}"
             )
-        mask &= interval.mask(scores[interval.score].to_numpy(dtype=np.float64), spec.seed)
+        mask &= interval.mask(scores[interval.score].to_numpy(dtype=np.float64), spec.seed, labels)
     if spec.overrides:
         decisions = scores["id"].astype(str).map(spec.overrides)
         mask = np.where(decisions == "keep", True, np.where(decisions == "drop", False, mask))

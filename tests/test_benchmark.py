@@ -1,0 +1,115 @@
+"""The benchmark command: leaderboard files, every method, resume without retraining, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from euds_core.cli import main
+from euds_core.experiments.benchmark import (
+    CELL_COLUMNS,
+    BenchmarkConfig,
+    benchmark_methods,
+    leaderboard,
+    planned_cells,
+    run_benchmark,
+)
+
+ARGS = ["--encoder", "hashing", "--tokenizer", "whitespace", "--scores", "information,ttr,classifier_entropy"]
+ARGS += ["--step", "0.4", "--random-draws", "2"]  # a small search: the tests check the plumbing
+
+
+@pytest.fixture
+def odd_csv(tmp_path):
+    """180 rows, 3 classes, unusual column names; each class has its own words, plus shared filler."""
+    rng = np.random.default_rng(0)
+    vocab = {"ovine": "sheep wool lamb flock", "nautical": "boat sail anchor mast", "culinary": "oven bake flour broth"}
+    filler = "the a of and with near very some".split()
+    rows = []
+    for i in range(180):
+        label = list(vocab)[i % 3]
+        words = [*rng.choice(vocab[label].split(), 3), *rng.choice(filler, 4 + i % 5)]
+        rows.append({"Ütterance": " ".join(words), "klass#": label})
+    path = tmp_path / "odd.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_methods_and_plan():
+    methods = benchmark_methods(["information", "semantic", "is", "el2n"], samplers=False)
+    assert methods[:2] == ["random", "full"] and methods[-1] == "auto"
+    assert {"information:low", "semantic:middle", "is:high", "el2n:high"} <= set(methods)
+    assert "el2n:low" not in methods  # literature scores: their high band only
+    cells = planned_cells(["random", "full", "auto"], [0.16, 0.1], [0, 1])
+    assert cells[:3] == [("random", 0.1, 0), ("auto", 0.1, 0), ("random", 0.16, 0)]
+    assert cells.count(("full", 1.0, 1)) == 1 and len(cells) == 2 * (2 * 2 + 1)
+
+
+def test_benchmark_cli_writes_the_leaderboard_and_resumes(odd_csv, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "bench"
+    cmd = ["benchmark", str(odd_csv), "--text-col", "Ütterance", "--label-col", "klass#", "--proxy"]
+    cmd += ["--sizes", "0.2", "--seeds", "2", "--no-samplers", *ARGS, "--out", str(out)]
+    assert main(cmd) == 0
+    stdout = capsys.readouterr().out
+    assert "wrote" in stdout and "auto accuracy" in stdout
+    cells = pd.read_csv(out / "leaderboard.csv", keep_default_na=False)
+    assert list(cells.columns) == CELL_COLUMNS
+    methods = set(cells.method)
+    assert {"random", "full", "auto", "information:middle", "ttr:high", "classifier_entropy:high"} <= methods
+    assert len(cells) == 2 * (len(methods) - 1) + 2  # every method x seed, full once per seed
+    # 180 rows: test 36, pool 144; 20 % of the pool = 29 rows (label-balanced bands: within one per class).
+    sub = cells[cells.method != "full"]
+    assert sub.n_train.between(27, 30).all() and (cells[cells.method == "full"].n_train == 144).all()
+    assert cells.accuracy.between(0, 1).all()
+    auto = cells[cells.method == "auto"].choice.iloc[0]
+    search = json.loads((out / "search.json").read_text())
+    assert len(search) == 1 and search[0]["size"] == 0.2
+    assert (search[0]["winner"] is None) == auto.startswith("random")
+    md = (out / "leaderboard.md").read_text()
+    assert "| method | n_train | seeds | mean accuracy | 95 % CI | gain over random (pt) | verdict |" in md
+    assert "## odd.csv · size 0.2" in md and "Search: " in md
+
+    # A rerun with the same settings trains nothing: every cell is read back from cells.csv.
+    import euds_core.experiments.benchmark as benchmark
+
+    calls = []
+    monkeypatch.setattr(benchmark, "measure", lambda *a, **k: calls.append(a) or (0.0, 0.0))
+    assert main(cmd) == 0
+    assert calls == []
+    assert pd.read_csv(out / "leaderboard.csv", keep_default_na=False).equals(cells)
+    # Another seed list reuses the finished seeds and runs only the new one.
+    assert main([*cmd[:-2], "--seeds", "0,1,2", "--out", str(out)]) == 0
+    assert len(calls) == len(methods)  # seed 2: one cell per method
+
+
+def test_a_changed_setting_never_reuses_cells(odd_csv, tmp_path):
+    from euds_core.data.datasets import load_dataset
+
+    ds = load_dataset(str(odd_csv), text_col="Ütterance", label_col="klass#")
+    base = dict(mode="proxy", sizes=[0.2], seeds=[0], samplers=False, scores=["information"], search_step=0.4)
+    options = {"encoder": "hashing", "tokenizer": "whitespace"}
+    first = run_benchmark(ds, BenchmarkConfig(**base, options=options), tmp_path)
+    other = run_benchmark(ds, BenchmarkConfig(**base, options=options, label_balanced=False), tmp_path)
+    stored = pd.read_csv(tmp_path / "cells.csv")
+    assert stored.run_key.nunique() == 2 and len(stored) == len(first) + len(other)
+    board = leaderboard(first)
+    assert set(board.columns) >= {"method", "size_fraction", "accuracy", "ci_low", "ci_high", "gain_pt", "verdict"}
+    assert board[board.method == "random"].verdict.iloc[0] == "baseline"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "give --proxy"),
+        (["--proxy", "--sizes", "1.5"], "--sizes"),
+        (["--proxy", "--label-col", "nope"], "nope"),
+    ],
+)
+def test_bad_input_is_one_clear_line(odd_csv, tmp_path, capsys, extra, message):
+    cmd = ["benchmark", str(odd_csv), "--text-col", "Ütterance", *extra, *ARGS, "--out", str(tmp_path / "b")]
+    assert main(cmd) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and len(err.splitlines()) == 1
