@@ -23,16 +23,14 @@ from ui.finetune_charts import (
 from ui.finetune_view import (
     GRID_KEY,
     POLL_SECONDS,
-    STUDY_SIZES,
     best_cell_actions,
     build_spec,
     is_active,
     job_progress,
     latest_job,
+    selection_study_section,
     show_verdicts,
     start_grid,
-    study_args,
-    study_results,
 )
 from ui.scores import cached_scores, complete_scores_only_note, score_options
 from ui.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
@@ -177,31 +175,4 @@ def search_results(was_active: bool) -> None:
 searching = is_active(latest_job(dataset.id, "interval_search"))
 st.fragment(search_results, run_every=POLL_SECONDS if searching else None)(searching)
 
-st.subheader("Selection study")
-st.caption(
-    "One button: search every cached score x band x label balancing x near-duplicate removal on the pool's "
-    "validation split (linear proxy, winner picked on one half and confirmed on the other), then fine-tune the "
-    "winner, random at the same size and the full pool with the form's model, and measure them on the untouched "
-    "test split. When nothing beats random on validation, the winner is a random subset and the study says so."
-)
-if dataset.task != "classification" or not score_names:
-    st.info("The selection study needs labelled data and at least one computed score (Score page).")
-else:
-    t1, t2, t3 = st.columns([1, 1, 2], vertical_alignment="bottom")
-    study_size = t1.selectbox(
-        "Subset size", list(STUDY_SIZES), index=1, key="ft_study_size", format_func=lambda s: f"{s:.0%}"
-    )
-    study_seeds = t2.number_input("Seeds", 2, 10, 3, key="ft_study_seeds")
-    if t3.button("Run the selection study", key="ft_study", type="primary"):
-        args = study_args(dataset.id, spec, score_names, study_size, study_seeds, score_options())
-        start_job("selection_study", args, dataset_id=dataset.id)
-
-    def study_panel(was_active: bool) -> None:
-        job = latest_job(dataset.id, "selection_study")
-        job_progress(job, key="ft_study")
-        if was_active and not (job and job.active):
-            st.rerun()
-        study_results(dataset.id)
-
-    studying = is_active(latest_job(dataset.id, "selection_study"))
-    st.fragment(study_panel, run_every=POLL_SECONDS if studying else None)(studying)
+selection_study_section(dataset, spec, score_names)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.experiments.finetune import (
     FinetuneConfig,
@@ -20,6 +21,7 @@ from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import paired_verdicts, verdict_lines
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
 from ui.jobs_view import format_eta
+from ui.scores import score_options
 
 GRID_KEY = "ft_grid_key"
 POLL_SECONDS = 2.0
@@ -211,3 +213,35 @@ def study_results(dataset_id: str) -> None:
     auto = cells[cells["method"] == "auto"]["choice"]
     if len(auto):
         st.caption(f"auto trained on: {auto.iloc[0]}")
+
+
+def selection_study_section(dataset: Dataset, spec: GridSpec, score_names: list[str]) -> None:
+    """One button: search, then confirm the winner vs random vs full with a real fine-tune (a background job)."""
+    st.subheader("Selection study")
+    st.caption(
+        "One button: search every cached score x band x label balancing x near-duplicate removal on the pool's "
+        "validation split (linear proxy, winner picked on one half and confirmed on the other), then fine-tune the "
+        "winner, random at the same size and the full pool with the form's model, and measure them on the untouched "
+        "test split. When nothing beats random on validation, the winner is a random subset and the study says so."
+    )
+    if dataset.task != "classification" or not score_names:
+        st.info("The selection study needs labelled data and at least one computed score (Score page).")
+    else:
+        t1, t2, t3 = st.columns([1, 1, 2], vertical_alignment="bottom")
+        study_size = t1.selectbox(
+            "Subset size", list(STUDY_SIZES), index=1, key="ft_study_size", format_func=lambda s: f"{s:.0%}"
+        )
+        study_seeds = t2.number_input("Seeds", 2, 10, 3, key="ft_study_seeds")
+        if t3.button("Run the selection study", key="ft_study", type="primary"):
+            args = study_args(dataset.id, spec, score_names, study_size, study_seeds, score_options())
+            start_job("selection_study", args, dataset_id=dataset.id)
+
+        def study_panel(was_active: bool) -> None:
+            job = latest_job(dataset.id, "selection_study")
+            job_progress(job, key="ft_study")
+            if was_active and not (job and job.active):
+                st.rerun()
+            study_results(dataset.id)
+
+        studying = is_active(latest_job(dataset.id, "selection_study"))
+        st.fragment(study_panel, run_every=POLL_SECONDS if studying else None)(studying)
