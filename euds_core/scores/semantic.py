@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from euds_core.models.embeddings import encoder_id
+from euds_core.models.embeddings import default_precision_tag, encoder_id
 from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.scores.base import EmbeddingScorer
 
@@ -45,7 +45,9 @@ class SemanticScorer(EmbeddingScorer):
         self.encoder, self.k, self.tau, self.seed = encoder, k, tau, seed
 
     def params(self) -> dict:
-        return {"encoder": encoder_id(self.encoder), "k": self.k, "tau": self.tau, "seed": self.seed}
+        params = {"encoder": encoder_id(self.encoder), "k": self.k, "tau": self.tau, "seed": self.seed}
+        precision = default_precision_tag(self.encoder)  # bf16 / int8 embeddings rank a little differently
+        return {**params, "precision": precision} if precision else params
 
     def score(self, table, **context) -> np.ndarray:
         emb = self.embed(table, **context)
