@@ -93,7 +93,7 @@ def bench_generative(quick: bool) -> list[str]:
     import torch
     from scipy.stats import spearmanr
 
-    from euds_core.models.loading import load_causal_lm, resolve_lm_path
+    from euds_core.models.loading import load_causal_lm, resolve_lm_path, resolve_lm_precision
     from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
     forced = SCORING_PRECISION["precision"]
@@ -134,7 +134,7 @@ def bench_generative(quick: bool) -> list[str]:
     rho_ent = spearmanr(ref[:, 0], got[:, 0])[0]
     rho_nll = spearmanr(ref[:, 1], got[:, 1])[0]
     base, fast = n_tokens / t_naive, n_tokens / t_ours
-    precision = scoring_precision_note("lm", forced)
+    precision = resolve_lm_precision(forced, "cpu")
     return [
         line(
             "generative_scoring",
@@ -142,7 +142,8 @@ def bench_generative(quick: bool) -> list[str]:
             "tokens/s",
             base,
             fast / base,
-            f"[{len(texts)} snippets, {n_tokens} tokens, {precision}; Spearman vs fp32: entropy {rho_ent:.4f}, "
+            f"[{len(texts)} snippets, {n_tokens} tokens, {scoring_precision_note('lm', forced)}; Spearman vs fp32: "
+            f"entropy {rho_ent:.4f}, "
             f"perplexity {rho_nll:.4f}; one-off model load + {precision} copy {load_s:.1f} s]",
         )
     ]
