@@ -18,7 +18,6 @@ pass on the residual of the worst layers 0.995, bench/RESULTS.md):
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 import torch
@@ -82,27 +81,11 @@ def quantise_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.div(x, scale).round_(), scale
 
 
-class SharedInput:
-    """The quantised input of the last call, shared by the layers fed the same tensor (q/k/v, gate/up), so it
-    is smoothed and quantised once. Holds the tensor weakly: a new tensor at a reused address never matches."""
-
-    def __init__(self):
-        self.source: weakref.ref | None = None
-        self.prepared: dict | None = None
-
-    def get(self, x: torch.Tensor) -> dict | None:
-        return self.prepared if self.source is not None and self.source() is x else None
-
-    def put(self, x: torch.Tensor, prepared: dict) -> None:
-        self.source, self.prepared = weakref.ref(x), prepared
-
-
 class Int8MatmulLinear(torch.nn.Module):
     """A Linear layer that multiplies in int8 (per-row activations, per-channel weights) and returns fp32.
 
-    ``input_absmax`` (K,) turns on smoothing with ``alpha``; layers sharing an input (``shared_input``) must
-    smooth alike, so they pass the max of their weights' column maxima as ``weight_absmax``.
-    ``residual_pass`` multiplies the activation's rounding residual too (see the module docstring).
+    ``input_absmax`` (K,) turns on smoothing with ``alpha``; ``residual_pass`` multiplies the activation's
+    rounding residual too (see the module docstring).
     """
 
     def __init__(
@@ -111,19 +94,13 @@ class Int8MatmulLinear(torch.nn.Module):
         input_absmax: torch.Tensor | None = None,
         alpha: float = SMOOTHING_ALPHA,
         residual_pass: bool = False,
-        *,
-        weight_absmax: torch.Tensor | None = None,
-        shared_input: SharedInput | None = None,
     ):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.shared_input = shared_input
         weight = linear.weight.detach().float()  # (N, K)
         inverse_smoothing = None
         if input_absmax is not None and alpha > 0:
-            if weight_absmax is None:
-                weight_absmax = weight.abs().amax(0)  # (K,)
-            weight_absmax = weight_absmax.float().clamp(min=1e-5)
+            weight_absmax = weight.abs().amax(0).clamp(min=1e-5)  # (K,)
             smoothing = (input_absmax.float().clamp(min=1e-5) ** alpha / weight_absmax ** (1 - alpha)).clamp(min=1e-5)
             weight = weight * smoothing[None, :]
             inverse_smoothing = 1.0 / smoothing
@@ -137,34 +114,16 @@ class Int8MatmulLinear(torch.nn.Module):
         self.register_buffer("bias", None if bias is None else bias.detach().float())
         self.residual_pass = residual_pass
 
-    def prepare_input(self, x: torch.Tensor) -> dict:
-        """``x`` smoothed and quantised per row: {rows, rounded, scale, int8}; shared when it can be."""
-        prepared = self.shared_input.get(x) if self.shared_input is not None else None
-        if prepared is None:
-            rows = x.reshape(-1, self.in_features).float()  # (M, K)
-            if self.inverse_smoothing is not None:
-                rows = rows * self.inverse_smoothing
-            rounded, scale = quantise_rows(rows)  # (M, K), (M, 1)
-            prepared = {"rows": rows, "rounded": rounded, "scale": scale, "int8": rounded.to(torch.int8)}
-            if self.shared_input is not None:
-                self.shared_input.put(x, prepared)
-        return prepared
-
-    @staticmethod
-    def residual_of(prepared: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """(int8 rounding residual, (M, 1) scale) of a prepared input, computed once per input."""
-        if "residual" not in prepared:
-            residual, scale = quantise_rows(prepared["rows"] - prepared["rounded"] * prepared["scale"])
-            prepared["residual"] = (residual.to(torch.int8), scale)
-        return prepared["residual"]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        prepared = self.prepare_input(x)
+        rows = x.reshape(-1, self.in_features).float()  # (M, K)
+        if self.inverse_smoothing is not None:
+            rows = rows * self.inverse_smoothing
+        rounded, scale = quantise_rows(rows)  # (M, K), (M, 1)
         weight_t = self.weight_int8.t()  # (K, N)
-        out = torch._int_mm(prepared["int8"], weight_t) * prepared["scale"]  # (M, N) fp32
+        out = torch._int_mm(rounded.to(torch.int8), weight_t) * scale  # (M, N) fp32
         if self.residual_pass:
-            residual, residual_scale = self.residual_of(prepared)
-            out += torch._int_mm(residual, weight_t) * residual_scale
+            residual, residual_scale = quantise_rows(rows - rounded * scale)
+            out += torch._int_mm(residual.to(torch.int8), weight_t) * residual_scale
         out *= self.weight_scale
         if self.bias is not None:
             out += self.bias
@@ -175,25 +134,14 @@ def linear_layers(model: torch.nn.Module) -> dict[str, torch.nn.Linear]:
     return {name: m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
 
 
-def input_absmax_per_channel(
-    model: torch.nn.Module, run: Callable[[], None]
-) -> tuple[dict[str, torch.Tensor], list[list[str]]]:
-    """({Linear name: (in_features,) max |input| per channel}, groups of Linear names fed the same tensor
-    one after another, e.g. [q, k, v]) over what ``run()`` feeds ``model``."""
+def input_absmax_per_channel(model: torch.nn.Module, run: Callable[[], None]) -> dict[str, torch.Tensor]:
+    """{Linear name: (in_features,) max |input| per channel} over what ``run()`` feeds ``model``."""
     maxima: dict[str, torch.Tensor] = {}
-    groups: list[list[str]] = []
-    last_input: list[weakref.ref | None] = [None]
 
     def record(name):
         def hook(_module, inputs, _output):
             channel_max = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).abs().amax(0).float()  # (K,)
             maxima[name] = torch.maximum(maxima[name], channel_max) if name in maxima else channel_max
-            same = last_input[0] is not None and last_input[0]() is inputs[0]
-            if same and name not in groups[-1]:
-                groups[-1].append(name)
-            elif not any(name in group for group in groups):
-                groups.append([name])
-            last_input[0] = weakref.ref(inputs[0])
 
         return hook
 
@@ -204,7 +152,7 @@ def input_absmax_per_channel(
     finally:
         for handle in handles:
             handle.remove()
-    return maxima, groups
+    return maxima
 
 
 def single_pass_errors(
@@ -246,18 +194,9 @@ def use_int8_matmuls(
     Call on an fp32 model on the CPU. A head tied to the input embeddings gets its own int8 copy while the
     embedding table stays fp32; ``config.tie_word_embeddings`` is cleared so transformers does not re-tie them.
     """
-    maxima, groups = input_absmax_per_channel(model, run_calibration)
+    maxima = input_absmax_per_channel(model, run_calibration)
     layers = linear_layers(model)
-    candidates = {}
-    for group in groups:  # q/k/v and gate/up read one tensor: smooth alike, quantise it once
-        joint = torch.stack([layers[name].weight.detach().abs().amax(0) for name in group]).amax(0)  # (K,)
-        shared = SharedInput() if len(group) > 1 else None
-        for name in group:
-            candidates[name] = Int8MatmulLinear(
-                layers[name], maxima[name], alpha, weight_absmax=joint, shared_input=shared
-            )
-    for name in layers.keys() - candidates.keys():  # never called by the calibration: no smoothing
-        candidates[name] = Int8MatmulLinear(layers[name], None, alpha)
+    candidates = {name: Int8MatmulLinear(layers[name], maxima.get(name), alpha) for name in layers}
     errors = single_pass_errors(model, candidates, run_calibration)
     for name, layer in candidates.items():
         layer.residual_pass = errors[name] > residual_pass_error
