@@ -1,6 +1,6 @@
 """EUDS Studio benchmarks: each figure against a baseline measured in the same process.
 
-    python bench/run.py [--quick] [--only generative_scoring,cache_hit,...]
+    python bench/run.py [--quick] [--only generative_scoring,cache_hit,...] [--precision auto|fp32|bf16|int8]
 
 Prints one line per figure, ``NAME: VALUE UNIT (baseline VALUE, ratio X.Xx)`` plus notes. Baseline and ours are
 run in alternating rounds on the same inputs, so a machine shared with other jobs slows both alike. The
@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
+# What generative_scoring and semantic_scoring score with; --precision forces one (e.g. int8 on a bf16 CPU).
+SCORING_PRECISION = {"precision": "auto"}
+
 
 def alternate_rounds(texts, rounds: int, per_round: int, naive, ours):
     """Baseline and ours on the same slices, alternating round by round so load from other jobs hits both.
@@ -47,6 +50,20 @@ def alternate_rounds(texts, rounds: int, per_round: int, naive, ours):
 def line(name: str, value: float, unit: str, baseline: float, ratio: float, note: str = "") -> str:
     text = f"{name}: {value:.4g} {unit} (baseline {baseline:.4g}, ratio {ratio:.1f}x)"
     return text + (f"  {note}" if note else "")
+
+
+def scoring_precision_note(model: str, forced: str) -> str:
+    """``int8 (auto; CPU: AVX512 VNNI)``: the precision a scoring figure ran at, how it was chosen, and the
+    CPU features that decided the kernels. ``model`` is ``lm`` or ``encoder``."""
+    from euds_core.models.int8_matmuls import cpu_kernel_flags
+    from euds_core.models.loading import resolve_encoder_precision, resolve_lm_precision
+
+    if forced == "auto":
+        chosen = resolve_lm_precision("auto", "cpu") if model == "lm" else resolve_encoder_precision("cpu")
+    else:
+        chosen = resolve_lm_precision(forced, "cpu") if model == "lm" else forced
+    how = "auto" if forced == "auto" else "forced"
+    return f"{chosen} ({how}; CPU: {cpu_kernel_flags()})"
 
 
 def _setup_workspace() -> Path:
@@ -80,6 +97,7 @@ def bench_generative(quick: bool) -> list[str]:
     from euds_core.models.loading import load_causal_lm, resolve_lm_path, resolve_lm_precision
     from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
+    forced = SCORING_PRECISION["precision"]
     rounds, per_round = (2, 128) if quick else (4, 256)  # rounds of 128+: real scoring batches sorted chunks of 512+
     texts = _snippets(rounds * per_round)
     path = str(resolve_lm_path())
@@ -105,7 +123,7 @@ def bench_generative(quick: bool) -> list[str]:
             device="cpu",
             batch_size=16,
             cache=None,
-            precision="auto",
+            precision=forced,
         )
 
     t0 = time.perf_counter()
@@ -117,7 +135,7 @@ def bench_generative(quick: bool) -> list[str]:
     rho_ent = spearmanr(ref[:, 0], got[:, 0])[0]
     rho_nll = spearmanr(ref[:, 1], got[:, 1])[0]
     base, fast = n_tokens / t_naive, n_tokens / t_ours
-    precision = resolve_lm_precision("auto", "cpu")
+    precision = resolve_lm_precision(forced, "cpu")
     return [
         line(
             "generative_scoring",
@@ -125,7 +143,8 @@ def bench_generative(quick: bool) -> list[str]:
             "tokens/s",
             base,
             fast / base,
-            f"[{len(texts)} snippets, {n_tokens} tokens, {precision}; Spearman vs fp32: entropy {rho_ent:.4f}, "
+            f"[{len(texts)} snippets, {n_tokens} tokens, {scoring_precision_note('lm', forced)}; Spearman vs fp32: "
+            f"entropy {rho_ent:.4f}, "
             f"perplexity {rho_nll:.4f}; one-off model load + {precision} copy {load_s:.1f} s]",
         )
     ]
@@ -210,6 +229,9 @@ def bench_semantic(quick: bool) -> list[str]:
     from euds_core.models.loading import load_encoder, resolve_encoder_path, resolve_encoder_precision
     from euds_core.scores.semantic import SemanticScorer, fit_unit_centroids, soft_assignment_entropy
 
+    forced = SCORING_PRECISION["precision"]
+    precision = resolve_encoder_precision("cpu") if forced == "auto" else forced
+
     rounds, per_round = (4, 100) if quick else (6, 200)
     texts = _snippets(rounds * per_round, seed=1)
     model = load_encoder(str(resolve_encoder_path()), "cpu")  # fp32
@@ -224,15 +246,17 @@ def bench_semantic(quick: bool) -> list[str]:
         return soft_assignment_entropy(emb, fit_unit_centroids(emb, scorer.k, scorer.seed), scorer.tau)
 
     def ours(batch: list[str]) -> np.ndarray:
-        return scorer.score(
-            pd.DataFrame({"text": batch}), device="cpu", batch_size=16, cache=None
-        )  # the CLI default on CPU
+        if forced == "auto":
+            return scorer.score(pd.DataFrame({"text": batch}), device="cpu", batch_size=16, cache=None)  # CLI default
+        # A forced precision: the scorer's own steps (embed, fit k-means, H_S) with that encoder copy.
+        emb = compute_embeddings(pd.DataFrame({"text": batch}), device="cpu", batch_size=16, precision=precision)
+        return soft_assignment_entropy(emb, fit_unit_centroids(emb, scorer.k, scorer.seed), scorer.tau)
 
     naive(texts[:20]), ours(texts[:20])  # warm-up
     naive_embeddings.clear()
     _, _, t_naive, t_ours = alternate_rounds(texts, rounds, per_round, naive, ours)
     ref = np.concatenate(naive_embeddings)  # (n, dim), text order
-    got = compute_embeddings(pd.DataFrame({"text": texts}), device="cpu", batch_size=16)
+    got = compute_embeddings(pd.DataFrame({"text": texts}), device="cpu", batch_size=16, precision=precision)
     centroids = fit_unit_centroids(ref, scorer.k, scorer.seed)
     rho = spearmanr(*(soft_assignment_entropy(e, centroids, scorer.tau) for e in (ref, got)))[0]
     base, fast = len(texts) / t_naive, len(texts) / t_ours
@@ -243,7 +267,7 @@ def bench_semantic(quick: bool) -> list[str]:
             "samples/s",
             base,
             fast / base,
-            f"[{len(texts)} snippets, batch 16, {resolve_encoder_precision('cpu')}; vs naive fp32: min cosine "
+            f"[{len(texts)} snippets, batch 16, {scoring_precision_note('encoder', forced)}; vs naive fp32: min cosine "
             f"{(ref * got).sum(1).min():.5f}, Spearman of H_S on shared centroids {rho:.4f}]",
         )
     ]
@@ -711,7 +735,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs; finishes in under 3 minutes on 2 cores")
     parser.add_argument("--only", help="comma-separated figure names (default: all)")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "int8"),
+        default="auto",
+        help="precision of generative_scoring and semantic_scoring (default: what auto picks on this CPU)",
+    )
     args = parser.parse_args(argv)
+    SCORING_PRECISION["precision"] = args.precision
     names = args.only.split(",") if args.only else list(BENCHES)
     _setup_workspace()
     import torch

@@ -99,9 +99,15 @@ def compute_embeddings(
 
 
 def embedding_key(encoder: str, precision: str) -> dict:
-    """The embedding cache key; fp32 keeps the key it had before the bf16 path existed (no recomputation)."""
+    """The embedding cache key; fp32 keeps the key it had before the bf16 path existed (no recomputation).
+
+    int8 is keyed by its version (int8_matmuls.INT8_VERSION: calibration text and rules)."""
     key = {"encoder": encoder_id(encoder)}
-    if precision != "fp32" and encoder != HASHING_ENCODER:
+    if precision == "int8" and encoder != HASHING_ENCODER:
+        from euds_core.models.int8_matmuls import INT8_VERSION  # imports torch: only for int8 keys
+
+        key["precision"] = INT8_VERSION
+    elif precision != "fp32" and encoder != HASHING_ENCODER:
         key["precision"] = precision
     return key
 
@@ -109,7 +115,7 @@ def embedding_key(encoder: str, precision: str) -> dict:
 def load_cached_embeddings(dataset_id: str, n_rows: int, encoder: str = DEFAULT_ENCODER) -> np.ndarray | None:
     """The (n_rows, dim) embeddings when a scorer already cached them for this dataset, else None (no model work).
 
-    Either precision's copy will do (their cosines are >= 0.9999); this machine's own choice is tried first.
+    Any precision's copy will do (cosines to fp32 >= 0.999); this machine's own choice is tried first.
     """
     preferred = resolve_encoder_precision("cpu")
     for precision in sorted(ENCODER_PRECISIONS, key=lambda p: p != preferred):

@@ -103,13 +103,16 @@ def load_tokenizer(path: str):
         raise EudsInputError(f"could not load a tokenizer from {path}: {str(exc).splitlines()[0]}") from None
 
 
-ENCODER_PRECISIONS = ("fp32", "bf16")
+ENCODER_PRECISIONS = ("fp32", "bf16", "int8")
 
 
 def resolve_encoder_precision(device: str) -> str:
     """``bf16`` (bf16 matmuls, fp32 activations) where ``device`` has native bf16, else ``fp32``.
 
-    On the AVX512-BF16 EPYC it embedded snippets ~1.5x faster with cosine >= 0.9999 to the fp32 embedding.
+    On the AVX512-BF16 EPYC bf16 embedded snippets ~1.5x faster with cosine >= 0.9999 to the fp32 embedding.
+    ``int8`` (int8_matmuls.py) is never chosen here: even with a residual pass in every layer its MiniLM
+    embeddings reached a min cosine of only 0.9990 to fp32 on 301 snippets, at the 0.999 bar with no margin
+    (one pass where it is coarse: 0.9971); bench/RESULTS.md.
     """
     from euds_core.models.mixed_precision import native_bf16
 
@@ -120,20 +123,29 @@ def resolve_encoder_precision(device: str) -> str:
 def load_encoder(path: str, device: str, precision: str = "fp32"):
     """A sentence-transformers encoder (the packaged MiniLM folder carries its pooling config).
 
-    ``precision="bf16"`` swaps its Linear layers for bf16-matmul ones (mixed_precision.py).
+    ``precision="bf16"`` swaps its Linear layers for bf16-matmul ones (mixed_precision.py), ``"int8"`` for
+    int8-matmul ones calibrated on a fixed text (int8_matmuls.py; CPU only).
     """
     from sentence_transformers import SentenceTransformer
 
+    from euds_core.models.int8_matmuls import CALIBRATION_TEXTS, use_int8_matmuls
     from euds_core.models.mixed_precision import use_bf16_matmuls
 
     if precision not in ENCODER_PRECISIONS:
         raise EudsInputError(f"unknown encoder precision '{precision}'; use one of {', '.join(ENCODER_PRECISIONS)}")
+    if precision == "int8" and device.startswith("cuda"):
+        raise EudsInputError("the int8 encoder runs on the CPU only; use --device cpu or precision bf16/fp32")
     try:
         model = SentenceTransformer(path, device="cpu", local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise EudsInputError(f"could not load an encoder from {path}: {str(exc).splitlines()[0]}") from None
+    model.eval()
     if precision == "bf16":
         use_bf16_matmuls(model)
+    elif precision == "int8":
+        # A residual pass in every layer: with one pass where it sufficed for the LM, min cosine 0.9971 < 0.999.
+        calibrate = lambda: model.encode(list(CALIBRATION_TEXTS), batch_size=16, show_progress_bar=False)  # noqa: E731
+        use_int8_matmuls(model, calibrate, residual_pass_error=0.0)
     return model.to(device).eval()
 
 
@@ -182,24 +194,60 @@ LM_PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def resolve_lm_precision(precision: str, device: str) -> str:
-    """How the causal LM scores: ``auto`` -> ``bf16`` where ``device`` has native bf16, else ``fp32``.
+    """How the causal LM scores: ``auto`` -> ``bf16`` where ``device`` has native bf16, else ``int8`` on a CPU
+    with VNNI/AMX, else ``fp32``.
 
     ``bf16`` means bf16 matmuls with fp32 activations (mixed_precision.py): on 384 rotten_tomatoes snippets
     its SmolLM2 entropies ranked at Spearman 0.9998 against fp32 (mean shift 0.007 nats) and ran ~1.5x
     faster on an AVX512-BF16 CPU (bench/RESULTS.md). Without native bf16 it is emulated and ~2x *slower*
-    (DESIGN.md §8), so ``auto`` stays fp32 there. ``int8`` (dynamic quantisation of the body's Linear
-    layers) had Spearman 0.47 to 0.96 (activation outliers); it is CPU-only and never chosen by ``auto``.
+    (DESIGN.md §8). ``int8`` means int8 matmuls with per-token activations, smoothing and a residual pass
+    where one pass is too coarse (int8_matmuls.py), fp32 elsewhere: Spearman >= 0.99 against fp32 on the
+    same snippets (bench/RESULTS.md); CPU only, so on CUDA it falls back to ``bf16``.
     """
+    from euds_core.models.int8_matmuls import native_int8
     from euds_core.models.mixed_precision import native_bf16
 
     if precision not in LM_PRECISIONS:
         raise EudsInputError(f"unknown LM precision '{precision}'; use one of {', '.join(LM_PRECISIONS)}")
     cuda = device.startswith("cuda")
     if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
+        if native_bf16(device):
+            return "bf16"
+        return "int8" if native_int8(device) else "fp32"
     if precision == "int8" and cuda:
         return "bf16"
     return precision
+
+
+DOCUMENT_SEPARATOR = "<|endoftext|>"
+
+
+def lm_bos_id(tokenizer) -> int | None:
+    """The token prepended to every sequence so the first real token is predicted too.
+
+    The pretraining document separator ``<|endoftext|>`` when the vocabulary has one (GPT-2, SmolLM, Qwen),
+    else BOS, else EOS. An instruct model's BOS can open a chat turn instead (SmolLM2: ``<|im_start|>``, after
+    which the model expects a role name); on 40 rotten_tomatoes snippets SmolLM2's mean NLL was 5.05 nats
+    after ``<|endoftext|>`` vs 5.26 after ``<|im_start|>``, i.e. the separator reads them as documents.
+    """
+    separator = tokenizer.get_vocab().get(DOCUMENT_SEPARATOR)
+    if separator is not None:
+        return separator
+    return tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+
+
+def _lm_calibration_pass(tokenizer, model):
+    """A function that runs ``model`` once over the int8 calibration texts as one sequence, each text after
+    the scorers' start token (one shape: oneDNN builds its int8 kernels once, not once per text length)."""
+    import torch
+
+    from euds_core.models.int8_matmuls import CALIBRATION_TEXTS
+
+    start = lm_bos_id(tokenizer)
+    ids: list[int] = []
+    for text in CALIBRATION_TEXTS:
+        ids += ([start] if start is not None else []) + tokenizer(text, add_special_tokens=False)["input_ids"]
+    return lambda: model(input_ids=torch.tensor([ids]))
 
 
 @lru_cache(maxsize=2)
@@ -208,12 +256,13 @@ def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None
 
     ``fp32`` on CPU is the copy :func:`load_causal_lm` caches. Otherwise a private fp32 copy is loaded on
     the CPU and converted: ``bf16`` swaps every Linear layer (the head included) for a bf16-matmul one;
-    ``int8`` dynamically quantises the decoder body's Linear layers (per-channel weights; an int8 head gave
-    Spearman 0.39). ``loader`` replaces :func:`load_causal_lm` (callers pass their module's name for it, so
-    tests can patch it).
+    ``int8`` swaps every Linear layer (the head included: it added little error) for a calibrated int8-matmul
+    one. ``loader`` replaces :func:`load_causal_lm` (callers pass their module's name for it, so tests can
+    patch it).
     """
     import torch
 
+    from euds_core.models.int8_matmuls import use_int8_matmuls
     from euds_core.models.mixed_precision import use_bf16_matmuls
 
     resolved = resolve_lm_precision(precision, device)
@@ -222,15 +271,7 @@ def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None
         return loader(path, device)
     tok, model = getattr(loader, "__wrapped__", loader)(path, "cpu")  # private fp32 copy: the cached one stays
     if resolved == "int8":
-        import warnings
-
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao deprecation notice: the eager API still works in 2.13
-            quantize_dynamic(
-                model.base_model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
-            )
+        use_int8_matmuls(model, _lm_calibration_pass(tok, model))
     elif resolved == "bf16":
         use_bf16_matmuls(model)
     return tok, model.to(device).eval()

@@ -8,10 +8,12 @@ import pandas as pd
 from euds_core.models.loading import (
     DEFAULT_LM,
     auto_token_budget,
+    lm_bos_id,
     load_causal_lm,
     load_scoring_lm,
     model_hash,
     resolve_lm_path,
+    resolve_lm_precision,
 )
 from euds_core.scores.base import Scorer
 from euds_core.storage.cache import (
@@ -62,23 +64,8 @@ def lm_token_stats(
     )
 
 
-DOCUMENT_SEPARATOR = "<|endoftext|>"
-# Part of every LM cache key: bump when the choice of the prepended token changes.
+# Part of every LM cache key: bump when the choice of the prepended token changes (models.lm_bos_id).
 SEQUENCE_START = "document-separator-v1"
-
-
-def lm_bos_id(tokenizer) -> int | None:
-    """The token prepended to every sequence so the first real token is predicted too.
-
-    The pretraining document separator ``<|endoftext|>`` when the vocabulary has one (GPT-2, SmolLM, Qwen),
-    else BOS, else EOS. An instruct model's BOS can open a chat turn instead (SmolLM2: ``<|im_start|>``, after
-    which the model expects a role name); on 40 rotten_tomatoes snippets SmolLM2's mean NLL was 5.05 nats
-    after ``<|endoftext|>`` vs 5.26 after ``<|im_start|>``, i.e. the separator reads them as documents.
-    """
-    separator = tokenizer.get_vocab().get(DOCUMENT_SEPARATOR)
-    if separator is not None:
-        return separator
-    return tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
 
 
 def sequence_token_stats(
@@ -183,13 +170,23 @@ def _batch_token_stats(batch: list[list[int]], score_from: list[int], tokenizer,
 
 
 def lm_precision_tag(precision: str) -> str:
-    """The precision's part of the LM cache key; bumped whenever what a name computes changes.
+    """The precision's part of the LM cache key and the score's params; bumped whenever what a name computes
+    changes.
 
-    ``auto-v3``/``bf16-matmul``: bf16 matmuls, fp32 activations (v2 was a whole-model bf16 copy on CUDA and
-    fp32 on CPU). ``auto`` is keyed without the device because the scorer is built before the device is
-    resolved; where it resolves to fp32 the values differ from the bf16-matmul ones by ~0.007 nats.
+    ``bf16-matmul``: bf16 matmuls, fp32 activations; ``int8-smooth-v1`` (int8_matmuls.INT8_VERSION): int8
+    matmuls as calibrated there. ``auto`` is keyed by what it resolves to on each device this process can
+    score on (``auto-v4:cpu=int8-smooth-v1``, plus ``cuda=...`` where a GPU is visible): the scorer is built
+    before the device is chosen, and the key must still say which kernels made the numbers.
     """
-    return {"auto": "auto-v3", "bf16": "bf16-matmul"}.get(precision, precision)
+    from euds_core.models.int8_matmuls import INT8_VERSION  # imports torch: only when a key is made
+
+    if precision == "auto":
+        import torch
+
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        resolved = (f"{d}={lm_precision_tag(resolve_lm_precision('auto', d))}" for d in devices)
+        return "auto-v4:" + ",".join(resolved)
+    return {"bf16": "bf16-matmul", "int8": INT8_VERSION}.get(precision, precision)
 
 
 def compute_lm_stats(
@@ -279,7 +276,7 @@ class GenerativeScorer(Scorer):
     ):
         self.lm = lm
         self.max_tokens = max_tokens
-        self.precision = precision  # auto = bf16 matmuls where native, else fp32 (models.resolve_lm_precision)
+        self.precision = precision  # auto = bf16 matmuls where native, else int8 with VNNI, else fp32 (models)
         self.first_stage_tokens = first_stage_tokens  # when rows are done, not their values: not in params()
 
     def params(self) -> dict:
