@@ -174,31 +174,38 @@ def parse_seeds(text: str) -> list[int]:
     return values
 
 
+def finetune_config_from_args(args):
+    """The fine-tune settings of ``finetune`` and ``benchmark`` (benchmark has no --batch-size/--lr: defaults)."""
+    from euds_core.experiments.training import FinetuneConfig
+    from euds_core.models.loading import DEFAULT_ENCODER
+
+    tuning = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k, None) is not None}
+    return FinetuneConfig(
+        model=args.model or DEFAULT_ENCODER,
+        epochs=args.epochs,
+        max_len=args.max_len,
+        test_fraction=args.test_fraction,
+        device=args.device,
+        **tuning,
+    )
+
+
 def cmd_finetune(args) -> int:
     from tqdm import tqdm
 
     from euds_core.data.datasets import save_dataset
     from euds_core.experiments.finetune import (
         RESULT_COLUMNS,
-        FinetuneConfig,
         GridSpec,
         align_scores,
         parse_interval_strategy,
         run_grid,
     )
-    from euds_core.models.loading import DEFAULT_ENCODER, resolve_encoder_path
+    from euds_core.models.loading import resolve_encoder_path
 
     out = check_output_path(args.out, (".csv",))
     strategies = finetune_strategies(args)
-    config = FinetuneConfig(
-        model=args.model or DEFAULT_ENCODER,
-        epochs=args.epochs,
-        max_len=args.max_len,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        test_fraction=args.test_fraction,
-        device=args.device,
-    )
+    config = finetune_config_from_args(args)
     spec = GridSpec(
         strategies=strategies,
         sizes=default_sizes(args.sizes, strategies),
@@ -307,8 +314,6 @@ def cmd_benchmark(args) -> int:
 
     from euds_core.data.datasets import load_dataset
     from euds_core.experiments.benchmark import BenchmarkConfig, run_benchmark, write_leaderboard
-    from euds_core.experiments.finetune import FinetuneConfig
-    from euds_core.models.loading import DEFAULT_ENCODER
 
     if not (args.proxy or args.finetune):
         raise EudsInputError("give --proxy (a linear proxy, minutes) or --finetune (real fine-tunes)")
@@ -326,13 +331,7 @@ def cmd_benchmark(args) -> int:
         search_step=args.step,
         random_draws=args.random_draws,
         test_fraction=args.test_fraction,
-        finetune=FinetuneConfig(
-            model=args.model or DEFAULT_ENCODER,
-            epochs=args.epochs,
-            max_len=args.max_len,
-            test_fraction=args.test_fraction,
-            device=args.device,
-        ),
+        finetune=finetune_config_from_args(args),
     )
     if args.scores:
         config.scores = [s.strip() for s in args.scores.split(",") if s.strip()]

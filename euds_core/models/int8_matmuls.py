@@ -145,14 +145,19 @@ def input_absmax_per_channel(model: torch.nn.Module, run: Callable[[], None]) ->
 
         return hook
 
-    handles = [m.register_forward_hook(record(name)) for name, m in linear_layers(model).items()]
+    _run_with_hooks({m: record(name) for name, m in linear_layers(model).items()}, run)
+    return maxima
+
+
+def _run_with_hooks(hooks: dict[torch.nn.Module, Callable], run: Callable[[], None]) -> None:
+    """``run()`` under inference mode with each module's forward hook attached, removed afterwards."""
+    handles = [module.register_forward_hook(hook) for module, hook in hooks.items()]
     try:
         with torch.inference_mode():
             run()
     finally:
         for handle in handles:
             handle.remove()
-    return maxima
 
 
 def single_pass_errors(
@@ -170,13 +175,7 @@ def single_pass_errors(
         return hook
 
     layers = linear_layers(model)
-    handles = [layers[name].register_forward_hook(compare(name)) for name in candidates]
-    try:
-        with torch.inference_mode():
-            run()
-    finally:
-        for handle in handles:
-            handle.remove()
+    _run_with_hooks({layers[name]: compare(name) for name in candidates}, run)
     return {name: (err / max(ref, 1e-30)) ** 0.5 for name, (err, ref) in sums.items()}
 
 
