@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from euds_core.curation.html_report import ci_error_bars
 from euds_core.experiments.finetune import RESULT_COLUMNS
 from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import curve_summary
@@ -41,14 +42,7 @@ def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figu
             go.Scatter(
                 x=part["size_fraction"],
                 y=part["accuracy"],
-                error_y=dict(
-                    type="data",
-                    symmetric=False,
-                    array=part["ci_high"] - part["accuracy"],
-                    arrayminus=part["accuracy"] - part["ci_low"],
-                    visible=True,
-                    thickness=1.2,
-                ),
+                error_y=ci_error_bars(part, thickness=1.2),
                 mode="lines+markers" if len(part) > 1 else "markers",
                 marker=dict(
                     size=9 if strategy == "full" else 7, symbol="star" if strategy == "full" else "circle", color=colour

@@ -94,6 +94,18 @@ def strategy_colours(strategies) -> dict[str, str]:
     return {s: STRATEGY_COLOURS.get(s) or next(others) for s in strategies}
 
 
+def ci_error_bars(curve: pd.DataFrame, **style) -> dict:
+    """plotly ``error_y`` from a curve's ``accuracy`` and its 95 % CI columns ``ci_low`` / ``ci_high``."""
+    return dict(
+        type="data",
+        symmetric=False,
+        array=curve["ci_high"] - curve["accuracy"],
+        arrayminus=curve["accuracy"] - curve["ci_low"],
+        visible=True,
+        **style,
+    )
+
+
 def _finetune_figure(curve: pd.DataFrame):
     import plotly.graph_objects as go
 
@@ -108,14 +120,7 @@ def _finetune_figure(curve: pd.DataFrame):
             mode="lines+markers",
             line=dict(color=colour, width=2),
             marker=dict(color=colour, size=8),
-            error_y=dict(
-                type="data",
-                symmetric=False,
-                array=part["ci_high"] - part["accuracy"],
-                arrayminus=part["accuracy"] - part["ci_low"],
-                visible=True,
-                color=colour,
-            ),
+            error_y=ci_error_bars(part, color=colour),
         )
     sizes = sorted(curve["size_fraction"].unique())
     fig.update_layout(
