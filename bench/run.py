@@ -4,8 +4,8 @@
 
 Prints one line per figure, ``NAME: VALUE UNIT (baseline VALUE, ratio X.Xx)`` plus notes. Baseline and ours are
 run in alternating rounds on the same inputs, so a machine shared with other jobs slows both alike. The
-workspace cache lives in a temporary EUDS_HOME (its ``models`` folder links to the real one, so the
-dequantised LM copy is reused). Results and the machine they came from: bench/RESULTS.md.
+workspace cache lives in a temporary EUDS_HOME; the dequantised LM copy is read from the model cache every
+workspace shares (storage.workspace.model_cache_dir). Results and the machine they came from: bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -67,11 +67,8 @@ def scoring_precision_note(model: str, forced: str) -> str:
 
 
 def _setup_workspace() -> Path:
-    """A temporary EUDS_HOME whose ``models`` links to the real workspace's (no 20 s GGUF dequantisation)."""
-    real = Path(os.environ.get("EUDS_HOME") or Path.home() / ".euds").expanduser()
-    (real / "models").mkdir(parents=True, exist_ok=True)
+    """A temporary EUDS_HOME (the model cache is shared: no 20 s GGUF dequantisation per run)."""
     home = Path(tempfile.mkdtemp(prefix="euds-bench-"))
-    (home / "models").symlink_to(real / "models", target_is_directory=True)
     os.environ["EUDS_HOME"] = str(home)
     return home
 
@@ -661,15 +658,15 @@ def bench_time_to_first_view(quick: bool) -> list[str]:
     """Seconds from "score" (the three score jobs the pages start) to the first moment the three entropies and
     IGSE are all drawable for bbc_news (each has scored rows), and (full run only) to every row scored.
 
-    The jobs run as the app runs them: one background process per cost tier (information; semantic; generative),
-    the packaged models, default options, a fresh workspace (the dequantised LM copy is reused). ``--quick``
+    The jobs run as the app starts them (scoring.engine.score_job_groups: information; then semantic and
+    generative in one process, each pass's first stage before either pass's rest), the packaged models, default options, a fresh workspace (the dequantised LM copy is reused). ``--quick``
     stops at the first view and ends the jobs. The page adds its own poll (3 s) and drawing on top.
     """
     from euds_core.data.builtins import load_builtin
     from euds_core.data.datasets import save_dataset
     from euds_core.runtime.jobs import cancel_job, get_job, start_job
     from euds_core.scores import EUDS_SCORES
-    from euds_core.scoring.engine import scores_so_far
+    from euds_core.scoring.engine import score_job_groups, scores_so_far
     from euds_core.storage.cache import DatasetCache
 
     dataset = load_builtin("bbc_news")
@@ -680,7 +677,7 @@ def bench_time_to_first_view(quick: bool) -> list[str]:
         start_job(
             "score", {"dataset_id": dataset.id, "scores": group, "device": "cpu", "options": {}}, dataset_id=dataset.id
         )
-        for group in (["information"], ["semantic"], ["generative"])
+        for group in score_job_groups(list(EUDS_SCORES))  # the app's jobs for its "Score it" button
     ]
     first_view = all_rows = None
     scored: dict[str, int] = {}

@@ -1,7 +1,8 @@
 """Score: choose scorers, device and batch size; run them as background jobs; cached scores show at once.
 
 Every scorer in the registry (``list_scorers()``) is offered, so a new scorer appears here with no change.
-Jobs are split by cost (no model, encoder, causal LM) so cheap scores are usable while slow ones run.
+Two jobs: the model-free scores (usable in seconds) and every model pass, which scores each pass's random
+first stage before any pass's rest (euds_core.scoring.engine.score_job_groups).
 The page scores and looks up with the options of ``ui.scores.score_options()`` (model-free in tests).
 """
 
@@ -12,8 +13,9 @@ import streamlit as st
 
 from euds_core.errors import EudsInputError
 from euds_core.scores import EUDS_SCORES, list_scorers
+from euds_core.scoring.engine import score_job_groups
 from ui.jobs_view import jobs_panel
-from ui.scores import cached_scores, running_scores, score_groups, start_score_jobs
+from ui.scores import cached_scores, running_scores, start_score_jobs
 from ui.state import page_dataset
 
 st.title("Score")
@@ -75,15 +77,15 @@ if submitted:
     try:
         if not names:
             raise EudsInputError("choose at least one score")
-        groups = score_groups(names)
+        groups = score_job_groups(names)
         started = start_score_jobs(dataset, names, device=device, batch_size=int(batch) or None)
         plan = " · ".join("+".join(g) for g in groups)
         if not started:
             st.toast("Those scores are already running or cached.")
         elif len(started) == 1:
             st.toast(f"Started 1 job: {plan}")
-        else:  # one background process per cost tier, all at once: cheap scores are usable first
-            st.toast(f"Started {len(started)} jobs, running at the same time (the cheapest finishes first): {plan}")
+        else:  # model-free scores in one process, model passes (first stages first) in the other
+            st.toast(f"Started {len(started)} jobs at once (the model-free scores finish first): {plan}")
     except EudsInputError as exc:
         st.error(str(exc))
 

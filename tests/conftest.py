@@ -15,16 +15,16 @@ _SHARED_MODELS = None
 def workspace(tmp_path, monkeypatch, tmp_path_factory) -> Path:
     """EUDS_HOME in a temp folder, so no test reads or pollutes ~/.euds.
 
-    The ``models`` sub-folder (dequantised LM copies, ~500 MB) is shared by the whole session, so slow tests
-    pay the ~20 s GGUF dequantisation once.
+    The model cache (dequantised LM copies, ~500 MB; EUDS_MODEL_CACHE) is one temp folder for the whole
+    session, so slow tests pay the ~20 s GGUF dequantisation once and never touch the user's ~/.cache.
     """
     global _SHARED_MODELS
     if _SHARED_MODELS is None:
         _SHARED_MODELS = tmp_path_factory.mktemp("shared-models")
     home = tmp_path / "euds-home"
     home.mkdir()
-    (home / "models").symlink_to(_SHARED_MODELS, target_is_directory=True)
     monkeypatch.setenv("EUDS_HOME", str(home))
+    monkeypatch.setenv("EUDS_MODEL_CACHE", str(_SHARED_MODELS))
     return home
 
 

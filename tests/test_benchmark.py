@@ -83,6 +83,12 @@ def test_benchmark_cli_writes_the_leaderboard_and_resumes(odd_csv, tmp_path, cap
     # Another seed list reuses the finished seeds and runs only the new one.
     assert main([*cmd[:-2], "--seeds", "0,1,2", "--out", str(out)]) == 0
     assert len(calls) == len(methods)  # seed 2: one cell per method
+    # --methods trains only those; cells already finished under the same settings are read back.
+    calls.clear()
+    assert main([*cmd[:-2], "--seeds", "0,1,2,3", "--methods", "random,auto", "--out", str(out)]) == 0
+    assert len(calls) == 2  # seed 3 of random and auto
+    board = pd.read_csv(out / "leaderboard.csv", keep_default_na=False)
+    assert set(board.method) == {"random", "auto"} and sorted(set(board.seed)) == [0, 1, 2, 3]
 
 
 def test_a_changed_setting_never_reuses_cells(odd_csv, tmp_path):
@@ -106,6 +112,7 @@ def test_a_changed_setting_never_reuses_cells(odd_csv, tmp_path):
         ([], "give --proxy"),
         (["--proxy", "--sizes", "1.5"], "--sizes"),
         (["--proxy", "--label-col", "nope"], "nope"),
+        (["--proxy", "--label-col", "klass#", "--methods", "random,magic:high"], "magic:high"),
     ],
 )
 def test_bad_input_is_one_clear_line(odd_csv, tmp_path, capsys, extra, message):

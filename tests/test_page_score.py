@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from euds_core.runtime.jobs import get_job, list_jobs
 from euds_core.scores import list_scorers
+from euds_core.scoring.engine import score_job_groups
 from tests.page_helpers import APP, seed_scores, tiny_dataset, use_model_free_options
-from ui.scores import score_groups
 
 
 @pytest.fixture
@@ -43,9 +43,12 @@ def test_lists_every_registered_scorer_and_shows_cached_ones(score_page):
     assert status_of(at, "semantic") == "not computed"
 
 
-def test_jobs_are_split_by_cost():
-    assert score_groups(["information", "generative", "semantic"]) == [["information"], ["semantic"], ["generative"]]
-    assert score_groups(["is"]) == [["information"], ["semantic"]]  # a combination rides on its members
+def test_model_free_scores_get_their_own_job_and_model_passes_share_one_cheapest_first():
+    groups = score_job_groups(["generative", "information", "semantic"])
+    assert groups == [["information"], ["semantic", "generative"]]
+    assert score_job_groups(["is"]) == [["information"], ["semantic"]]  # a combination rides on its members
+    (model_free,) = score_job_groups(["ttr", "information"])  # no model pass: one job
+    assert sorted(model_free) == ["information", "ttr"]
 
 
 def test_start_scoring_runs_a_background_job_that_caches_the_score(score_page):

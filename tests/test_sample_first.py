@@ -131,3 +131,25 @@ def test_scores_so_far_ranks_a_combination_on_the_rows_all_members_have():
     so_far = scores_so_far(ds, ["is"], options=MODEL_FREE)
     assert "is" in so_far and so_far["is"].notna().all()
     np.testing.assert_allclose(so_far["is"], 0.5)  # opposite ranks average to the middle
+
+
+def test_one_job_scores_every_model_pass_first_stage_before_any_rest(tiny_causal_lm_dir):
+    ds = _dataset(700)
+    options = {**MODEL_FREE, "lm": str(tiny_causal_lm_dir), "first_stage_tokens": 1}  # LM first stage: 32 rows
+    events = []
+    staged = score_dataset(
+        ds,
+        ["semantic", "generative"],
+        options=options,
+        progress=lambda name, done, total, _m: events.append((name, done)),
+    )
+    firsts = [events.index(("semantic", 256)), events.index(("generative", 32))]
+    rests = [
+        events.index(("semantic", 700)),
+        next(i for i, e in enumerate(events) if e[0] == "generative" and e[1] > 32),
+    ]
+    assert max(firsts) < min(rests)  # both partial views exist before either pass goes on
+    copy = Dataset(name="copy", task="unlabelled", table=ds.table.assign(id=ds.table["id"] + "-copy"))
+    for name in ("semantic", "generative"):  # the same values as each pass on its own
+        alone = score_dataset(copy, [name], options=options)
+        np.testing.assert_allclose(staged[name].to_numpy(), alone[name].to_numpy(), rtol=1e-6, atol=1e-6)

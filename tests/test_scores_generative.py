@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,3 +79,15 @@ def test_sequence_start_prefers_the_document_separator():
     plain = SimpleNamespace(get_vocab=lambda: {"<s>": 5}, bos_token_id=5, eos_token_id=6)
     no_bos = SimpleNamespace(get_vocab=lambda: {}, bos_token_id=None, eos_token_id=6)
     assert (lm_bos_id(chat), lm_bos_id(plain), lm_bos_id(no_bos)) == (0, 5, 6)
+
+
+@pytest.mark.slow
+@requires_assets
+def test_the_dequantised_lm_copy_lives_in_the_shared_model_cache_not_the_workspace(workspace, monkeypatch):
+    from euds_core.models.loading import prepare_default_lm
+
+    copy = prepare_default_lm()
+    assert copy.parent == Path(os.environ["EUDS_MODEL_CACHE"]) and (copy / "config.json").exists()
+    assert not list(workspace.rglob("config.json"))  # a new workspace has nothing to rebuild
+    monkeypatch.setenv("EUDS_HOME", str(workspace / "another"))
+    assert prepare_default_lm() == copy

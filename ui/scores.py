@@ -17,7 +17,7 @@ import streamlit as st
 from euds_core.data.table import Dataset
 from euds_core.runtime.jobs import Job, find_active_job, list_jobs, start_job
 from euds_core.scores import EUDS_SCORES, get_scorer_class, list_scorers
-from euds_core.scoring.engine import expand_score_names, score_dataset, scores_so_far
+from euds_core.scoring.engine import expand_score_names, score_dataset, score_job_groups, scores_so_far
 from euds_core.storage.cache import DatasetCache
 
 SCORE_OPTIONS_ENV = "EUDS_SCORE_OPTIONS"
@@ -26,10 +26,6 @@ MODEL_FREE_OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}  # what t
 # The one-click "Score it": all three entropies; each model pass scores a random sample first, so all three
 # histograms (and IGSE) are drawable within about a minute on 2 CPU cores while the rest fills in (issue 17).
 FIRST_SCORES = list(EUDS_SCORES)
-
-# Cost tiers decide the job groups, so cheap scores are usable before slow ones finish. A scorer may set
-# a ``cost`` class attribute; otherwise: no model = 0, an encoder = 1, a causal LM (slowest) = 2.
-_LM_SCORERS = {"generative", "perplexity"}
 
 
 def score_options() -> dict:
@@ -40,30 +36,8 @@ def score_options() -> dict:
     return json.loads(raw) if raw else {}
 
 
-def scorer_cost(name: str) -> int:
-    cls = get_scorer_class(name)
-    if hasattr(cls, "cost"):
-        return int(cls.cost)
-    if name in _LM_SCORERS:
-        return 2
-    return 1 if cls.uses_model else 0
-
-
 def scorer_names() -> list[str]:
     return [cls.name for cls in list_scorers()]
-
-
-def score_groups(names: list[str]) -> list[list[str]]:
-    """Split the requested scores into jobs by cost tier (cheapest first); combinations ride on their members.
-
-    A combination such as ``igse`` is computed for free once its members are cached, so it is not a job.
-    """
-    expanded = expand_score_names(names)
-    base = [n for n in expanded if not get_scorer_class(n).depends_on]
-    tiers: dict[int, list[str]] = {}
-    for name in base:
-        tiers.setdefault(scorer_cost(name), []).append(name)
-    return [tiers[c] for c in sorted(tiers)]
 
 
 def _cache_signature(dataset_id: str) -> tuple:
@@ -133,10 +107,10 @@ def complete_scores_only_note(dataset: Dataset) -> None:
 def start_score_jobs(
     dataset: Dataset, names: list[str], *, device: str = "auto", batch_size: int | None = None
 ) -> list[str]:
-    """One background job per cost tier; a tier already running for this dataset is not started twice."""
+    """The jobs of :func:`score_job_groups`; a score already running or cached for this dataset is not started again."""
     busy = running_scores(dataset.id) | set(cached_scores(dataset).columns)
     job_ids = []
-    for group in score_groups(names):
+    for group in score_job_groups(names):
         group = [n for n in group if n not in busy]
         if not group:
             continue

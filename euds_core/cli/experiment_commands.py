@@ -140,6 +140,11 @@ def add_benchmark_parser(sub) -> None:
         help="score bands within each label group (default: on)",
     )
     p.add_argument("--no-samplers", action="store_true", help="leave the samplers (MIG, k-center, ...) out")
+    p.add_argument(
+        "--methods",
+        help="train only these methods, e.g. random,full,auto,igse:middle (default: all; finished cells of a "
+        "run with the same settings are reused whatever the methods or sizes)",
+    )
     p.add_argument("--step", type=float, default=0.1, help="the search's grid step of p_lo (default 0.1)")
     p.add_argument("--random-draws", type=int, default=5, help="random subsets per size behind each search gain")
     p.add_argument("--test-fraction", type=float, default=0.2, help="the fixed stratified test split")
@@ -335,6 +340,8 @@ def cmd_benchmark(args) -> int:
     )
     if args.scores:
         config.scores = [s.strip() for s in args.scores.split(",") if s.strip()]
+    if args.methods:
+        config.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     config.check()
     datasets = [
         load_dataset(d, text_col=args.text_col, label_col=args.label_col, id_col=args.id_col, limit=args.limit)

@@ -107,6 +107,13 @@ class BenchmarkConfig:
             raise EudsInputError("--random-draws must be at least 2")
         if self.mode == "finetune":
             self.finetune.check()
+        if self.methods is not None:
+            from euds_core.scoring.engine import expand_score_names
+
+            known = benchmark_methods(expand_score_names(list(self.scores)), samplers=self.samplers)
+            unknown = sorted(set(self.methods) - set(known))
+            if unknown:
+                raise EudsInputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(known)}")
 
     @property
     def encoder(self) -> str:

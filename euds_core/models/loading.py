@@ -2,8 +2,8 @@
 
 No hub access: every loader takes a local path (defaults are the packaged assets, see assets.py) and passes
 ``local_files_only=True`` and ``trust_remote_code=False``. The packaged SmolLM2 is a GGUF file that
-transformers dequantises to float32 in ~20 s; we save a plain copy in the workspace once so later loads
-take well under a second.
+transformers dequantises to float32 in ~20 s; we save a plain copy once in the model cache shared by every
+workspace (storage.workspace.model_cache_dir; ``make setup`` makes it) so later loads take well under a second.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from euds_core.data.assets import minilm_folder, smollm2_gguf
 from euds_core.errors import EudsInputError
 from euds_core.storage.atomic_files import atomic_folder
-from euds_core.storage.workspace import workspace_dir
+from euds_core.storage.workspace import model_cache_dir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: loads are local or fail clearly
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -150,14 +150,21 @@ def load_encoder(path: str, device: str, precision: str = "fp32"):
 
 
 def _dequantised_copy_folder(gguf: Path) -> Path:
-    return workspace_dir("models") / f"{gguf.stem}-{model_hash(gguf)}-fp32"
+    return model_cache_dir() / f"{gguf.stem}-{model_hash(gguf)}-fp32"
+
+
+def prepare_default_lm() -> Path:
+    """Build the packaged LM's plain copy now (``make setup`` calls this), so no first score waits for it."""
+    gguf = resolve_lm_path(DEFAULT_LM)
+    getattr(load_causal_lm, "__wrapped__", load_causal_lm)(str(gguf), "cpu")
+    return _dequantised_copy_folder(gguf)
 
 
 @lru_cache(maxsize=2)
 def load_causal_lm(path: str, device: str):
     """(tokenizer, model) for a local causal LM folder or GGUF file, in eval mode on ``device``.
 
-    A GGUF file is dequantised once and saved as a plain safetensors copy in the workspace.
+    A GGUF file is dequantised once and saved as a plain safetensors copy in the shared model cache.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

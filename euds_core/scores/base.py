@@ -54,6 +54,14 @@ class Scorer:
     ) -> np.ndarray:
         raise NotImplementedError
 
+    def score_first_stage(self, table: pd.DataFrame, **context) -> None:
+        """Score (and cache) only the first random sample of this scorer's model pass, if it has one.
+
+        A job with several model passes calls this for each before any ``score``, so every pass has a partial
+        view within the first minute instead of the LM's waiting for the encoder's whole pass (issue 17).
+        ``context`` is what ``score`` takes. Default: nothing (no staged pass).
+        """
+
     def partial_scores(self, table: pd.DataFrame, *, cache: DatasetCache) -> tuple[np.ndarray, np.ndarray] | None:
         """``(rows, values)`` for the rows a running pass has finished so far, or None (nothing yet, or no
         partial view for this scorer). The finished rows are a random sample (storage.cache.sample_first_order);
@@ -69,6 +77,13 @@ class EmbeddingScorer(Scorer):
     uses_model = True
     encoder: str
 
+    def embedding_precision(self) -> str | None:
+        """The embeddings' precision; None lets compute_embeddings pick what the device runs best."""
+        return None
+
+    def score_first_stage(self, table, **context) -> None:
+        self.embed(table, precision=self.embedding_precision(), first_stage_only=True, **context)
+
     def embed(
         self,
         table: pd.DataFrame,
@@ -79,8 +94,9 @@ class EmbeddingScorer(Scorer):
         cancel=None,
         cache=None,
         precision: str | None = None,
+        first_stage_only: bool = False,
         **_,
-    ) -> np.ndarray:
+    ) -> np.ndarray | None:
         from euds_core.models.embeddings import compute_embeddings
 
         return compute_embeddings(
@@ -92,4 +108,5 @@ class EmbeddingScorer(Scorer):
             progress=progress,
             cancel=cancel,
             precision=precision,
+            first_stage_only=first_stage_only,
         )

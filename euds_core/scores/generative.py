@@ -17,6 +17,7 @@ from euds_core.models.loading import (
 )
 from euds_core.scores.base import Scorer
 from euds_core.storage.cache import (
+    CHARS_PER_TOKEN,
     DatasetCache,
     first_stage_rows,
     load_partial_rows,
@@ -32,7 +33,6 @@ TOKENS_PER_ROW = 64  # token budget per LM batch = batch_size x this (short rows
 # The first stage of a pass (a random sample, scored before the rest): ~50 s at the ~650 tokens/s measured on
 # 2 CPU cores, so a new dataset shows a generative histogram within the first minute (issue 17).
 FIRST_STAGE_TOKENS = 32_000
-CHARS_PER_TOKEN = 4  # rough English rate, only to size the first stage before tokenising
 
 
 def lm_token_stats(
@@ -201,13 +201,15 @@ def compute_lm_stats(
     cancel=None,
     precision: str = "fp32",
     first_stage_tokens: int = FIRST_STAGE_TOKENS,
-) -> np.ndarray:
+    first_stage_only: bool = False,
+) -> np.ndarray | None:
     """Cached (n_rows, 2) [entropy, nll]; shared by the generative and perplexity scores (one LM pass).
 
     ``precision`` (models.LM_PRECISIONS) picks the model copy; it is part of the cache key. The default here
     stays ``fp32`` for callers that want the reference numbers; the scorers pass their own (``auto``).
     Sample first: a random sample of about ``first_stage_tokens`` tokens is scored first, then the rest in
     random chunks (storage.cache.sample_first_order); the order changes when a row is done, not its value.
+    ``first_stage_only`` scores just that sample and returns None (storage.cache.run_chunked).
     """
     texts = table["text"].tolist()
     lengths = np.array([len(t) for t in texts], dtype=np.int64)  # (n,) characters: a free proxy for tokens
@@ -242,6 +244,7 @@ def compute_lm_stats(
         progress=progress,
         cancel=cancel,
         label="causal LM pass",
+        first_stage_only=first_stage_only,
     )
 
 
@@ -287,7 +290,9 @@ class GenerativeScorer(Scorer):
             "start": SEQUENCE_START,
         }
 
-    def score(self, table, *, device="cpu", batch_size=16, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
+    def score(
+        self, table, *, device="cpu", batch_size=16, progress=None, cancel=None, cache=None, first_stage_only=False, **_
+    ) -> np.ndarray | None:
         stats = compute_lm_stats(
             table,
             lm=self.lm,
@@ -299,8 +304,12 @@ class GenerativeScorer(Scorer):
             cancel=cancel,
             precision=self.precision,
             first_stage_tokens=self.first_stage_tokens,
+            first_stage_only=first_stage_only,
         )
-        return stats[:, self.column].astype(np.float32)
+        return None if first_stage_only else stats[:, self.column].astype(np.float32)
+
+    def score_first_stage(self, table, **context) -> None:
+        self.score(table, first_stage_only=True, **context)
 
     def partial_scores(self, table, *, cache, **_):
         """The rows the running LM pass has finished (a random sample, see compute_lm_stats) and their values."""

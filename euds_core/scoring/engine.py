@@ -19,6 +19,32 @@ ScoringProgressFn = Callable[[str, int, int, str], None]
 DEFAULT_BATCH_SIZES = {"cpu": 16, "cuda": 64}
 
 
+# The order of model passes inside one job: cheapest first (no model, then an encoder, then a causal LM).
+_LM_SCORERS = {"generative", "perplexity", "ifd"}
+
+
+def scorer_cost(name: str) -> int:
+    """0 = no model, 1 = an encoder, 2 = a causal LM (slowest); a scorer class may set ``cost`` itself."""
+    cls = get_scorer_class(name)
+    if hasattr(cls, "cost"):
+        return int(cls.cost)
+    if name in _LM_SCORERS:
+        return 2
+    return 1 if cls.uses_model else 0
+
+
+def score_job_groups(names: list[str]) -> list[list[str]]:
+    """The background jobs one "score" press starts: the model-free scores (usable in seconds), then every model
+    score in one job, cheapest first, so that job runs each model pass's random first stage before any pass's
+    rest (:func:`score_dataset`). Three processes (a job per tier) shared 2 cores and showed the first
+    generative view after 267 s; one model process gives it ~all the cores. Combinations ride on their members.
+    """
+    expanded = expand_score_names(names)
+    base = sorted((n for n in expanded if not get_scorer_class(n).depends_on), key=scorer_cost)
+    groups = [[n for n in base if scorer_cost(n) == 0], [n for n in base if scorer_cost(n) > 0]]
+    return [g for g in groups if g]
+
+
 def expand_score_names(names: list[str]) -> list[str]:
     """Requested names plus their dependencies (members first), in a stable order.
 
@@ -79,31 +105,40 @@ def score_dataset(
     names = expand_score_names(names)
     check_columns(dataset, names)
     cache = DatasetCache(dataset.id)
-    resolved_device = None
+    scorers = {name: make_scorer(name, options) for name in names}
+    cached = {name: cache.load_score(name, scorer.params()) for name, scorer in scorers.items()}
+    context: dict = {}  # what scorer.score takes besides the table; device resolved on the first model work
+
+    def run_context(name: str) -> dict:
+        if not context:
+            resolved = resolve_device(device)
+            context.update(
+                device=resolved,
+                batch_size=batch_size or DEFAULT_BATCH_SIZES["cuda" if resolved.startswith("cuda") else "cpu"],
+                cancel=cancel,
+                cache=cache,
+            )
+        report = (lambda done, total, msg: progress(name, done, total, msg)) if progress else None
+        return {**context, "progress": report}
+
+    if not cached_only:
+        # Every model pass's random first stage before any pass's rest: all partial views early (issue 17).
+        for name, scorer in scorers.items():
+            if cached[name] is None and not scorer.depends_on:
+                scorer.score_first_stage(dataset.table, **run_context(name))
     out: dict[str, np.ndarray] = {}
-    for name in names:
-        scorer = make_scorer(name, options)
-        params = scorer.params()
-        values = cache.load_score(name, params)
+    for name, scorer in scorers.items():
+        values = cached[name]
         if values is None and cached_only:
             # Combinations cost nothing once their members exist; anything else would start model work.
             if not (scorer.depends_on and all(d in out for d in scorer.depends_on)):
                 continue
         if values is None:
-            if resolved_device is None:
-                resolved_device = resolve_device(device)
-            report = (lambda done, total, msg, _n=name: progress(_n, done, total, msg)) if progress else None
             values = scorer.score(
-                dataset.table,
-                device=resolved_device,
-                batch_size=batch_size or DEFAULT_BATCH_SIZES["cuda" if resolved_device.startswith("cuda") else "cpu"],
-                progress=report,
-                cancel=cancel,
-                cache=cache,
-                inputs={dep: out[dep] for dep in scorer.depends_on},
+                dataset.table, inputs={dep: out[dep] for dep in scorer.depends_on}, **run_context(name)
             )
             values = checked_scores(name, values, len(dataset.table))
-            cache.save_score(name, params, values)
+            cache.save_score(name, scorer.params(), values)
         elif progress:
             progress(name, len(values), len(values), "cached")
         out[name] = values

@@ -124,6 +124,9 @@ def sample_first_order(lengths, *, first_rows: int, chunk_rows: int, seed: int =
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+CHARS_PER_TOKEN = 4  # rough English rate: sizes a first stage in tokens before anything is tokenised
+
+
 def first_stage_rows(row_costs, budget: float, minimum: int = 32) -> int:
     """How many random rows fit a first stage of ``budget`` cost units (e.g. tokens), at the pool's mean row cost."""
     costs = np.asarray(row_costs, dtype=np.float64)
@@ -156,13 +159,16 @@ def run_chunked(
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
     label: str = "",
-) -> np.ndarray:
+    first_stage_only: bool = False,
+) -> np.ndarray | None:
     """Per-row values for all rows, computed chunk by chunk in ``order`` and cached per chunk under ``folder``.
 
     ``order`` is a permutation of the row indices (e.g. :func:`sample_first_order`, or sorted by length);
     ``compute(rows)`` returns an array with ``len(rows)`` rows. The first chunk has ``first_chunk_rows`` rows
     when given, the others ``chunk_rows``. The result is in row order. A killed run resumes from its finished
-    chunks (of the same plan); ``folder=None`` caches nothing.
+    chunks (of the same plan); ``folder=None`` caches nothing. ``first_stage_only`` computes (or finds) just
+    the first chunk and returns None: a job with several passes runs every pass's first stage before any
+    pass's rest, so all of them have a partial view early (scoring.engine.score_dataset).
     """
     n = len(order)
     if folder is not None:
@@ -191,6 +197,8 @@ def run_chunked(
         rows_done += len(rows)
         if progress:
             progress(rows_done, n, label)
+        if first_stage_only:
+            return None
     if not parts:
         return np.zeros((0,), dtype=np.float32)
     sorted_values = np.concatenate(parts, axis=0)

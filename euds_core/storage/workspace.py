@@ -18,3 +18,19 @@ def workspace_dir(*parts: str) -> Path:
     path = euds_home().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def model_cache_dir() -> Path:
+    """Derived model files shared by every workspace (the packaged LM's dequantised copy), created on first use.
+
+    ``EUDS_MODEL_CACHE``, else ``$XDG_CACHE_HOME/euds/models``, else ``~/.cache/euds/models``. Outside the
+    workspace because a copy is a pure function of its source file (named by its hash): a new workspace
+    reuses it instead of spending ~20 s of its first minute rebuilding it (issue 17).
+    """
+    root = os.environ.get("EUDS_MODEL_CACHE")
+    if root:
+        path = Path(root).expanduser()
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "euds" / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
