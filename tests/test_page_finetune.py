@@ -15,7 +15,13 @@ from euds_core.experiments.finetune import GridSpec, RunResult, save_run
 from euds_core.experiments.interval_search import search_grid_path
 from euds_core.scoring.engine import score_dataset
 from tests.test_finetune import build_tiny_bert, tiny_table
-from ui.finetune_charts import accuracy_vs_size_figure, clicked_cell, explore_link_params, summarise_runs
+from ui.finetune_charts import (
+    accuracy_vs_size_figure,
+    accuracy_vs_time_figure,
+    clicked_cell,
+    explore_link_params,
+    summarise_runs,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {"tokenizer": "whitespace"}
@@ -126,6 +132,9 @@ def test_chart_helpers():
     assert summary.loc[summary.strategy == "a", "accuracy_std"].item() == pytest.approx(np.std([0.6, 0.8], ddof=1))
     fig = accuracy_vs_size_figure(runs)
     assert fig.layout.xaxis.type == "log" and len(fig.data) == 2
+    # One colour per strategy on both figures, whatever order the runs come in (they differed before).
+    timed = accuracy_vs_time_figure(runs.iloc[::-1])
+    assert {t.name: t.marker.color for t in fig.data} == {t.name: t.marker.color for t in timed.data}
     assert clicked_cell({"selection": {"points": [{"x": 0.2, "y": 0.9, "customdata": [0.2, 0.9, 0.7, 0.8]}]}}) == (
         0.2,
         0.9,

@@ -67,3 +67,20 @@ def test_igse_export_manifest_names_every_model_hash(tiny_causal_lm_dir, tmp_pat
         "members.semantic.encoder": "hashing",
     }
     assert len(hashes["members.generative.lm"]) == 12  # a model fingerprint, not a path
+
+
+def test_every_score_read_from_embeddings_keys_their_resolved_precision(tmp_path, monkeypatch):
+    """kNN, near-duplicate, EL2N and the classifier scores read the same embeddings as semantic: a bf16 machine
+    and an fp32 one must not share their cached values."""
+    from euds_core.models import embeddings
+
+    encoder = build_tiny_bert(tmp_path)
+    names = ("semantic", "knn_distance", "near_duplicate", "el2n", "classifier_entropy", "margin")
+    keys = {}
+    for precision in ("fp32", "bf16"):
+        monkeypatch.setattr(embeddings, "resolve_encoder_precision", lambda device, _p=precision: _p)
+        keys[precision] = {n: make_scorer(n, {"encoder": str(encoder)}).params() for n in names}
+    for name in names:
+        assert keys["fp32"][name]["precision"] == "fp32" and keys["bf16"][name]["precision"] == "bf16", name
+    hashing = make_scorer("knn_distance", {"encoder": "hashing"}).params()
+    assert hashing["precision"] == "fp32"  # no model, no precision choice

@@ -41,7 +41,7 @@ def test_scorer_isolated_text_scores_highest():
     table = pd.DataFrame({"text": ["the cat sat", "the cat sat down", "the cat sat up", "quantum flux capacitor"]})
     values = KNNDistanceScorer(encoder="hashing", k=2).score(table)
     assert values.dtype == np.float32 and values.argmax() == 3
-    assert KNNDistanceScorer(encoder="hashing").params() == {"encoder": "hashing", "k": 10}
+    assert KNNDistanceScorer(encoder="hashing").params() == {"encoder": "hashing", "k": 10, "precision": "fp32"}
 
 
 @pytest.mark.slow  # pynndescent compiles with numba on first use (~20 s)

@@ -6,17 +6,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from euds_core.curation.html_report import ci_error_bars
+from euds_core.curation.html_report import ci_error_bars, strategy_colours
 from euds_core.experiments.finetune import RESULT_COLUMNS
 from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import curve_summary
 
-STRATEGY_COLOURS = {"interval": "#2563eb", "random": "#9ca3af", "full": "#111827"}
-PALETTE = ["#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"]
 
-
-def strategy_colour(strategy: str, index: int) -> str:
-    return STRATEGY_COLOURS.get(strategy, PALETTE[index % len(PALETTE)])
+def runs_colours(runs: pd.DataFrame) -> dict[str, str]:
+    """One colour per strategy for every figure of these runs (and the HTML report): the same key, the same colour."""
+    return strategy_colours(sorted(map(str, runs["strategy"].unique())))
 
 
 def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -35,9 +33,10 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
 def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figure:
     """Accuracy against subset size (log x), one line per strategy, error bars = 95 % CI over seeds."""
     summary = summarise_runs(runs)
+    colours = runs_colours(runs)
     fig = go.Figure()
-    for i, (strategy, part) in enumerate(summary.groupby("strategy", sort=False)):
-        colour = strategy_colour(strategy, i)
+    for strategy, part in summary.groupby("strategy", sort=False):
+        colour = colours[str(strategy)]
         fig.add_trace(
             go.Scatter(
                 x=part["size_fraction"],
@@ -67,14 +66,15 @@ def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figu
 
 def accuracy_vs_time_figure(runs: pd.DataFrame, *, height: int = 320) -> go.Figure:
     """Each run as a point: training seconds against accuracy, coloured by strategy."""
+    colours = runs_colours(runs)
     fig = go.Figure()
-    for i, (strategy, part) in enumerate(runs.groupby("strategy", sort=False)):
+    for strategy, part in runs.groupby("strategy", sort=False):
         fig.add_trace(
             go.Scatter(
                 x=part["train_seconds"],
                 y=part["accuracy"],
                 mode="markers",
-                marker=dict(size=8, color=strategy_colour(strategy, i), opacity=0.8),
+                marker=dict(size=8, color=colours[str(strategy)], opacity=0.8),
                 name=str(strategy),
                 customdata=np.stack([part["size_fraction"], part["seed"]], axis=1),
                 hovertemplate="%{fullData.name}<br>%{x:.1f} s, accuracy %{y:.3f}<br>size %{customdata[0]:.0%}, seed %{customdata[1]}<extra></extra>",

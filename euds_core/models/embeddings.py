@@ -13,6 +13,7 @@ from euds_core.models.loading import (
     ENCODER_PRECISIONS,
     load_encoder,
     model_hash,
+    resolve_device,
     resolve_encoder_path,
     resolve_encoder_precision,
 )
@@ -102,6 +103,17 @@ def compute_embeddings(
         label="embedding",
         first_stage_only=first_stage_only,
     )
+
+
+def resolved_embedding_precision(encoder: str, precision: str = "auto") -> str:
+    """The precision ``encoder``'s embeddings are computed in: part of the key of every score that reads them.
+
+    ``auto`` resolves on the default device once, here, so a key and its computation always agree (bf16 vs fp32
+    embeddings rank semantic entropy at Spearman 0.88). The hashing encoder has no precision choice: fp32.
+    """
+    if encoder == HASHING_ENCODER:
+        return "fp32"
+    return resolve_encoder_precision(resolve_device("auto")) if precision == "auto" else precision
 
 
 def embedding_key(encoder: str, precision: str) -> dict:

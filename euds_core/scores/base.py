@@ -77,12 +77,16 @@ class EmbeddingScorer(Scorer):
     uses_model = True
     encoder: str
 
-    def embedding_precision(self) -> str | None:
-        """The embeddings' precision; None lets compute_embeddings pick what the device runs best."""
-        return None
+    precision: str = "auto"  # of the embeddings; auto = what the default device runs best (models.loading)
+
+    def embedding_precision(self) -> str:
+        """The embeddings' resolved precision: part of ``params()`` of every such score (see embed)."""
+        from euds_core.models.embeddings import resolved_embedding_precision
+
+        return resolved_embedding_precision(self.encoder, self.precision)
 
     def score_first_stage(self, table, **context) -> None:
-        self.embed(table, precision=self.embedding_precision(), first_stage_only=True, **context)
+        self.embed(table, first_stage_only=True, **context)
 
     def embed(
         self,
@@ -97,6 +101,8 @@ class EmbeddingScorer(Scorer):
         first_stage_only: bool = False,
         **_,
     ) -> np.ndarray | None:
+        """The cached embeddings, computed at ``embedding_precision()`` unless told otherwise (so the score's
+        key and its computation agree)."""
         from euds_core.models.embeddings import compute_embeddings
 
         return compute_embeddings(
@@ -107,6 +113,6 @@ class EmbeddingScorer(Scorer):
             cache=cache,
             progress=progress,
             cancel=cancel,
-            precision=precision,
+            precision=precision or self.embedding_precision(),
             first_stage_only=first_stage_only,
         )

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError
-from euds_core.models.embeddings import compute_embeddings, encoder_id
+from euds_core.models.embeddings import compute_embeddings, encoder_id, resolved_embedding_precision
 from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.scores.base import Scorer
 from euds_core.storage.cache import DatasetCache, load_array, save_array
@@ -136,7 +136,9 @@ def compute_classifier_uncertainty(
     fit_rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cached (n_rows, 3) [entropy, least confidence, margin] of the cross-fitted proxy (one pass, three scores)."""
+    precision = resolved_embedding_precision(encoder)
     params = {"encoder": encoder_id(encoder), "folds": folds, "c": c, "seed": seed, "proxy": "logreg-v1"}
+    params["precision"] = precision
     if fit_rows is not None:
         params["fit_rows"] = rows_digest(fit_rows)
     path = cache.feature_dir("classifier_uncertainty", params) / "all.npy" if cache is not None else None
@@ -144,7 +146,14 @@ def compute_classifier_uncertainty(
     if done is not None and len(done) == len(table):
         return done
     emb = compute_embeddings(
-        table, encoder=encoder, device=device, batch_size=batch_size, cache=cache, progress=progress, cancel=cancel
+        table,
+        encoder=encoder,
+        device=device,
+        batch_size=batch_size,
+        cache=cache,
+        progress=progress,
+        cancel=cancel,
+        precision=precision,
     )
     y, n_classes = encode_labels(table["label"])
     probs = crossfit_probabilities(emb, y, n_classes, folds=folds, c=c, seed=seed, fit_rows=fit_rows)
@@ -186,6 +195,7 @@ class ClassifierEntropyScorer(Scorer):
             "c": self.c,
             "seed": self.seed,
             "proxy": "logreg-v1",
+            "precision": resolved_embedding_precision(self.encoder),
         }
         if self.fit_rows is not None:
             params["fit_rows"] = rows_digest(self.fit_rows)

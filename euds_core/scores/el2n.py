@@ -128,6 +128,7 @@ class EL2NScorer(EmbeddingScorer):
             "folds": self.folds,
             "seed": self.seed,
             "proxy": "softmax-head-v1",
+            "precision": self.embedding_precision(),
         }
         if self.fit_rows is not None:
             params["fit_rows"] = rows_digest(self.fit_rows)

@@ -78,7 +78,7 @@ class KNNDistanceScorer(EmbeddingScorer):
         self.encoder, self.k = encoder, k
 
     def params(self) -> dict:
-        return {"encoder": encoder_id(self.encoder), "k": self.k}
+        return {"encoder": encoder_id(self.encoder), "k": self.k, "precision": self.embedding_precision()}
 
     def score(self, table, **context) -> np.ndarray:
         emb = self.embed(table, **context)

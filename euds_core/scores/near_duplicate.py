@@ -72,7 +72,7 @@ class NearDuplicateScorer(EmbeddingScorer):
         self.encoder = encoder
 
     def params(self) -> dict:
-        return {"encoder": encoder_id(self.encoder)}
+        return {"encoder": encoder_id(self.encoder), "precision": self.embedding_precision()}
 
     def score(self, table, **context) -> np.ndarray:
         emb = self.embed(table, **context)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from euds_core.models.embeddings import HASHING_ENCODER, encoder_id, load_partial_embeddings
-from euds_core.models.loading import DEFAULT_ENCODER, resolve_device, resolve_encoder_precision
+from euds_core.models.embeddings import encoder_id, load_partial_embeddings
+from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.scores.base import EmbeddingScorer
 
 
@@ -46,15 +46,6 @@ class SemanticScorer(EmbeddingScorer):
     ):
         self.encoder, self.k, self.tau, self.seed, self.precision = encoder, k, tau, seed, precision
 
-    def embedding_precision(self) -> str:
-        """fp32 or bf16: the embeddings' precision, part of the key (bf16 vs fp32 rank at Spearman 0.88).
-
-        ``auto`` resolves on the default device once, here, so the key and the computation always agree.
-        """
-        if self.encoder == HASHING_ENCODER:
-            return "fp32"
-        return resolve_encoder_precision(resolve_device("auto")) if self.precision == "auto" else self.precision
-
     def params(self) -> dict:
         return {
             "encoder": encoder_id(self.encoder),
@@ -65,7 +56,7 @@ class SemanticScorer(EmbeddingScorer):
         }
 
     def score(self, table, **context) -> np.ndarray:
-        emb = self.embed(table, precision=self.embedding_precision(), **context)
+        emb = self.embed(table, **context)
         k = min(self.k, len(np.unique(emb.round(6), axis=0)))  # k-means needs at least k distinct points
         if k < 2:
             return np.zeros(len(table), dtype=np.float32)
