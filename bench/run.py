@@ -95,6 +95,8 @@ def bench_generative(quick: bool) -> list[str]:
     from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
     forced = SCORING_PRECISION["precision"]
+    if forced == "onnx":
+        return ["generative_scoring: skipped (onnx is an encoder backend; the LM has auto, fp32, bf16, int8)"]
     rounds, per_round = (2, 128) if quick else (4, 256)  # rounds of 128+: real scoring batches sorted chunks of 512+
     texts = _snippets(rounds * per_round)
     path = str(resolve_lm_path())
@@ -734,9 +736,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated figure names (default: all)")
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16", "int8"),
+        choices=("auto", "fp32", "bf16", "int8", "onnx"),
         default="auto",
-        help="precision of generative_scoring and semantic_scoring (default: what auto picks on this CPU)",
+        help="precision of generative_scoring and semantic_scoring (default: what auto picks on this CPU; onnx: "
+        "the encoder only)",
     )
     args = parser.parse_args(argv)
     SCORING_PRECISION["precision"] = args.precision

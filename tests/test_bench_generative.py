@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from euds_core.errors import EudsInputError
-from euds_core.models import int8_matmuls, mixed_precision
+from euds_core.models import int8_matmuls, mixed_precision, onnx_encoder
 from euds_core.models.int8_matmuls import INT8_VERSION
 from euds_core.models.loading import (
     load_causal_lm,
@@ -57,7 +57,11 @@ def test_precision_resolution(monkeypatch, bf16, int8):
     assert resolve_lm_precision("int8", "cuda") == "bf16"  # int8 kernels are CPU-only
     assert resolve_lm_precision("auto", "cpu") == ("bf16" if bf16 else "int8" if int8 else "fp32")
     assert resolve_lm_precision("auto", "cuda") == ("bf16" if bf16 else "fp32")
-    assert resolve_encoder_precision("cpu") == ("bf16" if bf16 else "fp32")  # int8 embeddings miss the bar
+    # The CPU encoder runs through ONNX Runtime (fp32) whatever the flags; int8 embeddings miss the bar.
+    assert resolve_encoder_precision("cpu") == "onnx"
+    assert resolve_encoder_precision("cuda") == ("bf16" if bf16 else "fp32")
+    monkeypatch.setattr(onnx_encoder, "onnx_runtime_available", lambda: False)
+    assert resolve_encoder_precision("cpu") == ("bf16" if bf16 else "fp32")
     with pytest.raises(EudsInputError, match="precision"):
         resolve_lm_precision("fp8", "cpu")
 

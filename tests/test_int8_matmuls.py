@@ -99,12 +99,15 @@ def test_int8_encoder_embeds_like_fp32_and_is_cached_under_its_own_key(workspace
     [(False, True, "fp32"), (True, True, "bf16"), (True, False, "bf16"), (False, False, "fp32")],
 )
 def test_semantic_params_say_which_embeddings_auto_uses(monkeypatch, bf16, int8, precision):
-    """auto embeds in bf16 where it is native, else fp32 (never int8: the encoder misses the cosine bar)."""
-    from euds_core.models import int8_matmuls, mixed_precision
+    """Without ONNX Runtime, auto embeds in bf16 where it is native, else fp32 (never int8: the encoder misses
+    the cosine bar); with it, onnx on the CPU."""
+    from euds_core.models import int8_matmuls, mixed_precision, onnx_encoder
     from euds_core.scores.semantic import SemanticScorer
 
     monkeypatch.setattr(mixed_precision, "native_bf16", lambda device: bf16 and device == "cpu")
     monkeypatch.setattr(int8_matmuls, "native_int8", lambda device: int8 and device == "cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert SemanticScorer().params()["precision"] == "onnx"
+    monkeypatch.setattr(onnx_encoder, "onnx_runtime_available", lambda: False)
     assert SemanticScorer().params()["precision"] == precision
     assert SemanticScorer(encoder="hashing").params()["precision"] == "fp32"

@@ -35,7 +35,7 @@ def test_semantic_key_holds_the_embedding_precision():
     fp32 = make_scorer("semantic", {"precision": "fp32"}).params()
     bf16 = make_scorer("semantic", {"precision": "bf16"}).params()
     assert fp32["precision"] == "fp32" and bf16["precision"] == "bf16" and fp32 != bf16
-    assert make_scorer("semantic", {}).params()["precision"] in ("fp32", "bf16")  # auto is resolved, never "auto"
+    assert make_scorer("semantic", {}).params()["precision"] in ("fp32", "bf16", "onnx")  # resolved, never "auto"
 
 
 def test_rescoring_with_another_encoder_changes_igse(tiny_causal_lm_dir, tmp_path):

@@ -119,12 +119,17 @@ def resolved_embedding_precision(encoder: str, precision: str = "auto") -> str:
 def embedding_key(encoder: str, precision: str) -> dict:
     """The embedding cache key; fp32 keeps the key it had before the bf16 path existed (no recomputation).
 
-    int8 is keyed by its version (int8_matmuls.INT8_VERSION: calibration text and rules)."""
+    int8 is keyed by its version (int8_matmuls.INT8_VERSION: calibration text and rules), onnx by its export
+    version and the ONNX Runtime version."""
     key = {"encoder": encoder_id(encoder)}
     if precision == "int8" and encoder != HASHING_ENCODER:
         from euds_core.models.int8_matmuls import INT8_VERSION  # imports torch: only for int8 keys
 
         key["precision"] = INT8_VERSION
+    elif precision == "onnx" and encoder != HASHING_ENCODER:
+        from euds_core.models.onnx_encoder import ONNX_VERSION, onnx_runtime_available, onnx_runtime_tag
+
+        key["precision"] = onnx_runtime_tag() if onnx_runtime_available() else ONNX_VERSION
     elif precision != "fp32" and encoder != HASHING_ENCODER:
         key["precision"] = precision
     return key

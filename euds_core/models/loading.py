@@ -103,19 +103,23 @@ def load_tokenizer(path: str):
         raise EudsInputError(f"could not load a tokenizer from {path}: {str(exc).splitlines()[0]}") from None
 
 
-ENCODER_PRECISIONS = ("fp32", "bf16", "int8")
+ENCODER_PRECISIONS = ("fp32", "bf16", "int8", "onnx")
 
 
 def resolve_encoder_precision(device: str) -> str:
-    """``bf16`` (bf16 matmuls, fp32 activations) where ``device`` has native bf16, else ``fp32``.
+    """On a CPU ``onnx`` (the fp32 weights through ONNX Runtime) when it is installed; elsewhere ``bf16``
+    (bf16 matmuls, fp32 activations) where ``device`` has native bf16, else ``fp32``.
 
-    On the AVX512-BF16 EPYC bf16 embedded snippets ~1.5x faster with cosine >= 0.9999 to the fp32 embedding.
-    ``int8`` (int8_matmuls.py) is never chosen here: even with a residual pass in every layer its MiniLM
-    embeddings reached a min cosine of only 0.9990 to fp32 on 301 snippets, at the 0.999 bar with no margin
-    (one pass where it is coarse: 0.9971); bench/RESULTS.md.
+    Measured on the AVX512-BF16 EPYC (bench/RESULTS.md, semantic_scoring against the naive fp32 loop): onnx
+    3.6x at min cosine 1.00000, bf16 3.2x at 0.99994, PyTorch fp32 batched 2.0x. ONNX Runtime's fp32 kernels
+    need no bf16, so CPUs without it get the same path. ``int8`` (int8_matmuls.py) is never chosen: with a
+    residual pass in every layer its MiniLM embeddings reached a min cosine of only 0.9990 (bar 0.999).
     """
     from euds_core.models.mixed_precision import native_bf16
+    from euds_core.models.onnx_encoder import onnx_runtime_available
 
+    if not device.startswith("cuda") and onnx_runtime_available():
+        return "onnx"
     return "bf16" if native_bf16(device) else "fp32"
 
 
@@ -124,7 +128,8 @@ def load_encoder(path: str, device: str, precision: str = "fp32"):
     """A sentence-transformers encoder (the packaged MiniLM folder carries its pooling config).
 
     ``precision="bf16"`` swaps its Linear layers for bf16-matmul ones (mixed_precision.py), ``"int8"`` for
-    int8-matmul ones calibrated on a fixed text (int8_matmuls.py; CPU only).
+    int8-matmul ones calibrated on a fixed text (int8_matmuls.py; CPU only); ``"onnx"`` runs the same fp32
+    weights through ONNX Runtime (onnx_encoder.py; CPU only), with the same ``encode`` call.
     """
     from sentence_transformers import SentenceTransformer
 
@@ -133,8 +138,19 @@ def load_encoder(path: str, device: str, precision: str = "fp32"):
 
     if precision not in ENCODER_PRECISIONS:
         raise EudsInputError(f"unknown encoder precision '{precision}'; use one of {', '.join(ENCODER_PRECISIONS)}")
-    if precision == "int8" and device.startswith("cuda"):
-        raise EudsInputError("the int8 encoder runs on the CPU only; use --device cpu or precision bf16/fp32")
+    if precision in ("int8", "onnx") and device.startswith("cuda"):
+        raise EudsInputError(f"the {precision} encoder runs on the CPU only; use --device cpu or precision bf16/fp32")
+    if precision == "onnx":
+        from euds_core.models.onnx_encoder import OnnxSentenceEncoder, onnx_runtime_available
+
+        if not onnx_runtime_available():
+            raise EudsInputError(
+                "precision onnx needs the onnxruntime and onnx packages (pip install -r requirements.txt)"
+            )
+        try:
+            return OnnxSentenceEncoder(path, model_hash(Path(path)))
+        except (OSError, ValueError) as exc:
+            raise EudsInputError(f"could not load an encoder from {path}: {str(exc).splitlines()[0]}") from None
     try:
         model = SentenceTransformer(path, device="cpu", local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError) as exc:
