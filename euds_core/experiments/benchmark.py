@@ -123,13 +123,14 @@ class BenchmarkConfig:
 
     def run_key(self, dataset_id: str, scores: pd.DataFrame) -> str:
         """Everything a cell's number depends on, except (method, size, seed)."""
-        from euds_core.models.embeddings import encoder_id
+        from euds_core.models.embeddings import encoder_id, resolved_embedding_precision
 
         fixed = {
             "dataset": dataset_id,
             "mode": self.mode,
             "scores": selection_inputs_digest(scores, list(scores.columns)),
             "encoder": encoder_id(self.encoder),
+            "embedding_precision": resolved_embedding_precision(self.encoder),  # the proxy's and search's features
             "options": self.options,
             "label_balanced": self.label_balanced,
             "search": [self.search_step, self.random_draws],
