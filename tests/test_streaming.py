@@ -194,6 +194,18 @@ def test_other_arguments_start_a_clean_work_folder(tmp_path, monkeypatch):
     assert len(measured) == 177  # other batch rows: every usable row scored again, no old shard reused
 
 
+def test_a_second_run_to_the_same_output_stops_with_a_clear_message(tmp_path):
+    """Two `score --stream` runs to one OUT would share (and empty) one work folder: the second is refused."""
+    src = write_input(make_frame(), tmp_path, "parquet")
+    out = tmp_path / "s.parquet"
+    with streaming.exclusive_output(out):  # a first run holds the output (flock: per open file, so here too)
+        with pytest.raises(EudsInputError, match="another `score --stream` is writing"):
+            score_file_streaming(src, ["ttr"], out=out, options=OPTIONS, batch_rows=BATCH_ROWS)
+        assert not out.exists() and not (tmp_path / "s.parquet.parts").exists()
+    score_file_streaming(src, ["ttr"], out=out, options=OPTIONS, batch_rows=BATCH_ROWS)  # released: it runs
+    assert out.exists()
+
+
 MEMORY_PROBE = """
 import sys
 from euds_core.scoring.streaming import score_file_streaming

@@ -24,9 +24,12 @@ combination, and 8 per row with ``--id-col`` to check the ids are unique across 
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +49,7 @@ from euds_core.scores import make_scorer
 from euds_core.scoring.engine import DEFAULT_BATCH_SIZES, check_columns, checked_scores, expand_score_names
 from euds_core.storage.atomic_files import atomic_path, write_json_atomic
 from euds_core.storage.cache import DatasetCache, load_array, save_array
+from euds_core.storage.workspace import workspace_dir
 
 SEMANTIC_SAMPLE_ROWS = 20_000  # k-means rows: 20k x 384 float32 is 30 MB and fits in seconds on 2 cores
 ASSIGN_CHUNK_ROWS = 16_384  # embedding rows read back at once: 25 MB at 384 dims, whatever the pool
@@ -129,17 +133,38 @@ def score_file_streaming(
         "scores": {n: scorers[n].params() for n in names if n not in COMBINATION_SCORES},
         "semantic_sample_rows": SEMANTIC_SAMPLE_ROWS,
     }
-    work = _open_work_folder(out.with_name(out.name + ".parts"), identity)
-    device_name, rows_per_batch = _device_and_batch(scorers, device, batch_size)
-    skipped: dict[str, int] = {}
-    counts = _score_row_local_batches(
-        source, columns, batch_rows, skipped, work, scorers, device_name, rows_per_batch, progress
-    )
-    extra = _score_pool_columns(work, counts, names, scorers, device_name, rows_per_batch, progress)
-    _write_output(work, counts, names, extra, out, progress)
-    dataset_id = file_dataset_hash(out)
-    shutil.rmtree(work)
+    with exclusive_output(out):
+        work = _open_work_folder(out.with_name(out.name + ".parts"), identity)
+        device_name, rows_per_batch = _device_and_batch(scorers, device, batch_size)
+        skipped: dict[str, int] = {}
+        counts = _score_row_local_batches(
+            source, columns, batch_rows, skipped, work, scorers, device_name, rows_per_batch, progress
+        )
+        extra = _score_pool_columns(work, counts, names, scorers, device_name, rows_per_batch, progress)
+        _write_output(work, counts, names, extra, out, progress)
+        dataset_id = file_dataset_hash(out)
+        shutil.rmtree(work)
     return StreamResult(out=out, rows=sum(counts), names=names, skipped=skipped, dataset_id=dataset_id)
+
+
+@contextmanager
+def exclusive_output(out: Path):
+    """Hold the one lock of ``out`` for the run: a second ``score --stream`` to the same file would share its
+    work folder (and empty it when its identity differs), so it stops with a clear message instead. The lock
+    is an flock in the workspace (``locks/``), released by the kernel when the process ends, even on kill -9.
+    """
+    key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+    with open(workspace_dir("locks") / f"stream-{key}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EudsInputError(
+                f"another `score --stream` is writing {out}; wait for it to finish or choose another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _checked_stream_output(out: str | Path, batch_rows: int) -> Path:
