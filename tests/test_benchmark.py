@@ -84,7 +84,9 @@ def test_benchmark_cli_writes_the_leaderboard_and_resumes(odd_csv, tmp_path, cap
     # When nothing beat random, auto's rows and seed are random's: its cell is random's run, not a second one.
     auto_is_random = auto.startswith("random")
     if auto_is_random:
-        both = cells[cells.method.isin(["auto", "random"])].pivot_table(index="seed", columns="method", values="accuracy")
+        both = cells[cells.method.isin(["auto", "random"])].pivot_table(
+            index="seed", columns="method", values="accuracy"
+        )
         assert (both["auto"] == both["random"]).all()
     assert main([*cmd[:-2], "--seeds", "0,1,2", "--out", str(out)]) == 0
     assert len(calls) == len(methods) - auto_is_random  # seed 2: one training per method
