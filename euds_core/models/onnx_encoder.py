@@ -89,23 +89,18 @@ def _pooling_mode(path: Path) -> str:
     if not config.exists():
         return "mean"
     flags = json.loads(config.read_text())
-    modes = [
-        m
-        for m in ("mean", "cls", "max")
-        if flags.get(f"pooling_mode_{m}_tokens" if m != "cls" else "pooling_mode_cls_token")
-    ]
-    if len(modes) != 1 or any(
-        flags.get(k)
-        for k in ("pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
-    ):
-        raise EudsInputError(f"{path}: pooling {flags} is not supported by the onnx encoder; use precision fp32")
-    return modes[0]
+    supported = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max"}
+    on = [key for key, value in flags.items() if key.startswith("pooling_mode") and value]
+    if len(on) != 1 or on[0] not in supported:  # e.g. mean_sqrt_len or several modes concatenated
+        raise EudsInputError(f"{path}: pooling {on} is not supported by the onnx encoder; use precision fp32")
+    return supported[on[0]]
 
 
 def _max_tokens(path: Path, tokenizer, config) -> int:
     st_config = path / "sentence_bert_config.json"
-    if st_config.exists() and json.loads(st_config.read_text()).get("max_seq_length"):
-        return int(json.loads(st_config.read_text())["max_seq_length"])
+    limit = json.loads(st_config.read_text()).get("max_seq_length") if st_config.exists() else None
+    if limit:
+        return int(limit)
     limits = [tokenizer.model_max_length, getattr(config, "max_position_embeddings", 512)]
     return int(min(v for v in limits if isinstance(v, int) and v > 0))
 
