@@ -28,6 +28,7 @@ from ui.finetune_view import (
     is_active,
     job_progress,
     latest_job,
+    search_score_select,
     selection_study_section,
     show_verdicts,
     start_grid,
@@ -146,7 +147,7 @@ if not score_names or dataset.task != "classification":
     st.info("The search needs labelled data and at least one computed score (Score page).")
     st.stop()
 s1, s2, s3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-search_score = s1.selectbox("Score", score_names, key="ft_search_score")
+search_score = search_score_select(s1, score_names, current.score)
 min_keep = s2.slider("Minimum kept fraction", 0.1, 1.0, 0.2, 0.1, key="ft_min_keep")
 if s3.button("Search", key="ft_search"):
     args = {"dataset_id": dataset.id, "score": search_score, "min_keep": min_keep, "options": score_options()}

@@ -24,6 +24,20 @@ def test_csv_with_unusual_columns_normalises(tmp_path):
     assert ds.task == "classification" and ds.labels == ["neg", "pos"]
 
 
+def test_a_file_named_in_an_app_link_gets_the_load_pages_guessed_label(tmp_path):
+    path = tmp_path / "sms.csv"
+    pd.DataFrame({"message": ["win a prize now", "see you at lunch"] * 3, "label": ["spam", "ham"] * 3}).to_csv(
+        path, index=False
+    )
+    guessed = load_dataset(path, guess_label=True)
+    assert guessed.task == "classification" and guessed.labels == ["ham", "spam"]
+    assert guessed.table["text"].iloc[0] == "win a prize now"
+    assert load_dataset(path).task == "unlabelled"  # the CLI's contract: --label-col or no labels
+    qa = tmp_path / "qa.jsonl"
+    pd.DataFrame({"q": ["why?"], "a": ["because"], "label": ["x"]}).to_json(qa, orient="records", lines=True)
+    assert load_dataset(qa, question_col="q", answer_col="a", guess_label=True).task == "qa"
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".csv"])
 def test_same_content_same_id_across_formats(tmp_path, suffix):
     frame = pd.DataFrame(ROWS)

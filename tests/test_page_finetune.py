@@ -115,6 +115,42 @@ def test_search_heat_map_is_drawn_from_the_saved_grid(dataset):
     assert any(b.proto.label == "Open the best cell on Explore" for b in at.button)
 
 
+def test_search_score_rides_in_the_url_so_a_reload_shows_the_same_heat_map(tmp_path):
+    options = {**OPTIONS, "encoder": "hashing"}
+    ds = Dataset(name="two scores", task="classification", table=tiny_table(40))
+    save_dataset(ds)
+    score_dataset(ds, ["information", "semantic"], options=options)
+    grid = pd.DataFrame({"p_lo": [0.0, 0.2], "p_hi": [1.0, 0.7], "keep_fraction": [1.0, 0.5], "accuracy": [0.6, 0.9]})
+    grid.to_csv(search_grid_path(ds.id, "semantic"), index=False)
+
+    def reload(**params) -> AppTest:
+        at = AppTest.from_file(str(REPO_ROOT / "pages" / "4_Fine_tune.py"), default_timeout=60)
+        at.session_state["dataset_spec"] = ds.id
+        at.session_state["score_options"] = options
+        at.query_params.update(params)
+        return at.run()
+
+    first = reload()  # no search score in the URL: the first score, which has no grid
+    assert first.selectbox(key="ft_search_score").value == "information"
+    assert any("No search grid for this score yet" in i.value for i in first.info)
+    first.selectbox(key="ft_search_score").set_value("semantic").run()
+    assert first.query_params["search_score"] == "semantic"
+    again = reload(search_score="semantic")  # a reload keeps the URL, not the session
+    assert not again.exception and again.selectbox(key="ft_search_score").value == "semantic"
+    assert any("plo 0.20, phi 0.70" in c.value for c in again.caption)
+    assert reload(search_score="no such score").selectbox(key="ft_search_score").value == "information"
+
+
+def test_a_labelled_csv_named_in_the_url_can_be_fine_tuned(tmp_path):
+    path = tmp_path / "reviews.csv"
+    tiny_table(40)[["text", "label"]].to_csv(path, index=False)
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "4_Fine_tune.py"), default_timeout=60)
+    at.query_params["dataset"] = str(path)
+    at.run()
+    assert not at.exception and any("task classification" in c.value for c in at.caption)
+    assert not any("Fine-tuning needs labels" in i.value for i in at.info)
+
+
 def test_chart_helpers():
     runs = pd.DataFrame(
         {

@@ -104,6 +104,22 @@ def start_grid(dataset, spec: GridSpec, scores, options: dict) -> str | None:
     return key
 
 
+SEARCH_SCORE_PARAM = "search_score"
+
+
+def search_score_select(container, score_names: list[str], fallback: str | None) -> str:
+    """The interval search's score; it rides in the URL (``?search_score=``) so a reload shows the same heat map,
+    and starts as the current selection's score when the URL names none."""
+    if "ft_search_score" not in st.session_state:
+        wanted = st.query_params.get(SEARCH_SCORE_PARAM) or fallback
+        if wanted in score_names:
+            st.session_state["ft_search_score"] = wanted
+    score = container.selectbox("Score", score_names, key="ft_search_score")
+    if st.query_params.get(SEARCH_SCORE_PARAM) != score:
+        st.query_params[SEARCH_SCORE_PARAM] = score
+    return score
+
+
 def latest_job(dataset_id: str, kind: str) -> Job | None:
     jobs = list_jobs(dataset_id, kind, limit=1)
     return jobs[0] if jobs else None

@@ -19,7 +19,7 @@ DATASET_KEY = "dataset_spec"
 
 @st.cache_data(show_spinner="Loading dataset…", max_entries=8)
 def _load_dataset_cached(spec: str) -> tuple[str, str, pd.DataFrame, str, dict]:
-    ds = load_dataset(spec)
+    ds = load_dataset(spec, guess_label=True)  # a file named in the URL: the Load page's default columns
     save_dataset(ds)  # jobs and the CLI find it by id
     return ds.name, ds.task, ds.table, ds.source, ds.skipped
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from euds_core.data.builtins import BUILTIN_DATASETS, load_builtin
 from euds_core.data.readers import read_table_file
-from euds_core.data.table import Dataset, normalise_table
+from euds_core.data.table import Dataset, guess_label_column, guess_text_column, normalise_table
 from euds_core.errors import EudsInputError
 from euds_core.storage.atomic_files import atomic_path, write_json_atomic
 from euds_core.storage.workspace import workspace_dir
@@ -33,8 +33,14 @@ def load_dataset(
     answer_col: str | None = None,
     id_col: str | None = None,
     limit: int | None = None,
+    guess_label: bool = False,
 ) -> Dataset:
-    """Load a built-in (by name), a user file/folder (by path), or a dataset saved in the workspace (by id)."""
+    """Load a built-in (by name), a user file/folder (by path), or a dataset saved in the workspace (by id).
+
+    ``guess_label`` (the app's ``?dataset=/path.csv`` links): without ``label_col`` or Q&A columns, a file's
+    label column is guessed as the Load page's default is (table.guess_label_column); the CLI keeps its
+    explicit ``--label-col`` contract.
+    """
     spec_str = str(spec)
     if spec_str in BUILTIN_DATASETS:
         if any(c is not None for c in (text_col, question_col, answer_col)):
@@ -49,6 +55,8 @@ def load_dataset(
                 f"'{spec_str}' is neither a built-in dataset ({', '.join(BUILTIN_DATASETS)}) nor an existing file or folder"
             )
         raw = read_table_file(path)
+        if guess_label and label_col is None and question_col is None:
+            label_col = guess_label_column(raw, text_col or guess_text_column(raw))
         table, skipped = normalise_table(
             raw, text_col=text_col, label_col=label_col, question_col=question_col, answer_col=answer_col, id_col=id_col
         )

@@ -74,7 +74,7 @@ def test_score_shows_a_labelled_partial_sample_within_a_minute_then_exact_counts
     from euds_core.runtime.jobs import cancel_job, list_jobs
 
     data = _write_dataset(tmp_path / "first_minute.csv")
-    dataset_id = load_dataset(str(data)).id
+    dataset_id = load_dataset(str(data), guess_label=True).id  # as the app loads a file named in the URL
     options = {**MODEL_FREE_OPTIONS, "lm": str(tiny_causal_lm_dir), "first_stage_tokens": 1}  # 32-row first stage
     proc, url = start_streamlit_server(home, options)
     context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=url)
