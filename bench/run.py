@@ -25,8 +25,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
-# What generative_scoring and semantic_scoring score with; --precision forces one (e.g. int8 on a bf16 CPU).
-SCORING_PRECISION = {"precision": "auto"}
+# What generative_scoring and semantic_scoring score with; --precision forces one (e.g. int8 on a bf16 CPU);
+# without_bf16: auto decides as on a CPU without native bf16 (--as-cpu-without-bf16).
+SCORING_PRECISION = {"precision": "auto", "without_bf16": False}
+
+
+def decide_as_cpu_without_bf16() -> None:
+    """Make ``auto`` choose what it chooses on a CPU without native bf16 (int8 LM, onnx encoder). Only the choice
+    is simulated: the kernels still run on this CPU, and neither path issues bf16 instructions."""
+    from euds_core.models import mixed_precision
+
+    native = mixed_precision.native_bf16
+    mixed_precision.native_bf16 = lambda device: False if device == "cpu" else native(device)
+    SCORING_PRECISION["without_bf16"] = True
 
 
 def alternate_rounds(texts, rounds: int, per_round: int, naive, ours):
@@ -63,6 +74,8 @@ def scoring_precision_note(model: str, forced: str) -> str:
     else:
         chosen = resolve_lm_precision(forced, "cpu") if model == "lm" else forced
     how = "auto" if forced == "auto" else "forced"
+    if SCORING_PRECISION["without_bf16"]:
+        how += ", decided as on a CPU without bf16"
     return f"{chosen} ({how}; CPU: {cpu_kernel_flags()})"
 
 
@@ -741,8 +754,16 @@ def main(argv: list[str] | None = None) -> int:
         help="precision of generative_scoring and semantic_scoring (default: what auto picks on this CPU; onnx: "
         "the encoder only)",
     )
+    parser.add_argument(
+        "--as-cpu-without-bf16",
+        action="store_true",
+        help="let auto choose as it would on a CPU without native bf16 (int8 LM, onnx encoder); the kernels still "
+        "run on this CPU",
+    )
     args = parser.parse_args(argv)
     SCORING_PRECISION["precision"] = args.precision
+    if args.as_cpu_without_bf16:
+        decide_as_cpu_without_bf16()
     names = args.only.split(",") if args.only else list(BENCHES)
     _setup_workspace()
     import torch

@@ -135,6 +135,26 @@ def non_loopback_addresses() -> set[str]:
     }
 
 
+def listening_addresses(procs: list[subprocess.Popen]) -> dict[str, set[str]]:
+    """{process name: the local addresses its TCP sockets listen on} over the nodes and every process they spawned."""
+    found: dict[str, set[str]] = {}
+    for proc in procs:
+        try:
+            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for member in tree:
+            try:
+                sockets = member.net_connections(kind="tcp")
+                name = member.name()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            for sock in sockets:
+                if sock.status == psutil.CONN_LISTEN:
+                    found.setdefault(name, set()).add(sock.laddr.ip)
+    return found
+
+
 class LoopbackCluster:
     """A head and one worker node on 127.0.0.2, token auth on, one CPU each."""
 
@@ -243,6 +263,9 @@ def test_cli_joins_a_token_auth_cluster_and_matches_the_local_engine(cluster, tm
         if path.is_file() and path.suffix in (".out", ".err", ".log"):
             seen += path.read_text(errors="replace")
     assert not [addr for addr in non_loopback_addresses() if addr in seen]
+    listening = listening_addresses(list(cluster.procs.values()))
+    assert listening, "found no listening socket of the cluster's processes"
+    assert all(ip.startswith("127.") for ips in listening.values() for ip in ips), listening
 
 
 def test_a_driver_without_the_token_gets_a_clear_error(cluster, tmp_path):
