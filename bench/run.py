@@ -239,7 +239,7 @@ def bench_semantic(quick: bool) -> list[str]:
 
     from euds_core.models.embeddings import compute_embeddings
     from euds_core.models.loading import load_encoder, resolve_encoder_path, resolve_encoder_precision
-    from euds_core.scores.semantic import SemanticScorer, fit_unit_centroids, soft_assignment_entropy
+    from euds_core.scores.semantic import SemanticScorer
 
     forced = SCORING_PRECISION["precision"]
     precision = resolve_encoder_precision("cpu") if forced == "auto" else forced
@@ -255,22 +255,22 @@ def bench_semantic(quick: bool) -> list[str]:
             [model.encode(t, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False) for t in batch]
         )
         naive_embeddings.append(emb)
-        return soft_assignment_entropy(emb, fit_unit_centroids(emb, scorer.k, scorer.seed), scorer.tau)
+        return scorer.entropy(emb, scorer.centroid_sets(emb))  # the scorer's own k-means fits and entropy
 
     def ours(batch: list[str]) -> np.ndarray:
         if forced == "auto":
             return scorer.score(pd.DataFrame({"text": batch}), device="cpu", batch_size=16, cache=None)  # CLI default
         # A forced precision: the scorer's own steps (embed, fit k-means, H_S) with that encoder copy.
         emb = compute_embeddings(pd.DataFrame({"text": batch}), device="cpu", batch_size=16, precision=precision)
-        return soft_assignment_entropy(emb, fit_unit_centroids(emb, scorer.k, scorer.seed), scorer.tau)
+        return scorer.entropy(emb, scorer.centroid_sets(emb))
 
     naive(texts[:20]), ours(texts[:20])  # warm-up
     naive_embeddings.clear()
     _, _, t_naive, t_ours = alternate_rounds(texts, rounds, per_round, naive, ours)
     ref = np.concatenate(naive_embeddings)  # (n, dim), text order
     got = compute_embeddings(pd.DataFrame({"text": texts}), device="cpu", batch_size=16, precision=precision)
-    centroids = fit_unit_centroids(ref, scorer.k, scorer.seed)
-    rho = spearmanr(*(soft_assignment_entropy(e, centroids, scorer.tau) for e in (ref, got)))[0]
+    centroid_sets = scorer.centroid_sets(ref)
+    rho = spearmanr(*(scorer.entropy(e, centroid_sets) for e in (ref, got)))[0]
     base, fast = len(texts) / t_naive, len(texts) / t_ours
     return [
         line(

@@ -31,6 +31,24 @@ def test_temperature_spreads_entropy():
     assert (hot >= 0).all() and (hot <= 1).all()
 
 
+def test_the_mean_of_several_k_means_fits_depends_less_on_the_seed():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 32))
+    emb = centres[rng.integers(0, 6, 600)] + rng.normal(scale=1.2, size=(600, 32))  # overlapping topics
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+
+    def entropy(seed: int, n_fits: int) -> np.ndarray:
+        scorer = SemanticScorer(seed=seed, n_fits=n_fits)
+        return scorer.entropy(emb, scorer.centroid_sets(emb))
+
+    one_fit = spearmanr(entropy(0, 1), entropy(100, 1))[0]  # measured 0.27
+    five_fits = spearmanr(entropy(0, 5), entropy(100, 5))[0]  # measured 0.64
+    assert five_fits > one_fit + 0.2
+    assert SemanticScorer().params()["n_fits"] == 5 and SemanticScorer(n_fits=1).params() != SemanticScorer().params()
+
+
 def test_scorer_deterministic_and_in_range():
     texts = [f"topic {'sport' if i % 2 else 'money'} word{i % 7} extra{i % 3}" for i in range(60)]
     table = pd.DataFrame({"text": texts})

@@ -280,16 +280,11 @@ def plan_actors(
 def score_in_actors(ray, scorer, table: pd.DataFrame, options: dict, plan: ActorPlan, shards: Path) -> np.ndarray:
     """One score with its per-row work in Ray actors: the whole score for row-local scorers; for ``semantic``
     the actors embed and the driver fits k-means on the pool (the same steps as ``SemanticScorer.score``)."""
-    from euds_core.scores.semantic import fit_unit_centroids, soft_assignment_entropy
-
     columns = [c for c in ("text", "label", "question", "answer") if c in table.columns]
     if scorer.name not in EMBEDDING_SCORES:
         return _map_rows(ray, table[columns], ScoreActor, scorer.name, options, plan, shards)
     emb = _map_rows(ray, table[columns], EmbedActor, scorer.name, options, plan, shards)  # (n, dim)
-    k = min(scorer.k, len(np.unique(emb.round(6), axis=0)))
-    if k < 2:
-        return np.zeros(len(table), np.float32)
-    return soft_assignment_entropy(emb, fit_unit_centroids(emb, k, scorer.seed), scorer.tau)
+    return scorer.entropy(emb, scorer.centroid_sets(emb))
 
 
 def score_on_driver(

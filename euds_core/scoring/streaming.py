@@ -341,8 +341,6 @@ def _semantic_entropy(work: Path, counts: list[int], scorer, progress: StreamPro
     """(n_rows,) float32 semantic entropy: per-batch embeddings -> one memmap -> k-means on a sample -> assignment."""
     from numpy.lib.format import open_memmap
 
-    from euds_core.scores.semantic import fit_unit_centroids, soft_assignment_entropy
-
     path, done = work / "embeddings.npy", work / "embeddings.done"
     n_rows = sum(counts)
     if not done.exists():
@@ -385,13 +383,12 @@ def _semantic_entropy(work: Path, counts: list[int], scorer, progress: StreamPro
             if len(inside):
                 parts.append(rows(start, min(n_rows, start + ASSIGN_CHUNK_ROWS))[inside])
         sample = np.concatenate(parts)  # (sample, dim)
-    k = min(scorer.k, len(np.unique(sample.round(6), axis=0)))  # as SemanticScorer.score: k distinct points
+    centroid_sets = scorer.centroid_sets(sample)  # as SemanticScorer.score, fitted on the sample
     values = np.zeros(n_rows, dtype=np.float32)
-    if k >= 2:
-        centroids = fit_unit_centroids(sample, k, scorer.seed)  # (k, dim)
+    if centroid_sets:
         for start in range(0, n_rows, ASSIGN_CHUNK_ROWS):
             stop = min(n_rows, start + ASSIGN_CHUNK_ROWS)
-            values[start:stop] = soft_assignment_entropy(rows(start, stop), centroids, scorer.tau)
+            values[start:stop] = scorer.entropy(rows(start, stop), centroid_sets)
             if progress:
                 progress("semantic", stop, n_rows, "topic assignment")
     elif progress:
