@@ -12,8 +12,7 @@ import json
 import numpy as np
 import streamlit as st
 
-from euds_core.scores import EUDS_SCORES, get_scorer_class
-from euds_core.scores.combine import rank_mean
+from euds_core.scores import get_scorer_class
 from ui.charts import box_bounds
 from ui.explore import (
     apply_box_selection,
@@ -25,6 +24,7 @@ from ui.explore import (
     remember_applied,
     stored_interval,
 )
+from ui.explore_score_choice import choose_scores
 from ui.explore_views import (
     kept_summary,
     label_balance,
@@ -43,7 +43,6 @@ from ui.review_interval import dataset_labels
 from ui.score_variants import selection_scores, variant_key
 from ui.scores import partial_scores, running_scores, score_options
 from ui.selection import (
-    DEFAULT_LABEL,
     Selection,
     current_selection,
     describe_selection,
@@ -84,52 +83,8 @@ names = list(scores.columns)
 units = {n: get_scorer_class(n).unit for n in names}
 apply_selection(current, names, lambda s: scores[s].to_numpy(), top)
 
-c1, c2 = st.columns([1, 2])
-combine = c1.radio(
-    "Combine scores",
-    ["One score", "Rank mean", "Intersection"],
-    key="explore_combine",
-    help="Rank mean: the IGSE way, mean percentile rank of the members (pairs = ig, is, gs). "
-    "Intersection: keep a row only if it is inside every member's own interval.",
-)
-base = [n for n in names if not get_scorer_class(n).depends_on]
-if combine == "Rank mean":
-    members = c2.multiselect(
-        "Members", base, default=[n for n in EUDS_SCORES if n in base] or base[:2], key="explore_rank_members"
-    )
-    if len(members) < 2:
-        st.warning("Choose at least two scores to combine.")
-        st.stop()
-    active = "rank mean(" + "+".join(members) + ")"
-    values = rank_mean([scores[m].to_numpy() for m in members])
-    units[active] = "mean percentile rank"
-else:
-    if st.session_state.get("explore_score") not in names:
-        st.session_state["explore_score"] = "information" if "information" in names else names[0]
-    active = c2.selectbox(
-        "Score", names, key="explore_score", help="the score whose interval the slider and the histogram set"
-    )
-    variants = scored.variants.get(active, [])
-    if variants and (len(variants) > 1 or scored.labels.get(active) != DEFAULT_LABEL):  # none while partial
-        keys = [v.key for v in variants]
-        labels = {v.key: v.label for v in variants}
-        if st.session_state.get(f"explore_variant_{active}") not in keys:
-            current = next((v.key for v in variants if v.label == scored.labels.get(active)), keys[0])
-            st.session_state[f"explore_variant_{active}"] = current
-        c2.selectbox(
-            "Variant",
-            keys,
-            format_func=lambda k: f"{active} · {labels[k]}",
-            key=f"explore_variant_{active}",
-            help="each cached copy of this score, with the settings that made it",
-        )
-    values = scores[active].to_numpy()
-    members = [active]
-    if combine == "Intersection":
-        members = c2.multiselect(
-            "Intersect with", names, default=[n for n in names if n in EUDS_SCORES] or [active], key="explore_members"
-        )
-        members = list(dict.fromkeys([active, *members]))
+choice = choose_scores(scores, scored, units)
+combine, active, values, members = choice.combine, choice.active, choice.values, choice.members
 
 # A box drawn on the histogram (previous run) becomes the interval before the slider is drawn.
 selection = (st.session_state.get(f"hist_{active}") or {}).get("selection")

@@ -1,0 +1,79 @@
+"""Explore's score controls: one score (with its cached variants), a rank mean of several, or an intersection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from euds_core.scores import EUDS_SCORES, get_scorer_class
+from euds_core.scores.combine import rank_mean
+from ui.selection import DEFAULT_LABEL
+
+
+@dataclass
+class ScoreChoice:
+    combine: str  # "One score", "Rank mean" or "Intersection"
+    active: str  # the score (or rank-mean label) whose interval the slider and the histogram set
+    values: np.ndarray  # (n_rows,) the active score's values
+    members: list[str]  # the active score first, then the others it is combined with
+
+
+def choose_scores(scores: pd.DataFrame, scored, units: dict[str, str]) -> ScoreChoice:
+    """Draws the controls and returns the choice; stops the page when a rank mean has fewer than two members.
+    ``scored`` is ui.score_variants.selection_scores' result (variants and their labels); ``units`` gains the
+    rank mean's unit."""
+    names = list(scores.columns)
+    c1, c2 = st.columns([1, 2])
+    combine = c1.radio(
+        "Combine scores",
+        ["One score", "Rank mean", "Intersection"],
+        key="explore_combine",
+        help="Rank mean: the IGSE way, mean percentile rank of the members (pairs = ig, is, gs). "
+        "Intersection: keep a row only if it is inside every member's own interval.",
+    )
+    if combine == "Rank mean":
+        base = [n for n in names if not get_scorer_class(n).depends_on]
+        members = c2.multiselect(
+            "Members", base, default=[n for n in EUDS_SCORES if n in base] or base[:2], key="explore_rank_members"
+        )
+        if len(members) < 2:
+            st.warning("Choose at least two scores to combine.")
+            st.stop()
+        active = "rank mean(" + "+".join(members) + ")"
+        units[active] = "mean percentile rank"
+        return ScoreChoice(combine, active, rank_mean([scores[m].to_numpy() for m in members]), members)
+    if st.session_state.get("explore_score") not in names:
+        st.session_state["explore_score"] = "information" if "information" in names else names[0]
+    active = c2.selectbox(
+        "Score", names, key="explore_score", help="the score whose interval the slider and the histogram set"
+    )
+    _variant_control(c2, active, scored)
+    members = [active]
+    if combine == "Intersection":
+        members = c2.multiselect(
+            "Intersect with", names, default=[n for n in names if n in EUDS_SCORES] or [active], key="explore_members"
+        )
+        members = list(dict.fromkeys([active, *members]))
+    return ScoreChoice(combine, active, scores[active].to_numpy(), members)
+
+
+def _variant_control(container, active: str, scored) -> None:
+    """A selectbox of the active score's cached variants (none while partial, or with only the default one)."""
+    variants = scored.variants.get(active, [])
+    if not variants or (len(variants) == 1 and scored.labels.get(active) == DEFAULT_LABEL):
+        return
+    keys = [v.key for v in variants]
+    labels = {v.key: v.label for v in variants}
+    if st.session_state.get(f"explore_variant_{active}") not in keys:
+        current = next((v.key for v in variants if v.label == scored.labels.get(active)), keys[0])
+        st.session_state[f"explore_variant_{active}"] = current
+    container.selectbox(
+        "Variant",
+        keys,
+        format_func=lambda k: f"{active} · {labels[k]}",
+        key=f"explore_variant_{active}",
+        help="each cached copy of this score, with the settings that made it",
+    )
