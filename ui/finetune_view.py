@@ -11,6 +11,7 @@ import streamlit as st
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.experiments.finetune import (
+    DEFAULT_SIZES,
     FinetuneConfig,
     GridSpec,
     grid_score_names,
@@ -50,6 +51,60 @@ def build_spec(
         config=config,
         label_balanced=label_balanced,
     )
+
+
+def grid_form(dataset: Dataset, score_names: list[str], strategies_all: list[str]) -> tuple[bool, GridSpec]:
+    """The grid's form (model, sizes, strategies, the interval's score and band, seeds, epochs, length, label
+    balance): (whether it was submitted, the grid it describes)."""
+    with st.form("ft_form"):
+        model = st.text_input(
+            "Model folder",
+            "packaged:minilm",
+            key="ft_model",
+            help="a local BERT-family folder; packaged:minilm = all-MiniLM-L6-v2",
+        )
+        c1, c2, c3 = st.columns(3)
+        sizes = c1.multiselect(
+            "Subset sizes",
+            list(DEFAULT_SIZES),
+            default=[0.1, 0.25, 1.0],
+            key="ft_sizes",
+            format_func=lambda s: f"{s:.0%}",
+        )
+        default_strategies = ["interval", "random", "full"] if score_names else ["random", "full"]
+        strategies = c2.multiselect("Strategies", strategies_all, default=default_strategies, key="ft_strategies")
+        score = c3.selectbox(
+            "Score of the interval",
+            score_names or [None],
+            key="ft_score",
+            help="interval = this score's band, at each size",
+        )
+        c4, c5, c6, c7 = st.columns(4)
+        band = c4.selectbox("Band", ["middle", "low", "high"], key="ft_band")
+        seeds = c5.number_input("Seeds", 1, 10, 1, key="ft_seeds")
+        epochs = c6.number_input("Epochs", 1, 20, 1, key="ft_epochs")
+        max_len = c7.number_input("Max length (tokens)", 16, 512, 128, step=16, key="ft_max_len")
+        balanced = st.checkbox(
+            "Label-balanced bands",
+            value=dataset.task == "classification",
+            key="ft_balanced",
+            disabled=dataset.task != "classification",
+            help="rank each score band within each label group, so a subset keeps the pool's label proportions",
+        )
+        submitted = st.form_submit_button("Run grid in the background", type="primary")
+
+    spec = build_spec(
+        strategies=strategies,
+        sizes=sizes,
+        seeds=seeds,
+        score=score,
+        band=band,
+        model=model,
+        epochs=epochs,
+        max_len=max_len,
+        label_balanced=bool(balanced) and dataset.task == "classification",
+    )
+    return submitted, spec
 
 
 def spec_args(dataset_id: str, spec: GridSpec, options: dict) -> dict:
