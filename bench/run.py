@@ -67,12 +67,13 @@ def scoring_precision_note(model: str, forced: str) -> str:
     """``int8 (auto; CPU: AVX512 VNNI)``: the precision a scoring figure ran at, how it was chosen, and the
     CPU features that decided the kernels. ``model`` is ``lm`` or ``encoder``."""
     from euds_core.models.int8_matmuls import cpu_kernel_flags
-    from euds_core.models.loading import resolve_encoder_precision, resolve_lm_precision
+    from euds_core.models.loading import resolve_encoder_precision, resolve_lm_path, resolve_lm_precision
 
+    lm = str(resolve_lm_path())  # the packaged LM, which the scoring figures use
     if forced == "auto":
-        chosen = resolve_lm_precision("auto", "cpu") if model == "lm" else resolve_encoder_precision("cpu")
+        chosen = resolve_lm_precision("auto", "cpu", lm) if model == "lm" else resolve_encoder_precision("cpu")
     else:
-        chosen = resolve_lm_precision(forced, "cpu") if model == "lm" else forced
+        chosen = resolve_lm_precision(forced, "cpu", lm) if model == "lm" else forced
     how = "auto" if forced == "auto" else "forced"
     if SCORING_PRECISION["without_bf16"]:
         how += ", decided as on a CPU without bf16"
@@ -147,7 +148,7 @@ def bench_generative(quick: bool) -> list[str]:
     rho_ent = spearmanr(ref[:, 0], got[:, 0])[0]
     rho_nll = spearmanr(ref[:, 1], got[:, 1])[0]
     base, fast = n_tokens / t_naive, n_tokens / t_ours
-    precision = resolve_lm_precision(forced, "cpu")
+    precision = resolve_lm_precision(forced, "cpu", path)
     return [
         line(
             "generative_scoring",

@@ -171,8 +171,13 @@ def _dequantised_copy_folder(gguf: Path) -> Path:
 
 def prepare_default_lm() -> Path:
     """Build the packaged LM's plain copy now (``make setup`` calls this), so no first score waits for it."""
+    from euds_core.models.int8_matmuls import native_int8
+    from euds_core.models.mixed_precision import native_bf16
+
     gguf = resolve_lm_path(DEFAULT_LM)
     getattr(load_causal_lm, "__wrapped__", load_causal_lm)(str(gguf), "cpu")
+    if native_int8("cpu") and not native_bf16("cpu"):
+        int8_meets_bar(str(gguf))  # where auto would take int8, decide it now rather than at the first score
     return _dequantised_copy_folder(gguf)
 
 
@@ -216,9 +221,10 @@ def load_causal_lm(path: str, device: str):
 LM_PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
-def resolve_lm_precision(precision: str, device: str) -> str:
+def resolve_lm_precision(precision: str, device: str, lm_path: str | None = None) -> str:
     """How the causal LM scores: ``auto`` -> ``bf16`` where ``device`` has native bf16, else ``int8`` on a CPU
-    with VNNI/AMX, else ``fp32``.
+    with VNNI/AMX where the LM at ``lm_path`` passes the int8 check (:func:`int8_meets_bar`; not checked
+    without a path), else ``fp32``.
 
     ``bf16`` means bf16 matmuls with fp32 activations (mixed_precision.py): on 384 rotten_tomatoes snippets
     its SmolLM2 entropies ranked at Spearman 0.9998 against fp32 (mean shift 0.007 nats) and ran ~1.5x
@@ -236,10 +242,56 @@ def resolve_lm_precision(precision: str, device: str) -> str:
     if precision == "auto":
         if native_bf16(device):
             return "bf16"
-        return "int8" if native_int8(device) else "fp32"
+        return "int8" if native_int8(device) and (lm_path is None or int8_meets_bar(lm_path)) else "fp32"
     if precision == "int8" and cuda:
         return "bf16"
     return precision
+
+
+def int8_check_record(path: str) -> Path:
+    """The model cache's record of ``path``'s int8 check (per model fingerprint and int8 version)."""
+    from euds_core.models.int8_matmuls import INT8_VERSION
+
+    return model_cache_dir() / f"int8-check-{Path(path).name}-{model_hash(Path(path))}-{INT8_VERSION}.json"
+
+
+@lru_cache(maxsize=8)
+def int8_meets_bar(path: str) -> bool:
+    """Whether the LM at ``path`` keeps its ranking in int8: the Spearman correlation of its fp32 and int8
+    next-token entropies over the held-out check texts (int8_matmuls.CHECK_TEXTS) is at least
+    int8_matmuls.TOKEN_SPEARMAN_BAR. Measured once per model, int8 version and torch version (two forward passes
+    and one int8 conversion; ~3 s for SmolLM2) and kept in the model cache, so ``auto`` is decided the same way
+    every time; an LM that misses the bar scores in fp32 under ``auto``.
+    """
+    import torch
+    from scipy.stats import spearmanr
+
+    from euds_core.models import int8_matmuls
+    from euds_core.storage.atomic_files import write_json_atomic
+
+    record = int8_check_record(path)
+    if record.exists():
+        saved = json.loads(record.read_text())
+        if saved.get("torch") == torch.__version__:
+            return saved["token_spearman"] >= int8_matmuls.TOKEN_SPEARMAN_BAR
+    tok, model = getattr(load_causal_lm, "__wrapped__", load_causal_lm)(path, "cpu")  # a private fp32 copy
+    start = lm_bos_id(tok)
+    ids: list[int] = []
+    for text in int8_matmuls.CHECK_TEXTS:
+        ids += ([start] if start is not None else []) + tok(text, add_special_tokens=False)["input_ids"]
+
+    def token_entropies():
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].float(), -1)  # (L, V)
+        return (-(logp.exp() * logp).sum(-1)).numpy()  # (L,)
+
+    reference = token_entropies()
+    int8_matmuls.use_int8_matmuls(model, _lm_calibration_pass(tok, model))  # the same copy, now int8
+    got = token_entropies()
+    constant = reference.max() == reference.min() or got.max() == got.min()
+    rho = 0.0 if constant else float(spearmanr(reference, got)[0])  # constant entropies: no ranking to keep
+    write_json_atomic(record, {"token_spearman": rho, "tokens": len(ids), "torch": torch.__version__})
+    return rho >= int8_matmuls.TOKEN_SPEARMAN_BAR
 
 
 DOCUMENT_SEPARATOR = "<|endoftext|>"
@@ -288,7 +340,7 @@ def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None
     from euds_core.models.int8_matmuls import use_int8_matmuls
     from euds_core.models.mixed_precision import use_bf16_matmuls
 
-    resolved = resolve_lm_precision(precision, device)
+    resolved = resolve_lm_precision(precision, device, path)
     loader = loader or load_causal_lm
     if resolved == "fp32" and inference_dtype(device) == torch.float32:
         return loader(path, device)

@@ -169,14 +169,15 @@ def _batch_token_stats(batch: list[list[int]], score_from: list[int], tokenizer,
     return (sums / counts[:, None]).float().cpu().numpy()
 
 
-def lm_precision_tag(precision: str) -> str:
+def lm_precision_tag(precision: str, lm_path: str | None = None) -> str:
     """The precision's part of the LM cache key and the score's params; bumped whenever what a name computes
     changes.
 
     ``bf16-matmul``: bf16 matmuls, fp32 activations; ``int8-smooth-v1`` (int8_matmuls.INT8_VERSION): int8
     matmuls as calibrated there. ``auto`` is keyed by what it resolves to on each device this process can
     score on (``auto-v4:cpu=int8-smooth-v1``, plus ``cuda=...`` where a GPU is visible): the scorer is built
-    before the device is chosen, and the key must still say which kernels made the numbers.
+    before the device is chosen, and the key must still say which kernels made the numbers. ``lm_path``: the LM
+    whose int8 check decides ``auto`` on a CPU without bf16 (models.loading.int8_meets_bar).
     """
     from euds_core.models.int8_matmuls import INT8_VERSION  # imports torch: only when a key is made
 
@@ -184,7 +185,7 @@ def lm_precision_tag(precision: str) -> str:
         import torch
 
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        resolved = (f"{d}={lm_precision_tag(resolve_lm_precision('auto', d))}" for d in devices)
+        resolved = (f"{d}={lm_precision_tag(resolve_lm_precision('auto', d, lm_path))}" for d in devices)
         return "auto-v4:" + ",".join(resolved)
     return {"bf16": "bf16-matmul", "int8": INT8_VERSION}.get(precision, precision)
 
@@ -254,7 +255,7 @@ def lm_stats_folder(cache: DatasetCache | None, *, lm: str, max_tokens: int, pre
         return None
     params = {"lm": model_hash(resolve_lm_path(lm)), "max_tokens": max_tokens, "start": SEQUENCE_START}
     if precision != "fp32":
-        params["precision"] = lm_precision_tag(precision)
+        params["precision"] = lm_precision_tag(precision, str(resolve_lm_path(lm)))
     return cache.feature_dir("lm_stats", params)
 
 
@@ -286,7 +287,7 @@ class GenerativeScorer(Scorer):
         return {
             "lm": model_hash(resolve_lm_path(self.lm)),
             "max_tokens": self.max_tokens,
-            "precision": lm_precision_tag(self.precision),
+            "precision": lm_precision_tag(self.precision, str(resolve_lm_path(self.lm))),
             "start": SEQUENCE_START,
         }
 

@@ -79,7 +79,7 @@ class IFDScorer(Scorer):
             "lm": model_hash(resolve_lm_path(self.lm)),
             "max_tokens": self.max_tokens,
             "start": SEQUENCE_START,
-            "precision": lm_precision_tag(self.precision),
+            "precision": lm_precision_tag(self.precision, str(resolve_lm_path(self.lm))),
         }
 
     def score(
