@@ -111,6 +111,18 @@ def test_a_score_cached_only_with_other_settings_is_listed_and_selectable(pages)
     )
 
 
+def test_switching_to_a_score_with_several_variants_keeps_the_selection(pages):
+    """The variant choice of a score first shown after the page opened is initialised without touching the
+    current selection (the page once reassigned it to the variant key and failed)."""
+    ds, scores, open_ = pages
+    DatasetCache(ds.id).save_score("information", OTHER_PARAMS, np.linspace(5, 6, N_ROWS).astype(np.float32))
+    at = open_("pages/3_Explore.py", score="semantic", plo="0.10", phi="0.60")
+    at.selectbox(key="explore_score").set_value("information").run()
+    assert not at.exception, at.exception
+    assert len(at.selectbox(key="explore_variant_information").options) == 2
+    assert banner(at).startswith("Selection: information")
+
+
 def test_a_link_to_a_variant_that_is_not_cached_says_so(pages):
     ds, scores, open_ = pages
     at = open_("pages/3_Explore.py", score="information", variant="0123456789ab")
