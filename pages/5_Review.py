@@ -93,11 +93,10 @@ if st.session_state.get("review_sample") not in options:  # follow the filter an
     st.session_state["review_sample"] = options[0] if options else None
 d1.selectbox("Sample", options, key="review_sample", accept_new_options=True, help="pick from this page or type any id")
 d1.text_input("Note (optional)", key="review_note")
-b1, b2, b3 = d1.columns(3)
-args = (dataset.id, ids)
-b1.button("Keep", key="review_keep_one", on_click=decide_one, args=(*args, "keep"), width="stretch")
-b2.button("Drop", key="review_drop_one", on_click=decide_one, args=(*args, "drop"), width="stretch")
-b3.button("Clear", key="review_clear_one", on_click=decide_one, args=(*args, "clear"), width="stretch")
+for column, action in zip(d1.columns(3), ("keep", "drop", "clear"), strict=True):
+    column.button(
+        action.title(), key=f"review_{action}_one", on_click=decide_one, args=(dataset.id, ids, action), width="stretch"
+    )
 chosen = table[table["id"] == st.session_state.get("review_sample")]
 if len(chosen):
     row = chosen.iloc[0]
@@ -110,43 +109,26 @@ if len(chosen):
 st.subheader("Bulk actions")
 st.text_input("Note for bulk actions (optional)", key="review_bulk_note")
 filtered_ids = shown["id"].tolist()
-g1, g2, g3 = st.columns(3)
-g1.button(
-    f"Keep all {len(filtered_ids):,} filtered",
-    key="review_keep_filter",
-    on_click=decide_many,
-    args=(dataset.id, filtered_ids, "keep", "the current filter"),
-)
-g2.button(
-    f"Drop all {len(filtered_ids):,} filtered",
-    key="review_drop_filter",
-    on_click=decide_many,
-    args=(dataset.id, filtered_ids, "drop", "the current filter"),
-)
-g3.button(
-    f"Clear all {len(filtered_ids):,} filtered",
-    key="review_clear_filter",
-    on_click=decide_many,
-    args=(dataset.id, filtered_ids, "clear", "the current filter"),
-)
+for column, action in zip(st.columns(3), ("keep", "drop", "clear"), strict=True):
+    column.button(
+        f"{action.title()} all {len(filtered_ids):,} filtered",
+        key=f"review_{action}_filter",
+        on_click=decide_many,
+        args=(dataset.id, filtered_ids, action, "the current filter"),
+    )
 group_col = "cluster" if "cluster" in table else ("label" if "label" in table else None)
 if group_col:
     h1, h2, h3 = st.columns([2, 1, 1])
     group = h1.selectbox(f"Whole {group_col}", sorted(table[group_col].unique()), key="review_group")
     group_ids = table.loc[table[group_col] == group, "id"].tolist()
     what = f"{group_col} {group}"
-    h2.button(
-        f"Keep {group_col} ({len(group_ids):,})",
-        key="review_keep_group",
-        on_click=decide_many,
-        args=(dataset.id, group_ids, "keep", what),
-    )
-    h3.button(
-        f"Drop {group_col} ({len(group_ids):,})",
-        key="review_drop_group",
-        on_click=decide_many,
-        args=(dataset.id, group_ids, "drop", what),
-    )
+    for column, action in ((h2, "keep"), (h3, "drop")):
+        column.button(
+            f"{action.title()} {group_col} ({len(group_ids):,})",
+            key=f"review_{action}_group",
+            on_click=decide_many,
+            args=(dataset.id, group_ids, action, what),
+        )
 
 st.button(
     "Undo my last action",
