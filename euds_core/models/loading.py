@@ -275,10 +275,7 @@ def int8_meets_bar(path: str) -> bool:
         if saved.get("torch") == torch.__version__:
             return saved["token_spearman"] >= int8_matmuls.TOKEN_SPEARMAN_BAR
     tok, model = getattr(load_causal_lm, "__wrapped__", load_causal_lm)(path, "cpu")  # a private fp32 copy
-    start = lm_bos_id(tok)
-    ids: list[int] = []
-    for text in int8_matmuls.CHECK_TEXTS:
-        ids += ([start] if start is not None else []) + tok(text, add_special_tokens=False)["input_ids"]
+    ids = _one_sequence_ids(tok, int8_matmuls.CHECK_TEXTS)
 
     def token_entropies():
         with torch.inference_mode():
@@ -318,11 +315,17 @@ def _lm_calibration_pass(tokenizer, model):
 
     from euds_core.models.int8_matmuls import CALIBRATION_TEXTS
 
+    ids = _one_sequence_ids(tokenizer, CALIBRATION_TEXTS)
+    return lambda: model(input_ids=torch.tensor([ids]))
+
+
+def _one_sequence_ids(tokenizer, texts) -> list[int]:
+    """Token ids of ``texts`` joined into one sequence, each text after the scorers' start token."""
     start = lm_bos_id(tokenizer)
     ids: list[int] = []
-    for text in CALIBRATION_TEXTS:
+    for text in texts:
         ids += ([start] if start is not None else []) + tokenizer(text, add_special_tokens=False)["input_ids"]
-    return lambda: model(input_ids=torch.tensor([ids]))
+    return ids
 
 
 @lru_cache(maxsize=2)
