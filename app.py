@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.storage.workspace import euds_home
-from ui.selection import selection_link_params
-from ui.state import current_dataset_label, remember_reviewer, restore_reviewer
+from ui.shared.selection import selection_link_params
+from ui.shared.state import current_dataset_label, remember_reviewer, restore_reviewer
 
 st.set_page_config(page_title="EUDS Studio", page_icon="🧭", layout="wide")
 

@@ -11,8 +11,8 @@ import streamlit as st
 
 from euds_core.data.datasets import load_dataset, save_dataset
 from euds_core.errors import EudsInputError
-from ui.load import builtin_table, column_choices, dataset_summary, read_raw_file, store_upload, user_file_name
-from ui.state import current_dataset, current_dataset_spec, set_current_dataset
+from ui.load.sources import builtin_table, column_choices, dataset_summary, read_raw_file, store_upload, user_file_name
+from ui.shared.state import current_dataset, current_dataset_spec, set_current_dataset
 
 st.title("Load")
 st.caption("Choose the dataset to score and explore. Built-ins ship as Python packages and work offline.")

@@ -3,7 +3,7 @@
 Every scorer in the registry (``list_scorers()``) is offered, so a new scorer appears here with no change.
 Two jobs: the model-free scores (usable in seconds) and every model pass, which scores each pass's random
 first stage before any pass's rest (euds_core.scoring.engine.score_job_groups).
-The page scores and looks up with the options of ``ui.scores.score_options()`` (model-free in tests).
+The page scores and looks up with the options of ``ui.shared.scores.score_options()`` (model-free in tests).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import streamlit as st
 from euds_core.errors import EudsInputError
 from euds_core.scores import EUDS_SCORES, list_scorers
 from euds_core.scoring.engine import score_job_groups
-from ui.jobs_view import jobs_panel
-from ui.scores import cached_scores, running_scores, start_score_jobs
-from ui.state import page_dataset
+from ui.shared.jobs_view import jobs_panel
+from ui.shared.scores import cached_scores, running_scores, start_score_jobs
+from ui.shared.state import page_dataset
 
 st.title("Score")
 dataset = page_dataset()

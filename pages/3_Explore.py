@@ -13,8 +13,7 @@ import numpy as np
 import streamlit as st
 
 from euds_core.scores import get_scorer_class
-from ui.charts import box_bounds
-from ui.explore import (
+from ui.explore.interval import (
     apply_box_selection,
     apply_selection,
     interval_bounds,
@@ -24,8 +23,8 @@ from ui.explore import (
     remember_applied,
     stored_interval,
 )
-from ui.explore_score_choice import choose_scores
-from ui.explore_views import (
+from ui.explore.score_choice import choose_scores
+from ui.explore.views import (
     kept_summary,
     label_balance,
     main_histogram,
@@ -37,12 +36,13 @@ from ui.explore_views import (
     score_it_prompt,
     subset_report_panel,
 )
-from ui.jobs_view import jobs_panel
-from ui.map_view import embedding_map_section
-from ui.review_interval import dataset_labels
-from ui.score_variants import selection_scores, variant_key
-from ui.scores import partial_scores, running_scores, score_options
-from ui.selection import (
+from ui.shared.charts import box_bounds
+from ui.shared.jobs_view import jobs_panel
+from ui.shared.map_view import embedding_map_section
+from ui.shared.review_interval import dataset_labels
+from ui.shared.score_variants import selection_scores, variant_key
+from ui.shared.scores import partial_scores, running_scores, score_options
+from ui.shared.selection import (
     Selection,
     current_selection,
     describe_selection,
@@ -51,7 +51,7 @@ from ui.selection import (
     set_selection,
     widgets_need_loading,
 )
-from ui.state import page_dataset
+from ui.shared.state import page_dataset
 
 st.title("Explore")
 dataset = full_dataset = page_dataset()

@@ -11,7 +11,7 @@ import streamlit as st
 from euds_core.experiments.finetune import available_strategies, load_runs
 from euds_core.experiments.interval_search import load_search_grid
 from euds_core.runtime.jobs import start_job
-from ui.finetune_charts import (
+from ui.finetune.charts import (
     accuracy_vs_size_figure,
     accuracy_vs_time_figure,
     clicked_cell,
@@ -20,7 +20,7 @@ from ui.finetune_charts import (
     runs_csv,
     runs_table,
 )
-from ui.finetune_view import (
+from ui.finetune.view import (
     GRID_KEY,
     POLL_SECONDS,
     best_cell_actions,
@@ -33,9 +33,9 @@ from ui.finetune_view import (
     show_verdicts,
     start_grid,
 )
-from ui.scores import cached_scores, complete_scores_only_note, score_options
-from ui.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
-from ui.state import current_dataset, current_dataset_spec
+from ui.shared.scores import cached_scores, complete_scores_only_note, score_options
+from ui.shared.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
+from ui.shared.state import current_dataset, current_dataset_spec
 
 st.title("Fine-tune")
 dataset = current_dataset()

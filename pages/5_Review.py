@@ -1,6 +1,6 @@
 """Review: curate by hand on top of the interval selection. Every click is committed to SQLite at once.
 
-The interval is the current selection (``ui/selection.py``: the same on Explore, Review and Export, kept in
+The interval is the current selection (``ui/shared/selection.py``: the same on Explore, Review and Export, kept in
 the URL) and can be changed here; overrides (keep / drop, with a note) win over it. Dataset text is shown as plain text only.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.curation import review
-from ui.review_data import (
+from ui.review.data import (
     PAGE_SIZE,
     VIEWS,
     dataset_map,
@@ -22,9 +22,9 @@ from ui.review_data import (
     sort_table,
     undo,
 )
-from ui.review_interval import page_selection, selection_inputs, selection_mask
-from ui.selection import selection_banner
-from ui.state import page_dataset
+from ui.shared.review_interval import page_selection, selection_inputs, selection_mask
+from ui.shared.selection import selection_banner
+from ui.shared.state import page_dataset
 
 st.title("Review")
 dataset = page_dataset()

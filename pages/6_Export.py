@@ -9,7 +9,7 @@ import streamlit as st
 
 from euds_core.curation import review
 from euds_core.errors import EudsInputError
-from ui.export_view import (
+from ui.export.view import (
     FORMATS,
     MANIFEST_FILE,
     MIMES,
@@ -21,9 +21,9 @@ from ui.export_view import (
     save_to_workspace,
     show_saved,
 )
-from ui.review_interval import page_selection, selection_inputs, selection_mask, selection_spec
-from ui.selection import describe_selection, selection_banner
-from ui.state import page_dataset
+from ui.shared.review_interval import page_selection, selection_inputs, selection_mask, selection_spec
+from ui.shared.selection import describe_selection, selection_banner
+from ui.shared.state import page_dataset
 
 st.title("Export")
 dataset = page_dataset()

@@ -11,7 +11,7 @@ from euds_core.data.datasets import save_dataset
 from euds_core.data.table import Dataset, normalise_table
 from euds_core.scores import make_scorer
 from euds_core.storage.cache import DatasetCache
-from ui.scores import MODEL_FREE_OPTIONS, SCORE_OPTIONS_ENV
+from ui.shared.scores import MODEL_FREE_OPTIONS, SCORE_OPTIONS_ENV
 
 APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
 N_ROWS = 40
@@ -44,10 +44,10 @@ def use_model_free_options(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(SCORE_OPTIONS_ENV, json.dumps(MODEL_FREE_OPTIONS))
     import streamlit as st
 
-    import ui.state
+    import ui.shared.state
 
     # AppTest resets Streamlit's legacy pages/-mode flag before every run, so the server's one-time rerun out of
-    # that mode (ui.state.ensure_app_navigation) would swallow each button click; the pages run fine without it.
-    monkeypatch.setattr(ui.state, "ensure_app_navigation", lambda: None)
+    # that mode (ui.shared.state.ensure_app_navigation) would swallow each button click; the pages run fine without it.
+    monkeypatch.setattr(ui.shared.state, "ensure_app_navigation", lambda: None)
     st.cache_data.clear()
     st.cache_resource.clear()

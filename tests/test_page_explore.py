@@ -130,7 +130,7 @@ def test_page_works_at_one_million_rows(monkeypatch, tmp_path):
     from euds_core.data.table import Dataset
     from euds_core.scores import make_scorer
     from euds_core.storage.cache import DatasetCache
-    from ui.scores import MODEL_FREE_OPTIONS
+    from ui.shared.scores import MODEL_FREE_OPTIONS
 
     use_model_free_options(monkeypatch, tmp_path)
     n = 1_000_000

@@ -18,7 +18,7 @@ from euds_core.models.embeddings import FIRST_STAGE_ROWS
 from euds_core.scoring.engine import score_dataset
 from euds_core.selection.intervals import select_percentile
 from tests.page_helpers import APP, use_model_free_options
-from ui.scores import MODEL_FREE_OPTIONS
+from ui.shared.scores import MODEL_FREE_OPTIONS
 
 N = 700
 ESTIMATE = re.compile(r"≈ ([\d,]+) of ([\d,]+) kept")
@@ -81,12 +81,12 @@ def test_partial_view_says_so_and_the_same_url_gives_exact_counts_when_done(monk
 
 @pytest.mark.parametrize("page", ["4_Fine_tune.py", "5_Review.py", "6_Export.py"])
 def test_pages_that_act_on_scores_say_they_wait_for_complete_ones(monkeypatch, tmp_path, page):
-    import ui.scores
+    import ui.shared.scores
 
     use_model_free_options(monkeypatch, tmp_path)
     ds = _dataset()
     score_dataset(ds, ["information"], options=MODEL_FREE_OPTIONS)
-    monkeypatch.setattr(ui.scores, "running_scores", lambda dataset_id: {"generative", "semantic"})
+    monkeypatch.setattr(ui.shared.scores, "running_scores", lambda dataset_id: {"generative", "semantic"})
     at = AppTest.from_file(str(Path(APP).parent / "pages" / page), default_timeout=60)
     at.session_state["dataset_spec"] = ds.id
     at.run()

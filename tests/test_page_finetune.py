@@ -15,7 +15,7 @@ from euds_core.experiments.finetune import GridSpec, RunResult, save_run
 from euds_core.experiments.interval_search import search_grid_path
 from euds_core.scoring.engine import score_dataset
 from tests.test_finetune import build_tiny_bert, tiny_table
-from ui.finetune_charts import (
+from ui.finetune.charts import (
     accuracy_vs_size_figure,
     accuracy_vs_time_figure,
     clicked_cell,
@@ -68,7 +68,7 @@ def test_page_without_runs_says_so(dataset):
 
 
 def test_run_button_starts_a_background_grid(dataset, tmp_path, monkeypatch):
-    import ui.finetune_view as view
+    import ui.finetune.view as view
 
     started = []
     monkeypatch.setattr(view, "start_job", lambda kind, args, dataset_id=None: started.append((kind, args)) or "job1")
@@ -86,7 +86,7 @@ def test_run_button_starts_a_background_grid(dataset, tmp_path, monkeypatch):
 
 
 def test_bad_model_folder_is_a_plain_error(dataset, monkeypatch):
-    import ui.finetune_view as view
+    import ui.finetune.view as view
 
     monkeypatch.setattr(view, "start_job", lambda *a, **k: pytest.fail("no job for a bad model"))
     at = open_page(dataset)
@@ -186,7 +186,7 @@ def test_chart_helpers():
 
 
 def test_confirm_runs_the_best_cell_against_random_and_full_then_shows_the_verdict(dataset, tmp_path, monkeypatch):
-    import ui.finetune_view as view
+    import ui.finetune.view as view
 
     started = []
     monkeypatch.setattr(view, "start_job", lambda kind, args, dataset_id=None: started.append((kind, args)) or "job1")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui.load
+import ui.load.sources
 from euds_core.errors import EudsInputError
 from tests.page_helpers import APP, tiny_dataset, use_model_free_options
 
@@ -26,7 +26,7 @@ FAKE_BUILTINS = [
 @pytest.fixture
 def load_page(monkeypatch, tmp_path):
     use_model_free_options(monkeypatch, tmp_path)
-    monkeypatch.setattr(ui.load, "describe_builtins", lambda: FAKE_BUILTINS)  # loading all four takes seconds
+    monkeypatch.setattr(ui.load.sources, "describe_builtins", lambda: FAKE_BUILTINS)  # loading all four takes seconds
     ds = tiny_dataset()
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["dataset"] = ds.id
@@ -80,12 +80,12 @@ def test_missing_path_shows_an_error(load_page):
 
 def test_uploads_are_stored_under_a_generated_name(monkeypatch, tmp_path):
     use_model_free_options(monkeypatch, tmp_path)
-    stored = ui.load.store_upload("../../etc/evil name.csv", b"text,label\nhello,a\n")
+    stored = ui.load.sources.store_upload("../../etc/evil name.csv", b"text,label\nhello,a\n")
     assert stored.parent.name == "uploads" and stored.name.endswith(".csv") and "evil" not in stored.name
     with pytest.raises(EudsInputError, match="unsupported file type"):
-        ui.load.store_upload("data.exe", b"MZ")
+        ui.load.sources.store_upload("data.exe", b"MZ")
     with pytest.raises(EudsInputError, match="empty"):
-        ui.load.store_upload("data.csv", b"")
+        ui.load.sources.store_upload("data.csv", b"")
 
 
 @pytest.mark.parametrize("name", sorted(__import__("tests.bad_inputs", fromlist=["x"]).bad_input_corpus()))
@@ -132,9 +132,9 @@ def test_label_column_is_guessed_by_its_name(load_page, tmp_path, label_col):
 
 
 def test_uploads_show_the_users_file_name_never_a_path():
-    assert ui.load.user_file_name("sms_messages.csv") == "sms_messages.csv"
-    assert ui.load.user_file_name("../../etc/sms messages.csv") == "sms messages.csv"
-    assert ui.load.user_file_name("C:\\Users\\ann\\data.csv") == "data.csv"
+    assert ui.load.sources.user_file_name("sms_messages.csv") == "sms_messages.csv"
+    assert ui.load.sources.user_file_name("../../etc/sms messages.csv") == "sms messages.csv"
+    assert ui.load.sources.user_file_name("C:\\Users\\ann\\data.csv") == "data.csv"
 
 
 def test_a_named_dataset_shows_its_name_in_the_sidebar_and_export(monkeypatch, tmp_path):

@@ -119,7 +119,7 @@ def test_a_second_reviewer_sees_the_first_ones_decisions_on_rerun(dataset):
 
 
 def test_ids_sort_naturally():
-    from ui.review_data import sort_table
+    from ui.review.data import sort_table
 
     frame = pd.DataFrame({"id": ["row-10", "row-2", "row-1", "Row-3", "x"], "score": [1.0, 2.0, 3.0, 4.0, 5.0]})
     assert sort_table(frame, "id", False)["id"].tolist() == ["row-1", "row-2", "Row-3", "row-10", "x"]

@@ -11,8 +11,8 @@ from euds_core.scores import make_scorer
 from euds_core.selection.intervals import Interval, select_percentile
 from euds_core.storage.cache import DatasetCache, params_hash
 from tests.page_helpers import APP, N_ROWS, seed_scores, tiny_dataset, use_model_free_options
-from ui.scores import MODEL_FREE_OPTIONS
-from ui.selection import Selection, selection_from_params
+from ui.shared.scores import MODEL_FREE_OPTIONS
+from ui.shared.selection import Selection, selection_from_params
 
 OTHER_PARAMS = {**make_scorer("information", MODEL_FREE_OPTIONS).params(), "max_tokens": 8}
 

@@ -10,7 +10,7 @@ from euds_core.curation.html_report import build_report_html, label_balance
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval, SelectionSpec
 from euds_core.storage import store
-from ui.export_view import finetune_evidence
+from ui.export.view import finetune_evidence
 
 
 def tiny() -> tuple[Dataset, pd.DataFrame, SelectionSpec]:

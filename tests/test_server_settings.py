@@ -29,7 +29,7 @@ def test_streamlit_still_has_the_options_we_set():
     ("value", "expected"), [(None, 2.5), ("1", 1.0), ("3", 3.0), ("fast", 2.5), ("0", 2.5), ("600", 2.5)]
 )
 def test_job_panel_poll_interval(monkeypatch, value, expected):
-    from ui.jobs_view import poll_seconds
+    from ui.shared.jobs_view import poll_seconds
 
     if value is None:
         monkeypatch.delenv("EUDS_JOB_POLL_SECONDS", raising=False)

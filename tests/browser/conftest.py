@@ -33,7 +33,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
-MODEL_FREE_OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}  # = ui.scores.MODEL_FREE_OPTIONS
+MODEL_FREE_OPTIONS = {"tokenizer": "whitespace", "encoder": "hashing"}  # = ui.shared.scores.MODEL_FREE_OPTIONS
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -21,8 +21,8 @@ from euds_core.experiments.finetune import (
 from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import paired_verdicts, verdict_lines
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
-from ui.jobs_view import format_eta
-from ui.scores import score_options
+from ui.shared.jobs_view import format_eta
+from ui.shared.scores import score_options
 
 GRID_KEY = "ft_grid_key"
 POLL_SECONDS = 2.0
@@ -266,7 +266,7 @@ def study_args(dataset_id: str, form_spec: GridSpec, scores: list[str], size: fl
 def study_results(dataset_id: str) -> None:
     """The latest study: the search's word per size, the leaderboard (with verdicts) and the curve."""
     from euds_core.experiments.benchmark import leaderboard, load_study
-    from ui.finetune_charts import accuracy_vs_size_figure
+    from ui.finetune.charts import accuracy_vs_size_figure
 
     cells, searches = load_study(dataset_id)
     if cells.empty:

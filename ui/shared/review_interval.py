@@ -1,6 +1,6 @@
 """The selection inputs of the Review and Export pages, and the mask and spec they build from the selection.
 
-Both pages show the current selection (``ui/selection.py``) in their own inputs (``review_*`` keys), loaded
+Both pages show the current selection (``ui/shared/selection.py``) in their own inputs (``review_*`` keys), loaded
 whenever it changes (another page, a link, a reload); a change in these inputs becomes the current selection,
 so Explore, Review and Export show one selection.
 """
@@ -15,9 +15,9 @@ import streamlit as st
 
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval, SelectionSpec
-from ui.score_variants import SelectionScores, selection_scores, variant_key
-from ui.scores import complete_scores_only_note
-from ui.selection import (
+from ui.shared.score_variants import SelectionScores, selection_scores, variant_key
+from ui.shared.scores import complete_scores_only_note
+from ui.shared.selection import (
     DEFAULT_LABEL,
     Selection,
     current_selection,

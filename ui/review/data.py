@@ -36,7 +36,7 @@ def dataset_map(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
 
     Rows a sampled map (past 100 k points) left out have NaN coordinates and cluster -2 ("not mapped").
     """
-    from ui.map_view import dataset_embedding_map
+    from ui.shared.map_view import dataset_embedding_map
 
     emap = dataset_embedding_map(dataset)
     return None if emap is None else (emap.coords_for_all_rows(), emap.clusters_for_all_rows())

@@ -10,7 +10,7 @@ import streamlit as st
 
 from euds_core.scores import EUDS_SCORES, get_scorer_class
 from euds_core.scores.combine import rank_mean
-from ui.selection import DEFAULT_LABEL
+from ui.shared.selection import DEFAULT_LABEL
 
 
 @dataclass
@@ -23,7 +23,7 @@ class ScoreChoice:
 
 def choose_scores(scores: pd.DataFrame, scored, units: dict[str, str]) -> ScoreChoice:
     """Draws the controls and returns the choice; stops the page when a rank mean has fewer than two members.
-    ``scored`` is ui.score_variants.selection_scores' result (variants and their labels); ``units`` gains the
+    ``scored`` is ui.shared.score_variants.selection_scores' result (variants and their labels); ``units`` gains the
     rank mean's unit."""
     names = list(scores.columns)
     c1, c2 = st.columns([1, 2])

@@ -2,7 +2,7 @@
 
 Each score keeps its own interval in ``st.session_state[INTERVALS_KEY]`` (widget state is dropped by Streamlit
 when a widget is not drawn, e.g. after switching score), restored into the widgets before they are drawn.
-The current selection (``ui/selection.py``: the URL's ``dataset``, ``score``, bounds) is loaded into these
+The current selection (``ui/shared/selection.py``: the URL's ``dataset``, ``score``, bounds) is loaded into these
 widgets when it changes, and the page writes the widgets back as the current selection.
 """
 
@@ -15,7 +15,7 @@ import streamlit as st
 
 from euds_core.selection.interval_index import SortedScoreIndex
 from euds_core.selection.intervals import Interval
-from ui.selection import Selection, mark_loaded, notice, widgets_need_loading
+from ui.shared.selection import Selection, mark_loaded, notice, widgets_need_loading
 
 INTERVALS_KEY = "explore_intervals"
 PAGE = "explore"

@@ -17,8 +17,8 @@ from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.scores import get_scorer_class, make_scorer
 from euds_core.storage.cache import DatasetCache, params_hash
-from ui.scores import cached_scores, score_options
-from ui.selection import DEFAULT_LABEL
+from ui.shared.scores import cached_scores, score_options
+from ui.shared.selection import DEFAULT_LABEL
 
 _HASH = re.compile(r"[0-9a-f]{12,64}")
 

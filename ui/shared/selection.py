@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 
 from euds_core.selection.intervals import Interval
-from ui.state import current_dataset_spec
+from ui.shared.state import current_dataset_spec
 
 SELECTION_KEY = "current_selection"
 URL_KEYS = ("dataset", "score", "variant", "plo", "phi", "lo", "hi", "keep", "band", "balanced", "also")

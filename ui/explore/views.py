@@ -12,10 +12,10 @@ import streamlit as st
 from euds_core.data.table import Dataset
 from euds_core.scores import get_scorer_class
 from euds_core.selection.intervals import Interval
-from ui.charts import label_balance_figure, label_balance_table, score_histogram
-from ui.explore import interval_bounds
-from ui.jobs_view import jobs_panel
-from ui.scores import FIRST_SCORES, partial_signature, running_scores, start_score_jobs
+from ui.explore.interval import interval_bounds
+from ui.shared.charts import label_balance_figure, label_balance_table, score_histogram
+from ui.shared.jobs_view import jobs_panel
+from ui.shared.scores import FIRST_SCORES, partial_signature, running_scores, start_score_jobs
 
 PREVIEW_ROWS = 25
 PARTIAL_POLL_SECONDS = 3.0
@@ -184,7 +184,7 @@ def subset_report_panel(dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray
     interval change of a large pool. The last report stays shown while it matches the kept rows and the scores
     (``scores_id`` names the score arrays, e.g. their params)."""
     from euds_core.curation.export import selection_report
-    from ui.map_view import map_encoder
+    from ui.shared.map_view import map_encoder
 
     encoder = map_encoder()
     key = (

@@ -17,8 +17,8 @@ from euds_core.models.embeddings import load_cached_embeddings
 from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.selection.embed_map import EmbeddingMap
 from euds_core.storage.cache import DatasetCache
-from ui.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
-from ui.scores import score_options
+from ui.shared.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
+from ui.shared.scores import score_options
 
 HOVER_CHARS = 160
 

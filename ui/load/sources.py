@@ -15,7 +15,7 @@ from euds_core.data.table import Dataset, guess_label_column, guess_text_column
 from euds_core.errors import EudsInputError
 from euds_core.storage.atomic_files import atomic_path
 from euds_core.storage.workspace import workspace_dir
-from ui.charts import label_balance_figure, label_balance_table, length_histogram
+from ui.shared.charts import label_balance_figure, label_balance_table, length_histogram
 
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 NONE = "(none)"

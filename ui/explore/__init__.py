@@ -1,0 +1,1 @@
+"""The Explore page's room: interval controls, score choice, the page's sections."""

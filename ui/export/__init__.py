@@ -1,0 +1,1 @@
+"""The Export page's room: subset and manifest downloads, a workspace copy, the HTML report."""

@@ -1,0 +1,1 @@
+"""The Fine-tune page's room: starting grid/search jobs, their live progress, and the result figures."""
