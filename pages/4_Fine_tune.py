@@ -1,4 +1,4 @@
-"""Fine-tune: does the selected subset train as well as all the data? (DESIGN.md §4–5)
+"""Fine-tune: does the selected subset train as well as all the data? (docs/experiments.md)
 
 Runs a grid (strategies x subset sizes x seeds) in the background; the curve of accuracy vs subset size
 updates as runs land in SQLite. The interval search grid is a heat map: a click opens that interval on Explore.

@@ -12,7 +12,6 @@ from euds_core.curation import review
 from ui.review.data import (
     PAGE_SIZE,
     VIEWS,
-    dataset_map,
     decide_many,
     decide_one,
     filter_table,
@@ -22,6 +21,7 @@ from ui.review.data import (
     sort_table,
     undo,
 )
+from ui.shared.map_view import dataset_map
 from ui.shared.review_interval import page_selection, selection_inputs, selection_mask
 from ui.shared.selection import selection_banner
 from ui.shared.state import page_dataset

@@ -1,4 +1,4 @@
-"""Command line: ``python -m euds_core <command>`` (the contract of DESIGN.md §7), one module per area.
+"""Command line: ``python -m euds_core <command>`` (the contract written in docs/cli.md), one module per area.
 
 - :mod:`~euds_core.cli.data_commands`: ``datasets``, ``score``;
 - :mod:`~euds_core.cli.selection_commands`: ``select``, ``review``, ``export``;

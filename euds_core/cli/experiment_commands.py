@@ -1,4 +1,4 @@
-"""The ``finetune`` and ``search-interval`` commands (DESIGN.md §7), registered by euds_core/cli/__init__.py.
+"""The ``finetune`` and ``search-interval`` commands (docs/cli.md, docs/experiments.md), registered by euds_core/cli/__init__.py.
 
 ``finetune DATASET --scores-file FILE.parquet --score NAME --sizes ... --strategies interval,random
 [--seeds S] [--epochs E] [--max-len L] [--limit N] [--band B] [--model PATH] --out RESULTS.csv`` writes

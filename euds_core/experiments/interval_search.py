@@ -1,4 +1,4 @@
-"""Optimal-interval search (DESIGN.md §4): which percentile band of a score trains the best cheap proxy?
+"""Optimal-interval search (docs/experiments.md): which percentile band of a score trains the best cheap proxy?
 
 The split is the fine-tune grid's (:mod:`euds_core.experiments.splits`): the test split is removed and never
 seen; validation is drawn from inside the pool, and the proxy trains on the rest of the pool

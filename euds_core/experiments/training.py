@@ -1,4 +1,4 @@
-"""Fine-tuning one subset (DESIGN.md §5): a BERT-family classifier, or a Q&A answer ranker, on chosen rows.
+"""Fine-tuning one subset (docs/experiments.md): a BERT-family classifier, or a Q&A answer ranker, on chosen rows.
 
 * :func:`train_and_evaluate` trains on ``train_rows`` and measures on ``test_rows``:
   :func:`train_classifier_and_evaluate` (sequence classification: accuracy, macro-F1) or
@@ -21,7 +21,7 @@ import pandas as pd
 from euds_core.errors import EudsInputError, ScoringCancelled
 from euds_core.models.loading import DEFAULT_ENCODER, model_hash, resolve_device, resolve_encoder_path
 
-QA_NEGATIVES = 3  # DESIGN.md §5: one true answer + 3 random others per question
+QA_NEGATIVES = 3  # docs/experiments.md: one true answer + 3 random others per question
 
 # (run fraction in [0, 1], message) while one run trains
 RunProgressFn = Callable[[float, str], None]

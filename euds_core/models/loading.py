@@ -229,7 +229,7 @@ def resolve_lm_precision(precision: str, device: str, lm_path: str | None = None
     ``bf16`` means bf16 matmuls with fp32 activations (mixed_precision.py): on 384 rotten_tomatoes snippets
     its SmolLM2 entropies ranked at Spearman 0.9998 against fp32 (mean shift 0.007 nats) and ran ~1.5x
     faster on an AVX512-BF16 CPU (bench/RESULTS.md). Without native bf16 it is emulated and ~2x *slower*
-    (DESIGN.md §8). ``int8`` means int8 matmuls with per-token activations, smoothing and a residual pass
+    (docs/performance.md). ``int8`` means int8 matmuls with per-token activations, smoothing and a residual pass
     where one pass is too coarse (int8_matmuls.py), fp32 elsewhere: Spearman >= 0.99 against fp32 on the
     same snippets (bench/RESULTS.md); CPU only, so on CUDA it falls back to ``bf16``.
     """

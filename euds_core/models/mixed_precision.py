@@ -17,7 +17,7 @@ from torch.nn import functional
 def native_bf16(device: str) -> bool:
     """True when ``device`` multiplies bf16 natively (CUDA Ampere+, CPUs with AVX512-BF16 or AMX).
 
-    Elsewhere bf16 is emulated and slower than fp32 (DESIGN.md §8), so ``auto`` precision stays fp32.
+    Elsewhere bf16 is emulated and slower than fp32 (docs/performance.md), so ``auto`` precision stays fp32.
     """
     if device.startswith("cuda"):
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)

@@ -1,4 +1,4 @@
-"""The scorer interface: one small class per score, registered by name (DESIGN.md §3)."""
+"""The scorer interface: one small class per score, registered by name (docs/scores.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Uncertainty of a cross-fitted proxy classifier: predictive entropy, least confidence and margin.
 
 The proxy is a logistic regression on frozen encoder embeddings, not a short fine-tune of the encoder: on
-2 CPU threads a 1-epoch MiniLM fine-tune of 1,600 docs took 137 s (ASSETS.md) and K-fold cross-fitting
+2 CPU threads a 1-epoch MiniLM fine-tune of 1,600 docs took 137 s (docs/data-and-models.md) and K-fold cross-fitting
 multiplies that by K, while K logistic regressions on cached embeddings take about a second for a few
 thousand rows. The linear probe sees the same representation a fine-tune starts from, so it ranks the
 ambiguous samples similarly; it is weaker on samples only a tuned encoder would separate.

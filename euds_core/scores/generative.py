@@ -84,7 +84,7 @@ def sequence_token_stats(
     after the question). A sequence with no scored token gets the entropy of the next-token distribution
     after its last token as both values.
 
-    Speed (DESIGN.md §8, bench/RESULTS.md): sequences are sorted by length and cut into batches by a token
+    Speed (docs/performance.md, bench/RESULTS.md): sequences are sorted by length and cut into batches by a token
     budget (rows x padded width <= ``token_budget``, default ``batch_size * TOKENS_PER_ROW``), so short texts
     share big batches and long ones small ones with little padding. The output head runs only on the
     positions that are scored, gathered into one flat (N, H) matrix and cut in row chunks of at most

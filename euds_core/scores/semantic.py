@@ -43,7 +43,7 @@ def soft_assignment_entropy(embeddings: np.ndarray, centroids: np.ndarray, tau: 
 class SemanticScorer(EmbeddingScorer):
     """Normalised entropy of the soft assignment of the sample's embedding to K k-means topics, in [0, 1].
 
-    High = the sample sits between topics; low = squarely inside one. K = 16, τ = 0.05 (DESIGN.md §3:
+    High = the sample sits between topics; low = squarely inside one. K = 16, τ = 0.05 (docs/scores.md:
     τ = 0.1 crowds every sample near 0.89, τ = 0.02 piles them near 0 on rotten_tomatoes).
 
     The entropy is the mean over ``n_fits`` = 8 k-means fits of one initialisation each (seeds ``seed`` ..

@@ -48,7 +48,7 @@ def score_job_groups(names: list[str]) -> list[list[str]]:
 def expand_score_names(names: list[str]) -> list[str]:
     """Requested names plus their dependencies (members first), in a stable order.
 
-    Asking for all three EUDS entropies also yields ``igse``, their combination, as DESIGN.md §7 promises.
+    Asking for all three EUDS entropies also yields ``igse``, their combination, as docs/cli.md promises.
     """
     wanted = [n.strip() for n in names if n.strip()]
     if not wanted:

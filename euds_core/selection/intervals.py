@@ -1,6 +1,6 @@
 """Selection: pure functions from score arrays to boolean keep-masks, and the reproducible selection spec.
 
-Modes (DESIGN.md §4): threshold interval (lo ≤ s ≤ hi), percentile interval (p_lo ≤ rank(s) ≤ p_hi), and a
+Modes (docs/cli.md, `select`): threshold interval (lo ≤ s ≤ hi), percentile interval (p_lo ≤ rank(s) ≤ p_hi), and a
 keep fraction ρ at a band position (low / middle / high / an offset in [0, 1]) that keeps exactly round(ρN)
 rows, ties broken by a seeded secondary key. Several intervals combine by intersection.
 

@@ -67,7 +67,7 @@ def show_saved() -> None:
 
 def report_html(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec) -> bytes:
     """The self-contained HTML report (built when the download button is clicked)."""
-    from ui.review.data import dataset_map
+    from ui.shared.map_view import dataset_map
 
     try:
         mapped = dataset_map(dataset)

@@ -31,17 +31,6 @@ def reviewer_name() -> str:
 # ---------------------------------------------------------------------------------------------- clusters
 
 
-def dataset_map(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
-    """(xy, clusters) per pool row from the Explore page's cached map, or None before embeddings exist.
-
-    Rows a sampled map (past 100 k points) left out have NaN coordinates and cluster -2 ("not mapped").
-    """
-    from ui.shared.map_view import dataset_embedding_map
-
-    emap = dataset_embedding_map(dataset)
-    return None if emap is None else (emap.coords_for_all_rows(), emap.clusters_for_all_rows())
-
-
 def cluster_names(clusters: np.ndarray) -> np.ndarray:
     names = np.where(clusters == -1, "noise", np.char.add("c", clusters.astype(str)))
     return np.where(clusters == NOT_DRAWN, "not mapped", names)

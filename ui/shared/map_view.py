@@ -57,6 +57,15 @@ def dataset_embedding_map(dataset: Dataset) -> EmbeddingMap | None:
     return None if embeddings is None else _embedding_map(dataset.id, map_encoder(), embeddings)
 
 
+def dataset_map(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """(xy, clusters) per pool row from the Explore page's cached map, or None before embeddings exist.
+
+    Rows a sampled map (past 100 k points) left out have NaN coordinates and cluster -2 ("not mapped").
+    """
+    emap = dataset_embedding_map(dataset)
+    return None if emap is None else (emap.coords_for_all_rows(), emap.clusters_for_all_rows())
+
+
 def embedding_map_section(
     dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray, active: str, values: np.ndarray
 ) -> None:

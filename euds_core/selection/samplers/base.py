@@ -1,4 +1,4 @@
-"""The sampler interface: choose a set (not score a sample) and return ordered row indices (DESIGN.md §3)."""
+"""The sampler interface: choose a set (not score a sample) and return ordered row indices (docs/scores.md)."""
 
 from __future__ import annotations
 
