@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from euds_core.cli import data_commands, experiment_commands, selection_commands
+from euds_core.cli import curation_commands, data_commands, experiment_commands, selection_commands
 from euds_core.cli.arguments import ArgumentParser
 from euds_core.errors import EudsInputError, ScoringCancelled
 
@@ -32,6 +32,7 @@ COMMANDS = {
     **data_commands.COMMANDS,
     **selection_commands.COMMANDS,
     **experiment_commands.COMMANDS,
+    **curation_commands.COMMANDS,
     "job-run": cmd_job_run,
 }
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.add_parsers(sub)  # datasets, score
     selection_commands.add_parsers(sub)  # select, review, export
     experiment_commands.add_parsers(sub)  # finetune, search-interval
+    curation_commands.add_parsers(sub)  # inject
     p = sub.add_parser("job-run", help=argparse.SUPPRESS)  # internal: the child process of a background job
     p.add_argument("job_id")
     return parser

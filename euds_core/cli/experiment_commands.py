@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.cli.arguments import add_dataset_args, load_dataset_from_args
+from euds_core.cli.curation_commands import add_test_file_arg, check_test_file, with_test_file
 from euds_core.data.table_io import check_output_path, read_scores_file, write_table
 from euds_core.errors import EudsInputError
 
@@ -61,6 +62,7 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--test-fraction", type=float, default=0.2, help="fixed stratified test split removed before selection"
     )
+    add_test_file_arg(p)
     p.add_argument("--model", help="local BERT-family model folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--out", required=True, help="output .csv")
@@ -92,6 +94,7 @@ def add_parsers(sub) -> None:
         "--encoder",
         help="frozen encoder folder (default: the packaged all-MiniLM-L6-v2; `hashing` for a model-free one)",
     )
+    add_test_file_arg(p)
     p.add_argument("--out", required=True, help="output .csv")
     add_benchmark_parser(sub)
 
@@ -108,6 +111,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--test-fraction", type=float, default=0.2, help="the test split left out (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
     p.add_argument("--encoder", help="frozen encoder folder or `hashing` (default: the packaged MiniLM)")
+    add_test_file_arg(p)
     p.add_argument("--out", required=True, help="output .csv: every candidate with its gains")
 
 
@@ -148,6 +152,7 @@ def add_benchmark_parser(sub) -> None:
     p.add_argument("--step", type=float, default=0.1, help="the search's grid step of p_lo (default 0.1)")
     p.add_argument("--random-draws", type=int, default=5, help="random subsets per size behind each search gain")
     p.add_argument("--test-fraction", type=float, default=0.2, help="the fixed stratified test split")
+    add_test_file_arg(p)
     p.add_argument("--model", help="--finetune: local BERT-family folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--epochs", type=int, default=1, help="--finetune: epochs")
     p.add_argument("--max-len", type=int, default=128, help="--finetune: tokens per text")
@@ -228,7 +233,8 @@ def cmd_finetune(args) -> int:
         )
     if any(s == "interval" or parse_interval_strategy(s) for s in strategies) and not args.score:
         raise EudsInputError("the interval strategy needs --score (e.g. --score igse)")
-    dataset = load_dataset_from_args(args)
+    pool_table = load_dataset_from_args(args).table if args.test_file else None
+    dataset = with_test_file(load_dataset_from_args(args), args)
     if dataset.task not in ("classification", "qa"):
         raise EudsInputError("fine-tuning needs labels (--label-col) or Q&A columns (--question-col and --answer-col)")
     spec.label_balanced = dataset.task == "classification" if args.label_balanced is None else args.label_balanced
@@ -250,7 +256,8 @@ def cmd_finetune(args) -> int:
                 and (n in frame.columns or n not in samplers)
             )
         )
-        scores = align_scores(dataset.table, frame, names)
+        scores = align_scores(dataset.table if pool_table is None else pool_table, frame, names)
+        scores = scores.reindex(range(len(dataset.table)))  # test-file rows: no scores (no choice reads them)
     dataset_id = save_dataset(dataset)
     overall = tqdm(total=len(spec.plan()), desc="runs", unit="run", file=sys.stderr, dynamic_ncols=True)
     state = {"done": 0}
@@ -347,6 +354,9 @@ def cmd_benchmark(args) -> int:
         load_dataset(d, text_col=args.text_col, label_col=args.label_col, id_col=args.id_col, limit=args.limit)
         for d in args.datasets
     ]
+    if args.test_file and len(datasets) > 1:
+        raise EudsInputError("--test-file goes with one dataset; run the benchmark once per dataset")
+    datasets = [with_test_file(d, args) for d in datasets]
     all_cells, keys = [], []
     for dataset in datasets:
         bar = tqdm(desc=f"{dataset.name} cells", unit="cell", file=sys.stderr, dynamic_ncols=True)
@@ -409,7 +419,10 @@ def cmd_search_selection(args) -> int:
     if len(np.unique(labels)) < 2:
         raise EudsInputError("the selection search needs at least two label classes")
     table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].astype(str)
-    split = search_split(labels, test_fraction=args.test_fraction, seed=args.seed)
+    check_test_file(args, labels)
+    split = search_split(
+        labels, test_fraction=args.test_fraction, seed=args.seed, table=table, all_pool=bool(args.test_file)
+    )
     values = {}
     for name in names:
         raw = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
@@ -474,7 +487,15 @@ def cmd_search_interval(args) -> int:
     labels = frame[args.label_col].astype(str).to_numpy()
     if len(np.unique(labels)) < 2:
         raise EudsInputError("the interval search needs at least two label classes")
-    split = search_split(labels, test_fraction=args.test_fraction, val_fraction=args.val_fraction, seed=args.seed)
+    check_test_file(args, labels)
+    split = search_split(
+        labels,
+        test_fraction=args.test_fraction,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        table=table,
+        all_pool=bool(args.test_file),
+    )
     scores = search_score_values(
         table.assign(label=labels), args.score, scores, split, dataset_id=dataset_hash(table), options=None
     )
@@ -516,6 +537,7 @@ def cmd_search_interval(args) -> int:
         f"confirm it on the untouched test split: finetune ... --score {args.score} --plo {best.p_lo:g} "
         f"--phi {best.p_hi:g} --strategies interval,random,full --seeds 5"
         + ("" if args.label_balanced else " --no-label-balanced")
+        + (f" --test-file {args.test_file}" if args.test_file else "")
     )
     print(f"wrote {len(grid)} cells to {out}")
     return 0

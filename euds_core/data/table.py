@@ -15,7 +15,7 @@ import pandas as pd
 
 from euds_core.errors import EudsInputError
 
-TABLE_COLUMNS = ("id", "text", "label", "question", "answer")
+TABLE_COLUMNS = ("id", "text", "label", "question", "answer", "defect")  # defect: data/defects.py
 QA_SEPARATOR = "\n\n"
 
 
@@ -102,6 +102,8 @@ def normalise_table(
         keep = _drop_rows(raw.loc[keep], raw.loc[keep, label_col].isna(), "missing label", skipped).index
         out.loc[keep, "label"] = _label_strings(raw.loc[keep, label_col])
     out, raw = out.loc[keep], raw.loc[keep]
+    if "defect" in raw.columns and "defect" not in (text_col, label_col, question_col, answer_col, id_col):
+        out["defect"] = raw["defect"].fillna("").astype(str).str.strip()  # injected-defect flags travel along
     out["id"] = _unique_ids(raw[id_col], id_col) if id_col is not None else [f"row-{i}" for i in out.index]
     if out.empty and not allow_empty:
         reasons = ", ".join(f"{n} {r}" for r, n in skipped.items()) or "no rows"

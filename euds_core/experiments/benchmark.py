@@ -44,7 +44,7 @@ from euds_core.experiments.selection_search import (
     proxy_features,
     search_selection,
 )
-from euds_core.experiments.splits import ExperimentSplit, experiment_split
+from euds_core.experiments.splits import ExperimentSplit, table_split
 from euds_core.experiments.statistics import curve_summary, paired_verdicts
 from euds_core.experiments.training import FinetuneConfig
 
@@ -191,7 +191,7 @@ def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=No
     embeddings = compute_embeddings(
         dataset.table, encoder=config.encoder, cache=DatasetCache(dataset.id), cancel=cancel
     )
-    split = experiment_split(labels, len(labels), test_fraction=config.test_fraction, split_seed=config.split_seed)
+    split = table_split(dataset.table, test_fraction=config.test_fraction, split_seed=config.split_seed)
     fit = dict(dataset_id=dataset.id, options=config.options)
     if fitted_only and progress:
         progress("label-using scores", 0, 0, f"fitting {', '.join(fitted_only)} on the pool rows only")

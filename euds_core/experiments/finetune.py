@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
-from euds_core.experiments.splits import ExperimentSplit, experiment_split
+from euds_core.experiments.splits import ExperimentSplit, table_split
 from euds_core.experiments.training import (
     CancelFn,
     FinetuneConfig,
@@ -372,10 +372,7 @@ def prepare_grid_inputs(
         embeddings = compute_embeddings(
             table, cache=DatasetCache(dataset_id), cancel=cancel
         )  # cached with the semantic score
-    labels = table["label"].astype(str).to_numpy() if "label" in table.columns else None
-    split = experiment_split(
-        labels, len(table), test_fraction=spec.config.test_fraction, split_seed=spec.config.split_seed
-    )
+    split = table_split(table, test_fraction=spec.config.test_fraction, split_seed=spec.config.split_seed)
     if scores is not None:
         scores = pool_fitted_scores(
             table, scores, split.pool, dataset_id=dataset_id, options=score_options, device=spec.config.device

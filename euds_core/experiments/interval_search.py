@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
-from euds_core.experiments.splits import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION, ExperimentSplit, experiment_split
+from euds_core.experiments.splits import (
+    DEFAULT_TEST_FRACTION,
+    DEFAULT_VAL_FRACTION,
+    ExperimentSplit,
+    experiment_split,
+    table_split,
+)
 from euds_core.selection.intervals import group_percentile_rank, percentile_rank
 
 GRID_COLUMNS = [
@@ -207,9 +213,22 @@ def search_split(
     test_fraction: float = DEFAULT_TEST_FRACTION,
     val_fraction: float = DEFAULT_VAL_FRACTION,
     seed: int = 0,
+    table: pd.DataFrame | None = None,
+    all_pool: bool = False,
 ) -> ExperimentSplit:
-    """The search's split of a labelled table: the fine-tune grid's test split, validation inside the pool."""
+    """The search's split of a labelled table: the fine-tune grid's test split, validation inside the pool.
+
+    ``table``: the split of :func:`~euds_core.experiments.splits.table_split` (test-file rows, injected
+    defects). ``all_pool``: every row is pool (the test set is a separate file the search never reads).
+    """
     labels = np.asarray(labels).astype(str)
+    if all_pool:
+        empty = np.zeros(0, dtype=np.int64)
+        return experiment_split(labels, len(labels), split_seed=seed, val_fraction=val_fraction, test_rows=empty)
+    if table is not None:
+        return table_split(
+            table.assign(label=labels), test_fraction=test_fraction, split_seed=seed, val_fraction=val_fraction
+        )
     return experiment_split(
         labels, len(labels), test_fraction=test_fraction, split_seed=seed, val_fraction=val_fraction
     )

@@ -65,13 +65,56 @@ def experiment_split(
     test_fraction: float = DEFAULT_TEST_FRACTION,
     split_seed: int = 0,
     val_fraction: float = DEFAULT_VAL_FRACTION,
+    test_rows: np.ndarray | None = None,
+    test_eligible: np.ndarray | None = None,
 ) -> ExperimentSplit:
-    """The test split (fixed by ``test_fraction`` and ``split_seed``), the pool, and validation inside the pool."""
+    """The test split (fixed by ``test_fraction`` and ``split_seed``), the pool, and validation inside the pool.
+
+    ``test_rows``: the test split given explicitly (a user's own test file appended to the pool).
+    ``test_eligible``: the test split is drawn from these rows only (a pool with injected defects: flagged
+    rows and near-copy groups never become test rows; see :mod:`euds_core.data.defects`).
+    """
     if not 0.0 < test_fraction < 0.9:
         raise EudsInputError("the test fraction must be between 0 and 0.9")
     if not 0.0 < val_fraction < 0.9:
         raise EudsInputError("the validation fraction must be between 0 and 0.9")
     labels = None if labels is None else np.asarray(labels).astype(str)
-    pool, test = stratified_split(labels, n, test_fraction, split_seed)
+    if test_rows is not None:
+        test = np.sort(np.asarray(test_rows, dtype=np.int64))
+        pool = np.setdiff1d(np.arange(n), test)
+    elif test_eligible is not None:
+        eligible = np.sort(np.asarray(test_eligible, dtype=np.int64))
+        _, held = stratified_split(
+            None if labels is None else labels[eligible], len(eligible), test_fraction, split_seed
+        )
+        test = eligible[held]
+        pool = np.setdiff1d(np.arange(n), test)
+    else:
+        pool, test = stratified_split(labels, n, test_fraction, split_seed)
     _, inner_val = stratified_split(None if labels is None else labels[pool], len(pool), val_fraction, split_seed + 1)
     return ExperimentSplit(test=test, pool=pool, validation=pool[inner_val])
+
+
+def table_split(
+    table: pd.DataFrame,
+    *,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    split_seed: int = 0,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+) -> ExperimentSplit:
+    """The split of a normalised table: its appended test-file rows when it has them
+    (:mod:`euds_core.data.test_file`), else a fraction split that never tests on injected defects
+    (:mod:`euds_core.data.defects`)."""
+    from euds_core.data.defects import rows_allowed_in_test
+    from euds_core.data.test_file import appended_test_rows
+
+    labels = table["label"].astype(str).to_numpy() if "label" in table.columns else None
+    return experiment_split(
+        labels,
+        len(table),
+        test_fraction=test_fraction,
+        split_seed=split_seed,
+        val_fraction=val_fraction,
+        test_rows=appended_test_rows(table),
+        test_eligible=rows_allowed_in_test(table),
+    )
