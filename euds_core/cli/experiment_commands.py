@@ -324,7 +324,6 @@ def cmd_benchmark(args) -> int:
 
     from tqdm import tqdm
 
-    from euds_core.data.datasets import load_dataset
     from euds_core.experiments.benchmark import BenchmarkConfig, run_benchmark, write_leaderboard
 
     if not (args.proxy or args.finetune):
@@ -350,13 +349,7 @@ def cmd_benchmark(args) -> int:
     if args.methods:
         config.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     config.check()
-    datasets = [
-        load_dataset(d, text_col=args.text_col, label_col=args.label_col, id_col=args.id_col, limit=args.limit)
-        for d in args.datasets
-    ]
-    if args.test_file and len(datasets) > 1:
-        raise EudsInputError("--test-file goes with one dataset; run the benchmark once per dataset")
-    datasets = [with_test_file(d, args) for d in datasets]
+    datasets = benchmark_datasets(args)
     all_cells, keys = [], []
     for dataset in datasets:
         bar = tqdm(desc=f"{dataset.name} cells", unit="cell", file=sys.stderr, dynamic_ncols=True)
@@ -382,6 +375,16 @@ def cmd_benchmark(args) -> int:
             )
     print(f"wrote {out_dir / 'leaderboard.md'} and {out_dir / 'leaderboard.csv'} ({len(board)} rows)")
     return 0
+
+
+def benchmark_datasets(args) -> list:
+    """The benchmark's datasets, with the ``--test-file`` rows appended (one dataset only)."""
+    from euds_core.data.datasets import load_dataset
+
+    if args.test_file and len(args.datasets) > 1:
+        raise EudsInputError("--test-file goes with one dataset; run the benchmark once per dataset")
+    columns = {"text_col": args.text_col, "label_col": args.label_col, "id_col": args.id_col}
+    return [with_test_file(load_dataset(d, **columns, limit=args.limit), args) for d in args.datasets]
 
 
 def cmd_search_selection(args) -> int:
