@@ -25,6 +25,13 @@ from euds_core.errors import EudsInputError
 
 
 def add_parsers(sub) -> None:
+    add_finetune_parser(sub)
+    add_search_interval_parser(sub)
+    add_benchmark_parser(sub)
+    add_search_selection_parser(sub)
+
+
+def add_finetune_parser(sub) -> None:
     p = sub.add_parser("finetune", help="fine-tune a classifier on subsets: accuracy vs subset size per strategy")
     add_dataset_args(p)
     p.add_argument(
@@ -67,6 +74,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--out", required=True, help="output .csv")
 
+
+def add_search_interval_parser(sub) -> None:
     p = sub.add_parser("search-interval", help="grid-search the percentile interval of a score with a cheap proxy")
     p.add_argument("scores_file", help="a file written by `score` (with text and labels)")
     p.add_argument("--score", required=True, help="score column, e.g. igse")
@@ -96,8 +105,9 @@ def add_parsers(sub) -> None:
     )
     add_test_file_arg(p)
     p.add_argument("--out", required=True, help="output .csv")
-    add_benchmark_parser(sub)
 
+
+def add_search_selection_parser(sub) -> None:
     p = sub.add_parser(
         "search-selection",
         help="search scores x bands x label balance x near-duplicate removal for a selection that beats random",
@@ -201,16 +211,8 @@ def finetune_config_from_args(args):
 
 
 def cmd_finetune(args) -> int:
-    from tqdm import tqdm
-
     from euds_core.data.datasets import save_dataset
-    from euds_core.experiments.finetune import (
-        RESULT_COLUMNS,
-        GridSpec,
-        align_scores,
-        parse_interval_strategy,
-        run_grid,
-    )
+    from euds_core.experiments.finetune import RESULT_COLUMNS, GridSpec
     from euds_core.models.loading import resolve_encoder_path
 
     out = check_output_path(args.out, (".csv",))
@@ -226,13 +228,7 @@ def cmd_finetune(args) -> int:
     )
     spec.check()
     resolve_encoder_path(config.model)  # a wrong --model fails now, not after loading the data
-    needs_scores = [s for s in strategies if s not in ("random", "full")]
-    if needs_scores and not args.scores_file:
-        raise EudsInputError(
-            f"the strategies {', '.join(needs_scores)} need scores: pass --scores-file (written by `score`)"
-        )
-    if any(s == "interval" or parse_interval_strategy(s) for s in strategies) and not args.score:
-        raise EudsInputError("the interval strategy needs --score (e.g. --score igse)")
+    check_strategy_inputs(args, strategies)
     pool_table = load_dataset_from_args(args).table if args.test_file else None
     dataset = with_test_file(load_dataset_from_args(args), args)
     if dataset.task not in ("classification", "qa"):
@@ -242,23 +238,51 @@ def cmd_finetune(args) -> int:
         raise EudsInputError("--label-balanced needs class labels (--label-col); Q&A data has none")
     scores = None
     if args.scores_file:
-        frame = read_scores_file(args.scores_file)
-        from euds_core.experiments.finetune import BASE_STRATEGIES, sampler_names
-
-        samplers = sampler_names()
-        names = list(
-            dict.fromkeys(
-                n
-                for n in [args.score, *strategies]
-                if n
-                and n not in BASE_STRATEGIES
-                and parse_interval_strategy(n) is None
-                and (n in frame.columns or n not in samplers)
-            )
-        )
-        scores = align_scores(dataset.table if pool_table is None else pool_table, frame, names)
+        scores = strategy_scores(args, dataset.table if pool_table is None else pool_table, strategies)
         scores = scores.reindex(range(len(dataset.table)))  # test-file rows: no scores (no choice reads them)
     dataset_id = save_dataset(dataset)
+    runs = run_grid_with_progress_bar(dataset_id, dataset, spec, scores)
+    write_table(runs[RESULT_COLUMNS], out)
+    print_curve_and_verdicts(runs)
+    print(f"wrote {len(runs)} runs to {out}  [dataset id {dataset_id}]")
+    return 0
+
+
+def check_strategy_inputs(args, strategies: list[str]) -> None:
+    """Strategies other than random/full need ``--scores-file``; an interval strategy also needs ``--score``."""
+    from euds_core.experiments.finetune import parse_interval_strategy
+
+    needs_scores = [s for s in strategies if s not in ("random", "full")]
+    if needs_scores and not args.scores_file:
+        raise EudsInputError(
+            f"the strategies {', '.join(needs_scores)} need scores: pass --scores-file (written by `score`)"
+        )
+    if any(s == "interval" or parse_interval_strategy(s) for s in strategies) and not args.score:
+        raise EudsInputError("the interval strategy needs --score (e.g. --score igse)")
+
+
+def strategy_scores(args, table: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+    """The score columns the strategies read from ``--scores-file``, aligned to the rows of ``table``."""
+    from euds_core.experiments.finetune import BASE_STRATEGIES, align_scores, parse_interval_strategy, sampler_names
+
+    frame = read_scores_file(args.scores_file)
+    samplers = sampler_names()
+    names = [
+        n
+        for n in [args.score, *strategies]
+        if n
+        and n not in BASE_STRATEGIES
+        and parse_interval_strategy(n) is None
+        and (n in frame.columns or n not in samplers)
+    ]
+    return align_scores(table, frame, list(dict.fromkeys(names)))
+
+
+def run_grid_with_progress_bar(dataset_id: str, dataset, spec, scores: pd.DataFrame | None) -> pd.DataFrame:
+    from tqdm import tqdm
+
+    from euds_core.experiments.finetune import run_grid
+
     overall = tqdm(total=len(spec.plan()), desc="runs", unit="run", file=sys.stderr, dynamic_ncols=True)
     state = {"done": 0}
 
@@ -268,13 +292,9 @@ def cmd_finetune(args) -> int:
         overall.set_postfix_str(f"{message} ({fraction * 100:.0f}%)"[:90], refresh=False)
 
     try:
-        runs = run_grid(dataset_id, dataset.table, spec, task=dataset.task, scores=scores, progress=progress)
+        return run_grid(dataset_id, dataset.table, spec, task=dataset.task, scores=scores, progress=progress)
     finally:
         overall.close()
-    write_table(runs[RESULT_COLUMNS], out)
-    print_curve_and_verdicts(runs)
-    print(f"wrote {len(runs)} runs to {out}  [dataset id {dataset_id}]")
-    return 0
 
 
 def finetune_strategies(args) -> list[str]:
@@ -377,6 +397,78 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
+def read_search_file(args, columns: dict[str, str], what: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The scores file of a search: (frame, the normalised table, labels as strings), checked for ``columns``.
+
+    The table is the scored dataset's own normalised table, so its cached embeddings (semantic score) are reused.
+    """
+    from euds_core.data.table import TABLE_COLUMNS
+
+    frame = read_scores_file(args.scores_file)
+    for column, option in columns.items():
+        if column not in frame.columns:
+            raise EudsInputError(
+                f"no column '{column}' ({option}) in {args.scores_file}; it has: {', '.join(map(str, frame.columns))}"
+            )
+    if frame[args.label_col].isna().any():
+        raise EudsInputError(f"the label column '{args.label_col}' has missing values; fill or drop those rows")
+    labels = frame[args.label_col].astype(str).to_numpy()
+    if len(np.unique(labels)) < 2:
+        raise EudsInputError(f"the {what} needs at least two label classes")
+    table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].astype(str)
+    return frame, table, labels
+
+
+def search_values(frame: pd.DataFrame, name: str, table: pd.DataFrame, labels: np.ndarray, split) -> np.ndarray:
+    """One score column as the search reads it (pool-fitted scores refitted on the pool rows)."""
+    from euds_core.data.table import dataset_hash
+    from euds_core.experiments.interval_search import search_score_values
+
+    raw = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(raw)):
+        raise EudsInputError(f"the column '{name}' has missing or non-numeric values; rescore the file")
+    return search_score_values(table.assign(label=labels), name, raw, split, dataset_id=dataset_hash(table))
+
+
+def embed_with_progress_bar(table: pd.DataFrame, encoder: str | None) -> np.ndarray:
+    from tqdm import tqdm
+
+    from euds_core.data.table import dataset_hash
+    from euds_core.models.embeddings import compute_embeddings
+    from euds_core.models.loading import DEFAULT_ENCODER
+    from euds_core.storage.cache import DatasetCache
+
+    with tqdm(total=len(table), desc="embedding", unit="rows", file=sys.stderr, dynamic_ncols=True) as bar:
+        return compute_embeddings(
+            table,
+            encoder=encoder or DEFAULT_ENCODER,
+            cache=DatasetCache(dataset_hash(table)),
+            progress=lambda d, t, m: bar.update(d - bar.n),
+        )
+
+
+def score_columns(frame: pd.DataFrame, option: str | None, scores_file: str) -> list[str]:
+    """``--scores`` (checked against the file), or every column of the file that names a registered score."""
+    from euds_core.scores import get_scorer_class
+
+    if option:
+        names = [n.strip() for n in option.split(",") if n.strip()]
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            raise EudsInputError(f"no score column '{missing[0]}' in {scores_file}")
+        return names
+    names = []
+    for column in frame.columns:
+        try:
+            get_scorer_class(str(column))
+            names.append(str(column))
+        except EudsInputError:
+            continue
+    if not names:
+        raise EudsInputError(f"{scores_file} has no score columns; score it first (`score --scores ...`)")
+    return names
+
+
 def benchmark_datasets(args) -> list:
     """The benchmark's datasets, with the ``--test-file`` rows appended (one dataset only)."""
     from euds_core.data.datasets import load_dataset
@@ -388,64 +480,22 @@ def benchmark_datasets(args) -> list:
 
 
 def cmd_search_selection(args) -> int:
-    from euds_core.data.table import TABLE_COLUMNS, dataset_hash
-    from euds_core.experiments.interval_search import search_score_values, search_split
+    from euds_core.experiments.interval_search import search_split
     from euds_core.experiments.selection_search import search_selection
-    from euds_core.models.embeddings import compute_embeddings
-    from euds_core.models.loading import DEFAULT_ENCODER
-    from euds_core.scores import get_scorer_class
-    from euds_core.storage.cache import DatasetCache
 
     out = check_output_path(args.out, (".csv",))
-    frame = read_scores_file(args.scores_file)
-    for column, option in ((args.label_col, "--label-col"), ("text", "text")):
-        if column not in frame.columns:
-            raise EudsInputError(
-                f"no column '{column}' ({option}) in {args.scores_file}; it has: {', '.join(map(str, frame.columns))}"
-            )
-    if args.scores:
-        names = [n.strip() for n in args.scores.split(",") if n.strip()]
-        missing = [n for n in names if n not in frame.columns]
-        if missing:
-            raise EudsInputError(f"no score column '{missing[0]}' in {args.scores_file}")
-    else:
-        names = []
-        for column in frame.columns:
-            try:
-                get_scorer_class(str(column))
-                names.append(str(column))
-            except EudsInputError:
-                continue
-        if not names:
-            raise EudsInputError(f"{args.scores_file} has no score columns; score it first (`score --scores ...`)")
-    labels = frame[args.label_col].astype(str).to_numpy()
-    if len(np.unique(labels)) < 2:
-        raise EudsInputError("the selection search needs at least two label classes")
-    table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].astype(str)
+    frame, table, labels = read_search_file(args, {args.label_col: "--label-col", "text": "text"}, "selection search")
+    names = score_columns(frame, args.scores, args.scores_file)
     check_test_file(args, labels)
     split = search_split(
         labels, test_fraction=args.test_fraction, seed=args.seed, table=table, all_pool=bool(args.test_file)
     )
-    values = {}
-    for name in names:
-        raw = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
-        if not np.all(np.isfinite(raw)):
-            raise EudsInputError(f"the column '{name}' has missing or non-numeric values; rescore the file")
-        values[name] = search_score_values(table.assign(label=labels), name, raw, split, dataset_id=dataset_hash(table))
-    embeddings = compute_embeddings(
-        table, encoder=args.encoder or DEFAULT_ENCODER, cache=DatasetCache(dataset_hash(table))
-    )
+    values = {name: search_values(frame, name, table, labels, split) for name in names}
+    embeddings = embed_with_progress_bar(table, args.encoder)
     found = []
     for size in parse_floats(args.sizes, "--sizes"):
         result = search_selection(
-            embeddings,
-            labels,
-            values,
-            split,
-            size,
-            step=args.step,
-            random_draws=args.random_draws,
-            seed=args.seed,
+            embeddings, labels, values, split, size, step=args.step, random_draws=args.random_draws, seed=args.seed
         )
         found.append(result.candidates.assign(size=size))
         print(
@@ -460,36 +510,13 @@ def cmd_search_selection(args) -> int:
 def cmd_search_interval(args) -> int:
     from tqdm import tqdm
 
-    from euds_core.data.table import TABLE_COLUMNS, dataset_hash
-    from euds_core.experiments.interval_search import (
-        best_cell,
-        search_interval,
-        search_score_values,
-        search_split,
-    )
-    from euds_core.models.embeddings import compute_embeddings
-    from euds_core.models.loading import DEFAULT_ENCODER
-    from euds_core.storage.cache import DatasetCache
+    from euds_core.experiments.interval_search import search_interval, search_split
 
     out = check_output_path(args.out, (".csv",))
-    frame = read_scores_file(args.scores_file)
-    for column, option in ((args.score, "--score"), (args.label_col, "--label-col"), ("text", "text")):
-        if column not in frame.columns:
-            raise EudsInputError(
-                f"no column '{column}' ({option}) in {args.scores_file}; it has: {', '.join(map(str, frame.columns))}"
-            )
-    if frame[args.label_col].isna().any():
-        raise EudsInputError(f"the label column '{args.label_col}' has missing values; fill or drop those rows")
-    scores = pd.to_numeric(frame[args.score], errors="coerce").to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(scores)):
-        raise EudsInputError(f"the column '{args.score}' has missing or non-numeric values; rescore the file")
     if args.random_draws < 1:
         raise EudsInputError("--random-draws must be at least 1")
-    # The same normalised table as the scored dataset, so its cached embeddings (semantic score) are reused.
-    table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].astype(str)
-    labels = frame[args.label_col].astype(str).to_numpy()
-    if len(np.unique(labels)) < 2:
-        raise EudsInputError("the interval search needs at least two label classes")
+    columns = {args.score: "--score", args.label_col: "--label-col", "text": "text"}
+    frame, table, labels = read_search_file(args, columns, "interval search")
     check_test_file(args, labels)
     split = search_split(
         labels,
@@ -499,17 +526,8 @@ def cmd_search_interval(args) -> int:
         table=table,
         all_pool=bool(args.test_file),
     )
-    scores = search_score_values(
-        table.assign(label=labels), args.score, scores, split, dataset_id=dataset_hash(table), options=None
-    )
-    encoder = args.encoder or DEFAULT_ENCODER
-    with tqdm(total=len(table), desc="embedding", unit="rows", file=sys.stderr, dynamic_ncols=True) as bar:
-        embeddings = compute_embeddings(
-            table,
-            encoder=encoder,
-            cache=DatasetCache(dataset_hash(table)),
-            progress=lambda d, t, m: bar.update(d - bar.n),
-        )
+    scores = search_values(frame, args.score, table, labels, split)
+    embeddings = embed_with_progress_bar(table, args.encoder)
     with tqdm(desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True) as bar:
 
         def progress(done: int, total: int, message: str) -> None:
@@ -530,6 +548,15 @@ def cmd_search_interval(args) -> int:
             progress=progress,
         )
     write_table(grid, out)
+    print_best_interval(grid, args)
+    print(f"wrote {len(grid)} cells to {out}")
+    return 0
+
+
+def print_best_interval(grid: pd.DataFrame, args) -> None:
+    """The grid's best cell against random and the full pool, and the command that confirms it on the test split."""
+    from euds_core.experiments.interval_search import best_cell
+
     best = best_cell(grid)
     print(
         f"best interval: plo={best.p_lo:.2f} phi={best.p_hi:.2f} (keeps {best.keep_fraction:.0%}) validation accuracy "
@@ -542,8 +569,6 @@ def cmd_search_interval(args) -> int:
         + ("" if args.label_balanced else " --no-label-balanced")
         + (f" --test-file {args.test_file}" if args.test_file else "")
     )
-    print(f"wrote {len(grid)} cells to {out}")
-    return 0
 
 
 COMMANDS = {

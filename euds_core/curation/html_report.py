@@ -175,61 +175,27 @@ def build_report_html(
         frame[name] = scores[name].to_numpy()
     before = apply_selection(replace(spec, overrides={}), frame)  # the interval selection alone
     after = apply_selection(spec, frame)  # with the review's overrides
-    n = len(frame)
-    figures = []
-    hist_scores = list(dict.fromkeys([*(i.score for i in spec.intervals), *scores.columns]))[:6]
-    for name in hist_scores:
-        figures.append(_histogram(name, scores[name].to_numpy(dtype=np.float64), after))
-    if map_xy is not None and len(map_xy) == n:
-        figures.append(_map(np.asarray(map_xy, dtype=np.float64), after))
     curve = finetune_curve if finetune_curve is not None else pd.DataFrame()
-    if not curve.empty:
-        figures.append(_finetune_figure(curve))
-    fig_html = [
-        f.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
-        for i, f in enumerate(figures)
-    ]
-
-    overrides = spec.overrides or {}
-    cards = [
-        ("rows", n),
-        ("interval keeps", int(before.sum())),
-        ("kept after review", int(after.sum())),
-        ("overrides", len(overrides)),
-        ("forced keep", sum(v == "keep" for v in overrides.values())),
-        ("forced drop", sum(v == "drop" for v in overrides.values())),
-    ]
+    if map_xy is not None and len(map_xy) != len(frame):
+        map_xy = None
+    hist_html, map_html, curve_html = _figure_html(scores, spec, after, map_xy, curve)
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title or f'EUDS selection report: {dataset.name}')}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title or 'EUDS selection report')}</h1>",
-        f"<p class='muted'>Dataset <b>{html.escape(dataset.name)}</b> · id <code>{html.escape(dataset.id)}</code> · "
-        f"{html.escape(datetime.now(tz=UTC).strftime('%Y-%m-%d %H:%M UTC'))} · euds_core {html.escape(__version__)}</p>",
-        "<h2>Counts</h2><div class='cards'>"
-        + "".join(f"<div class='card'><b>{v:,}</b>{html.escape(k)}</div>" for k, v in cards)
-        + "</div>",
+        _head(dataset, title),
+        "<h2>Counts</h2>" + _count_cards(len(frame), before, after, spec.overrides or {}),
+        _intervals_section(spec),
+        "<h2>Scores</h2>" + "".join(hist_html) if hist_html else "",
+        "<h2>Map</h2>" + map_html if map_html else "",
     ]
-    if spec.intervals:
-        bounds = pd.DataFrame(
-            [
-                {"score": i.score, "mode": i.mode, "lo": i.lo, "hi": i.hi, "keep": i.keep, "band": i.band}
-                for i in spec.intervals
-            ]
-        )
-        parts.append("<h2>Intervals</h2>" + _table(bounds.astype(object).where(bounds.notna(), "")))
-    parts.append("<h2>Scores</h2>" + "".join(fig_html[: len(hist_scores)]) if hist_scores else "")
-    if map_xy is not None and len(map_xy) == n:
-        parts.append("<h2>Map</h2>" + fig_html[len(hist_scores)])
     if dataset.has_labels:
         parts.append(
             "<h2>Label balance before / after</h2>" + _table(label_balance(dataset.table["label"], before, after))
         )
     parts.append(_excerpt_section(dataset, scores, spec, after, n_excerpts, excerpt_chars))
-    if not curve.empty:
+    if curve_html:
         verdicts = "".join(f"<li>{html.escape(line)}</li>" for line in finetune_verdicts or [])
         parts.append(
             "<h2>Fine-tune curve</h2>"
-            + fig_html[-1]
+            + curve_html
             + _table(curve)
             + (f"<h3>Against random at the same size</h3><ul>{verdicts}</ul>" if verdicts else "")
         )
@@ -238,6 +204,66 @@ def build_report_html(
     )
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
+
+
+def _figure_html(
+    scores: pd.DataFrame, spec: SelectionSpec, kept: np.ndarray, map_xy: np.ndarray | None, curve: pd.DataFrame
+) -> tuple[list[str], str, str]:
+    """(score histograms, map, fine-tune curve) as HTML; plotly.js is inlined once, in the first figure."""
+    hist_scores = list(dict.fromkeys([*(i.score for i in spec.intervals), *scores.columns]))[:6]
+    figures = [_histogram(name, scores[name].to_numpy(dtype=np.float64), kept) for name in hist_scores]
+    if map_xy is not None:
+        figures.append(_map(np.asarray(map_xy, dtype=np.float64), kept))
+    if not curve.empty:
+        figures.append(_finetune_figure(curve))
+    fig_html = [
+        f.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
+        for i, f in enumerate(figures)
+    ]
+    n = len(hist_scores)
+    return fig_html[:n], fig_html[n] if map_xy is not None else "", fig_html[-1] if not curve.empty else ""
+
+
+def _head(dataset: Dataset, title: str | None) -> str:
+    return "\n".join(
+        [
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+            f"<title>{html.escape(title or f'EUDS selection report: {dataset.name}')}</title><style>{_CSS}</style>"
+            "</head><body>",
+            f"<h1>{html.escape(title or 'EUDS selection report')}</h1>",
+            f"<p class='muted'>Dataset <b>{html.escape(dataset.name)}</b> · id <code>{html.escape(dataset.id)}</code> · "
+            f"{html.escape(datetime.now(tz=UTC).strftime('%Y-%m-%d %H:%M UTC'))} · euds_core "
+            f"{html.escape(__version__)}</p>",
+        ]
+    )
+
+
+def _count_cards(n: int, before: np.ndarray, after: np.ndarray, overrides: dict) -> str:
+    cards = [
+        ("rows", n),
+        ("interval keeps", int(before.sum())),
+        ("kept after review", int(after.sum())),
+        ("overrides", len(overrides)),
+        ("forced keep", sum(v == "keep" for v in overrides.values())),
+        ("forced drop", sum(v == "drop" for v in overrides.values())),
+    ]
+    return (
+        "<div class='cards'>"
+        + "".join(f"<div class='card'><b>{v:,}</b>{html.escape(k)}</div>" for k, v in cards)
+        + "</div>"
+    )
+
+
+def _intervals_section(spec: SelectionSpec) -> str:
+    if not spec.intervals:
+        return ""
+    bounds = pd.DataFrame(
+        [
+            {"score": i.score, "mode": i.mode, "lo": i.lo, "hi": i.hi, "keep": i.keep, "band": i.band}
+            for i in spec.intervals
+        ]
+    )
+    return "<h2>Intervals</h2>" + _table(bounds.astype(object).where(bounds.notna(), ""))
 
 
 def _excerpt_section(

@@ -137,6 +137,19 @@ def map_sample(n_rows: int, max_points: int = MAX_MAP_POINTS, seed: int = 0) -> 
     return np.sort(np.random.default_rng(seed).choice(n_rows, size=max_points, replace=False))
 
 
+def _add_map_points(fig: go.Figure, xy: np.ndarray, rows: np.ndarray, hover: list[str], name: str, marker: dict):
+    fig.add_scattergl(
+        x=xy[:, 0],
+        y=xy[:, 1],
+        mode="markers",
+        customdata=rows,
+        text=hover,
+        hovertemplate="%{text}<extra></extra>",
+        name=name,
+        marker=marker,
+    )
+
+
 def embedding_map_figure(
     xy: np.ndarray,
     *,
@@ -155,38 +168,17 @@ def embedding_map_figure(
     colour = np.asarray(colour)[rows]
     hover = [hover[i] for i in rows]
     fig = go.Figure()
-    template = "%{text}<extra></extra>"
     if np.issubdtype(colour.dtype, np.number) and discrete_colours is None:
-        fig.add_scattergl(
-            x=xy[:, 0],
-            y=xy[:, 1],
-            mode="markers",
-            customdata=rows,
-            text=hover,
-            hovertemplate=template,
-            name=colour_name,
-            marker=dict(
-                size=5,
-                color=colour,
-                colorscale="Viridis",
-                showscale=True,
-                colorbar=dict(title=colour_name, thickness=12),
-            ),
-        )
+        colour_bar = dict(title=colour_name, thickness=12)
+        marker = dict(size=5, color=colour, colorscale="Viridis", showscale=True, colorbar=colour_bar)
+        _add_map_points(fig, xy, rows, hover, colour_name, marker)
     else:
         colour = colour.astype(str)
         palette = discrete_colours or {}
         for value in sorted(set(colour.tolist()), key=lambda v: (v not in palette, v)):
             idx = np.flatnonzero(colour == value)
-            fig.add_scattergl(
-                x=xy[idx, 0],
-                y=xy[idx, 1],
-                mode="markers",
-                customdata=rows[idx],
-                text=[hover[i] for i in idx],
-                hovertemplate=template,
-                name=value,
-                marker=dict(size=5, color=palette.get(value)),
+            _add_map_points(
+                fig, xy[idx], rows[idx], [hover[i] for i in idx], value, dict(size=5, color=palette.get(value))
             )
     fig.update_layout(
         height=height,
