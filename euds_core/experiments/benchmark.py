@@ -60,6 +60,7 @@ DEFAULT_SCORES = (
     "classifier_entropy",
     "margin",
     "el2n",
+    "label_issue",
 )
 EUDS_BAND_SCORES = ("information", "generative", "semantic", "igse", "ig", "is", "gs")
 BANDS = ("low", "middle", "high")

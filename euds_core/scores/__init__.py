@@ -15,6 +15,7 @@ from euds_core.scores.generative import GenerativeScorer, PerplexityScorer
 from euds_core.scores.ifd import IFDScorer
 from euds_core.scores.information import InformationScorer
 from euds_core.scores.knn import KNNDistanceScorer
+from euds_core.scores.label_issues import LabelIssueScorer
 from euds_core.scores.lexical import Distinct2Scorer, MTLDScorer, TTRScorer
 from euds_core.scores.near_duplicate import NearDuplicateScorer
 from euds_core.scores.semantic import SemanticScorer
@@ -33,6 +34,7 @@ _DEFAULT_SCORERS: tuple[type[Scorer], ...] = (
     LeastConfidenceScorer,
     MarginScorer,
     EL2NScorer,
+    LabelIssueScorer,
     IFDScorer,
     TTRScorer,
     MTLDScorer,
