@@ -22,7 +22,6 @@ from ui.finetune.charts import (
 )
 from ui.finetune.view import (
     GRID_KEY,
-    POLL_SECONDS,
     best_cell_actions,
     grid_form,
     is_active,
@@ -33,6 +32,7 @@ from ui.finetune.view import (
     show_verdicts,
     start_grid,
 )
+from ui.shared.jobs_view import POLL_SECONDS
 from ui.shared.scores import cached_scores, complete_scores_only_note, score_options
 from ui.shared.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
 from ui.shared.state import current_dataset, current_dataset_spec

@@ -49,28 +49,6 @@ class ExportResult:
 # ---------------------------------------------------------------------------------------------- scores
 
 
-def load_cached_scores(dataset: Dataset) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """Every score cached for the dataset (the newest params per scorer name) and those params.
-
-    Returns a frame with one float32 column per score in row order of ``dataset.table``, and
-    ``{score name: params}`` for the selection spec. Never starts model work.
-    """
-    n = len(dataset.table)
-    newest: dict[str, tuple[float, dict, Path]] = {}
-    for entry in DatasetCache(dataset.id).cached_scores():
-        mtime = entry["path"].stat().st_mtime
-        if entry["scorer"] not in newest or mtime > newest[entry["scorer"]][0]:
-            newest[entry["scorer"]] = (mtime, entry["params"], entry["path"])
-    columns, params = {}, {}
-    cache = DatasetCache(dataset.id)
-    for name in sorted(newest):
-        values = cache.load_score(name, newest[name][1])
-        if values is not None and values.shape == (n,):
-            columns[name] = values.astype(np.float32)
-            params[name] = newest[name][1]
-    return pd.DataFrame(columns, index=dataset.table.index), params
-
-
 def _scores_for_spec(dataset: Dataset, spec: SelectionSpec, scores_file: str | Path | None) -> pd.DataFrame:
     """The score columns the spec's intervals need: from the cache by (name, params), else from ``scores_file``."""
     names = list(dict.fromkeys(i.score for i in spec.intervals))

@@ -15,13 +15,10 @@ import streamlit as st
 
 from euds_core.selection.interval_index import SortedScoreIndex
 from euds_core.selection.intervals import Interval
-from ui.shared.selection import Selection, mark_loaded, notice, widgets_need_loading
+from ui.shared.selection import BANDS, MODES, SEED, Selection, mark_loaded, notice, widgets_need_loading
 
 INTERVALS_KEY = "explore_intervals"
 PAGE = "explore"
-MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}
-BANDS = ("low", "middle", "high")
-SEED = 0
 
 
 def _keys(score: str) -> dict[str, str]:

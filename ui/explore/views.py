@@ -14,11 +14,10 @@ from euds_core.scores import get_scorer_class
 from euds_core.selection.intervals import Interval
 from ui.explore.interval import interval_bounds
 from ui.shared.charts import label_balance_figure, label_balance_table, score_histogram
-from ui.shared.jobs_view import jobs_panel
+from ui.shared.jobs_view import POLL_SECONDS, jobs_panel
 from ui.shared.scores import FIRST_SCORES, partial_signature, running_scores, start_score_jobs
 
 PREVIEW_ROWS = 25
-PARTIAL_POLL_SECONDS = 3.0
 TEXT_PREVIEW_CHARS = 400
 
 
@@ -79,7 +78,7 @@ def _rerun_when_rows_land(dataset_id: str, signature: tuple) -> None:
 def refresh_while_scoring(dataset_id: str) -> None:
     """While a pass runs, redraw the page each time it finishes a chunk, so the partial view fills in."""
     if running_scores(dataset_id):
-        st.fragment(_rerun_when_rows_land, run_every=PARTIAL_POLL_SECONDS)(dataset_id, partial_signature(dataset_id))
+        st.fragment(_rerun_when_rows_land, run_every=POLL_SECONDS)(dataset_id, partial_signature(dataset_id))
 
 
 def partial_banner(so_far: pd.DataFrame, total_rows: int, shown_rows: int) -> None:

@@ -21,11 +21,10 @@ from euds_core.experiments.finetune import (
 from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import paired_verdicts, verdict_lines
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
-from ui.shared.jobs_view import format_eta
+from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.scores import score_options
 
 GRID_KEY = "ft_grid_key"
-POLL_SECONDS = 2.0
 CONFIRM_SEEDS = 5  # the confirmation's default: enough to put a CI on a difference of a few points
 
 

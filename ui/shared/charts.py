@@ -9,7 +9,6 @@ import plotly.graph_objects as go
 KEPT_COLOUR = "#2563eb"
 DROPPED_COLOUR = "#cbd5e1"
 BAND_COLOUR = "rgba(37, 99, 235, 0.08)"
-MAX_MAP_POINTS = 100_000  # WebGL copes; beyond this the map shows a seeded sample and says so
 HIST_BINS = 60
 
 
@@ -128,13 +127,6 @@ def label_balance_figure(balance: pd.DataFrame, height: int = 240) -> go.Figure:
     )
     fig.update_yaxes(gridcolor="#eef1f5")
     return fig
-
-
-def map_sample(n_rows: int, max_points: int = MAX_MAP_POINTS, seed: int = 0) -> np.ndarray:
-    """Row indices to draw on the map: all rows, or a seeded sample of ``max_points`` (sorted)."""
-    if n_rows <= max_points:
-        return np.arange(n_rows)
-    return np.sort(np.random.default_rng(seed).choice(n_rows, size=max_points, replace=False))
 
 
 def _add_map_points(fig: go.Figure, xy: np.ndarray, rows: np.ndarray, hover: list[str], name: str, marker: dict):

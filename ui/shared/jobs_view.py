@@ -1,7 +1,7 @@
 """A live panel of a dataset's background jobs: progress bar, ETA, Cancel; polls SQLite with st.fragment.
 
-The fragment reruns itself every ``POLL_SECONDS`` (2.5 s) only while a job is active, and reruns the whole page
-when a job finishes, so newly cached scores appear without a click. Each poll is one SQLite query and a few
+The fragment reruns itself every ``POLL_SECONDS`` (2.5 s, the one poll interval of every page) only while a
+job is active, and reruns the whole page when a job finishes, so newly cached scores appear without a click. Each poll is one SQLite query and a few
 elements: a 1-second poll kept the server busy (with Streamlit's post-run GC, about half a core; issue 14).
 ``EUDS_JOB_POLL_SECONDS`` overrides the interval (``bench/run.py`` measures the old 1 s against it).
 """

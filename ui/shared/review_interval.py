@@ -19,6 +19,8 @@ from ui.shared.score_variants import SelectionScores, selection_scores, variant_
 from ui.shared.scores import complete_scores_only_note
 from ui.shared.selection import (
     DEFAULT_LABEL,
+    MODES,
+    SEED,
     Selection,
     current_selection,
     describe_interval,
@@ -29,8 +31,6 @@ from ui.shared.selection import (
 )
 
 NO_SCORE = "(none: every row)"
-MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}
-SEED = 0
 
 
 def page_selection(dataset: Dataset):

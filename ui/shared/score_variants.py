@@ -131,7 +131,3 @@ def selection_scores(dataset: Dataset, chosen: dict[str, str] | None = None) -> 
 def variant_key(scores: SelectionScores, scorer: str) -> str:
     """The URL's ``variant`` for the column ``scorer`` shows ("" for the page's own settings)."""
     return "" if scores.labels.get(scorer) == DEFAULT_LABEL else params_hash(scores.params.get(scorer, {}))
-
-
-def variant_choices(scores: SelectionScores, scorer: str) -> list[ScoreVariant]:
-    return scores.variants.get(scorer, [])

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from euds_core.data.table import Dataset
-from euds_core.runtime.jobs import Job, find_active_job, list_jobs, start_job
+from euds_core.runtime.jobs import Job, list_jobs, start_job
 from euds_core.scores import EUDS_SCORES, get_scorer_class, list_scorers
 from euds_core.scoring.engine import expand_score_names, score_dataset, score_job_groups, scores_so_far
 from euds_core.storage.cache import DatasetCache
@@ -127,10 +127,6 @@ def start_score_jobs(
 
 def recent_score_jobs(dataset_id: str, limit: int = 6) -> list[Job]:
     return list_jobs(dataset_id, "score", limit=limit)
-
-
-def active_score_job(dataset_id: str) -> Job | None:
-    return find_active_job("score", dataset_id)
 
 
 def running_scores(dataset_id: str) -> set[str]:

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
-from euds_core.selection.intervals import Interval
+from euds_core.selection.intervals import BAND_OFFSETS, Interval
 from ui.shared.state import current_dataset_spec
 
 SELECTION_KEY = "current_selection"
 URL_KEYS = ("dataset", "score", "variant", "plo", "phi", "lo", "hi", "keep", "band", "balanced", "also")
 BOUND_KEYS = ("plo", "phi", "lo", "hi", "keep", "band")
-BANDS = ("low", "middle", "high")
+BANDS = tuple(BAND_OFFSETS)  # low, middle, high
+MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}  # interval mode: its label
+SEED = 0  # breaks ties in keep-fraction bands; the seed every page's selection (and its export spec) uses
 LOADED_KEY = "_selection_widgets_loaded"  # (page, selection) whose values the widgets hold
 DEFAULT_LABEL = "the app's settings"  # the variant label of a score scored with the pages' own options
 
