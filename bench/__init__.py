@@ -1,0 +1,1 @@
+"""EUDS Studio benchmarks: one module per figure, run by ``bench/run.py`` (see its docstring)."""
