@@ -6,7 +6,7 @@ multiplies that by K, while K logistic regressions on cached embeddings take abo
 thousand rows. The linear probe sees the same representation a fine-tune starts from, so it ranks the
 ambiguous samples similarly; it is weaker on samples only a tuned encoder would separate.
 
-Cross-fitting: the pool is split into K stratified folds; each sample is scored by the model trained on the
+Cross-fitting: the dataset's rows (``fit_rows`` when given) are split into K stratified folds; each sample is scored by the model trained on the
 other K - 1 folds, so no sample is scored by a model that saw its label. One pass yields all three scores;
 the (n, 3) result is cached per dataset.
 
@@ -31,7 +31,7 @@ from euds_core.storage.cache import DatasetCache, load_array, save_array
 
 
 def encode_labels(labels) -> tuple[np.ndarray, int]:
-    """(class index per row, number of classes); refuses a pool with fewer than two classes."""
+    """(class index per row, number of classes); refuses rows with fewer than two classes."""
     classes, y = np.unique(np.asarray(labels).astype(str), return_inverse=True)
     if len(classes) < 2:
         raise EudsInputError("a proxy classifier needs at least two different labels; check --label-col")
@@ -77,7 +77,7 @@ def crossfit_probabilities(
 ) -> np.ndarray:
     """(n, n_classes) out-of-fold softmax probabilities of a logistic regression (stratified K folds, seeded).
 
-    K is lowered to the size of the largest class when the pool is tiny. A class absent from a training fold
+    K is lowered to the size of the largest class when the rows are few. A class absent from a training fold
     gets probability 0 for that fold's samples. Only ``fit_rows`` (default: all) are folded and fitted; the
     other rows get the mean of the K fold models' probabilities, and their labels are never read.
     """
@@ -93,7 +93,7 @@ def crossfit_probabilities(
     x = standardise(features, inside)
     probs = np.zeros((n, n_classes), dtype=np.float64)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "least populated class has only 1 member" on tiny pools
+        warnings.simplefilter("ignore")  # "least populated class has only 1 member" on tiny datasets
         splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x[inside], y_fit))
         for train, test in splits:
             train, test = inside[train], inside[test]  # fold positions -> table rows

@@ -7,7 +7,7 @@ embeddings costs a few seconds instead of R fine-tunes (see classifier.py for th
 
 Cross-fitting (default K = 5 folds, re-split per seed): each sample's error comes from a head that did not
 train on it. A linear head on n < dim samples can separate its training set within an epoch or two, which
-would flatten in-sample EL2N on small pools; ``folds=0`` gives the paper's in-sample variant.
+would flatten in-sample EL2N on small datasets; ``folds=0`` gives the paper's in-sample variant.
 
 ``fit_rows`` (a grid or search passes the pool): heads train on those rows only; a row outside them is scored
 (with its own label) by the mean error of the heads of every fold, none of which saw its label.
@@ -79,7 +79,7 @@ def el2n_scores(
         rng = np.random.default_rng([seed, r])
         if folds and k >= 2:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # tiny classes in tiny pools
+                warnings.simplefilter("ignore")  # tiny classes in tiny datasets
                 folds_at = StratifiedKFold(n_splits=k, shuffle=True, random_state=int(rng.integers(2**31)))
                 splits = [(inside[a], inside[b]) for a, b in folds_at.split(x[inside], y_fit)]
         else:

@@ -31,7 +31,7 @@ def tokenize_to_ids(texts: list[str], tokenizer: str) -> list[np.ndarray]:
 def token_entropy_bits(token_ids: list[np.ndarray]) -> np.ndarray:
     """H = -Σ_w (c_w/n) log2(c_w/n) per sample, in bits; 0 for a sample with no tokens. Shape (n_samples,).
 
-    Vectorised over the pool: one np.unique over (row, token) keys instead of a Counter per row.
+    Vectorised over the dataset: one np.unique over (row, token) keys instead of a Counter per row.
     """
     lengths = np.array([len(t) for t in token_ids], dtype=np.int64)  # (n_samples,)
     n = len(token_ids)
@@ -47,7 +47,7 @@ def token_entropy_bits(token_ids: list[np.ndarray]) -> np.ndarray:
 
 
 def corpus_surprisal_bits(token_ids: list[np.ndarray]) -> np.ndarray:
-    """Mean corpus-unigram surprisal of a sample's tokens, in bits (add-one smoothing over the pool's types)."""
+    """Mean corpus-unigram surprisal of a sample's tokens, in bits (add-one smoothing over the dataset's types)."""
     lengths = np.array([len(t) for t in token_ids], dtype=np.int64)
     n = len(token_ids)
     if lengths.sum() == 0:
@@ -65,7 +65,7 @@ class InformationScorer(Scorer):
     """Shannon entropy (bits) of the sample's own token distribution, with the fine-tuning model's tokenizer.
 
     Range [0, log2(n_tokens)]; higher = more varied wording. Variant ``corpus``: mean corpus-unigram
-    surprisal (bits), higher = rarer words relative to the pool.
+    surprisal (bits), higher = rarer words relative to the dataset.
     """
 
     name = "information"
