@@ -1,4 +1,4 @@
-"""The wider selection search: candidates, the pick-on-A / confirm-on-B guard, and the proxies' agreement."""
+"""The wider selection search: candidates, cross-fitting over the pool, the permutation guard, the proxies."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from euds_core.errors import EudsInputError
 from euds_core.experiments.selection_search import (
     NOTHING_BEATS_RANDOM,
     Candidate,
+    SearchSettings,
     candidate_grid,
     candidate_rows,
     search_selection,
-    validation_halves,
 )
 from euds_core.experiments.splits import experiment_split
 
@@ -45,21 +45,14 @@ def test_candidate_rows_keep_the_size_and_the_band():
         candidate_grid(["s"], 1.0, balance=(False,), dedup=(False,))
 
 
-def test_validation_halves_are_disjoint_and_stratified():
-    labels = np.array(["a", "b"] * 100)
-    a, b = validation_halves(labels, np.arange(0, 200, 2) + 0, seed=0)
-    assert set(a).isdisjoint(b) and len(a) + len(b) == 100 and abs(len(a) - len(b)) <= 1
-
-
-def test_a_real_signal_is_found_and_confirmed():
+def test_a_real_signal_is_found_and_beats_the_null():
     emb, labels, score = noisy_label_data()
     split = experiment_split(labels, len(labels))
     noise = np.random.default_rng(9).random(len(labels))
-    result = search_selection(
-        emb, labels, {"clean": score, "noise": noise}, split, 0.2, step=0.2, balance=(False,), dedup=(False,)
-    )
+    settings = SearchSettings(step=0.2, balance=(False,), dedup=(False,), permutations=9, alpha=0.1)
+    result = search_selection(emb, labels, {"clean": score, "noise": noise}, split, 0.2, settings)
     assert result.winner is not None and result.winner.score == "clean" and result.winner.p_hi <= 0.5
-    assert result.gain_confirm - 1.645 * result.gain_se > 0 and result.verdict.startswith("clean[")
+    assert result.p_value <= 0.1 and result.gain > result.null_quantile and result.verdict.startswith("clean[")
     assert result.knn_gain > 0  # the second proxy agrees on the winner
     assert result.proxy_agreement > 0.5  # and on the ranking of the candidates
     assert set(result.candidates.score) == {"clean", "noise"} and len(result.candidates) == 2 * 5
@@ -67,14 +60,42 @@ def test_a_real_signal_is_found_and_confirmed():
 
 
 def test_pure_noise_scores_beat_nothing():
-    emb, _, _ = noisy_label_data()
+    emb, _, _ = noisy_label_data(600)
     truth = np.asarray(np.random.default_rng(0).integers(0, 3, len(emb))).astype(str)
     split = experiment_split(truth, len(truth))
     rng = np.random.default_rng(5)
     scores = {f"noise{i}": rng.random(len(truth)) for i in range(3)}
-    result = search_selection(emb, truth, scores, split, 0.2, step=0.2, balance=(True, False), dedup=(False,))
+    settings = SearchSettings(step=0.2, balance=(True, False), dedup=(False,), permutations=9, alpha=0.1)
+    result = search_selection(emb, truth, scores, split, 0.2, settings)
     assert result.winner is None and result.verdict == NOTHING_BEATS_RANDOM
-    assert result.gain_pick >= result.gain_confirm  # the picked gain is the optimistic one
+    assert result.gain <= result.null_quantile or result.p_value > 0.1
+
+
+def test_proxy_derived_scores_are_ranked_by_both_proxies():
+    emb, labels, score = noisy_label_data(600)
+    split = experiment_split(labels, len(labels))
+    settings = SearchSettings(step=0.2, balance=(False,), dedup=(False,), permutations=1, alpha=1.0)
+    result = search_selection(emb, labels, {"margin": score, "information": score}, split, 0.2, settings)
+    table = result.candidates
+    derived, plain = table[table.score == "margin"], table[table.score == "information"]
+    assert np.allclose(derived.gain, np.minimum(derived.gain_linear, derived.gain_knn))
+    assert np.allclose(plain.gain, plain.gain_linear)
+
+
+def test_scores_can_be_refitted_per_fold():
+    emb, labels, score = noisy_label_data(600)
+    split = experiment_split(labels, len(labels))
+    seen = []
+
+    def fitted_on(train):
+        seen.append(np.asarray(train))
+        return {"clean": score}
+
+    settings = SearchSettings(step=0.2, balance=(False,), dedup=(False,), permutations=1, alpha=1.0, folds=3)
+    search_selection(emb, labels, fitted_on, split, 0.2, settings)
+    assert len(seen) == 3 and all(np.isin(t, split.pool).all() for t in seen)
+    covered = np.concatenate([np.setdiff1d(split.pool, t) for t in seen])
+    assert np.array_equal(np.sort(covered), split.pool)  # every pool row serves validation exactly once
 
 
 def test_cli_search_selection(tmp_path, capsys):
@@ -96,7 +117,7 @@ def test_cli_search_selection(tmp_path, capsys):
     cmd = ["search-selection", str(path), "--sizes", "0.2", "--step", "0.2", "--encoder", "hashing", "--out", str(out)]
     assert main(cmd) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("size 0.2: ") and "rank agreement" in lines[0]
+    assert lines[0].startswith("size 0.2: ") and "rank agreement" in lines[0] and "permuted" in lines[0]
     cands = pd.read_csv(out)
     assert set(cands.score) == {"information", "ttr"} and len(cands) == 2 * 5 * 2 * 2
     assert set(cands.label_balanced) == {True, False} and set(cands.dedup) == {True, False}

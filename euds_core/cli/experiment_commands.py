@@ -118,6 +118,13 @@ def add_search_selection_parser(sub) -> None:
     p.add_argument("--sizes", default="0.1,0.16", help="size fractions to search at (default 0.1,0.16)")
     p.add_argument("--step", type=float, default=0.1, help="grid step of p_lo (default 0.1)")
     p.add_argument("--random-draws", type=int, default=5, help="random subsets per size (default 5)")
+    p.add_argument("--folds", type=int, default=3, help="cross-fitting folds of the pool (default 3)")
+    p.add_argument(
+        "--permutations",
+        type=int,
+        default=19,
+        help="searches on permuted scores a winner must beat (default 19: p <= 0.05 means it beat all of them)",
+    )
     p.add_argument("--test-fraction", type=float, default=0.2, help="the test split left out (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
     p.add_argument("--encoder", help="frozen encoder folder or `hashing` (default: the packaged MiniLM)")
@@ -424,9 +431,7 @@ def search_values(frame: pd.DataFrame, name: str, table: pd.DataFrame, labels: n
     from euds_core.data.table import dataset_hash
     from euds_core.experiments.interval_search import search_score_values
 
-    raw = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(raw)):
-        raise EudsInputError(f"the column '{name}' has missing or non-numeric values; rescore the file")
+    raw = numeric_column(frame, name)
     return search_score_values(table.assign(label=labels), name, raw, split, dataset_id=dataset_hash(table))
 
 
@@ -480,8 +485,11 @@ def benchmark_datasets(args) -> list:
 
 
 def cmd_search_selection(args) -> int:
+    from euds_core.data.table import dataset_hash
+    from euds_core.experiments.benchmark import search_sentence
     from euds_core.experiments.interval_search import search_split
-    from euds_core.experiments.selection_search import search_selection
+    from euds_core.experiments.pool_scores import fold_fitted_scores
+    from euds_core.experiments.selection_search import SearchSettings, search_selection
 
     out = check_output_path(args.out, (".csv",))
     frame, table, labels = read_search_file(args, {args.label_col: "--label-col", "text": "text"}, "selection search")
@@ -490,21 +498,30 @@ def cmd_search_selection(args) -> int:
     split = search_split(
         labels, test_fraction=args.test_fraction, seed=args.seed, table=table, all_pool=bool(args.test_file)
     )
-    values = {name: search_values(frame, name, table, labels, split) for name in names}
+    raw = pd.DataFrame({name: numeric_column(frame, name) for name in names})
+    options = {"encoder": args.encoder} if args.encoder else None
+    # label-using scores are refitted on each cross-fitting fold's training rows
+    scores = fold_fitted_scores(table.assign(label=labels), raw, dataset_id=dataset_hash(table), options=options)
     embeddings = embed_with_progress_bar(table, args.encoder)
+    settings = SearchSettings(
+        step=args.step, random_draws=args.random_draws, folds=args.folds, permutations=args.permutations, seed=args.seed
+    )
     found = []
     for size in parse_floats(args.sizes, "--sizes"):
-        result = search_selection(
-            embeddings, labels, values, split, size, step=args.step, random_draws=args.random_draws, seed=args.seed
-        )
+        result = search_selection(embeddings, labels, scores, split, size, settings)
         found.append(result.candidates.assign(size=size))
-        print(
-            f"size {size:g}: {result.verdict} [picked at {result.gain_pick * 100:+.1f} pt on validation half A; "
-            f"kNN proxy {result.knn_gain * 100:+.1f} pt; linear/kNN rank agreement {result.proxy_agreement:.2f}]"
-        )
+        print(f"size {size:g}: {search_sentence(result.summary())}")
     write_table(pd.concat(found, ignore_index=True), out)
     print(f"wrote {sum(len(f) for f in found)} candidates to {out}")
     return 0
+
+
+def numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A score column as float64, refused when any value is missing or not a number."""
+    values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise EudsInputError(f"the column '{name}' has missing or non-numeric values; rescore the file")
+    return values
 
 
 def cmd_search_interval(args) -> int:

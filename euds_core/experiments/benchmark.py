@@ -12,8 +12,8 @@ Methods at each size fraction of the pool:
   and its ``choice`` column says so.
 
 Score bands are label-balanced by default (within each class, so they keep the pool's label proportions).
-Label-using scores are refitted on the pool for the methods and on ``search_train`` for the search, so no
-choice sees a test label. ``proxy`` mode measures each subset with a logistic regression on the cached frozen
+Label-using scores are refitted on the pool for the methods and on each cross-fitting fold's training rows for
+the search, so no choice sees a test label. ``proxy`` mode measures each subset with a logistic regression on the cached frozen
 embeddings (PCA fitted on pool rows); ``finetune`` mode fine-tunes the BERT-family classifier.
 
 Every finished cell is written at once to ``DIR/cells.csv`` under a run key (data, scores digest, encoder,
@@ -35,13 +35,13 @@ import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
 from euds_core.experiments.finetune import sampler_names, selection_inputs_digest, subset_rows
+from euds_core.experiments.proxy import linear_proxy_predictions, proxy_features
 from euds_core.experiments.selection_search import (
     Candidate,
     SearchResult,
+    SearchSettings,
     candidate_rows,
-    linear_proxy_predictions,
     near_duplicate_rows,
-    proxy_features,
     search_selection,
 )
 from euds_core.experiments.splits import ExperimentSplit, table_split
@@ -159,7 +159,7 @@ class BenchInputs:
     labels: np.ndarray
     split: ExperimentSplit
     pool_scores: pd.DataFrame  # label-using scores fitted on the pool: what the methods choose by
-    search_scores: pd.DataFrame  # fitted on search_train: what the search chooses by
+    search_scores: Callable  # a fold's training rows -> the scores fitted there: what the search ranks by
     embeddings: np.ndarray
     features: np.ndarray  # the proxy's PCA features (fitted on pool rows)
     run_key: str
@@ -168,7 +168,7 @@ class BenchInputs:
 def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=None) -> BenchInputs:
     """Score the dataset (cached), embed it (cached), split it, and fit label-using scores on the pool and on
     ``search_train`` only: their whole-table values (which see test labels) are never computed here."""
-    from euds_core.experiments.pool_scores import pool_fitted_scores, uses_labels
+    from euds_core.experiments.pool_scores import fold_fitted_scores, pool_fitted_scores, uses_labels
     from euds_core.models.embeddings import compute_embeddings
     from euds_core.scoring.engine import score_dataset
     from euds_core.storage.cache import DatasetCache
@@ -201,7 +201,7 @@ def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=No
         labels=labels,
         split=split,
         pool_scores=pool_fitted_scores(dataset.table, scores, split.pool, **fit),
-        search_scores=pool_fitted_scores(dataset.table, scores, split.search_train, **fit),
+        search_scores=fold_fitted_scores(dataset.table, scores, **fit),
         embeddings=embeddings,
         features=proxy_features(embeddings, split.pool, seed=config.split_seed),
         run_key=config.run_key(dataset.id, scores),
@@ -347,14 +347,10 @@ def run_benchmark(
             result = search_selection(
                 inputs.embeddings,
                 inputs.labels,
-                {n: inputs.search_scores[n].to_numpy(dtype=np.float64) for n in inputs.search_scores.columns},
+                inputs.search_scores,
                 inputs.split,
                 size,
-                step=config.search_step,
-                balance=(True, False),
-                dedup=(False, True),
-                random_draws=config.random_draws,
-                seed=config.split_seed,
+                SearchSettings(step=config.search_step, random_draws=config.random_draws, seed=config.split_seed),
                 features=inputs.features,
                 progress=(lambda d, t, m, _z=size: progress(0, 0, f"search @ {_z:g}: candidate {d}/{t}"))
                 if progress
@@ -468,17 +464,14 @@ def leaderboard_markdown(board: pd.DataFrame, searches: list[dict], *, mode: str
         f"Accuracy of a {what} trained on each method's subset of the pool, measured on the untouched test split",
         "(mean over seeds, 95 % t-interval). Gain = the paired difference from `random` at the same size and seeds,",
         "in accuracy points; the verdict needs that interval to exclude 0. `auto` is the selection search's winner,",
-        "picked and confirmed on halves of the pool's validation split (never the test split).",
+        "cross-fitted over the pool and accepted only when it beats the same search on permuted scores (never the",
+        "test split).",
     ]
     for (dataset, size), part in board.groupby(["dataset", "size_fraction"], sort=True):
         lines += ["", f"## {dataset} · size {size:g}", ""]
         for s in searches:
             if s.get("dataset") == dataset and np.isclose(s["size"], size):
-                lines.append(
-                    f"Search: {s['verdict']} (picked at {s['gain_pick'] * 100:+.1f} pt on validation half A, "
-                    f"{s['gain_confirm'] * 100:+.1f} ± {s['gain_se'] * 100:.1f} pt on half B; kNN proxy "
-                    f"{s['knn_gain'] * 100:+.1f} pt; linear/kNN rank agreement ρ = {s['proxy_agreement']:.2f})."
-                )
+                lines.append(f"Search: {search_sentence(s)}.")
                 lines.append("")
         lines += [
             "| method | n_train | seeds | mean accuracy | 95 % CI | gain over random (pt) | verdict |",
@@ -494,6 +487,17 @@ def leaderboard_markdown(board: pd.DataFrame, searches: list[dict], *, mode: str
                 f"{gain} | {r.verdict} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def search_sentence(summary: dict) -> str:
+    """The search's word in one sentence (the CLI's and the leaderboard's)."""
+    best = Candidate(**summary["best"]).name if summary.get("best") else "the best candidate"
+    return (
+        f"{summary['verdict']} [best candidate {best}: {summary['gain'] * 100:+.1f} ± {summary['gain_se'] * 100:.1f} pt "
+        f"cross-fitted over the pool; permuted scores reach {summary['null_quantile'] * 100:+.1f} pt at their 95th "
+        f"percentile, p = {summary['p_value']:.2f} over {summary['permutations']} permutations; kNN proxy "
+        f"{summary['knn_gain'] * 100:+.1f} pt; linear/kNN rank agreement {summary['proxy_agreement']:.2f}]"
+    )
 
 
 def write_leaderboard(cells: pd.DataFrame, out_dir: str | Path, *, mode: str, run_keys: list[str]) -> pd.DataFrame:

@@ -46,3 +46,21 @@ def pool_fitted_scores(
         scorer = make_scorer(name, {**(options or {}), "fit_rows": np.sort(np.asarray(fit_rows, dtype=np.int64))})
         out[name] = np.asarray(scorer.score(table, device=resolved, cache=cache), dtype=np.float32)
     return out
+
+
+def fold_fitted_scores(
+    table: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    dataset_id: str | None = None,
+    options: dict | None = None,
+    device: str = "auto",
+):
+    """What a cross-fitted search ranks by: a function of a fold's training rows returning every score column
+    as (n,) values fitted on those rows only (:func:`pool_fitted_scores`)."""
+
+    def fitted(train_rows: np.ndarray) -> dict[str, np.ndarray]:
+        frame = pool_fitted_scores(table, scores, train_rows, dataset_id=dataset_id, options=options, device=device)
+        return {str(name): frame[name].to_numpy(dtype=np.float64) for name in frame.columns}
+
+    return fitted

@@ -2,22 +2,24 @@
 
 Candidates at one size fraction ``s`` (a fraction of the rows the search may train on): every score given
 (each entropy, IGSE and its pairs, the literature scores), every band [p_lo, p_lo + s] on a grid, label
-balancing on/off, near-duplicate removal on/off. Everything happens inside the pool: the proxies train on
-``search_train`` rows and are scored on the validation split (:mod:`euds_core.experiments.splits`); the test
-split is not an argument.
+balancing on/off, near-duplicate removal on/off. Everything happens inside the pool; the test split is not an
+argument.
 
-Each candidate's figure is its **gain**: validation accuracy of a linear proxy (logistic regression on the
-cached frozen embeddings, PCA 64) trained on its rows, minus the mean accuracy of ``random_draws`` random
-subsets of the same count. A second proxy (k-nearest neighbours on the same features) scores every candidate
-too; the result reports the rank agreement of the two proxies' gains (Spearman) and the winner's kNN gain.
+**Cross-fitting.** The pool is cut into ``folds`` stratified folds (:func:`~euds_core.experiments.splits.
+crossfit_folds`). For each fold, a candidate keeps its band of the other folds' rows, a linear proxy
+(:mod:`euds_core.experiments.proxy`) trains on them and predicts the fold; so every pool row serves validation
+once. A candidate's **gain** is its accuracy over all pool rows minus the mean accuracy of ``random_draws``
+random subsets of the same count (the same random subsets for every candidate of that count). Scores that look
+at labels can be refitted per fold (``scores`` as a function of the training rows).
 
-**Guard against picking noise.** With hundreds of candidates the largest validation gain is biased upwards,
-so the validation split is cut in two stratified halves. The winner is *picked* on half A only; its gain is
-then *measured* on half B, which played no part in the choice, with a standard error that adds the spread
-of the random subsets' accuracies on B (one subset is as noisy as one random draw, and the baseline is a
-mean of ``random_draws``) to the per-example spread of the paired difference on B. The search returns the
-winner only when its half-B gain minus 1.645 standard errors is above 0 (one-sided 95 %), else "nothing here
-beats random at this size".
+**Proxy-derived scores** (classifier entropy, least confidence, margin, EL2N: predictions of the same kind of
+linear model on the same embeddings) are ranked by the smaller of the linear and the kNN proxy's gains, never by
+the linear proxy alone.
+
+**Guard.** The best of hundreds of candidates is biased upwards, so the winner is accepted only when its gain
+beats the same search on permuted scores (:func:`~euds_core.experiments.null_guard.null_calibrated_guard`);
+else "nothing here beats random at this size". The gain printed is the winner's cross-fitted gain: the maximum
+over the candidates, still optimistic; the test split (benchmark, ``finetune``) gives the unbiased figure.
 """
 
 from __future__ import annotations
@@ -25,19 +27,25 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
-from euds_core.experiments.interval_search import _proxy_features
-from euds_core.experiments.splits import ExperimentSplit, stratified_split
+from euds_core.experiments.null_guard import DEFAULT_ALPHA, DEFAULT_PERMUTATIONS, null_calibrated_guard, permute_within
+from euds_core.experiments.proxy import (
+    PROXY_DERIVED_SCORES,
+    knn_proxy_predictions,
+    linear_proxy_predictions,
+    proxy_features,
+    random_correct,
+)
+from euds_core.experiments.splits import ExperimentSplit, crossfit_folds
 from euds_core.selection.intervals import select_keep_fraction, select_keep_fraction_balanced
 
 RANDOM_DRAWS = 5
-Z_ONE_SIDED_95 = 1.645
-KNN_NEIGHBOURS = 10
+CROSSFIT_FOLDS = 3
 NOTHING_BEATS_RANDOM = "nothing here beats random at this size"
 CANDIDATE_COLUMNS = [
     "score",
@@ -46,13 +54,15 @@ CANDIDATE_COLUMNS = [
     "label_balanced",
     "dedup",
     "n_train",
-    "gain_pick",
-    "gain_confirm",
+    "gain",
     "gain_se",
+    "gain_linear",
     "gain_knn",
     "seconds",
 ]
-SearchProgressFn = Callable[[int, int, str], None]  # (candidates done, total, message)
+SearchProgressFn = Callable[[int, int, str], None]  # (steps done, total, message)
+# the score values a search may rank by, fitted on the given training rows (a label-using score is refitted)
+ScoresFor = Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -123,36 +133,114 @@ def candidate_grid(
     ]
 
 
-# ---------------------------------------------------------------------------------------------- proxies
+def gain_standard_error(correct: np.ndarray, random_correct_rows: np.ndarray) -> float:
+    """The standard error of one subset's gain against the mean of random subsets on the same rows.
+
+    ``correct`` (m,) and ``random_correct_rows`` (draws, m) are 0/1 per validation row. The error adds the
+    spread of single random subsets' accuracies (the candidate's own subset noise, plus the baseline mean's) to
+    the per-row spread of the paired difference.
+    """
+    draws, m = random_correct_rows.shape
+    if m == 0 or draws < 2:
+        return float("inf")
+    accuracies = random_correct_rows.mean(axis=1)  # (draws,)
+    subset_var = float(np.var(accuracies, ddof=1)) * (1.0 + 1.0 / draws)
+    paired = correct - random_correct_rows.mean(axis=0)  # (m,)
+    row_var = float(np.var(paired, ddof=1)) / m if m > 1 else 0.0
+    return math.sqrt(subset_var + row_var)
 
 
-def linear_proxy_predictions(x: np.ndarray, y: np.ndarray, train: np.ndarray, evaluate: np.ndarray) -> np.ndarray:
-    """Predictions on ``evaluate`` of a logistic regression fitted on ``train`` (one class: that class)."""
-    from sklearn.linear_model import LogisticRegression
-
-    present = np.unique(y[train])
-    if len(present) < 2:
-        return np.full(len(evaluate), present[0] if len(present) else 0)
-    model = LogisticRegression(C=1.0, max_iter=200, tol=1e-3)
-    return model.fit(x[train], y[train]).predict(x[evaluate])
+# ---------------------------------------------------------------------------------------------- cross-fitting
 
 
-def knn_proxy_predictions(x: np.ndarray, y: np.ndarray, train: np.ndarray, evaluate: np.ndarray) -> np.ndarray:
-    """Predictions of a distance-weighted k-nearest-neighbour vote (the second, non-linear proxy)."""
-    from sklearn.neighbors import KNeighborsClassifier
+@dataclass
+class CrossFitSearch:
+    """The candidates of one size evaluated by cross-fitting over the pool (see the module docstring).
 
-    if len(train) == 0:
-        return np.zeros(len(evaluate), dtype=y.dtype)
-    model = KNeighborsClassifier(n_neighbors=min(KNN_NEIGHBOURS, len(train)), weights="distance")
-    return model.fit(x[train], y[train]).predict(x[evaluate])
+    ``fold_values[f]`` holds the score values the candidates of fold ``f`` rank its training rows by.
+    """
 
+    x: np.ndarray  # (n, dims) proxy features
+    y: np.ndarray  # (n,) class ids
+    labels: np.ndarray  # (n,) label strings (for balanced bands)
+    folds: list[tuple[np.ndarray, np.ndarray]]  # (train, validation) table rows
+    fold_values: list[dict[str, np.ndarray]]
+    fold_duplicates: list[np.ndarray]
+    candidates: list[Candidate]
+    random_draws: int = RANDOM_DRAWS
+    seed: int = 0
+    _baselines: dict = field(default_factory=dict)
 
-PROXIES = {"linear": linear_proxy_predictions, "knn": knn_proxy_predictions}
+    def baseline(self, fold: int, count: int) -> dict[str, np.ndarray]:
+        """Proxy -> (draws, |validation of fold|) correctness of random subsets of ``count`` training rows."""
+        if (fold, count) not in self._baselines:
+            train, val = self.folds[fold]
+            self._baselines[fold, count] = random_correct(
+                self.x,
+                self.y,
+                train,
+                val,
+                count,
+                draws=self.random_draws,
+                seed=self.seed * 1000 + fold,
+                proxies=("linear", "knn"),
+            )
+        return self._baselines[fold, count]
 
+    def correctness(
+        self, candidate: Candidate, values: list[dict[str, np.ndarray]], proxy: str
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """(correct (|pool|,), random correct (draws, |pool|), mean subset size) of one candidate and proxy."""
+        predict = linear_proxy_predictions if proxy == "linear" else knn_proxy_predictions
+        correct, base, sizes = [], [], []
+        for f, (train, val) in enumerate(self.folds):
+            rows = candidate_rows(
+                candidate, train, values[f][candidate.score], self.labels, self.fold_duplicates[f], self.seed
+            )
+            correct.append(predict(self.x, self.y, rows, val) == self.y[val])
+            base.append(self.baseline(f, len(rows))[proxy])
+            sizes.append(len(rows))
+        return np.concatenate(correct).astype(np.float64), np.concatenate(base, axis=1), int(round(np.mean(sizes)))
 
-def proxy_features(embeddings: np.ndarray, fit_rows: np.ndarray, *, dims: int = 64, seed: int = 0) -> np.ndarray:
-    """The proxies' input: embeddings on the top ``dims`` principal components of ``fit_rows``, standardised."""
-    return _proxy_features(embeddings, dims, seed, np.asarray(fit_rows))
+    def gain(self, candidate: Candidate, values: list[dict[str, np.ndarray]], proxy: str) -> float:
+        correct, base, _ = self.correctness(candidate, values, proxy)
+        return float(correct.mean() - base.mean())
+
+    def ranking_gain(self, candidate: Candidate, values: list[dict[str, np.ndarray]]) -> float:
+        """The gain a candidate is ranked by: the linear proxy's, or for a proxy-derived score the smaller of
+        the linear and the kNN proxy's."""
+        linear = self.gain(candidate, values, "linear")
+        if candidate.score not in PROXY_DERIVED_SCORES:
+            return linear
+        return min(linear, self.gain(candidate, values, "knn"))
+
+    def permuted(self, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+        """The fold values with the scores shuffled among each fold's training rows (the null)."""
+        return [
+            permute_within(values, train, rng) for values, (train, _) in zip(self.fold_values, self.folds, strict=True)
+        ]
+
+    def best_gain(self, rng: np.random.Generator | None) -> float:
+        """The best ranking gain over every candidate, on the scores (``None``) or on permuted scores."""
+        values = self.fold_values if rng is None else self.permuted(rng)
+        return max(self.ranking_gain(c, values) for c in self.candidates)
+
+    def describe(self, candidate: Candidate) -> dict:
+        """One row of the candidate table (both proxies' gains, the standard error of the linear gain)."""
+        started = time.perf_counter()
+        correct, base, size = self.correctness(candidate, self.fold_values, "linear")
+        linear = float(correct.mean() - base.mean())
+        knn = self.gain(candidate, self.fold_values, "knn")
+        ranking = min(linear, knn) if candidate.score in PROXY_DERIVED_SCORES else linear
+        return {
+            **asdict(candidate),
+            "n_train": size,
+            "gain": ranking,
+            "gain_se": gain_standard_error(correct, base),
+            "gain_linear": linear,
+            "gain_knn": knn,
+            "seconds": time.perf_counter() - started,
+        }
 
 
 # ---------------------------------------------------------------------------------------------- the search
@@ -160,15 +248,18 @@ def proxy_features(embeddings: np.ndarray, fit_rows: np.ndarray, *, dims: int = 
 
 @dataclass
 class SearchResult:
-    """The search's answer at one size: the winner (None when nothing beat random) and every candidate."""
+    """The search's answer at one size: the winner (None when nothing beat the null) and every candidate."""
 
     size: float
     winner: Candidate | None
-    gain_pick: float  # the winner's gain on half A (biased upwards: it was picked there)
-    gain_confirm: float  # its gain on half B (unbiased)
-    gain_se: float  # the standard error of gain_confirm
+    best: Candidate  # the top candidate, accepted or not
+    gain: float  # its cross-fitted gain (the maximum over the candidates: optimistic)
+    gain_se: float  # the standard error of that gain as if it were the only candidate
+    null_quantile: float  # the 95th percentile of the best gain of the same search on permuted scores
+    p_value: float  # the permutation p-value of the best gain
+    permutations: int
     proxy_agreement: float  # Spearman rank correlation of linear vs kNN gains over the candidates
-    knn_gain: float  # the winner's gain under the kNN proxy on all of validation
+    knn_gain: float  # the best candidate's gain under the kNN proxy
     candidates: pd.DataFrame
 
     @property
@@ -176,155 +267,154 @@ class SearchResult:
         if self.winner is None:
             return NOTHING_BEATS_RANDOM
         return (
-            f"{self.winner.name}: {self.gain_confirm * 100:+.1f} pt over random on held-out validation "
-            f"(± {self.gain_se * 100:.1f} pt)"
+            f"{self.winner.name}: {self.gain * 100:+.1f} pt over random, cross-fitted over the pool; the same "
+            f"search on permuted scores reaches {self.null_quantile * 100:+.1f} pt at its 95th percentile "
+            f"(p = {self.p_value:.2f})"
         )
 
     def summary(self) -> dict:
         return {
             "size": self.size,
             "winner": None if self.winner is None else asdict(self.winner),
+            "best": asdict(self.best),
             "verdict": self.verdict,
-            "gain_pick": self.gain_pick,
-            "gain_confirm": self.gain_confirm,
+            "gain": self.gain,
             "gain_se": self.gain_se,
+            "null_quantile": self.null_quantile,
+            "p_value": self.p_value,
+            "permutations": self.permutations,
             "proxy_agreement": self.proxy_agreement,
             "knn_gain": self.knn_gain,
         }
 
 
-def validation_halves(labels: np.ndarray, validation: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(half A, half B) of the validation rows, stratified by label and seeded: A picks, B confirms."""
-    a, b = stratified_split(np.asarray(labels)[validation], len(validation), 0.5, seed + 2)
-    return validation[a], validation[b]
+@dataclass(frozen=True)
+class SearchSettings:
+    """How a selection search runs (the defaults are the CLI's and the benchmark's)."""
+
+    step: float = 0.1
+    balance: tuple[bool, ...] = (True, False)
+    dedup: tuple[bool, ...] = (False, True)
+    random_draws: int = RANDOM_DRAWS
+    folds: int = CROSSFIT_FOLDS
+    permutations: int = DEFAULT_PERMUTATIONS
+    alpha: float = DEFAULT_ALPHA
+    seed: int = 0
 
 
 def search_selection(
     embeddings: np.ndarray,
     labels: np.ndarray,
-    scores: dict[str, np.ndarray],
+    scores: dict[str, np.ndarray] | ScoresFor,
     split: ExperimentSplit,
     size: float,
+    settings: SearchSettings | None = None,
     *,
-    step: float = 0.1,
-    balance: tuple[bool, ...] = (True, False),
-    dedup: tuple[bool, ...] = (False, True),
-    random_draws: int = RANDOM_DRAWS,
-    seed: int = 0,
     features: np.ndarray | None = None,
     progress: SearchProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> SearchResult:
-    """Search the candidates at ``size`` (see the module docstring); ``scores`` maps a name to (n,) values fitted
-    on ``split.search_train`` rows only (:func:`~euds_core.experiments.interval_search.search_score_values`)."""
+    """Search the candidates at ``size`` (see the module docstring). ``scores`` maps a name to (n,) values that
+    read no test row, or is a function of a fold's training rows returning them (label-using scores refitted
+    there). Only ``split.pool`` rows are read."""
     from threadpoolctl import threadpool_limits
 
-    # Hundreds of tiny fits: BLAS/OpenMP thread pools only add overhead (measured 14-25x slower on a loaded
+    # Thousands of tiny fits: BLAS/OpenMP thread pools only add overhead (measured 14-25x slower on a loaded
     # 2-core machine), so the search runs single-threaded.
     with threadpool_limits(limits=1):
-        return _search_selection(
-            embeddings,
-            labels,
-            scores,
-            split,
-            size,
-            step=step,
-            balance=balance,
-            dedup=dedup,
-            random_draws=random_draws,
-            seed=seed,
-            features=features,
-            progress=progress,
-            cancel=cancel,
-        )
+        search = build_search(embeddings, labels, scores, split, size, settings or SearchSettings(), features)
+        return run_search(search, settings or SearchSettings(), size, progress=progress, cancel=cancel)
 
 
-def _search_selection(
-    embeddings, labels, scores, split, size, *, step, balance, dedup, random_draws, seed, features, progress, cancel
+def build_search(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    scores: dict[str, np.ndarray] | ScoresFor,
+    split: ExperimentSplit,
+    size: float,
+    settings: SearchSettings,
+    features: np.ndarray | None = None,
+) -> CrossFitSearch:
+    """The folds, each fold's score values and near-duplicates, and the candidates of one size."""
+    labels = np.asarray(labels).astype(str)
+    if settings.random_draws < 2:
+        raise EudsInputError("the search needs at least 2 random draws per size to measure their spread")
+    folds = crossfit_folds(labels, split.pool, settings.folds, settings.seed)
+    fold_values = [scores(train) if callable(scores) else scores for train, _ in folds]
+    if not fold_values[0]:
+        raise EudsInputError("the search needs at least one score")
+    for values in fold_values:
+        for name, array in values.items():
+            if not np.all(np.isfinite(np.asarray(array, dtype=np.float64)[split.pool])):
+                raise EudsInputError(f"the score '{name}' has missing or non-numeric values; rescore the data")
+    with_dedup = True in settings.dedup
+    none = np.zeros(0, dtype=np.int64)
+    classes = np.unique(labels[split.pool])
+    return CrossFitSearch(
+        x=features if features is not None else proxy_features(embeddings, split.pool, seed=settings.seed),
+        y=np.searchsorted(classes, labels),  # a class seen only in test maps somewhere harmless
+        labels=labels,
+        folds=folds,
+        fold_values=[{k: np.asarray(v, dtype=np.float64) for k, v in values.items()} for values in fold_values],
+        fold_duplicates=[near_duplicate_rows(embeddings, train) if with_dedup else none for train, _ in folds],
+        candidates=candidate_grid(
+            list(fold_values[0]), size, step=settings.step, balance=settings.balance, dedup=settings.dedup
+        ),
+        random_draws=settings.random_draws,
+        seed=settings.seed,
+    )
+
+
+def run_search(
+    search: CrossFitSearch,
+    settings: SearchSettings,
+    size: float,
+    *,
+    progress: SearchProgressFn | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> SearchResult:
+    """Describe every candidate, then run the guard on the best one's gain."""
     from scipy.stats import spearmanr
 
-    labels = np.asarray(labels).astype(str)
-    if random_draws < 2:
-        raise EudsInputError("the search needs at least 2 random draws per size to measure their spread")
-    if not scores:
-        raise EudsInputError("the search needs at least one score")
-    train = split.search_train
-    half_a, half_b = validation_halves(labels, split.validation, seed)
-    x = features if features is not None else proxy_features(embeddings, split.pool, seed=seed)
-    classes = np.unique(labels[split.pool])
-    y = np.searchsorted(classes, labels)
-    duplicates = near_duplicate_rows(embeddings, train) if True in dedup else np.zeros(0, dtype=np.int64)
-    candidates = candidate_grid(list(scores), size, step=step, balance=balance, dedup=dedup)
-    baselines: dict[int, dict] = {}
-
-    def baseline(count: int) -> dict:
-        if count not in baselines:
-            rng = np.random.default_rng([seed, count])
-            correct = {name: [] for name in PROXIES}  # proxy -> (draws, |validation|) correctness
-            for _ in range(random_draws):
-                rows = np.sort(rng.choice(train, size=count, replace=False))
-                for name, predict in PROXIES.items():
-                    correct[name].append(predict(x, y, rows, split.validation) == y[split.validation])
-            baselines[count] = {k: np.asarray(v, dtype=np.float64) for k, v in correct.items()}
-        return baselines[count]
-
-    in_a = np.isin(split.validation, half_a)  # (|validation|,) which validation rows are half A
-    records, details = [], []
-    for i, candidate in enumerate(candidates):
+    total = len(search.candidates) + settings.permutations
+    records = []
+    for i, candidate in enumerate(search.candidates):
         if cancel is not None and cancel():
-            raise ScoringCancelled(f"selection search cancelled after {i} of {len(candidates)} candidates")
-        started = time.perf_counter()
-        rows = candidate_rows(candidate, train, scores[candidate.score], labels, duplicates, seed)
-        base = baseline(len(rows))
-        linear = linear_proxy_predictions(x, y, rows, split.validation) == y[split.validation]
-        knn = knn_proxy_predictions(x, y, rows, split.validation) == y[split.validation]
-        gain_a = linear[in_a].mean() - base["linear"][:, in_a].mean()
-        gain_b, se_b = _confirmed_gain(linear[~in_a], base["linear"][:, ~in_a])
-        records.append(
-            {
-                **asdict(candidate),
-                "n_train": len(rows),
-                "gain_pick": float(gain_a),
-                "gain_confirm": float(gain_b),
-                "gain_se": float(se_b),
-                "gain_knn": float(knn.mean() - base["knn"].mean()),
-                "seconds": time.perf_counter() - started,
-            }
-        )
-        details.append(candidate)
+            raise ScoringCancelled(f"selection search cancelled after {i} of {len(search.candidates)} candidates")
+        records.append(search.describe(candidate))
         if progress:
-            progress(i + 1, len(candidates), f"{candidate.name}: gain {gain_a * 100:+.1f} pt")
+            progress(i + 1, total, f"{candidate.name}: gain {records[-1]['gain'] * 100:+.1f} pt")
     table = pd.DataFrame(records, columns=CANDIDATE_COLUMNS)
-    best = int(table["gain_pick"].to_numpy().argmax())  # first of equal gains: the candidate order decides
+    best = int(table["gain"].to_numpy().argmax())  # first of equal gains: the candidate order decides
+    done = [len(search.candidates)]
+
+    def best_gain(rng):
+        if progress:
+            done[0] += 1
+            progress(done[0], total, f"null search {done[0] - len(search.candidates)}/{settings.permutations}")
+        return search.best_gain(rng)
+
+    guard = null_calibrated_guard(
+        best_gain,
+        permutations=settings.permutations,
+        alpha=settings.alpha,
+        seed=settings.seed,
+        observed=float(table["gain"].iloc[best]),
+        cancel=cancel,
+    )
+    varied = len(table) > 2 and table["gain_linear"].std() > 0 and table["gain_knn"].std() > 0
+    agreement = float(spearmanr(table["gain_linear"], table["gain_knn"]).statistic) if varied else float("nan")
     pick = table.iloc[best]
-    agreement = float(spearmanr(table["gain_pick"], table["gain_knn"]).statistic) if len(table) > 2 else float("nan")
-    beyond_noise = pick.gain_confirm - Z_ONE_SIDED_95 * pick.gain_se > 0
     return SearchResult(
         size=float(size),
-        winner=details[best] if beyond_noise else None,
-        gain_pick=float(pick.gain_pick),
-        gain_confirm=float(pick.gain_confirm),
+        winner=search.candidates[best] if guard.accepted else None,
+        best=search.candidates[best],
+        gain=float(pick.gain),
         gain_se=float(pick.gain_se),
+        null_quantile=guard.null_quantile,
+        p_value=guard.p_value,
+        permutations=settings.permutations,
         proxy_agreement=agreement if math.isfinite(agreement) else float("nan"),
         knn_gain=float(pick.gain_knn),
         candidates=table,
     )
-
-
-def _confirmed_gain(correct: np.ndarray, random_correct: np.ndarray) -> tuple[float, float]:
-    """(gain, standard error) of one subset against the mean of random subsets on the same rows.
-
-    ``correct`` (m,) and ``random_correct`` (draws, m) are 0/1 per validation row. The error adds the spread
-    of single random subsets' accuracies (the candidate's own subset noise, plus the baseline mean's) to the
-    per-row spread of the paired difference.
-    """
-    draws, m = random_correct.shape
-    if m == 0:
-        return 0.0, float("inf")
-    accuracies = random_correct.mean(axis=1)  # (draws,)
-    gain = float(correct.mean() - accuracies.mean())
-    subset_var = float(np.var(accuracies, ddof=1)) * (1.0 + 1.0 / draws)
-    paired = correct - random_correct.mean(axis=0)  # (m,)
-    row_var = float(np.var(paired, ddof=1)) / m if m > 1 else 0.0
-    return gain, math.sqrt(subset_var + row_var)

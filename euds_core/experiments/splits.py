@@ -118,3 +118,23 @@ def table_split(
         test_rows=appended_test_rows(table),
         test_eligible=rows_allowed_in_test(table),
     )
+
+
+def crossfit_folds(
+    labels: np.ndarray | None, pool: np.ndarray, folds: int = 3, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, validation) table rows of ``folds`` stratified folds of the pool: every pool row serves
+    validation exactly once, and a search's proxies train on the other folds (cross-fitting)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    pool = np.asarray(pool)
+    if folds < 2 or folds > len(pool):
+        raise EudsInputError(f"cross-fitting needs between 2 and {len(pool)} folds, not {folds}")
+    if labels is None:
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed).split(pool)
+    else:
+        pool_labels = np.asarray(labels).astype(str)[pool]
+        smallest = min(np.unique(pool_labels, return_counts=True)[1])
+        kind = StratifiedKFold if smallest >= folds else KFold  # a class rarer than the folds cannot stratify
+        splitter = kind(n_splits=folds, shuffle=True, random_state=seed).split(pool, pool_labels)
+    return [(np.sort(pool[train]), np.sort(pool[val])) for train, val in splitter]

@@ -1,0 +1,88 @@
+"""The guard against picking noise: accept a search's winner only when it beats the same search on permuted scores.
+
+The best of hundreds of candidates has a gain biased upwards: some band is lucky on any data. The question a
+winner must answer is "would a search this wide find a gain this large if the scores carried no information?".
+:func:`null_calibrated_guard` answers it by permutation: it reruns the very same search after shuffling the
+score values among the rows the search chooses from (one permutation for every score, so their joint structure
+stays), ``permutations`` times, and compares the observed best gain with that null distribution of best gains.
+
+p = (1 + #{null best >= observed}) / (1 + permutations) (the permutation p-value that counts the observed run
+as one of the draws, so it is never 0); the winner is accepted when p <= ``alpha`` and its gain is above 0.
+With 19 permutations the smallest p is 0.05. Everything that is not the scores (labels, the random baselines,
+the folds) stays fixed, so a gain the data's structure gives every band (label balancing, a size effect) is in
+the null too.
+
+Any search can use it: give a function that returns the best gain for a random generator (``None``: the scores
+as they are; a generator: the scores permuted by :func:`permute_within`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from euds_core.errors import ScoringCancelled
+
+DEFAULT_PERMUTATIONS = 19
+DEFAULT_ALPHA = 0.05
+
+BestGainFn = Callable[[np.random.Generator | None], float]
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """The observed best gain, the best gains of the same search on permuted scores, and the decision."""
+
+    observed: float
+    null_best: np.ndarray  # (permutations,)
+    alpha: float
+
+    @property
+    def p_value(self) -> float:
+        return float((1 + np.sum(self.null_best >= self.observed - 1e-12)) / (1 + len(self.null_best)))
+
+    @property
+    def null_quantile(self) -> float:
+        """The (1 - alpha) quantile of the null's best gains: what a winner has to beat."""
+        return float(np.quantile(self.null_best, 1.0 - self.alpha)) if len(self.null_best) else float("nan")
+
+    @property
+    def accepted(self) -> bool:
+        return self.observed > 0 and self.p_value <= self.alpha
+
+
+def permute_within(values: dict[str, np.ndarray], rows: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Copies of ``values`` (each indexed by table row) with the values at ``rows`` shuffled among those rows,
+    by one permutation shared by every score."""
+    rows = np.asarray(rows)
+    order = rng.permutation(len(rows))
+    out = {}
+    for name, array in values.items():
+        shuffled = np.array(array, copy=True)
+        shuffled[rows] = np.asarray(array)[rows][order]
+        out[name] = shuffled
+    return out
+
+
+def null_calibrated_guard(
+    best_gain: BestGainFn,
+    *,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    alpha: float = DEFAULT_ALPHA,
+    seed: int = 0,
+    observed: float | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> GuardResult:
+    """Run ``best_gain(None)`` (unless ``observed`` is given) and ``best_gain(rng)`` for ``permutations``
+    seeded generators; see the module docstring for the decision."""
+    if permutations < 1:
+        raise ValueError("the null needs at least one permutation")
+    value = best_gain(None) if observed is None else observed
+    null = []
+    for i in range(permutations):
+        if cancel is not None and cancel():
+            raise ScoringCancelled(f"the null search was cancelled after {i} of {permutations} permutations")
+        null.append(best_gain(np.random.default_rng([seed, 7919, i])))
+    return GuardResult(float(value), np.asarray(null, dtype=np.float64), alpha)
