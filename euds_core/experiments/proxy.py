@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 KNN_NEIGHBOURS = 10
-PROXY_DERIVED_SCORES = frozenset({"classifier_entropy", "least_confidence", "margin", "el2n"})
+PROXY_DERIVED_SCORES = frozenset({"classifier_entropy", "least_confidence", "margin", "el2n", "label_issue"})
 
 
 def proxy_features(embeddings: np.ndarray, fit_rows: np.ndarray, *, dims: int = 64, seed: int = 0) -> np.ndarray:

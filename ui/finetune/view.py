@@ -272,7 +272,7 @@ def study_results(dataset_id: str) -> None:
         st.info("No selection study yet: press the button above (it fine-tunes 3 methods x seeds; minutes on a GPU).")
         return
     for s in searches:
-        st.text(f"Search at size {s['size']:g} (pool's validation split): {s['verdict']}")
+        st.text(f"Search at size {s['size']:g} (cross-fitted over the pool): {s['verdict']}")
     board = leaderboard(cells)
     shown = board[
         ["method", "size_fraction", "seeds", "n_train", "accuracy", "ci_low", "ci_high", "gain_pt", "verdict"]
@@ -289,10 +289,10 @@ def selection_study_section(dataset: Dataset, spec: GridSpec, score_names: list[
     """One button: search, then confirm the winner vs random vs full with a real fine-tune (a background job)."""
     st.subheader("Selection study")
     st.caption(
-        "One button: search every cached score x band x label balancing x near-duplicate removal on the pool's "
-        "validation split (linear proxy, winner picked on one half and confirmed on the other), then fine-tune the "
+        "One button: search every cached score x band x label balancing x near-duplicate removal, cross-fitted over "
+        "the pool (linear proxy; a winner must beat the same search on permuted scores), then fine-tune the "
         "winner, random at the same size and the full pool with the form's model, and measure them on the untouched "
-        "test split. When nothing beats random on validation, the winner is a random subset and the study says so."
+        "test split. When nothing beats the permuted scores, the winner is a random subset and the study says so."
     )
     if dataset.task != "classification" or not score_names:
         st.info("The selection study needs labelled data and at least one computed score (Score page).")
