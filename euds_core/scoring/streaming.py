@@ -15,16 +15,15 @@ Which scores stream is decided per scorer, by what one row's value depends on:
   fitted on a seeded sample of at most 20,000 rows (all rows when fewer: then the values equal the in-memory
   scorer's), and every row is then assigned chunk by chunk;
 * combinations (``igse``, ``ig``, ``is``, ``gs``): percentile ranks over the finished member columns, at the end;
-* anything else compares a row with the rest of the pool (kNN distance, near duplicates, a classifier or
-  EL2N head trained on the pool) and is refused up front.
+* anything else compares a row with the other rows (kNN distance, near duplicates, a classifier or
+  EL2N head trained on them) and is refused up front.
 
-Memory: one batch of rows plus a few bytes per row, whatever the pool size (4 per row for each member of a
+Memory: one batch of rows plus a few bytes per row, whatever the dataset's size (4 per row for each member of a
 combination, and 8 per row with ``--id-col`` to check the ids are unique across batches).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from euds_core.data.stream_readers import (
     DEFAULT_BATCH_ROWS,
@@ -151,20 +151,21 @@ def score_file_streaming(
 def exclusive_output(out: Path):
     """Hold the one lock of ``out`` for the run: a second ``score --stream`` to the same file would share its
     work folder (and empty it when its identity differs), so it stops with a clear message instead. The lock
-    is an flock in the workspace (``locks/``), released by the kernel when the process ends, even on kill -9.
+    is a ``filelock`` lock in the workspace (``locks/``): an OS lock (flock on POSIX, msvcrt on Windows) that the
+    kernel releases when the process ends, even on kill -9.
     """
     key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
-    with open(workspace_dir("locks") / f"stream-{key}.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise EudsInputError(
-                f"another `score --stream` is writing {out}; wait for it to finish or choose another --out"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = FileLock(workspace_dir("locks") / f"stream-{key}.lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise EudsInputError(
+            f"another `score --stream` is writing {out}; wait for it to finish or choose another --out"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _checked_stream_output(out: str | Path, batch_rows: int) -> Path:
