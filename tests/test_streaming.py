@@ -206,6 +206,34 @@ def test_a_second_run_to_the_same_output_stops_with_a_clear_message(tmp_path):
     assert out.exists()
 
 
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from euds_core.scoring.streaming import exclusive_output
+with exclusive_output(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_the_output_lock_is_released_when_its_holder_is_killed(tmp_path):
+    """Another process holding the lock refuses a run; after that process is killed (-9), the lock is free."""
+    out = tmp_path / "s.parquet"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(out)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(EudsInputError, match="another `score --stream` is writing"):
+            with streaming.exclusive_output(out):
+                pass
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    with streaming.exclusive_output(out):  # the kernel released the dead holder's lock
+        pass
+
+
 MEMORY_PROBE = """
 import sys
 from euds_core.scoring.streaming import score_file_streaming
