@@ -33,39 +33,27 @@ def distinct_n(tokens: list[str], n: int = 2) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def _mtld_pass(tokens: list[str], threshold: float) -> float:
-    """Factors counted in one direction: whole factors plus the partial factor (1 - TTR_rest) / (1 - threshold)."""
-    factors = 0.0
-    seen: set[str] = set()
-    count = 0
-    for token in tokens:
-        seen.add(token)
-        count += 1
-        if len(seen) / count <= threshold:
-            factors += 1.0
-            seen, count = set(), 0
-    if count:
-        factors += (1.0 - len(seen) / count) / (1.0 - threshold)
-    return factors
-
-
 def mtld(tokens: list[str], threshold: float = MTLD_THRESHOLD) -> float:
-    """Measure of Textual Lexical Diversity: mean tokens per factor, averaged over a forward and a backward pass.
+    """Measure of Textual Lexical Diversity (McCarthy & Jarvis 2010) of ``tokens``, by the ``lexicalrichness``
+    package: mean tokens per factor, averaged over a forward and a backward pass; 0 for no tokens.
 
-    Unit: tokens per factor; range [1, max(n, (1 - threshold) · n²)], 0 for no tokens. The factor count of a
-    pass is floored at min(1, 1 / ((1 - threshold) · n)), the smallest non-zero count a text of n tokens can
-    have (one repeated token at its end): without it a text whose TTR never drops (no factor at all) is
-    undefined, and capping it at n would rank an all-distinct text below the same text with one repetition.
+    Unit: tokens per factor; range [1, max(n, (1 - threshold) · n²)] for n tokens. As published, a pass in
+    which no factor closes and every token is distinct counts one factor (MTLD = n), so an all-distinct text
+    can score below the same text with one repetition at its end (a partial factor of 1 / ((1 - threshold) n)).
     Unstable below ~50 tokens, like every MTLD.
     """
     if not tokens:
         return 0.0
-    values = []
-    for seq in (tokens, tokens[::-1]):
-        # The smallest non-zero factor count a text of this length can have (see the docstring).
-        factors = max(_mtld_pass(seq, threshold), min(1.0, 1.0 / ((1.0 - threshold) * len(seq))))
-        values.append(len(seq) / factors)
-    return float(np.mean(values))
+    from lexicalrichness import LexicalRichness  # imports matplotlib: seconds, so only when MTLD is scored
+
+    return float(LexicalRichness(list(tokens), preprocessor=None, tokenizer=None).mtld(threshold=threshold))
+
+
+def mtld_implementation() -> str:
+    """The package and version that computes :func:`mtld`: part of the score's identity (its cache key)."""
+    from importlib.metadata import version
+
+    return f"lexicalrichness-{version('lexicalrichness')}"
 
 
 class _LexicalScorer(Scorer):
@@ -98,7 +86,8 @@ class TTRScorer(_LexicalScorer):
 class MTLDScorer(_LexicalScorer):
     """MTLD (McCarthy & Jarvis 2010), threshold 0.72, forward/backward mean, in tokens per factor.
 
-    Range [1, max(n, 0.28 · n²)] for n words (0 for none); higher = more diverse; much less length-dependent than TTR.
+    Range [1, max(n, 0.28 · n²)] for n words (0 for none); higher = more diverse; much less length-dependent than
+    TTR. Computed by ``lexicalrichness`` on this file's words, so values compare with published MTLD.
     """
 
     name = "mtld"
@@ -109,7 +98,7 @@ class MTLDScorer(_LexicalScorer):
         self.threshold = threshold
 
     def params(self) -> dict:
-        return {"threshold": self.threshold, "no_factor": "floor-v2"}  # the floor of mtld() changes the output
+        return {"threshold": self.threshold, "implementation": mtld_implementation()}
 
     def measure(self, tokens: list[str]) -> float:
         return mtld(tokens, self.threshold)
