@@ -1,10 +1,18 @@
-"""Label-using scores refitted on the pool: what a grid or a search may rank by.
+"""Scores refitted on the pool: what a grid, a search or the benchmark may rank by.
 
-``classifier_entropy``, ``least_confidence``, ``margin`` and ``el2n`` train proxies on labels. Scored over
-the whole table (as Explore does), their values depend on the test labels; when such a score chooses
-training rows, that choice would see the test split. So a grid or a search recomputes them with
-``fit_rows`` = the rows it may learn from (the pool for a grid, pool minus validation for a search),
-whatever values a scores file or the score cache holds. The recomputation reuses the cached embeddings.
+Two kinds of score look beyond the row they score:
+
+* **label-using** ones (``classifier_entropy``, ``least_confidence``, ``margin``, ``el2n``, ``label_issue``)
+  train proxies on labels;
+* **other-row** ones (``knn_distance``, ``near_duplicate``: neighbours; ``semantic``: k-means centroids;
+  ``igse``, ``ig``, ``is``, ``gs``: percentile ranks among the rows) use other rows as a reference.
+
+Scored over the whole table (as Explore does), both depend on the test rows: a band could prefer pool rows
+that resemble test rows. So an experiment recomputes them with ``fit_rows`` = the rows it may learn from (the
+pool, or a search fold's training rows): proxies fit, neighbours, centroids and rank references come from those
+rows only, and every other row is scored against them. The values in a scores file or the score cache are not
+used for them; the recomputation reuses the cached embeddings. Scores of the row alone (information, generative,
+the lexical ones) are kept as they are.
 """
 
 from __future__ import annotations
@@ -26,6 +34,15 @@ def uses_labels(name: str) -> bool:
         return False
 
 
+def needs_pool_fit(name: str) -> bool:
+    """Whether a registered score must be refitted on an experiment's pool (labels or other rows)."""
+    try:
+        cls = get_scorer_class(name)
+    except EudsInputError:  # a user's own column: taken as given
+        return False
+    return "label" in cls.needs or cls.reads_other_rows
+
+
 def pool_fitted_scores(
     table: pd.DataFrame,
     scores: pd.DataFrame,
@@ -35,17 +52,46 @@ def pool_fitted_scores(
     options: dict | None = None,
     device: str = "auto",
 ) -> pd.DataFrame:
-    """``scores`` with every label-using column replaced by values whose proxies fit on ``fit_rows`` only."""
-    names = [n for n in scores.columns if uses_labels(str(n))]
+    """``scores`` with every column that looks beyond its row replaced by values fitted on ``fit_rows`` only."""
+    names = [str(n) for n in scores.columns if needs_pool_fit(str(n))]
     if not names:
         return scores
     out = scores.copy()
-    cache = DatasetCache(dataset_id) if dataset_id else None
-    resolved = resolve_device(device)
+    fit = _PoolFit(table, scores, np.sort(np.asarray(fit_rows, dtype=np.int64)), dataset_id, options, device)
     for name in names:
-        scorer = make_scorer(name, {**(options or {}), "fit_rows": np.sort(np.asarray(fit_rows, dtype=np.int64))})
-        out[name] = np.asarray(scorer.score(table, device=resolved, cache=cache), dtype=np.float32)
+        out[name] = fit.values(name)
     return out
+
+
+class _PoolFit:
+    """Fitted values of one experiment's scores, computed once each (a combination reuses its members')."""
+
+    def __init__(self, table, scores, fit_rows, dataset_id, options, device):
+        self.table, self.scores, self.fit_rows = table, scores, fit_rows
+        self.cache = DatasetCache(dataset_id) if dataset_id else None
+        self.options, self.device = options or {}, resolve_device(device)
+        self.done: dict[str, np.ndarray] = {}
+
+    def values(self, name: str) -> np.ndarray:
+        """(n,) float32 values of ``name``: refitted when it looks beyond its row, else as given (or cached)."""
+        if name not in self.done:
+            if needs_pool_fit(name):
+                scorer = make_scorer(name, {**self.options, "fit_rows": self.fit_rows})
+                inputs = {member: self.values(member) for member in scorer.depends_on}
+                raw = scorer.score(self.table, device=self.device, cache=self.cache, inputs=inputs)
+            elif name in self.scores.columns:
+                raw = self.scores[name].to_numpy()
+            else:  # a member of a combination that the frame lacks: the cache, else computed
+                raw = self.row_score(name)
+            self.done[name] = np.asarray(raw, dtype=np.float32)
+        return self.done[name]
+
+    def row_score(self, name: str) -> np.ndarray:
+        scorer = make_scorer(name, self.options)
+        cached = self.cache.load_score(name, scorer.params()) if self.cache is not None else None
+        if cached is not None and len(cached) == len(self.table):
+            return cached
+        return scorer.score(self.table, device=self.device, cache=self.cache)
 
 
 def fold_fitted_scores(

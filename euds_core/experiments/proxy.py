@@ -25,7 +25,7 @@ def proxy_features(embeddings: np.ndarray, fit_rows: np.ndarray, *, dims: int = 
     from sklearn.decomposition import PCA
 
     fit_rows = np.asarray(fit_rows)
-    x = embeddings.astype(np.float32)  # (n, dim)
+    x = embeddings.astype(np.float64)  # (n, dim); float64: see ensemble_entropy on float32 matmuls
     if dims and dims < x.shape[1] and dims < len(fit_rows):
         x = PCA(n_components=dims, random_state=seed, svd_solver="randomized").fit(x[fit_rows]).transform(x)
     mean, std = x[fit_rows].mean(axis=0), np.maximum(x[fit_rows].std(axis=0), 1e-6)

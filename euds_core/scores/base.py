@@ -25,6 +25,9 @@ class Scorer:
     unit: ClassVar[str] = ""
     description: ClassVar[str] = ""
     uses_model: ClassVar[bool] = False  # True when scoring loads a neural model (slow on CPU)
+    # True when a row's value depends on other rows (neighbours, centroids, ranks): such a scorer takes
+    # ``fit_rows``, the only rows it may use as a reference (an experiment passes its pool)
+    reads_other_rows: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -116,3 +119,17 @@ class EmbeddingScorer(Scorer):
             precision=precision or self.embedding_precision(),
             first_stage_only=first_stage_only,
         )
+
+
+def with_fit_rows(params: dict, fit_rows: np.ndarray | None) -> dict:
+    """``params`` plus a digest of ``fit_rows`` when a scorer is fitted on some rows only (its cache key)."""
+    return params if fit_rows is None else {**params, "fit_rows": rows_digest(fit_rows)}
+
+
+def rows_digest(rows: np.ndarray | None) -> str | None:
+    """A short digest of a row set (the ``fit_rows`` part of a fitted score's cache key)."""
+    import hashlib
+
+    if rows is None:
+        return None
+    return hashlib.sha256(np.sort(np.asarray(rows, dtype=np.int64)).tobytes()).hexdigest()[:16]

@@ -26,7 +26,7 @@ import pandas as pd
 from euds_core.errors import EudsInputError
 from euds_core.models.embeddings import compute_embeddings, encoder_id, resolved_embedding_precision
 from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.scores.base import Scorer
+from euds_core.scores.base import Scorer, rows_digest
 from euds_core.storage.cache import DatasetCache, load_array, save_array
 
 
@@ -45,15 +45,6 @@ def standardise(features: np.ndarray, fit_rows: np.ndarray | None = None) -> np.
     ref = x if fit_rows is None else x[fit_rows]
     std = ref.std(axis=0)
     return (x - ref.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
-
-
-def rows_digest(rows: np.ndarray | None) -> str | None:
-    """A short digest of a row set (the ``fit_rows`` part of a label-using score's cache key)."""
-    import hashlib
-
-    if rows is None:
-        return None
-    return hashlib.sha256(np.sort(np.asarray(rows, dtype=np.int64)).tobytes()).hexdigest()[:16]
 
 
 def fit_and_outside_rows(n: int, fit_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -6,37 +6,53 @@ import numpy as np
 
 from euds_core.models.embeddings import encoder_id
 from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.scores.base import EmbeddingScorer
+from euds_core.scores.base import EmbeddingScorer, with_fit_rows
 
 EXACT_LIMIT = 50_000  # up to this many rows an exact blockwise search is fast enough; above it, pynndescent
-BLOCK_ROWS = 1024  # rows of the (block, n) similarity matrix held at once: 1024 x 50k fp32 = 200 MB
+BLOCK_ROWS = 512  # rows of the (block, n) similarity matrix held at once: 512 x 50k fp64 = 200 MB
 
 
 def nearest_neighbours(
-    embeddings: np.ndarray, k: int, *, exact_limit: int = EXACT_LIMIT, seed: int = 0
+    embeddings: np.ndarray,
+    k: int,
+    *,
+    exact_limit: int = EXACT_LIMIT,
+    seed: int = 0,
+    reference: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(indices, similarities), both (n, k): the k most cosine-similar *other* rows of unit-length embeddings.
 
-    Exact blockwise matmul up to ``exact_limit`` rows (ties broken by lower index); above it an approximate
-    pynndescent index (installed with umap-learn). ``k`` is capped at n - 1.
+    ``reference`` (sorted row indices, default all): the only rows that may be a neighbour (an experiment's
+    pool); every row, inside or outside it, gets its neighbours among them. Exact blockwise matmul up to
+    ``exact_limit`` reference rows (ties broken by lower index); above it an approximate pynndescent index
+    (installed with umap-learn). ``k`` is capped at the number of possible neighbours.
     """
     emb = np.ascontiguousarray(embeddings, dtype=np.float32)  # (n, d)
     n = len(emb)
-    k = min(k, n - 1)
+    ref = np.arange(n) if reference is None else np.asarray(reference, dtype=np.int64)
+    k = min(k, len(ref) - 1)  # a reference row has |ref| - 1 possible neighbours
     if k <= 0:
         return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
-    if n > exact_limit:
-        return _approximate_neighbours(emb, k, seed)
+    if len(ref) > exact_limit:
+        if reference is None:
+            return _approximate_neighbours(emb, k, seed)
+        raise ValueError(f"neighbours among a reference of more than {exact_limit} rows are not supported")
+    position = np.full(n, -1, dtype=np.int64)
+    position[ref] = np.arange(len(ref))  # table row -> column of the similarity block (-1: not a reference)
     indices = np.empty((n, k), dtype=np.int64)
     sims = np.empty((n, k), dtype=np.float32)
+    # float64, cast to float32 at the end: float32 matmuls round differently with the number of rows (BLAS
+    # blocking), which broke ties between equal texts differently in a table and in its pool alone
+    emb64, ref64 = emb.astype(np.float64), emb[ref].astype(np.float64)
     for start in range(0, n, BLOCK_ROWS):
-        block = emb[start : start + BLOCK_ROWS] @ emb.T  # (b, n)
+        block = emb64[start : start + BLOCK_ROWS] @ ref64.T  # (b, |ref|)
         rows = np.arange(len(block))
-        block[rows, start + rows] = -np.inf  # a sample is not its own neighbour
+        own = position[start + rows]
+        block[rows[own >= 0], own[own >= 0]] = -np.inf  # a sample is not its own neighbour
         top = np.argpartition(-block, k - 1, axis=1)[:, :k]  # (b, k), unordered
         top_sims = np.take_along_axis(block, top, axis=1)
         order = np.lexsort((top, -top_sims), axis=1)  # by similarity desc, then index asc
-        indices[start : start + len(block)] = np.take_along_axis(top, order, axis=1)
+        indices[start : start + len(block)] = ref[np.take_along_axis(top, order, axis=1)]
         sims[start : start + len(block)] = np.take_along_axis(top_sims, order, axis=1)
     return indices, sims
 
@@ -55,9 +71,10 @@ def _approximate_neighbours(emb: np.ndarray, k: int, seed: int) -> tuple[np.ndar
     return out_idx, out_sim
 
 
-def knn_cosine_distance(embeddings: np.ndarray, k: int = 10) -> np.ndarray:
-    """Mean cosine distance (1 - cos) to the k nearest other samples, in [0, 2]. Shape (n,). 0 for a lone sample."""
-    _, sims = nearest_neighbours(embeddings, k)
+def knn_cosine_distance(embeddings: np.ndarray, k: int = 10, reference: np.ndarray | None = None) -> np.ndarray:
+    """Mean cosine distance (1 - cos) to the k nearest other samples (of ``reference``, default all), in [0, 2].
+    Shape (n,). 0 for a lone sample."""
+    _, sims = nearest_neighbours(embeddings, k, reference=reference)
     if sims.shape[1] == 0:
         return np.zeros(len(embeddings), dtype=np.float32)
     return np.clip(1.0 - sims.mean(axis=1), 0.0, 2.0).astype(np.float32)
@@ -73,13 +90,15 @@ class KNNDistanceScorer(EmbeddingScorer):
     name = "knn_distance"
     unit = "cosine distance"
     description = "mean cosine distance to the k nearest neighbours in embedding space (isolation)"
+    reads_other_rows = True
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, k: int = 10):
-        self.encoder, self.k = encoder, k
+    def __init__(self, encoder: str = DEFAULT_ENCODER, k: int = 10, fit_rows: np.ndarray | None = None):
+        self.encoder, self.k, self.fit_rows = encoder, k, fit_rows
 
     def params(self) -> dict:
-        return {"encoder": encoder_id(self.encoder), "k": self.k, "precision": self.embedding_precision()}
+        params = {"encoder": encoder_id(self.encoder), "k": self.k, "precision": self.embedding_precision()}
+        return with_fit_rows(params, self.fit_rows)
 
     def score(self, table, **context) -> np.ndarray:
         emb = self.embed(table, **context)
-        return knn_cosine_distance(emb, self.k)
+        return knn_cosine_distance(emb, self.k, reference=self.fit_rows)

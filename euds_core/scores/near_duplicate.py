@@ -7,15 +7,16 @@ import numpy as np
 from euds_core.errors import EudsInputError
 from euds_core.models.embeddings import encoder_id
 from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.scores.base import EmbeddingScorer
+from euds_core.scores.base import EmbeddingScorer, with_fit_rows
 from euds_core.scores.knn import nearest_neighbours
 
 DEFAULT_THRESHOLD = 0.95  # cosine similarity above which two samples count as near-duplicates
 
 
-def nearest_similarity(embeddings: np.ndarray) -> np.ndarray:
-    """Cosine similarity to the most similar other sample, in [-1, 1]. Shape (n,). 0 for a lone sample."""
-    _, sims = nearest_neighbours(embeddings, 1)
+def nearest_similarity(embeddings: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Cosine similarity to the most similar other sample (of ``reference``, default all), in [-1, 1].
+    Shape (n,). 0 for a lone sample."""
+    _, sims = nearest_neighbours(embeddings, 1, reference=reference)
     if sims.shape[1] == 0:
         return np.zeros(len(embeddings), dtype=np.float32)
     return np.clip(sims[:, 0], -1.0, 1.0).astype(np.float32)
@@ -67,13 +68,30 @@ class NearDuplicateScorer(EmbeddingScorer):
     name = "near_duplicate"
     unit = "cosine similarity"
     description = "cosine similarity to the nearest other sample (SemDeDup-style near-duplicate score)"
+    reads_other_rows = True
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER):
-        self.encoder = encoder
+    def __init__(self, encoder: str = DEFAULT_ENCODER, fit_rows: np.ndarray | None = None):
+        self.encoder, self.fit_rows = encoder, fit_rows
 
     def params(self) -> dict:
-        return {"encoder": encoder_id(self.encoder), "precision": self.embedding_precision()}
+        return with_fit_rows(
+            {"encoder": encoder_id(self.encoder), "precision": self.embedding_precision()}, self.fit_rows
+        )
 
     def score(self, table, **context) -> np.ndarray:
         emb = self.embed(table, **context)
-        return nearest_similarity(emb)
+        return nearest_similarity(emb, reference=self.fit_rows)
+
+
+def rows_duplicating(
+    embeddings: np.ndarray, rows: np.ndarray, others: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+) -> np.ndarray:
+    """Sorted rows of ``rows`` whose most similar row of ``others`` has cosine similarity >= ``threshold``
+    (e.g. pool rows that near-duplicate a test row)."""
+    rows, others = np.asarray(rows, dtype=np.int64), np.asarray(others, dtype=np.int64)
+    if not len(rows) or not len(others):
+        return np.zeros(0, dtype=np.int64)
+    _, sims = nearest_neighbours(
+        embeddings[np.concatenate([rows, others])], 1, reference=np.arange(len(rows), len(rows) + len(others))
+    )
+    return np.sort(rows[sims[: len(rows), 0] >= threshold])

@@ -6,7 +6,7 @@ import numpy as np
 
 from euds_core.models.embeddings import encoder_id, load_partial_embeddings
 from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.scores.base import EmbeddingScorer
+from euds_core.scores.base import EmbeddingScorer, with_fit_rows
 
 
 def fit_unit_centroids(embeddings: np.ndarray, k: int, seed: int, n_init: int = 1) -> np.ndarray:
@@ -33,7 +33,9 @@ def soft_assignment_entropy(embeddings: np.ndarray, centroids: np.ndarray, tau: 
     k = len(centroids)
     if k < 2:
         return np.zeros(len(embeddings), dtype=np.float32)
-    logits = embeddings @ centroids.T / tau  # (n_samples, k)
+    # float64: float32 matmuls round differently with the number of rows (BLAS blocking), which reordered
+    # rows of equal entropy between a table and its pool alone
+    logits = embeddings.astype(np.float64) @ centroids.T.astype(np.float64) / tau  # (n_samples, k)
     logits -= logits.max(axis=1, keepdims=True)
     logq = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     entropy = -(np.exp(logq) * logq).sum(axis=1) / np.log(k)
@@ -56,6 +58,7 @@ class SemanticScorer(EmbeddingScorer):
     name = "semantic"
     unit = "fraction of log K"
     description = "entropy of the soft k-means topic assignment of the sample's embedding (EUDS semantic entropy)"
+    reads_other_rows = True
 
     def __init__(
         self,
@@ -65,12 +68,13 @@ class SemanticScorer(EmbeddingScorer):
         seed: int = 0,
         precision: str = "auto",
         n_fits: int = 8,
+        fit_rows: np.ndarray | None = None,
     ):
         self.encoder, self.k, self.tau, self.seed, self.precision = encoder, k, tau, seed, precision
-        self.n_fits = n_fits
+        self.n_fits, self.fit_rows = n_fits, fit_rows
 
     def params(self) -> dict:
-        return {
+        params = {
             "encoder": encoder_id(self.encoder),
             "k": self.k,
             "tau": self.tau,
@@ -78,6 +82,7 @@ class SemanticScorer(EmbeddingScorer):
             "n_fits": self.n_fits,
             "precision": self.embedding_precision(),
         }
+        return with_fit_rows(params, self.fit_rows)
 
     def centroid_sets(self, embeddings: np.ndarray) -> list[np.ndarray]:
         """The k-means fits on ``embeddings`` (fewer clusters when there are fewer than K distinct points: k-means
@@ -91,8 +96,10 @@ class SemanticScorer(EmbeddingScorer):
         return ensemble_entropy(embeddings, centroid_sets, self.tau)
 
     def score(self, table, **context) -> np.ndarray:
+        """The entropy of every row against centroids fitted on ``fit_rows`` (default: every row)."""
         emb = self.embed(table, **context)
-        return self.entropy(emb, self.centroid_sets(emb))
+        reference = emb if self.fit_rows is None else emb[np.sort(np.asarray(self.fit_rows, dtype=np.int64))]
+        return self.entropy(emb, self.centroid_sets(reference))
 
     def partial_scores(self, table, *, cache, **_):
         """Semantic entropy of the rows embedded so far, against k-means centroids fitted on those rows only.
