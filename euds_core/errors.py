@@ -10,3 +10,7 @@ class EudsInputError(ValueError):
 
 class ScoringCancelled(RuntimeError):
     """The user (or a job's cancel flag) stopped long work between two batches."""
+
+
+class EudsPermissionError(EudsInputError):
+    """The signed-in (or named) person's role does not allow the action; the message says which role would."""

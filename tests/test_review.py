@@ -51,16 +51,18 @@ def test_latest_decision_wins_and_clear_removes_the_override():
     ds = tiny_dataset()
     review.set_decision(ds.id, "s1", "drop", note="off topic", reviewer="ann")
     review.set_decision(ds.id, "s2", "drop")
-    review.set_decision(ds.id, "s1", "keep", reviewer="bob")
+    review.set_decision(ds.id, "s1", "keep", reviewer="bob", selection="igse 0.20-0.70")
     review.set_decision(ds.id, "s2", "clear")
     frame = review.effective_decisions(ds.id)
-    assert list(frame.columns) == ["id", "decision", "note", "reviewer", "timestamp"]
-    assert frame[["id", "decision", "reviewer"]].values.tolist() == [["s1", "keep", "bob"]]
+    assert list(frame.columns) == ["id", "decision", "note", "reviewer", "timestamp", "selection"]
+    assert frame[["id", "decision", "reviewer", "selection"]].values.tolist() == [
+        ["s1", "keep", "bob", "igse 0.20-0.70"]
+    ]
     assert review.effective_overrides(ds.id) == {"s1": "keep"}
     assert review.count_decisions(ds.id) == 4  # append-only: nothing updated or deleted
 
 
-def test_undo_reverts_the_last_action_whole_by_appending():
+def test_undo_removes_the_last_action_whole_by_appending():
     ds = tiny_dataset()
     review.set_decision(ds.id, "s0", "keep", note="good")
     review.set_bulk_decision(ds.id, ["s0", "s1", "s2"], "drop")
@@ -69,7 +71,7 @@ def test_undo_reverts_the_last_action_whole_by_appending():
     frame = review.effective_decisions(ds.id)
     assert frame[["id", "decision", "note"]].values.tolist() == [["s0", "keep", "good"]]
     assert review.count_decisions(ds.id) == 1 + 3 + 3
-    # Undo is a stack: the next undo reverts the single keep; then nothing is left.
+    # Undo is a stack: the next undo removes the single keep; then nothing is left.
     assert review.undo_last_action(ds.id) == 1
     assert review.effective_overrides(ds.id) == {}
     assert review.undo_last_action(ds.id) == 0
@@ -84,41 +86,70 @@ def test_undo_by_reviewer_leaves_the_other_reviewers_work():
     assert review.effective_overrides(ds.id) == {"s1": "drop"}
 
 
-def test_undo_leaves_a_later_decision_by_another_reviewer_on_the_same_sample():
+def test_interleaved_undos_of_two_reviewers_credit_the_remaining_decision_to_its_author():
+    """A keeps s1, keeps s2; B drops s1; A undoes; B undoes: s1 is A's keep again, and A can still undo it."""
     ds = tiny_dataset()
-    review.set_decision(ds.id, "s0", "keep", note="fine", reviewer="ann")
-    review.set_bulk_decision(ds.id, ["s0", "s1"], "drop", reviewer="ann")
-    review.set_decision(ds.id, "s0", "keep", note="on topic", reviewer="bob")  # bob decides s0 after ann's bulk drop
-    assert review.undo_last_action(ds.id, reviewer="ann") == 1  # only s1: s0's decision in effect is bob's
-    frame = review.effective_decisions(ds.id).set_index("id")
-    assert frame.loc["s0", ["decision", "note", "reviewer"]].tolist() == ["keep", "on topic", "bob"]
-    assert "s1" not in frame.index
-    undo_rows = review.decision_log(ds.id).query("action_id.str.startswith('undo:')")
-    assert undo_rows[["id", "decision", "reviewer"]].values.tolist() == [["s1", "clear", "ann"]]
-
-
-def test_undo_row_names_who_pressed_undo_and_the_stack_goes_through_others_undos():
-    ds = tiny_dataset()
-    review.set_decision(ds.id, "s0", "drop", note="spam", reviewer="ann")
-    review.set_decision(ds.id, "s0", "keep", reviewer="bob")
-    assert review.undo_last_action(ds.id, reviewer="bob") == 1  # s0 back to ann's drop, written by bob
-    last = review.decision_log(ds.id).iloc[-1]
-    assert (last["decision"], last["note"], last["reviewer"]) == ("drop", "spam", "bob")
-    assert review.can_undo(ds.id, reviewer="ann")  # bob's undo handed s0 back to ann's action
-    assert review.undo_last_action(ds.id, reviewer="ann") == 1
-    assert review.effective_overrides(ds.id) == {}
-    assert not review.can_undo(ds.id, reviewer="ann") and not review.can_undo(ds.id)
-
-
-def test_an_action_fully_decided_again_by_others_is_passed_over():
-    ds = tiny_dataset()
+    review.set_decision(ds.id, "s1", "keep", reviewer="ann")
     review.set_decision(ds.id, "s2", "keep", reviewer="ann")
-    review.set_decision(ds.id, "s1", "drop", reviewer="ann")
-    review.set_decision(ds.id, "s1", "keep", reviewer="bob")
-    assert review.undo_last_action(ds.id, reviewer="ann") == 1  # ann's s1 drop has nothing left: her s2 keep goes
-    assert review.effective_overrides(ds.id) == {"s1": "keep"}
-    assert review.undo_last_action(ds.id, reviewer="ann") == 0
-    assert not review.can_undo(ds.id, reviewer="ann")
+    review.set_decision(ds.id, "s1", "drop", reviewer="bob")
+    assert review.undo_last_action(ds.id, reviewer="ann") == 1  # ann's latest: the keep of s2
+    assert review.effective_overrides(ds.id) == {"s1": "drop"}
+    assert review.undo_last_action(ds.id, reviewer="bob") == 1
+    frame = review.effective_decisions(ds.id)
+    assert frame[["id", "decision", "reviewer"]].values.tolist() == [["s1", "keep", "ann"]]
+    assert review.can_undo(ds.id, reviewer="ann") and not review.can_undo(ds.id, reviewer="bob")
+    assert review.undo_last_action(ds.id, reviewer="ann") == 1
+    assert review.effective_overrides(ds.id) == {} and not review.can_undo(ds.id)
+
+
+def test_undo_in_the_other_order_and_with_a_bulk_keep():
+    ds = tiny_dataset()
+    review.set_bulk_decision(ds.id, ["s1", "s2"], "keep", reviewer="ann")
+    review.set_decision(ds.id, "s1", "drop", note="spam", reviewer="bob")
+    assert review.undo_last_action(ds.id, reviewer="bob") == 1  # s1 back to ann's keep, credited to ann
+    assert review.effective_decisions(ds.id)[["id", "reviewer"]].values.tolist() == [["s1", "ann"], ["s2", "ann"]]
+    review.set_decision(ds.id, "s1", "drop", reviewer="bob")
+    assert review.undo_last_action(ds.id, reviewer="ann") == 2  # ann's bulk keep goes; bob's later drop stays
+    frame = review.effective_decisions(ds.id)
+    assert frame[["id", "decision", "reviewer"]].values.tolist() == [["s1", "drop", "bob"]]
+    undo_rows = review.decision_log(ds.id).query("action_id.str.startswith('undo:')")
+    assert sorted(undo_rows["reviewer"]) == ["ann", "ann", "bob"]  # an undo row names who pressed undo
+    assert not review.can_undo(ds.id, reviewer="ann") and review.can_undo(ds.id, reviewer="bob")
+
+
+def test_anonymous_session_ids_keep_separate_undo_stacks():
+    ds = tiny_dataset()
+    first, second = "anonymous-1a2b3c", "anonymous-4d5e6f"
+    review.set_decision(ds.id, "s1", "drop", reviewer=first)
+    review.set_decision(ds.id, "s2", "drop", reviewer=second)
+    assert review.undo_last_action(ds.id, reviewer=first) == 1
+    assert review.effective_overrides(ds.id) == {"s2": "drop"}
+    assert not review.can_undo(ds.id, reviewer=first) and review.can_undo(ds.id, reviewer=second)
+
+
+def test_an_old_workspace_gains_the_selection_column_and_reads_its_old_undo_rows(workspace):
+    import sqlite3
+
+    ds = tiny_dataset()
+    path = workspace / "euds.sqlite"
+    with sqlite3.connect(path) as conn:  # the decisions table as workspaces before attribution had it
+        conn.executescript(
+            """CREATE TABLE decisions (seq INTEGER PRIMARY KEY AUTOINCREMENT, dataset_id TEXT NOT NULL,
+               sample_id TEXT NOT NULL, decision TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+               reviewer TEXT NOT NULL DEFAULT '', action_id TEXT, created REAL NOT NULL);"""
+        )
+        conn.executemany(
+            "INSERT INTO decisions (dataset_id, sample_id, decision, reviewer, action_id, created) VALUES (?,?,?,?,?,?)",
+            [
+                (ds.id, "s1", "keep", "ann", "a1", 1.0),
+                (ds.id, "s1", "drop", "bob", "b1", 2.0),
+                (ds.id, "s1", "keep", "bob", "undo:b1", 3.0),
+            ],  # an old undo row: it restored ann's keep
+        )
+    store._initialised.discard(str(path))
+    frame = review.effective_decisions(ds.id)
+    assert frame[["id", "decision", "reviewer", "selection"]].values.tolist() == [["s1", "keep", "ann", ""]]
+    assert review.can_undo(ds.id, reviewer="ann") and not review.can_undo(ds.id, reviewer="bob")
 
 
 def test_a_review_of_dataset_a_never_shows_on_dataset_b():
@@ -179,10 +210,10 @@ def test_cli_review_set_list_and_errors(workspace):
     )
     listed = run_cli("review", ds.id, "--list", workspace=workspace).stdout
     lines = listed.strip().splitlines()
-    assert lines[0] == "id,decision,note,reviewer,timestamp"
-    assert [line.split(",")[:4] for line in lines[1:]] == [
-        ["s1", "drop", "checked", "ann"],
-        ["s3", "keep", "checked", "ann"],
+    assert lines[0] == "id,decision,note,reviewer,timestamp,selection"
+    assert [line.split(",")[:4] + line.split(",")[5:] for line in lines[1:]] == [
+        ["s1", "drop", "checked", "ann", "command line"],
+        ["s3", "keep", "checked", "ann", "command line"],
     ]
 
     unknown = run_cli("review", ds.id, "--set", "s99=drop", workspace=workspace, check=False)
@@ -203,11 +234,11 @@ def test_cli_undo_with_reviewer_keeps_the_other_reviewers_later_decision(workspa
     run_cli("review", ds.id, "--set", "s1=drop", "--set", "s2=drop", "--reviewer", "ann", workspace=workspace)
     run_cli("review", ds.id, "--set", "s1=keep", "--reviewer", "bob", workspace=workspace)
     undo = run_cli("review", ds.id, "--undo", "--reviewer", "ann", workspace=workspace)
-    assert "undid 1 decisions" in undo.stderr
+    assert "undid 2 decisions" in undo.stderr  # ann's one action (both drops); bob's later keep of s1 stays
     listed = run_cli("review", ds.id, "--list", workspace=workspace).stdout.strip().splitlines()
     assert [line.split(",")[:4] for line in listed[1:]] == [["s1", "keep", "", "bob"]]
     undo_rows = review.decision_log(ds.id).query("action_id.str.startswith('undo:')")
-    assert undo_rows[["id", "reviewer"]].values.tolist() == [["s2", "ann"]]
+    assert undo_rows[["id", "reviewer"]].values.tolist() == [["s1", "ann"], ["s2", "ann"]]
 
 
 def test_cli_select_apply_review(workspace, tmp_path):

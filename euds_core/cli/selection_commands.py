@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from euds_core.cli.arguments import add_dataset_args, add_interval_args, interval_from_args, load_dataset_from_args
-from euds_core.curation.review import apply_review_to_mask
+from euds_core.curation.review_overrides import apply_review_to_mask
 from euds_core.data.table_io import check_output_path, read_scores_file, write_table
 from euds_core.errors import EudsInputError
 from euds_core.selection.sampler_selection import run_sampler
@@ -30,6 +32,32 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet")
 
+    _add_review_parser(sub)
+
+    p = sub.add_parser("export", help="write the effective subset (interval + review) and a manifest.json")
+    add_dataset_args(p)
+    p.add_argument("--score", help="score to select on, e.g. igse (none: every row, review overrides only)")
+    add_interval_args(p)
+    p.add_argument("--selection", help="use a selection saved under this name instead of the interval options")
+    p.add_argument("--no-review", action="store_true", help="ignore the review overrides")
+    p.add_argument(
+        "--user",
+        default=os.environ.get("EUDS_USER", ""),
+        help="who exports (default: $EUDS_USER); with a team file, exporting needs the lead role",
+    )
+    p.add_argument("--lm", help="causal LM folder or .gguf file (as given to `score`)")
+    p.add_argument("--encoder", help="sentence encoder folder (as given to `score`)")
+    p.add_argument("--tokenizer", help="tokenizer folder (as given to `score`)")
+    p.add_argument(
+        "--format",
+        choices=["csv", "jsonl", "parquet", "hf"],
+        help="default: from the --out suffix (no suffix: hf folder)",
+    )
+    p.add_argument("--manifest", help="where to write the manifest (default: manifest.json beside --out)")
+    p.add_argument("--out", required=True, help="output .csv, .jsonl, .parquet, or a folder for --format hf")
+
+
+def _add_review_parser(sub) -> None:
     p = sub.add_parser("review", help="record or list manual keep/drop decisions for a dataset")
     add_dataset_args(p)
     p.add_argument(
@@ -43,28 +71,20 @@ def add_parsers(sub) -> None:
         "--from-csv", metavar="FILE", help="decisions from a CSV with the columns id,decision[,note] (one action)"
     )
     p.add_argument("--note", default="", help="note stored with the --set decisions")
-    p.add_argument("--reviewer", default="", help="reviewer name stored with the decisions")
     p.add_argument(
-        "--list", action="store_true", help="print the effective decisions as CSV: id,decision,note,reviewer,timestamp"
+        "--reviewer",
+        "--user",
+        default=os.environ.get("EUDS_USER", ""),
+        help="who decides, stored with the decisions (default: $EUDS_USER); with a team file, their role is checked",
     )
-    p.add_argument("--undo", action="store_true", help="revert the last action (of --reviewer when given) by appending")
-
-    p = sub.add_parser("export", help="write the effective subset (interval + review) and a manifest.json")
-    add_dataset_args(p)
-    p.add_argument("--score", help="score to select on, e.g. igse (none: every row, review overrides only)")
-    add_interval_args(p)
-    p.add_argument("--selection", help="use a selection saved under this name instead of the interval options")
-    p.add_argument("--no-review", action="store_true", help="ignore the review overrides")
-    p.add_argument("--lm", help="causal LM folder or .gguf file (as given to `score`)")
-    p.add_argument("--encoder", help="sentence encoder folder (as given to `score`)")
-    p.add_argument("--tokenizer", help="tokenizer folder (as given to `score`)")
     p.add_argument(
-        "--format",
-        choices=["csv", "jsonl", "parquet", "hf"],
-        help="default: from the --out suffix (no suffix: hf folder)",
+        "--list",
+        action="store_true",
+        help="print the effective decisions as CSV: id,decision,note,reviewer,timestamp,selection",
     )
-    p.add_argument("--manifest", help="where to write the manifest (default: manifest.json beside --out)")
-    p.add_argument("--out", required=True, help="output .csv, .jsonl, .parquet, or a folder for --format hf")
+    p.add_argument(
+        "--undo", action="store_true", help="remove the last action still in effect (of --reviewer when given)"
+    )
 
 
 def cmd_select(args) -> int:
@@ -122,39 +142,45 @@ def _select_from_manifest(args) -> int:
 
 
 def cmd_review(args) -> int:
-    from euds_core.curation import review
+    from euds_core.curation import decision_inputs, decision_log
 
     dataset = load_dataset_from_args(args)
     writes = bool(args.set or args.from_csv)
     if sum([writes, args.list, args.undo]) != 1:
         raise EudsInputError("give --set ID=keep|drop (repeatable) or --from-csv FILE, or --list, or --undo")
     if args.list:
-        review.effective_decisions(dataset.id).to_csv(sys.stdout, index=False, lineterminator="\n")
+        decision_log.effective_decisions(dataset.id).to_csv(sys.stdout, index=False, lineterminator="\n")
         return 0
     if args.undo:
-        n = review.undo_last_action(dataset.id, reviewer=args.reviewer or None)
+        n = decision_log.undo_last_action(dataset.id, reviewer=args.reviewer or None)
         print(f"undid {n} decisions" if n else "nothing to undo", file=sys.stderr)
         return 0
-    decisions = review.parse_set_arguments(args.set, args.note)
+    decisions = decision_inputs.parse_set_arguments(args.set, args.note)
+    source = ["command line"] if args.set else []
     if args.from_csv:
-        decisions += review.read_decisions_csv(args.from_csv)
-    review.check_sample_ids([d.sample_id for d in decisions], dataset.table["id"])
-    review.record_decisions(dataset.id, decisions, reviewer=args.reviewer)
+        decisions += decision_inputs.read_decisions_csv(args.from_csv)
+        source.append(f"file {Path(args.from_csv).name}")
+    decision_inputs.check_sample_ids([d.sample_id for d in decisions], dataset.table["id"])
+    decision_log.record_decisions(dataset.id, decisions, reviewer=args.reviewer, selection=" + ".join(source))
+    overrides = decision_log.effective_overrides(dataset.id)
     print(
-        f"recorded {len(decisions)} decisions for dataset {dataset.id}; {len(review.effective_overrides(dataset.id))} overrides in effect",
+        f"recorded {len(decisions)} decisions for dataset {dataset.id}; {len(overrides)} overrides in effect",
         file=sys.stderr,
     )
     return 0
 
 
 def cmd_export(args) -> int:
+    from euds_core.curation.decision_log import effective_overrides
     from euds_core.curation.export import export_subset, guess_format
-    from euds_core.curation.review import effective_overrides, load_selection
+    from euds_core.curation.roles import require
+    from euds_core.curation.selections import load_selection
     from euds_core.data.datasets import save_dataset
     from euds_core.scores import make_scorer
     from euds_core.scoring.engine import score_dataset
     from euds_core.selection.intervals import SelectionSpec
 
+    require(args.user, "export")
     fmt = guess_format(args.out, args.format)
     dataset = load_dataset_from_args(args)
     save_dataset(dataset)  # the manifest's rebuild finds it by id
@@ -175,7 +201,7 @@ def cmd_export(args) -> int:
     if not args.selection:
         spec.score_params = {n: make_scorer(n, options).params() for n in names}
     spec.overrides = {} if args.no_review else effective_overrides(dataset.id)
-    result = export_subset(dataset, scores, spec, args.out, fmt=fmt, manifest_path=args.manifest)
+    result = export_subset(dataset, scores, spec, args.out, fmt=fmt, manifest_path=args.manifest, user=args.user)
     print(f"kept {result.kept} of {result.total}")
     print(f"wrote {result.path} and {result.manifest_path} ({len(spec.overrides)} review overrides)", file=sys.stderr)
     return 0

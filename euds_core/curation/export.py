@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from euds_core import __version__
+from euds_core.curation.decision_log import effective_decisions, reviewer_counts
+from euds_core.curation.roles import require
 from euds_core.data.builtins import BUILTIN_DATASETS, load_builtin
 from euds_core.data.datasets import load_saved_dataset
 from euds_core.data.table import TABLE_COLUMNS, Dataset, dataset_hash
@@ -213,6 +215,7 @@ def build_manifest(
         "override_count": len(overrides),
         "overrides_keep": sum(1 for v in overrides.values() if v == "keep"),
         "overrides_drop": sum(1 for v in overrides.values() if v == "drop"),
+        "reviewers": _override_reviewers(dataset.id, overrides),
         "subset": {
             "format": fmt,
             "file": path.name if path is not None else None,
@@ -225,6 +228,15 @@ def build_manifest(
         "subset_report": report,
         "rebuild": f"python -m euds_core select --manifest {MANIFEST_NAME} --out {path.name if path is not None else 'subset.jsonl'}",
     }
+
+
+def _override_reviewers(dataset_id: str, overrides: dict[str, str]) -> list[dict]:
+    """Who made the overrides this export applies: per reviewer, their keep and drop counts."""
+    if not overrides:
+        return []
+    decisions = effective_decisions(dataset_id)
+    applied = decisions[decisions["id"].map(overrides) == decisions["decision"]]
+    return reviewer_counts(applied)
 
 
 def manifest_json(manifest: dict) -> str:
@@ -245,8 +257,13 @@ def export_subset(
     *,
     fmt: str | None = None,
     manifest_path: str | Path | None = None,
+    user: str | None = None,
 ) -> ExportResult:
-    """Write the effective subset to ``out`` and its manifest (default: ``manifest.json`` beside it)."""
+    """Write the effective subset to ``out`` and its manifest (default: ``manifest.json`` beside it).
+
+    ``user`` exports: with a team file their role must allow it (the lead role).
+    """
+    require(user, "export")
     out = Path(out)
     fmt = guess_format(out, fmt)
     subset, mask = subset_frame(dataset, scores, spec)
@@ -333,9 +350,13 @@ def rebuild_from_manifest(
 
 
 def export_bytes(
-    dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec, fmt: str, file_name: str
+    dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec, fmt: str, file_name: str, *, user: str | None = None
 ) -> tuple[bytes, dict]:
-    """The subset file's bytes and its manifest, for a download (CSV / JSONL / Parquet; ``hf`` is a zip)."""
+    """The subset file's bytes and its manifest, for a download (CSV / JSONL / Parquet; ``hf`` is a zip).
+
+    ``user`` downloads: with a team file their role must allow exporting (the lead role).
+    """
+    require(user, "export")
     import io
     import tempfile
     import zipfile

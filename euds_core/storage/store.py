@@ -41,10 +41,21 @@ CREATE TABLE IF NOT EXISTS decisions (
     decision TEXT NOT NULL,           -- keep | drop | clear (clear = back to the interval's verdict)
     note TEXT NOT NULL DEFAULT '',
     reviewer TEXT NOT NULL DEFAULT '',
-    action_id TEXT,                   -- groups a bulk action so undo reverts it whole
-    created REAL NOT NULL
+    action_id TEXT,                   -- groups a bulk action so undo removes it whole; undo:<id> rows remove one
+    created REAL NOT NULL,
+    selection TEXT NOT NULL DEFAULT '' -- where the decision was made from (a selection, a file, a review round)
 );
 CREATE INDEX IF NOT EXISTS decisions_by_sample ON decisions(dataset_id, sample_id, seq);
+CREATE INDEX IF NOT EXISTS decisions_by_action ON decisions(dataset_id, action_id);
+CREATE TABLE IF NOT EXISTS review_rounds (
+    round_id TEXT PRIMARY KEY,
+    dataset_id TEXT NOT NULL,
+    reviewers TEXT NOT NULL,          -- JSON: the two reviewers who each review every sample of the round
+    sample_ids TEXT NOT NULL,         -- JSON, in the sampled order
+    requested_by TEXT NOT NULL DEFAULT '',
+    selection TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS selections (
     dataset_id TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -106,11 +117,23 @@ def _initialise(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            _add_missing_columns(conn)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Columns added after a workspace was created (CREATE TABLE IF NOT EXISTS leaves an old table as it is)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
+    if "selection" not in columns:
+        try:
+            conn.execute("ALTER TABLE decisions ADD COLUMN selection TEXT NOT NULL DEFAULT ''")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def now() -> float:
