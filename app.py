@@ -9,10 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.storage.workspace import euds_home
+from ui.shared.identity import gate_access, sidebar_identity
 from ui.shared.selection import selection_link_params
 from ui.shared.state import current_dataset_label, remember_reviewer, restore_reviewer
 
 st.set_page_config(page_title="EUDS Studio", page_icon="🧭", layout="wide")
+gate_access()  # before anything that shows data: the bind address, sign-in, team membership
 
 EXPLORE = st.Page("pages/3_Explore.py", title="Explore", icon=":material/insights:")
 
@@ -55,10 +57,7 @@ with st.sidebar:
     st.caption("Dataset")
     dataset_box = st.empty()
     st.caption(f"Workspace: `{euds_home()}`")
-    restore_reviewer()
-    st.text_input(
-        "Reviewer name", key="reviewer", placeholder="your name (for review decisions)", on_change=remember_reviewer
-    )
+    sidebar_identity(restore_reviewer, remember_reviewer)
 
 draw_sidebar_state(links, dataset_box)  # before the page: a page that stops early still has its links
 try:

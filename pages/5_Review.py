@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.curation import review
+from euds_core.curation import double_review, review
 from ui.review.data import (
     PAGE_SIZE,
     VIEWS,
+    access_note,
     decide_many,
     decide_one,
     filter_table,
@@ -21,6 +22,7 @@ from ui.review.data import (
     sort_table,
     undo,
 )
+from ui.review.double_review_view import draw_double_review
 from ui.shared.map_view import dataset_map
 from ui.shared.review_interval import page_selection, selection_inputs, selection_mask
 from ui.shared.selection import selection_banner
@@ -47,8 +49,8 @@ m1.metric("Kept", f"{int((table['status'] == 'kept').sum()):,}")
 m2.metric("Dropped", f"{int((table['status'] == 'dropped').sum()):,}")
 m3.metric("Overrides", f"{len(decisions):,}", help="samples whose manual keep/drop wins over the interval")
 m4.metric("Interval keeps", f"{int(in_interval.sum()):,}")
-if not who:
-    st.caption("Tip: set your reviewer name in the sidebar; decisions are stored with it.")
+if note := access_note(who):
+    st.caption(note)
 show_flash()
 
 f1, f2, f3, f4 = st.columns([1, 2, 2, 2])
@@ -60,11 +62,16 @@ clusters = (
 )
 if "cluster" not in table:
     f4.caption("Clusters appear once the Explore page's map is computed.")
+g1, g2 = st.columns([3, 2])
+reviewers = g1.multiselect("Decided by", sorted(set(table["reviewer"]) - {""}), key="review_reviewers")
+queue = double_review.reviewer_queue(dataset.id, who)
+only_queue = g2.toggle(f"Only my double-review queue ({len(queue):,})", key="review_queue", disabled=not queue)
 sortable = [c for c in ["id", *scores.columns, "label", "cluster", "override"] if c in table]
 s1, s2, s3 = st.columns([2, 1, 1])
 sort_by = s1.selectbox("Sort by", sortable, index=sortable.index(interval.score) if interval else 0, key="review_sort")
 descending = s2.toggle("Descending", key="review_desc")
-shown = sort_table(filter_table(table, view=view, search=search, labels=labels, clusters=clusters), sort_by, descending)
+filters = {"labels": labels, "clusters": clusters, "reviewers": reviewers, "only_ids": queue if only_queue else None}
+shown = sort_table(filter_table(table, view=view, search=search, **filters), sort_by, descending)
 pages = max(1, -(-len(shown) // PAGE_SIZE))
 st.session_state["review_page"] = min(max(int(st.session_state.get("review_page") or 1), 1), pages)
 page = s3.number_input(f"Page (of {pages})", 1, pages, key="review_page")
@@ -130,6 +137,7 @@ if group_col:
             args=(dataset.id, group_ids, action, what),
         )
 
+draw_double_review(dataset.id, shown["id"].tolist())
 st.button(
     "Undo my last action",
     key="review_undo",

@@ -4,6 +4,7 @@
 - :mod:`~euds_core.cli.selection_commands`: ``select``, ``review``, ``export``;
 - :mod:`~euds_core.cli.experiment_commands`: ``finetune``, ``search-interval``, ``search-selection``,
   ``benchmark``;
+- :mod:`~euds_core.cli.team_commands`: ``app`` (the app, with the bind-address check);
 - :mod:`~euds_core.cli.arguments`: the options they share.
 
 Bad input ends with exit code 2 and one ``error: ...`` line on stderr; never a traceback. This package may
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from euds_core.cli import curation_commands, data_commands, experiment_commands, selection_commands
+from euds_core.cli import curation_commands, data_commands, experiment_commands, selection_commands, team_commands
 from euds_core.cli.arguments import ArgumentParser
 from euds_core.errors import EudsInputError, ScoringCancelled
 
@@ -33,6 +34,7 @@ COMMANDS = {
     **selection_commands.COMMANDS,
     **experiment_commands.COMMANDS,
     **curation_commands.COMMANDS,
+    **team_commands.COMMANDS,
     "job-run": cmd_job_run,
 }
 
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     selection_commands.add_parsers(sub)  # select, review, export
     experiment_commands.add_parsers(sub)  # finetune, search-interval
     curation_commands.add_parsers(sub)  # inject
+    team_commands.add_parsers(sub)  # app
     p = sub.add_parser("job-run", help=argparse.SUPPRESS)  # internal: the child process of a background job
     p.add_argument("job_id")
     return parser

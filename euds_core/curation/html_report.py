@@ -191,6 +191,7 @@ def build_report_html(
             "<h2>Label balance before / after</h2>" + _table(label_balance(dataset.table["label"], before, after))
         )
     parts.append(_excerpt_section(dataset, scores, spec, after, n_excerpts, excerpt_chars))
+    parts.append(_agreement_section(dataset.id))
     if curve_html:
         verdicts = "".join(f"<li>{html.escape(line)}</li>" for line in finetune_verdicts or [])
         parts.append(
@@ -204,6 +205,31 @@ def build_report_html(
     )
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
+
+
+def _agreement_section(dataset_id: str) -> str:
+    """Double-review rounds: Cohen's kappa per round and the rows the two reviewers disagree on."""
+    from euds_core.curation.double_review import agreement, list_rounds
+
+    results = [agreement(dataset_id, r) for r in list_rounds(dataset_id)]
+    if not results:
+        return ""
+    summary = pd.DataFrame(
+        {
+            "round": [a.round.round_id for a in results],
+            "reviewers": [" and ".join(a.round.reviewers) for a in results],
+            "rows": [len(a.round.sample_ids) for a in results],
+            "decided by both": [a.both_decided for a in results],
+            "agreed": [a.agreed for a in results],
+            "Cohen's kappa": [a.kappa_text() for a in results],
+        }
+    )
+    parts = ["<h2>Double review: agreement</h2>", _table(summary, text_columns=())]
+    for result in results:
+        if len(result.disagreements):
+            parts.append(f"<h3>Disagreements in round {html.escape(result.round.round_id)}</h3>")
+            parts.append(_table(result.disagreements, text_columns=()))
+    return "".join(parts)
 
 
 def _figure_html(

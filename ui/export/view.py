@@ -12,8 +12,10 @@ import streamlit as st
 from euds_core.curation.export import MANIFEST_NAME, export_bytes, export_subset, manifest_json
 from euds_core.curation.html_report import build_report_html
 from euds_core.data.table import Dataset
+from euds_core.errors import EudsInputError
 from euds_core.selection.intervals import SelectionSpec
 from euds_core.storage.workspace import workspace_dir
+from ui.shared.identity import current_identity
 
 FORMATS = {"jsonl": "JSONL", "csv": "CSV", "parquet": "Parquet", "hf": "HF save_to_disk folder (zip)"}
 MIMES = {
@@ -38,28 +40,34 @@ def report_file_name(dataset: Dataset) -> str:
 
 @st.cache_data(show_spinner="Preparing the export…", max_entries=4)
 def _export_bytes(
-    _dataset: Dataset, _scores: pd.DataFrame, spec_json: str, fmt: str, file_name: str, dataset_id: str
+    _dataset: Dataset, _scores: pd.DataFrame, spec_json: str, fmt: str, file_name: str, dataset_id: str, user: str
 ) -> tuple[bytes, dict]:
-    return export_bytes(_dataset, _scores, SelectionSpec.from_json(spec_json), fmt, file_name)
+    return export_bytes(_dataset, _scores, SelectionSpec.from_json(spec_json), fmt, file_name, user=user)
 
 
 def prepared_export(
     dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec, fmt: str, file_name: str
 ) -> tuple[bytes, dict]:
-    """The file bytes and manifest (cached per spec, so a rerun does not rebuild them)."""
-    return _export_bytes(dataset, scores, spec.to_json(), fmt, file_name, dataset.id)
+    """The file bytes and manifest (cached per spec and user: a refused user never gets a lead's cached copy)."""
+    return _export_bytes(dataset, scores, spec.to_json(), fmt, file_name, dataset.id, current_identity())
 
 
 def save_to_workspace(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec, fmt: str, file_name: str) -> None:
     """Write the subset + manifest.json into ``EUDS_HOME/exports/<dataset id>/<time>/`` (on_click handler)."""
     folder = workspace_dir("exports", dataset.id, datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S"))
-    result = export_subset(dataset, scores, spec, folder / file_name, fmt=fmt)
+    try:
+        result = export_subset(dataset, scores, spec, folder / file_name, fmt=fmt, user=current_identity())
+    except EudsInputError as exc:
+        st.session_state["export_saved"] = ("error", str(exc))
+        return
     st.session_state["export_saved"] = (str(result.path), str(result.manifest_path))
 
 
 def show_saved() -> None:
     saved = st.session_state.get("export_saved")
-    if saved:
+    if saved and saved[0] == "error":
+        st.error(saved[1])
+    elif saved:
         path, manifest = saved
         st.success(f"Saved {path}")
         st.code(f"python -m euds_core select --manifest {manifest} --out {Path(path).name}", language="bash")

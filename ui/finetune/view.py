@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from euds_core.curation.roles import allowed, require
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.experiments.finetune import (
@@ -21,6 +22,7 @@ from euds_core.experiments.finetune import (
 from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import paired_verdicts, verdict_lines
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
+from ui.shared.identity import current_identity
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.scores import score_options
 
@@ -144,6 +146,7 @@ def start_grid(dataset, spec: GridSpec, scores, options: dict) -> str | None:
     ``scores``: the dataset's cached scores frame; the key holds a digest of the values the grid selects by.
     """
     try:
+        require(current_identity(), "finetune")  # a lead's action when the workspace has a team file
         spec.check()
         missing = [n for n in grid_score_names(spec) if n not in scores.columns]
         if missing:
@@ -303,8 +306,11 @@ def selection_study_section(dataset: Dataset, spec: GridSpec, score_names: list[
         )
         study_seeds = t2.number_input("Seeds", 2, 10, 3, key="ft_study_seeds")
         if t3.button("Run the selection study", key="ft_study", type="primary"):
-            args = study_args(dataset.id, spec, score_names, study_size, study_seeds, score_options())
-            start_job("selection_study", args, dataset_id=dataset.id)
+            if allowed(current_identity(), "finetune"):
+                args = study_args(dataset.id, spec, score_names, study_size, study_seeds, score_options())
+                start_job("selection_study", args, dataset_id=dataset.id)
+            else:
+                t3.error("Starting a fine-tune needs the lead role.")
 
         def study_panel(was_active: bool) -> None:
             job = latest_job(dataset.id, "selection_study")

@@ -18,14 +18,29 @@ from euds_core.curation import review
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.selection.embed_map import NOT_DRAWN
+from ui.shared.identity import current_identity
+from ui.shared.selection import current_selection_text
 
 FLASH_KEY = "review_flash"
 PAGE_SIZE = 25
 VIEWS = ("Kept", "Dropped", "All")
 
 
+def access_note(who: str) -> str:
+    """A line under the counts saying what this person may do here ("" when they may do everything)."""
+    from euds_core.curation.roles import ANONYMOUS_PREFIX, allowed, role_of
+
+    if not allowed(who, "decide"):
+        role = role_of(who)
+        return f"You are {'a ' + role if role else 'not in the team'}: you can read this page; keep / drop is refused."
+    if who.startswith(ANONYMOUS_PREFIX):
+        return "Tip: set your reviewer name in the sidebar; decisions are stored with it."
+    return ""
+
+
 def reviewer_name() -> str:
-    return str(st.session_state.get("reviewer") or "").strip()
+    """Who decides: the signed-in identity, the sidebar's name, or this session's anonymous id."""
+    return current_identity()
 
 
 # ---------------------------------------------------------------------------------------------- clusters
@@ -67,9 +82,21 @@ def review_table(
 
 
 def filter_table(
-    frame: pd.DataFrame, *, view: str, search: str, labels: list[str], clusters: list[str]
+    frame: pd.DataFrame,
+    *,
+    view: str,
+    search: str,
+    labels: list[str],
+    clusters: list[str],
+    reviewers: list[str] = (),
+    only_ids: list[str] | None = None,
 ) -> pd.DataFrame:
+    """The rows matching every filter given (``only_ids``: a double-review queue, in the table's order)."""
     mask = np.ones(len(frame), dtype=bool)
+    if reviewers:
+        mask &= frame["reviewer"].isin(reviewers).to_numpy()
+    if only_ids is not None:
+        mask &= frame["id"].isin(set(only_ids)).to_numpy()
     if view == "Kept":
         mask &= (frame["status"] == "kept").to_numpy()
     elif view == "Dropped":
@@ -108,7 +135,7 @@ def sort_table(frame: pd.DataFrame, by: str, descending: bool) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- handlers
 
 
-def _flash(kind: str, message: str) -> None:
+def flash(kind: str, message: str) -> None:
     st.session_state[FLASH_KEY] = (kind, message)
 
 
@@ -130,30 +157,36 @@ def decide_one(dataset_id: str, known_ids: list[str], decision: str) -> None:
         if not sample_id:
             raise EudsInputError("choose a sample first")
         review.check_sample_ids([sample_id], known_ids)
-        review.set_decision(dataset_id, sample_id, decision, note=note, reviewer=reviewer_name())
+        review.set_decision(
+            dataset_id, sample_id, decision, note=note, reviewer=reviewer_name(), selection=current_selection_text()
+        )
     except EudsInputError as exc:
-        _flash("error", str(exc))
+        flash("error", str(exc))
         return
     st.session_state["review_note"] = ""
-    _flash("success", f"{sample_id}: {decision}" + (f" ({note})" if note else ""))
+    flash("success", f"{sample_id}: {decision}" + (f" ({note})" if note else ""))
 
 
 def decide_many(dataset_id: str, sample_ids: list[str], decision: str, what: str) -> None:
     """One bulk action (undo reverts it whole)."""
     if not sample_ids:
-        _flash("info", f"no samples in {what}")
+        flash("info", f"no samples in {what}")
         return
-    review.set_bulk_decision(
-        dataset_id,
-        sample_ids,
-        decision,
-        note=str(st.session_state.get("review_bulk_note") or ""),
-        reviewer=reviewer_name(),
-    )
-    _flash("success", f"{decision} for {len(sample_ids):,} samples ({what})")
+    note = str(st.session_state.get("review_bulk_note") or "")
+    try:
+        review.set_bulk_decision(
+            dataset_id, sample_ids, decision, note=note, reviewer=reviewer_name(), selection=current_selection_text()
+        )
+    except EudsInputError as exc:
+        flash("error", str(exc))
+        return
+    flash("success", f"{decision} for {len(sample_ids):,} samples ({what})")
 
 
 def undo(dataset_id: str) -> None:
-    who = reviewer_name()
-    n = review.undo_last_action(dataset_id, reviewer=who)
-    _flash("success" if n else "info", f"undid the last action ({n} decisions)" if n else "nothing of yours to undo")
+    try:
+        n = review.undo_last_action(dataset_id, reviewer=reviewer_name())
+    except EudsInputError as exc:
+        flash("error", str(exc))
+        return
+    flash("success" if n else "info", f"undid the last action ({n} decisions)" if n else "nothing of yours to undo")

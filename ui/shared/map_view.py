@@ -18,7 +18,9 @@ from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.selection.embed_map import EmbeddingMap
 from euds_core.storage.cache import DatasetCache
 from ui.shared.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
+from ui.shared.identity import current_identity
 from ui.shared.scores import score_options
+from ui.shared.selection import current_selection_text
 
 HOVER_CHARS = 160
 
@@ -121,10 +123,20 @@ def embedding_map_section(
 
 def _record_map_decision(dataset_id: str, sample_ids: list[str], decision: str) -> None:
     # A button callback: the decisions are committed before the page redraws (nothing lost on a crash).
-    action = review.set_bulk_decision(
-        dataset_id, sample_ids, decision, note="map selection", reviewer=str(st.session_state.get("reviewer") or "")
-    )
-    st.session_state["map_action_message"] = f"{decision.title()} recorded for {len(sample_ids):,} samples ({action})."
+    try:
+        action = review.set_bulk_decision(
+            dataset_id,
+            sample_ids,
+            decision,
+            note="map selection",
+            reviewer=current_identity(),
+            selection=current_selection_text(),
+        )
+    except EudsInputError as exc:
+        st.session_state["map_action_message"] = ("error", str(exc))
+        return
+    message = f"{decision.title()} recorded for {len(sample_ids):,} samples ({action})."
+    st.session_state["map_action_message"] = ("success", message)
 
 
 def map_selection_actions(dataset_id: str, sample_ids: list[str]) -> None:
@@ -139,4 +151,5 @@ def map_selection_actions(dataset_id: str, sample_ids: list[str]) -> None:
             help="records a manual override for every selected sample (undo on the Review page)",
         )
     if message := st.session_state.pop("map_action_message", None):
-        c3.success(message)
+        kind, text = message
+        (c3.error if kind == "error" else c3.success)(text)

@@ -181,6 +181,12 @@ def selection_link_params() -> dict[str, str | list[str]]:
     return params
 
 
+def current_selection_text() -> str:
+    """The session's current selection in words, stored with each review decision (where it was made from)."""
+    saved = st.session_state.get(SELECTION_KEY)
+    return describe_selection(saved) if isinstance(saved, Selection) else ""
+
+
 def describe_interval(interval: Interval) -> str:
     balanced = ", within each label" if interval.label_balanced else ""
     if interval.mode == "percentile":
