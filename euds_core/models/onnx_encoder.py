@@ -1,7 +1,7 @@
 """A sentence encoder run by ONNX Runtime in fp32 on the CPU: the same embeddings as the PyTorch fp32 encoder
 (cosine >= 0.99999), about twice as fast, on every x86 CPU (issue 19: CPUs without native bf16).
 
-The encoder's transformer is exported once with ``torch.onnx.export`` into the model cache shared by every
+The encoder's transformer is exported once with ``torch.onnx.export(dynamo=True)`` into the model cache shared by every
 workspace (named by the folder's fingerprint and :data:`ONNX_VERSION`); pooling and normalisation follow the
 folder's sentence-transformers config (``1_Pooling/config.json``, ``sentence_bert_config.json``), as
 sentence-transformers itself would: mean pooling when a plain transformers folder has none.
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +27,13 @@ from euds_core.storage.atomic_files import atomic_folder
 from euds_core.storage.workspace import model_cache_dir
 
 # Part of the embedding cache key: bump when the export or the pooling changes.
-ONNX_VERSION = "onnx-fp32-v1"
-OPSET = 17
+ONNX_VERSION = "onnx-fp32-v2"  # v2: the torch.export-based exporter (v1: TorchScript)
+OPSET = 18
 
 
 def onnx_runtime_available() -> bool:
-    """Whether ONNX Runtime and the exporter's ``onnx`` package are installed (both are in requirements.txt)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+    """Whether ONNX Runtime and the exporter's ``onnx`` and ``onnxscript`` are installed (all in requirements.txt)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx", "onnxscript"))
 
 
 def onnx_runtime_tag() -> str:
@@ -65,22 +67,39 @@ def export_encoder(path: Path, fingerprint: str) -> Path:
         def forward(self, *inputs):
             return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
-    # The TorchScript exporter (deprecated in torch 2.9, still shipped in 2.13): no onnxscript dependency, and
-    # dynamic batch and length from ``dynamic_axes``. Its deprecation and tracer warnings are about the export,
-    # not the user's data, so they are silenced here; the equality test (tests/test_onnx_encoder.py) guards it.
-    with atomic_folder(folder) as tmp, torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # The torch.export-based exporter (``dynamo=True``, with onnxscript; the TorchScript one is deprecated since
+    # torch 2.9), dynamic batch and length. The equality tests (tests/test_onnx_encoder.py) guard the graph.
+    batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens")
+    with atomic_folder(folder) as tmp, torch.no_grad(), _quiet_exporter():
         torch.onnx.export(
-            LastHiddenState(model),
+            LastHiddenState(model).eval(),
             tuple(example[n] for n in names),
             str(tmp / "model.onnx"),
-            dynamo=False,
+            dynamo=True,
+            verbose=False,
+            external_data=False,
             input_names=names,
             output_names=["last_hidden_state"],
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+            dynamic_shapes=(tuple({0: batch, 1: tokens} for _ in names),),  # forward(*inputs): one tuple
             opset_version=OPSET,
         )
     return folder / "model.onnx"
+
+
+@contextmanager
+def _quiet_exporter():
+    """Hide the exporter's notes about itself (torchvision ops it skips, torch-internal deprecations, axis names
+    merged), which say nothing about the user's model or data; anything else still shows."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*treespec.*LeafSpec.*")
+            warnings.filterwarnings("ignore", message=r"# The axis name: .* will not be used")
+            yield
+    finally:
+        registration.setLevel(level)
 
 
 def _pooling_mode(path: Path) -> str:
