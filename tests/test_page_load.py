@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -156,3 +158,26 @@ def test_a_named_dataset_shows_its_name_in_the_sidebar_and_export(monkeypatch, t
     manifest = json.loads(at.json[0].value)
     assert manifest["dataset"]["name"] == "sms_messages.csv"
     assert manifest["subset"]["file"] is None or manifest["subset"]["file"].startswith("sms_messages-subset")
+
+
+def _links_after_loading_another_dataset():
+    import streamlit as st
+
+    from ui.shared.selection import current_selection, selection_link_params
+    from ui.shared.state import set_current_dataset
+
+    st.query_params.from_dict({"dataset": "bbc_news", "score": "information", "plo": "0.2", "phi": "0.7"})
+    current_selection()  # what Explore does: the selection of bbc_news is now the session's
+    if st.button("use", key="use"):
+        set_current_dataset("0123456789abcdef")  # what "Use these columns" does
+    st.json(selection_link_params())  # what every sidebar link carries
+
+
+def test_loading_a_dataset_makes_the_sidebar_links_follow_it(monkeypatch, tmp_path):
+    """Issue 25: after "Use these columns" the sidebar links still carried ?dataset=bbc_news and its interval."""
+    use_model_free_options(monkeypatch, tmp_path)
+    at = AppTest.from_function(_links_after_loading_another_dataset).run()
+    assert at.json[0].value and '"bbc_news"' in at.json[0].value
+    at.button(key="use").click().run()
+    assert not at.exception
+    assert json.loads(at.json[0].value) == {"dataset": "0123456789abcdef"}

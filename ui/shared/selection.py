@@ -18,9 +18,8 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 
 from euds_core.selection.intervals import BAND_OFFSETS, Interval
-from ui.shared.state import current_dataset_spec
+from ui.shared.state import SELECTION_KEY, current_dataset_spec
 
-SELECTION_KEY = "current_selection"
 URL_KEYS = ("dataset", "score", "variant", "plo", "phi", "lo", "hi", "keep", "band", "balanced", "also")
 BOUND_KEYS = ("plo", "phi", "lo", "hi", "keep", "band")
 BANDS = tuple(BAND_OFFSETS)  # low, middle, high
@@ -173,8 +172,8 @@ def mark_loaded(page: str, selection: Selection) -> None:
 
 def selection_link_params() -> dict[str, str | list[str]]:
     """Query parameters for a link to another page: the current selection (and the reviewer name)."""
-    saved = st.session_state.get(SELECTION_KEY)
-    params = saved.to_params() if isinstance(saved, Selection) else {"dataset": current_dataset_spec()}
+    saved, dataset = st.session_state.get(SELECTION_KEY), current_dataset_spec()
+    params = saved.to_params() if isinstance(saved, Selection) and saved.dataset == dataset else {"dataset": dataset}
     reviewer = (st.session_state.get("reviewer") or "").strip()
     if reviewer:
         params["reviewer"] = reviewer

@@ -15,6 +15,7 @@ from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 
 DATASET_KEY = "dataset_spec"
+SELECTION_KEY = "current_selection"  # ui.selection's Selection; dropped here when the dataset changes
 
 
 @st.cache_data(show_spinner="Loading dataset…", max_entries=8)
@@ -80,6 +81,7 @@ def remember_reviewer() -> None:
 def set_current_dataset(spec: str) -> None:
     """A new current dataset starts with every row selected: the old interval named another dataset's scores."""
     st.session_state[DATASET_KEY] = spec
+    st.session_state.pop(SELECTION_KEY, None)  # else the sidebar links kept the old dataset's selection
     kept = {k: st.query_params.get_all(k) for k in st.query_params if k == "reviewer"}
     st.query_params.from_dict({**kept, "dataset": spec})
 
