@@ -18,7 +18,8 @@ def add_dataset_args(p: argparse.ArgumentParser) -> None:
         "dataset", help="a built-in name (see `datasets`), a .csv/.jsonl/.parquet file or a save_to_disk folder"
     )
     p.add_argument("--text-col", help="column holding the text to score")
-    p.add_argument("--label-col", help="column holding the class label")
+    p.add_argument("--label-col", help="column holding the class label (default: guessed as the app's Load page does)")
+    p.add_argument("--no-label", action="store_true", help="the file has no label column: do not guess one")
     p.add_argument("--question-col", help="Q&A: column holding the question")
     p.add_argument("--answer-col", help="Q&A: column holding the answer")
     p.add_argument("--id-col", help="column holding a unique sample id (default: row number)")
@@ -67,6 +68,19 @@ def column_args(args) -> dict:
 
 
 def load_dataset_from_args(args):
+    """The dataset the options name; a file's columns are resolved as the app resolves them (label guessed
+    unless --label-col or --no-label), so the CLI and the app give one file one dataset id."""
+    import sys
+    from pathlib import Path
+
     from euds_core.data.datasets import load_dataset
 
-    return load_dataset(args.dataset, **column_args(args), limit=args.limit)
+    guess = not getattr(args, "no_label", False)
+    dataset = load_dataset(args.dataset, **column_args(args), limit=args.limit, guess_label=guess)
+    guessed = guess and args.label_col is None and args.question_col is None and dataset.has_labels
+    if guessed and Path(args.dataset).expanduser().exists():
+        print(
+            "label column guessed as the app does (--label-col C to choose another, --no-label for none)",
+            file=sys.stderr,
+        )
+    return dataset

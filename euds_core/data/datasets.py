@@ -37,9 +37,9 @@ def load_dataset(
 ) -> Dataset:
     """Load a built-in (by name), a user file/folder (by path), or a dataset saved in the workspace (by id).
 
-    ``guess_label`` (the app's ``?dataset=/path.csv`` links): without ``label_col`` or Q&A columns, a file's
-    label column is guessed as the Load page's default is (table.guess_label_column); the CLI keeps its
-    explicit ``--label-col`` contract.
+    ``guess_label`` (the app's ``?dataset=/path.csv`` links and the CLI's default): without ``label_col`` or Q&A
+    columns, a file's label column is guessed as the Load page's default is (table.guess_label_column), so the
+    app and the CLI give one file one dataset id.
     """
     spec_str = str(spec)
     if spec_str in BUILTIN_DATASETS:

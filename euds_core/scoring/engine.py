@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from euds_core.data.table import Dataset
+from euds_core.data.table import Dataset, dataset_hash
 from euds_core.errors import EudsInputError
 from euds_core.models.loading import resolve_device
 from euds_core.scores import EUDS_SCORES, get_scorer_class, make_scorer
@@ -85,6 +85,51 @@ def check_columns(dataset: Dataset, names: list[str]) -> None:
             )
 
 
+def reads_labels(name: str) -> bool:
+    """True when score ``name`` (or a member it combines) reads the label column."""
+    cls = get_scorer_class(name)
+    return "label" in cls.needs or any(reads_labels(d) for d in cls.depends_on)
+
+
+def label_free_cache(dataset: Dataset) -> DatasetCache | None:
+    """Where a labelled dataset's label-free scores are also kept: the cache of its table without the label
+    column (the id that table has when loaded with no label). A score is keyed by what it reads, so a file
+    scored with or without its label column, by the CLI or the app, finds the same scores. None without labels."""
+    if "label" not in dataset.table.columns:
+        return None
+    key = dataset.id
+    if key not in _LABEL_FREE_IDS:  # hashing a large table takes a while; pages ask on every run
+        _LABEL_FREE_IDS[key] = dataset_hash(dataset.table.drop(columns="label"))
+    return DatasetCache(_LABEL_FREE_IDS[key])
+
+
+_LABEL_FREE_IDS: dict[str, str] = {}  # dataset id -> id of its table without the label column
+
+
+def share_label_free_scores(dataset: Dataset, cache: DatasetCache | None = None) -> None:
+    """Copy the label-free scores cached under the texts alone into ``dataset``'s own cache (missing ones only)."""
+    shared, cache = label_free_cache(dataset), cache or DatasetCache(dataset.id)
+    if shared is None:
+        return
+    for entry in shared.cached_scores():
+        try:
+            label_free = not reads_labels(entry["scorer"])
+        except (EudsInputError, KeyError):
+            continue  # a scorer this version does not know
+        if label_free and not cache.score_path(entry["scorer"], entry["params"]).exists():
+            values = shared.load_score(entry["scorer"], entry["params"])
+            if values is not None and len(values) == len(dataset.table):
+                cache.save_score(entry["scorer"], entry["params"], values)
+
+
+def save_score_shared(dataset: Dataset, cache: DatasetCache, name: str, params: dict, values: np.ndarray) -> None:
+    """Save a finished score in the dataset's cache, and a label-free one under the texts alone too."""
+    cache.save_score(name, params, values)
+    shared = label_free_cache(dataset)
+    if shared is not None and not reads_labels(name):
+        shared.save_score(name, params, values)
+
+
 def score_dataset(
     dataset: Dataset,
     names: list[str],
@@ -105,6 +150,7 @@ def score_dataset(
     names = expand_score_names(names)
     check_columns(dataset, names)
     cache = DatasetCache(dataset.id)
+    share_label_free_scores(dataset, cache)
     scorers = {name: make_scorer(name, options) for name in names}
     cached = {name: cache.load_score(name, scorer.params()) for name, scorer in scorers.items()}
     context: dict = {}  # what scorer.score takes besides the table; device resolved on the first model work
@@ -138,7 +184,7 @@ def score_dataset(
                 dataset.table, inputs={dep: out[dep] for dep in scorer.depends_on}, **run_context(name)
             )
             values = checked_scores(name, values, len(dataset.table))
-            cache.save_score(name, scorer.params(), values)
+            save_score_shared(dataset, cache, name, scorer.params(), values)
         elif progress:
             progress(name, len(values), len(values), "cached")
         out[name] = values

@@ -17,7 +17,13 @@ import streamlit as st
 from euds_core.data.table import Dataset
 from euds_core.runtime.jobs import Job, list_jobs, start_job
 from euds_core.scores import EUDS_SCORES, get_scorer_class, list_scorers
-from euds_core.scoring.engine import expand_score_names, score_dataset, score_job_groups, scores_so_far
+from euds_core.scoring.engine import (
+    expand_score_names,
+    score_dataset,
+    score_job_groups,
+    scores_so_far,
+    share_label_free_scores,
+)
 from euds_core.storage.cache import DatasetCache
 
 SCORE_OPTIONS_ENV = "EUDS_SCORE_OPTIONS"
@@ -57,6 +63,7 @@ def cached_scores(dataset: Dataset) -> pd.DataFrame:
     runnable = [n for n in scorer_names() if not (get_scorer_class(n).needs - set(dataset.table.columns))]
     if not runnable:
         return pd.DataFrame(index=dataset.table.index)
+    share_label_free_scores(dataset)  # e.g. written by `score FILE` without the label column
     options = json.dumps(score_options(), sort_keys=True)
     frame = _cached_scores(dataset.id, dataset, tuple(runnable), options, _cache_signature(dataset.id))
     return frame[[c for c in frame.columns if c in runnable]]
