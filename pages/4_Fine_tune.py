@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.experiments.finetune import available_strategies, load_runs
+from euds_core.experiments.finetune import available_strategies, latest_grid_runs, load_runs
 from euds_core.experiments.interval_search import load_search_grid
 from euds_core.runtime.jobs import start_job
 from ui.finetune.charts import (
@@ -73,7 +73,7 @@ def live_results(was_active: bool) -> None:
     if was_active and not (job and job.active):
         st.rerun()  # the grid ended: redraw the page once, then stop polling
     key = grid_key or (job.args.get("grid_key") if job else None)
-    runs = load_runs(dataset.id, key)
+    runs = load_runs(dataset.id, key) if key else latest_grid_runs(dataset.id)  # one grid per answer
     if runs.empty:
         st.info("No finished runs yet. Choose the grid above and run it; runs appear here as they finish.")
         return

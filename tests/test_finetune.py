@@ -23,7 +23,7 @@ from euds_core.experiments.finetune import (
 )
 from euds_core.experiments.interval_search import best_cell, interval_cells, search_interval
 from euds_core.experiments.splits import stratified_split
-from euds_core.experiments.training import build_qa_candidates, train_and_evaluate
+from euds_core.experiments.training import RunResult, build_qa_candidates, train_and_evaluate
 from tests.helpers import requires_assets
 
 WORDS = "good great fine bad awful poor movie film plot actor the a is was".split()
@@ -624,3 +624,41 @@ def test_explicit_interval_keeps_its_percentiles_and_random_matches_its_size():
     assert len(subset_rows("random", 0.4, 0, table=table, pool=pool, scores=scores, score="igse")) == 40
     with pytest.raises(EudsInputError, match="p_lo < p_hi"):
         GridSpec(strategies=["interval:0.7-0.3"], score="igse").check()
+
+
+def test_two_grids_on_one_dataset_give_one_answer_each(tiny_bert, monkeypatch):
+    """Two grids (two scores) on one dataset: a page or report reads one grid; joining them is an error."""
+    from euds_core.experiments.statistics import curve_summary, paired_verdicts
+
+    table = tiny_table(60)
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame({"information": rng.random(len(table)), "semantic": rng.random(len(table))})
+    fake = iter(np.linspace(0.5, 0.9, 50))
+    monkeypatch.setattr(
+        finetune,
+        "train_and_evaluate",
+        lambda table, rows, test, **k: RunResult(
+            float(next(fake)), 0.5, len(rows), 0.1, correct=np.arange(len(test)) % 2 == 0
+        ),
+    )
+    for score in ("information", "semantic"):
+        spec = GridSpec(
+            strategies=["interval", "random"], sizes=[0.5], seeds=[0, 1, 2], score=score, config=tiny_config(tiny_bert)
+        )
+        run_grid("two", table, spec, task="classification", scores=scores)
+    every = load_runs("two")
+    assert len(every) == 12 and every["grid_key"].nunique() == 2
+    with pytest.raises(EudsInputError, match="mix"):
+        paired_verdicts(every)
+    information = finetune.latest_grid_runs("two", "information")
+    assert len(information) == 6 and information["grid_key"].nunique() == 1
+    assert finetune.latest_grid_runs("two")["grid_key"].iloc[0] != information["grid_key"].iloc[0]  # the newest
+    verdicts = paired_verdicts(information)
+    assert len(verdicts) == 1 and verdicts.iloc[0].seeds == 3
+    curve = curve_summary(information)
+    assert (curve.interval == "seeds and test rows").all() and (curve.ci_high > curve.ci_low).all()
+
+
+def test_grid_key_names_the_device_and_its_precision(tiny_bert):
+    params = tiny_config(tiny_bert).key_params()
+    assert params["device"] in ("cpu", "cuda", "mps") and params["precision"] in ("fp32", "bf16-autocast")

@@ -250,7 +250,7 @@ def cmd_finetune(args) -> int:
     dataset_id = save_dataset(dataset)
     runs = run_grid_with_progress_bar(dataset_id, dataset, spec, scores)
     write_table(runs[RESULT_COLUMNS], out)
-    print_curve_and_verdicts(runs)
+    print_curve_and_verdicts(runs, spec.balanced_strategies())
     print(f"wrote {len(runs)} runs to {out}  [dataset id {dataset_id}]")
     return 0
 
@@ -330,16 +330,16 @@ def default_sizes(text: str | None, strategies: list[str]) -> list[float]:
     return [] if explicit and not others else list(DEFAULT_SIZES)
 
 
-def print_curve_and_verdicts(runs: pd.DataFrame) -> None:
+def print_curve_and_verdicts(runs: pd.DataFrame, balanced: set[str] | None = None) -> None:
     """Mean accuracy with its 95 % CI per (strategy, size), then one verdict line per size against random."""
-    from euds_core.experiments.statistics import curve_summary, paired_verdicts, verdict_lines
+    from euds_core.experiments.statistics import curve_summary, interval_text, paired_verdicts, verdict_lines
 
     for r in curve_summary(runs).itertuples():
         print(
             f"{r.strategy:>24} @ {r.size_fraction:<5g} n_train {r.n_train:>7.0f}  accuracy {r.accuracy:.3f} "
-            f"(95 % CI {r.ci_low:.3f}–{r.ci_high:.3f}, {r.seeds} seed{'s' if r.seeds != 1 else ''})"
+            f"({interval_text(r.ci_low, r.ci_high)}, {r.seeds} seed{'s' if r.seeds != 1 else ''}, {r.interval})"
         )
-    lines = verdict_lines(paired_verdicts(runs))
+    lines = verdict_lines(paired_verdicts(runs, balanced=balanced))
     if not lines:
         print("no verdict: add random to --strategies to compare at the same size and seeds")
     for line in lines:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
+from euds_core.experiments.proxy import random_rows
 from euds_core.experiments.splits import ExperimentSplit, table_split
 from euds_core.experiments.training import (
     CancelFn,
@@ -34,7 +35,7 @@ from euds_core.selection.intervals import select_keep_fraction, select_keep_frac
 from euds_core.storage.store import connect, now, to_json
 
 DEFAULT_SIZES = (0.05, 0.1, 0.16, 0.25, 0.5, 1.0)
-BASE_STRATEGIES = ("interval", "random", "full")
+BASE_STRATEGIES = ("interval", "random", "random:balanced", "full")
 RESULT_COLUMNS = ["strategy", "size_fraction", "n_train", "seed", "accuracy", "macro_f1", "train_seconds"]
 INTERVAL_PREFIX = "interval:"  # an explicit percentile interval strategy: interval:0.2-0.6
 BALANCED_SUFFIX = ":balanced"  # interval:0.2-0.6:balanced applies the interval within each label group
@@ -183,6 +184,8 @@ def subset_rows(
         return np.sort(pool)
     if strategy == "random":
         return np.sort(np.random.default_rng(seed).choice(pool, size=count, replace=False))
+    if strategy == "random:balanced":  # the baseline of label-balanced bands: each label keeps its pool share
+        return random_rows(pool, count, np.random.default_rng(seed), _pool_groups(table, np.arange(len(table))))
     bounds = parse_interval_strategy(strategy)
     name = score if strategy == "interval" or bounds is not None else strategy
     if scores is not None and name is not None and name in scores.columns:
@@ -242,9 +245,15 @@ class GridSpec:
         if bounds is not None:
             return [interval_size(bounds)]
         sizes = {round(float(s), 6) for s in self.sizes}
-        if strategy == "random":
+        if strategy in ("random", "random:balanced"):
             sizes |= {interval_size(b) for b in map(parse_interval_strategy, self.strategies) if b is not None}
         return sorted(sizes)
+
+    def balanced_strategies(self) -> set[str]:
+        """The strategies whose rows are label-balanced (compared with ``random:balanced`` when it runs)."""
+        samplers = set(sampler_names())
+        banded = [s for s in self.strategies if (s not in BASE_STRATEGIES and s not in samplers) or s == "interval"]
+        return {s for s in banded if self.label_balanced or is_balanced_strategy(s)}
 
     def plan(self) -> list[tuple[str, float, int]]:
         """(strategy, size fraction, seed) per run; ``full`` runs once per seed, at size 1.0."""
@@ -281,6 +290,11 @@ def count_trainings(planned: list[tuple[str, float, int]]) -> int:
 
 
 def save_run(dataset_id: str, grid_key: str, strategy: str, size_fraction: float, seed: int, result: RunResult) -> None:
+    """One finished run; its per-test-row correctness goes into ``params`` (packed), for the intervals."""
+    from euds_core.experiments.statistics import pack_correct
+
+    if result.correct is not None:
+        result.params = {**result.params, "correct": pack_correct(result.correct)}
     with connect() as conn:
         conn.execute(
             "INSERT OR REPLACE INTO finetune_runs (dataset_id, grid_key, strategy, size_fraction, seed, n_train, accuracy,"
@@ -302,7 +316,9 @@ def save_run(dataset_id: str, grid_key: str, strategy: str, size_fraction: float
 
 
 def load_runs(dataset_id: str, grid_key: str | None = None) -> pd.DataFrame:
-    """Finished runs (the CSV columns plus grid_key, params, created), oldest first."""
+    """Finished runs (the CSV columns plus grid_key, params, created, and ``correct``: the packed per-test-row
+    results, empty for runs saved before them), oldest first. Without ``grid_key``: every grid's runs, which
+    only :func:`latest_grid_runs` or a grid key may turn into one answer."""
     query, params = "SELECT * FROM finetune_runs WHERE dataset_id=?", [dataset_id]
     if grid_key is not None:
         query, params = query + " AND grid_key=?", [*params, grid_key]
@@ -313,12 +329,16 @@ def load_runs(dataset_id: str, grid_key: str | None = None) -> pd.DataFrame:
         if not rows
         else pd.DataFrame(rows)
     )
-    return frame[["grid_key", *RESULT_COLUMNS, "params", "created"]]
+    frame = frame[["grid_key", *RESULT_COLUMNS, "params", "created"]]
+    return frame.assign(correct=[json.loads(p or "{}").get("correct", "") for p in frame["params"]])
 
 
-def latest_grid_runs(dataset_id: str) -> pd.DataFrame:
-    """The runs of the dataset's most recently active grid (grids with other settings never mix)."""
+def latest_grid_runs(dataset_id: str, score: str | None = None) -> pd.DataFrame:
+    """The runs of the dataset's most recently active grid (grids with other settings never mix); with
+    ``score``, of the latest grid whose bands ranked by that score (a run's params record it)."""
     runs = load_runs(dataset_id)
+    if score is not None and not runs.empty:
+        runs = runs[[json.loads(p or "{}").get("score") == score for p in runs["params"]]]
     if runs.empty:
         return runs
     newest = runs.sort_values("created").iloc[-1]["grid_key"]
@@ -416,8 +436,10 @@ def _run_once(
     digest = hashlib.sha256(rows.astype(np.int64).tobytes()).hexdigest()[:16]
     twin = trained.get((seed, digest))
     if twin is not None:
-        params = {"subset": digest, "same_as": twin.strategy}
-        return RunResult(twin.accuracy, twin.macro_f1, int(twin.n_train), twin.train_seconds, params)
+        params = {"subset": digest, "same_as": twin.strategy, "score": spec.score}
+        return RunResult(
+            twin.accuracy, twin.macro_f1, int(twin.n_train), twin.train_seconds, params, twin_correct(twin)
+        )
     result = train_and_evaluate(
         table,
         rows,
@@ -429,8 +451,16 @@ def _run_once(
         progress=progress,
         cancel=cancel,
     )
-    result.params = {"subset": digest, "n_test": len(inputs.split.test)}
+    result.params = {"subset": digest, "n_test": len(inputs.split.test), "score": spec.score}
     return result
+
+
+def twin_correct(twin: pd.Series) -> np.ndarray | None:
+    """The per-test-row results of a finished run (an array in this grid, packed text when loaded)."""
+    from euds_core.experiments.statistics import unpack_correct
+
+    value = twin.get("correct")
+    return unpack_correct(value) if isinstance(value, str) else value
 
 
 def run_grid(

@@ -54,11 +54,19 @@ class FinetuneConfig:
             raise EudsInputError("the test fraction must be between 0 and 0.9")
 
     def key_params(self) -> dict:
-        """What changes a run's result, for the grid key (the model by fingerprint, not by path)."""
+        """What changes a run's result, for the grid key: the model by fingerprint (not by path), the device
+        kind it trains on and the precision that implies (bf16 autocast on CUDA, fp32 elsewhere)."""
         params = asdict(self)
-        params.pop("device")
+        device = resolve_device(params.pop("device"))
         params["model"] = model_hash(resolve_encoder_path(self.model))
+        params["device"] = device.split(":")[0]
+        params["precision"] = training_precision(device)
         return params
+
+
+def training_precision(device: str) -> str:
+    """The precision a run trains and predicts in on ``device`` (see ``_forward``)."""
+    return "bf16-autocast" if device.startswith("cuda") else "fp32"
 
 
 @dataclass
@@ -68,6 +76,7 @@ class RunResult:
     n_train: int
     train_seconds: float
     params: dict = field(default_factory=dict)
+    correct: np.ndarray | None = None  # 0/1 per test row, in the test rows' order (intervals bootstrap them)
 
 
 # ---------------------------------------------------------------------------------------------- Q&A candidates
@@ -316,7 +325,7 @@ def train_qa_ranker_and_evaluate(
     chosen[np.arange(len(logits)), logits.argmax(axis=1)] = 1
     chosen[~correct & (logits.argmax(axis=1) == 0), 0] = 0  # a tie at the top is not a pick of the truth
     macro_f1 = float(f1_score(truth.ravel(), chosen.ravel(), average="macro"))
-    return RunResult(float(correct.mean()), macro_f1, len(train_rows), seconds)
+    return RunResult(float(correct.mean()), macro_f1, len(train_rows), seconds, correct=correct)
 
 
 def train_classifier_and_evaluate(
@@ -360,4 +369,5 @@ def train_classifier_and_evaluate(
         float(f1_score(y_test, predicted, average="macro")),
         len(train_rows),
         seconds,
+        correct=predicted == y_test,
     )

@@ -81,7 +81,8 @@ def report_html(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec) -> 
         mapped = dataset_map(dataset)
     except Exception:  # the map is optional decoration; the report must still download
         mapped = None
-    curve, verdicts = finetune_evidence(dataset.id)
+    scores_used = [i.score for i in spec.intervals]
+    curve, verdicts = finetune_evidence(dataset.id, scores_used[0] if len(scores_used) == 1 else None)
     return build_report_html(
         dataset,
         scores,
@@ -92,12 +93,13 @@ def report_html(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec) -> 
     ).encode("utf-8")
 
 
-def finetune_evidence(dataset_id: str) -> tuple[pd.DataFrame | None, list[str]]:
-    """The latest fine-tune grid's curve (mean, 95 % CI) and its verdict lines against random, for the report."""
+def finetune_evidence(dataset_id: str, score: str | None = None) -> tuple[pd.DataFrame | None, list[str]]:
+    """One fine-tune grid's curve (mean, 95 % CI) and its verdict lines against random, for the report: the
+    latest grid that ranked by ``score`` (the selection's own score), or the latest grid when none is given."""
     from euds_core.experiments.finetune import latest_grid_runs
     from euds_core.experiments.statistics import curve_summary, paired_verdicts, verdict_lines
 
-    runs = latest_grid_runs(dataset_id)
+    runs = latest_grid_runs(dataset_id, score)
     if runs.empty:
         return None, []
     return curve_summary(runs), verdict_lines(paired_verdicts(runs))

@@ -216,7 +216,10 @@ def show_verdicts(runs) -> None:
     if not lines:
         st.caption("No verdict yet: it needs random runs at the same size and seeds as another strategy.")
         return
-    st.markdown("**Against random at the same size** (paired by seed; 95 % CI of the mean difference)")
+    st.markdown(
+        "**Against random at the same size** (paired by seed and test row; 95 % CI over seeds and test rows; "
+        "Benjamini–Hochberg false discovery rate 5 % across these comparisons)"
+    )
     for line in lines:
         st.text(line)
 
