@@ -55,27 +55,30 @@ def test_label_balance_before_and_after():
 
 
 def test_report_shows_the_finetune_curve_when_runs_exist():
+    import json
+
+    import numpy as np
+
+    from euds_core.experiments.statistics import pack_correct
+
     ds, scores, spec = tiny()
+    rows = np.arange(200)
     with store.connect() as conn:
         for seed, acc in ((0, 0.7), (1, 0.8)):
-            conn.execute(
-                "INSERT INTO finetune_runs (dataset_id, grid_key, strategy, size_fraction, seed, n_train, accuracy, macro_f1, train_seconds, created) "
-                "VALUES (?, 'g', 'interval', 0.5, ?, 6, ?, ?, 1.0, 0)",
-                (ds.id, seed, acc, acc),
-            )
-            conn.execute(  # random at the same size and seeds: the report's verdict compares with it
-                "INSERT INTO finetune_runs (dataset_id, grid_key, strategy, size_fraction, seed, n_train, accuracy, macro_f1, train_seconds, created) "
-                "VALUES (?, 'g', 'random', 0.5, ?, 6, ?, ?, 1.0, 0)",
-                (ds.id, seed, acc - 0.1, acc - 0.1),
-            )
+            for strategy, value in (("interval", acc), ("random", acc - 0.1)):  # random: the verdict's baseline
+                correct = (rows + 7 * seed) % 100 < value * 100  # per test row, with the run's accuracy
+                conn.execute(
+                    "INSERT INTO finetune_runs (dataset_id, grid_key, strategy, size_fraction, seed, n_train, accuracy, "
+                    "macro_f1, train_seconds, params, created) VALUES (?, 'g', ?, 0.5, ?, 6, ?, ?, 1.0, ?, 0)",
+                    (ds.id, strategy, seed, value, value, json.dumps({"correct": pack_correct(correct)})),
+                )
     curve, verdicts = finetune_evidence(ds.id)
     assert curve[["strategy", "size_fraction"]].values.tolist() == [["interval", 0.5], ["random", 0.5]]
     assert curve["accuracy"].iloc[0] == pytest.approx(0.75) and curve["seeds"].iloc[0] == 2
     assert curve["ci_low"].iloc[0] < 0.75 < curve["ci_high"].iloc[0]
-    assert verdicts == [
-        "size 0.5: interval vs random: better by 10.0 pt (95 % CI 10.0–10.0) "
-        "[mean +10.0 pt over 2 seeds; a 1-pt difference needs ~2 seeds at this variance]"
-    ]
+    assert verdicts[0].startswith("multiple comparisons: Benjamini–Hochberg")
+    assert verdicts[1].startswith("size 0.5: interval vs random: better by 10.0 pt (95 % CI ")
+    assert "10.0–10.0" not in verdicts[1]  # the test rows' noise widens the interval of a constant difference
     page = build_report_html(ds, scores, spec, finetune_curve=curve, finetune_verdicts=verdicts)
     assert "Fine-tune curve" in page and "better by 10.0 pt" in page
     assert "Fine-tune curve" not in build_report_html(ds, scores, spec)

@@ -178,7 +178,7 @@ def curve_summary(runs: pd.DataFrame) -> pd.DataFrame:
         matrix = correctness_matrix(part)
         if matrix is not None:
             _, low, high, _ = bootstrap_interval(matrix)
-            mean, kind = float(part["accuracy"].mean()), "seeds and test rows"
+            mean, kind = float(part["accuracy"].astype(float).mean()), "seeds and test rows"
         else:
             (mean, low, high), kind = t_interval(part["accuracy"]), "seeds only"
         rows.append(
@@ -205,7 +205,7 @@ def paired_difference(part: pd.DataFrame, ref: pd.DataFrame) -> dict | None:
     paired = part.merge(ref, on="seed", suffixes=("", "_base"))
     if paired.empty:
         return None
-    per_seed = 100.0 * (paired["accuracy"] - paired["accuracy_base"]).to_numpy()  # (seeds,)
+    per_seed = 100.0 * (paired["accuracy"].astype(float) - paired["accuracy_base"].astype(float)).to_numpy(float)
     mine, theirs = correctness_matrix(paired), correctness_matrix(paired.assign(correct=paired.get("correct_base")))
     if mine is not None and theirs is not None and mine.shape == theirs.shape:
         mean, low, high, p = bootstrap_interval(100.0 * (mine - theirs))
