@@ -97,4 +97,137 @@ def check_test_file(args, pool_labels) -> None:
             raise EudsInputError(f"the test file has labels the pool lacks: {', '.join(sorted(unknown)[:5])}")
 
 
+def add_curation_args(p: argparse.ArgumentParser) -> None:
+    """The benchmark's curation options."""
+    p.add_argument(
+        "--curate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also search an auto-curate recipe and compare it with random at its size, the full pool and the clean "
+        "rows (default: on when the dataset has a defect column)",
+    )
+    p.add_argument(
+        "--inject",
+        help="sweep injected defect rates, e.g. 0,0.15,0.3: a benchmark and a curation study per rate, and the "
+        "gain over random against the rate (DIR/sweep.md, .html, .png)",
+    )
+
+
+def curation_after_benchmark(args, dataset, config, out_dir, progress) -> None:
+    """The curation study after a dataset's benchmark, when asked for or when the data carries defect flags."""
+    from euds_core.data.defects import has_defects
+    from euds_core.experiments.curation_study import run_curation_study
+
+    if args.curate is False or (args.curate is None and not has_defects(dataset.table)):
+        return
+    summary = run_curation_study(dataset, config, out_dir, progress=progress)
+    print(f"{dataset.name}: auto-curate: {summary['verdict']}")
+    for method, accuracy in sorted(summary["accuracy"].items()):
+        print(f"{dataset.name}: {method} accuracy {accuracy:.3f}")
+    if "defects_removed" in summary:
+        print(
+            f"{dataset.name}: the recipe removes {summary['defects_removed']:.0%} of the defects and keeps "
+            f"{summary['clean_kept']:.0%} of the clean rows"
+        )
+    print(f"wrote {out_dir / 'curation.md'}")
+
+
+def cmd_benchmark_inject(args, config, out_dir) -> int:
+    """``benchmark DATASET --inject R1,R2,...``: the defect-rate sweep (experiments/inject_sweep.py)."""
+    from euds_core.data.datasets import load_dataset
+    from euds_core.experiments.inject_sweep import parse_rates_list, run_inject_sweep
+
+    rates = parse_rates_list(args.inject)
+    if len(args.datasets) != 1 or args.test_file:
+        raise EudsInputError("--inject takes one dataset and holds its own test split out (no --test-file)")
+    columns = {"text_col": args.text_col, "label_col": args.label_col, "id_col": args.id_col}
+    dataset = load_dataset(args.datasets[0], **columns, limit=args.limit)
+    sweep = run_inject_sweep(dataset, config, out_dir, rates)
+    for r in sweep.itertuples():
+        gain = "" if r.gain_pt != r.gain_pt else f", gain over random {r.gain_pt:+.1f} pt"
+        print(f"rate {r.rate:g}: {r.method} @ {r.size_fraction:g}: accuracy {r.accuracy:.3f}{gain}")
+    print(f"wrote {out_dir / 'sweep.md'}, sweep.html, sweep.png and one folder per rate")
+    return 0
+
+
+def add_recipe_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--recipe",
+        help="a curation recipe instead of one interval, e.g. 'one per near-duplicate group; drop information below "
+        "p8; drop el2n above p88' (as auto-curate prints it)",
+    )
+
+
+def _recipe_only(args) -> None:
+    clashing = [o for o in ("score", "keep", "lo", "hi", "plo", "phi") if getattr(args, o, None) is not None]
+    clashing += [o for o in ("sampler", "selection", "manifest") if getattr(args, o, None)]
+    if clashing:
+        raise EudsInputError(f"--recipe replaces the interval options; drop --{clashing[0].replace('_', '-')}")
+
+
+def select_with_recipe(args) -> int:
+    """``select FILE --recipe TEXT``: the recipe's rows of a scores file (near-duplicate groups from the texts'
+    cached embeddings under ``--encoder``)."""
+    import sys
+
+    from euds_core.curation.recipe_columns import with_recipe_columns
+    from euds_core.data.table import TABLE_COLUMNS, dataset_hash
+    from euds_core.data.table_io import read_scores_file
+    from euds_core.models.loading import DEFAULT_ENCODER
+    from euds_core.selection.recipe import DUPLICATE_COPY, parse_recipe
+    from euds_core.storage.cache import DatasetCache
+
+    _recipe_only(args)
+    if not args.scores_file:
+        raise EudsInputError("select --recipe needs a scores file (written by `score`)")
+    out = check_output_path(args.out)
+    recipe = parse_recipe(args.recipe)
+    frame = read_scores_file(args.scores_file)
+    if recipe.dedup and DUPLICATE_COPY not in frame.columns and "text" not in frame.columns:
+        raise EudsInputError("one per near-duplicate group needs the text column of the scores file")
+    table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].astype(str)
+    cache = DatasetCache(dataset_hash(table)) if recipe.dedup else None
+    scores = with_recipe_columns(table, frame, recipe, encoder=args.encoder or DEFAULT_ENCODER, cache=cache)
+    mask = recipe.mask(scores)
+    write_table(frame[mask].reset_index(drop=True), out)
+    print(f"recipe: {recipe.text}", file=sys.stderr)
+    print(f"kept {int(mask.sum())} of {len(frame)}")
+    return 0
+
+
+def export_with_recipe(args, dataset, options: dict, fmt: str) -> int:
+    """``export DATASET --recipe TEXT``: the recipe's rows (plus review overrides) with a manifest recording the
+    recipe and its intervals."""
+    import sys
+
+    import pandas as pd
+
+    from euds_core.curation.export import export_subset
+    from euds_core.curation.recipe_columns import duplicate_copy_params, with_recipe_columns
+    from euds_core.curation.review import effective_overrides
+    from euds_core.models.loading import DEFAULT_ENCODER
+    from euds_core.scores import make_scorer
+    from euds_core.scoring.engine import score_dataset
+    from euds_core.selection.intervals import SelectionSpec
+    from euds_core.selection.recipe import DUPLICATE_COPY, parse_recipe
+    from euds_core.storage.cache import DatasetCache
+
+    _recipe_only(args)
+    recipe = parse_recipe(args.recipe)
+    names = list(dict.fromkeys(recipe.scores))
+    scores = score_dataset(dataset, names, options=options) if names else pd.DataFrame(index=dataset.table.index)
+    encoder = options.get("encoder") or DEFAULT_ENCODER
+    scores = with_recipe_columns(dataset.table, scores, recipe, encoder=encoder, cache=DatasetCache(dataset.id))
+    spec = SelectionSpec(dataset.id, recipe.intervals(), seed=args.seed, recipe=recipe.text)
+    spec.score_params = {n: make_scorer(n, options).params() for n in names}
+    if recipe.dedup:
+        spec.score_params[DUPLICATE_COPY] = duplicate_copy_params(encoder)
+    spec.overrides = {} if args.no_review else effective_overrides(dataset.id)
+    result = export_subset(dataset, scores, spec, args.out, fmt=fmt, manifest_path=args.manifest)
+    print(f"recipe: {recipe.text}", file=sys.stderr)
+    print(f"kept {result.kept} of {result.total}")
+    print(f"wrote {result.path} and {result.manifest_path} ({len(spec.overrides)} review overrides)", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {"inject": cmd_inject}

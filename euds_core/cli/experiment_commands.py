@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.cli.arguments import add_dataset_args, load_dataset_from_args
-from euds_core.cli.curation_commands import add_test_file_arg, check_test_file, with_test_file
+from euds_core.cli.curation_commands import add_curation_args, add_test_file_arg, check_test_file, with_test_file
 from euds_core.data.table_io import check_output_path, read_scores_file, write_table
 from euds_core.errors import EudsInputError
 
@@ -170,6 +170,7 @@ def add_benchmark_parser(sub) -> None:
     p.add_argument("--random-draws", type=int, default=5, help="random subsets per size behind each search gain")
     p.add_argument("--test-fraction", type=float, default=0.2, help="the fixed stratified test split")
     add_test_file_arg(p)
+    add_curation_args(p)
     p.add_argument("--model", help="--finetune: local BERT-family folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--epochs", type=int, default=1, help="--finetune: epochs")
     p.add_argument("--max-len", type=int, default=128, help="--finetune: tokens per text")
@@ -351,13 +352,50 @@ def cmd_benchmark(args) -> int:
 
     from tqdm import tqdm
 
-    from euds_core.experiments.benchmark import BenchmarkConfig, run_benchmark, write_leaderboard
+    from euds_core.cli.curation_commands import cmd_benchmark_inject, curation_after_benchmark
+    from euds_core.experiments.benchmark import run_benchmark, write_leaderboard
 
-    if not (args.proxy or args.finetune):
-        raise EudsInputError("give --proxy (a linear proxy, minutes) or --finetune (real fine-tunes)")
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise EudsInputError(f"--out {args.out} is a file; give a folder")
+    config = benchmark_config(args)
+    if args.inject:
+        return cmd_benchmark_inject(args, config, out_dir)
+    datasets = benchmark_datasets(args)
+    all_cells, keys = [], []
+    for dataset in datasets:
+        bar = tqdm(desc=f"{dataset.name} cells", unit="cell", file=sys.stderr, dynamic_ncols=True)
+
+        def progress(done: int, total: int, message: str, _bar=bar) -> None:
+            if total:  # total 0: a message before the cells (scoring, the search)
+                _bar.total = total
+                _bar.update(max(done - _bar.n, 0))
+            _bar.set_postfix_str(message[:80], refresh=True)
+
+        try:
+            cells = run_benchmark(dataset, config, out_dir, progress=progress)
+            curation_after_benchmark(args, dataset, config, out_dir, progress)
+        finally:
+            bar.close()
+        all_cells.append(cells)
+        keys.append(cells.attrs["run_key"])
+    board = write_leaderboard(pd.concat(all_cells, ignore_index=True), out_dir, mode=config.mode, run_keys=keys)
+    for r in board.itertuples():
+        if r.method in ("auto", "full", "random"):
+            print(
+                f"{r.dataset} @ {r.size_fraction:g}: {r.method} accuracy {r.accuracy:.3f} "
+                f"(95 % CI {r.ci_low:.3f}–{r.ci_high:.3f}){'' if r.method != 'auto' else ': ' + r.verdict}"
+            )
+    print(f"wrote {out_dir / 'leaderboard.md'} and {out_dir / 'leaderboard.csv'} ({len(board)} rows)")
+    return 0
+
+
+def benchmark_config(args):
+    """The benchmark's settings from its options (checked)."""
+    from euds_core.experiments.benchmark import BenchmarkConfig
+
+    if not (args.proxy or args.finetune):
+        raise EudsInputError("give --proxy (a linear proxy, minutes) or --finetune (real fine-tunes)")
     options = {k: v for k, v in {"encoder": args.encoder, "tokenizer": args.tokenizer, "lm": args.lm}.items() if v}
     config = BenchmarkConfig(
         mode="proxy" if args.proxy else "finetune",
@@ -376,32 +414,7 @@ def cmd_benchmark(args) -> int:
     if args.methods:
         config.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     config.check()
-    datasets = benchmark_datasets(args)
-    all_cells, keys = [], []
-    for dataset in datasets:
-        bar = tqdm(desc=f"{dataset.name} cells", unit="cell", file=sys.stderr, dynamic_ncols=True)
-
-        def progress(done: int, total: int, message: str, _bar=bar) -> None:
-            if total:  # total 0: a message before the cells (scoring, the search)
-                _bar.total = total
-                _bar.update(max(done - _bar.n, 0))
-            _bar.set_postfix_str(message[:80], refresh=True)
-
-        try:
-            cells = run_benchmark(dataset, config, out_dir, progress=progress)
-        finally:
-            bar.close()
-        all_cells.append(cells)
-        keys.append(cells.attrs["run_key"])
-    board = write_leaderboard(pd.concat(all_cells, ignore_index=True), out_dir, mode=config.mode, run_keys=keys)
-    for r in board.itertuples():
-        if r.method in ("auto", "full", "random"):
-            print(
-                f"{r.dataset} @ {r.size_fraction:g}: {r.method} accuracy {r.accuracy:.3f} "
-                f"(95 % CI {r.ci_low:.3f}–{r.ci_high:.3f}){'' if r.method != 'auto' else ': ' + r.verdict}"
-            )
-    print(f"wrote {out_dir / 'leaderboard.md'} and {out_dir / 'leaderboard.csv'} ({len(board)} rows)")
-    return 0
+    return config
 
 
 def read_search_file(args, columns: dict[str, str], what: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.cli.arguments import add_dataset_args, add_interval_args, interval_from_args, load_dataset_from_args
+from euds_core.cli.curation_commands import add_recipe_arg, export_with_recipe, select_with_recipe
 from euds_core.curation.review_overrides import apply_review_to_mask
 from euds_core.data.table_io import check_output_path, read_scores_file, write_table
 from euds_core.errors import EudsInputError
@@ -22,6 +23,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--score", help="score column to select on, e.g. igse")
     add_interval_args(p)
     p.add_argument("--apply-review", metavar="DATASET", help="apply the review overrides of DATASET (name, path or id)")
+    add_recipe_arg(p)
     p.add_argument("--manifest", help="rebuild the subset an export's manifest.json describes (no other options)")
     p.add_argument(
         "--sampler",
@@ -39,6 +41,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--score", help="score to select on, e.g. igse (none: every row, review overrides only)")
     add_interval_args(p)
     p.add_argument("--selection", help="use a selection saved under this name instead of the interval options")
+    add_recipe_arg(p)
     p.add_argument("--no-review", action="store_true", help="ignore the review overrides")
     p.add_argument(
         "--user",
@@ -92,6 +95,8 @@ def cmd_select(args) -> int:
         return _select_from_manifest(args)
     if args.sampler:
         return _select_with_sampler(args)
+    if args.recipe:
+        return select_with_recipe(args)
     if not args.scores_file or not args.score:
         raise EudsInputError("select needs a scores file and --score NAME (or --manifest manifest.json)")
     out = check_output_path(args.out)
@@ -186,6 +191,8 @@ def cmd_export(args) -> int:
     save_dataset(dataset)  # the manifest's rebuild finds it by id
     options = {"lm": args.lm, "encoder": args.encoder, "tokenizer": args.tokenizer or args.encoder}
     interval = interval_from_args(args)
+    if args.recipe:
+        return export_with_recipe(args, dataset, options, fmt)
     if args.selection:
         if args.score or interval is not None:
             raise EudsInputError("--selection replaces --score and the interval options; give one or the other")

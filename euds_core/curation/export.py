@@ -20,6 +20,7 @@ import pandas as pd
 
 from euds_core import __version__
 from euds_core.curation.decision_log import effective_decisions, reviewer_counts
+from euds_core.curation.recipe_columns import duplicate_copy_for
 from euds_core.curation.roles import require
 from euds_core.data.builtins import BUILTIN_DATASETS, load_builtin
 from euds_core.data.datasets import load_saved_dataset
@@ -28,6 +29,7 @@ from euds_core.errors import EudsInputError
 from euds_core.models.embeddings import load_cached_embeddings
 from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.selection.intervals import SelectionSpec, apply_selection
+from euds_core.selection.recipe import DUPLICATE_COPY
 from euds_core.selection.subset_report import subset_report
 from euds_core.storage.atomic_files import atomic_folder, atomic_path, write_text_atomic
 from euds_core.storage.cache import DatasetCache
@@ -59,6 +61,9 @@ def _scores_for_spec(dataset: Dataset, spec: SelectionSpec, scores_file: str | P
     out = {}
     for name in names:
         params = spec.score_params.get(name)
+        if name == DUPLICATE_COPY and params is not None:  # a recipe's near-duplicate column: recomputed
+            out[name] = duplicate_copy_for(dataset.table, params, cache)
+            continue
         values = cache.load_score(name, params) if params is not None else None
         if values is None and scores_file is not None:
             if file_frame is None:

@@ -178,6 +178,7 @@ class SelectionSpec:
     seed: int = 0
     score_params: dict[str, dict] = field(default_factory=dict)  # score name -> the scorer's params()
     overrides: dict[str, str] = field(default_factory=dict)  # sample id -> "keep" | "drop" (review)
+    recipe: str = ""  # the readable curation recipe these intervals came from (selection/recipe.py), if any
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
