@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError
-from euds_core.models.embeddings import compute_embeddings, encoder_id, resolved_embedding_precision
+from euds_core.models.embeddings import encoder_id
 from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.scores.base import Scorer, rows_digest
+from euds_core.scores.base import EmbeddingScorer, rows_digest
 from euds_core.storage.cache import DatasetCache, load_array, save_array
 
 
@@ -112,62 +112,12 @@ def uncertainty_table(probs: np.ndarray) -> np.ndarray:
     return np.stack([entropy, least_confidence, margin], axis=1).astype(np.float32)
 
 
-def compute_classifier_uncertainty(
-    table: pd.DataFrame,
-    *,
-    encoder: str,
-    folds: int,
-    c: float,
-    seed: int,
-    device: str = "cpu",
-    batch_size: int = 64,
-    cache: DatasetCache | None = None,
-    progress=None,
-    cancel=None,
-    fit_rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """Cached (n_rows, 3) [entropy, least confidence, margin] of the cross-fitted proxy (one pass, three scores)."""
-    precision = resolved_embedding_precision(encoder)
-    params = {"encoder": encoder_id(encoder), "folds": folds, "c": c, "seed": seed, "proxy": "logreg-v1"}
-    params["precision"] = precision
-    if fit_rows is not None:
-        params["fit_rows"] = rows_digest(fit_rows)
-    path = cache.feature_dir("classifier_uncertainty", params) / "all.npy" if cache is not None else None
-    done = load_array(path) if path is not None else None
-    if done is not None and len(done) == len(table):
-        return done
-    emb = compute_embeddings(
-        table,
-        encoder=encoder,
-        device=device,
-        batch_size=batch_size,
-        cache=cache,
-        progress=progress,
-        cancel=cancel,
-        precision=precision,
-    )
-    y, n_classes = encode_labels(table["label"])
-    probs = crossfit_probabilities(emb, y, n_classes, folds=folds, c=c, seed=seed, fit_rows=fit_rows)
-    values = uncertainty_table(probs)
-    if path is not None:
-        save_array(path, values)
-    return values
+class CrossFittedProxyScorer(EmbeddingScorer):
+    """Base of the scores read from proxies cross-fitted on the frozen embeddings of ``encoder`` and the labels
+    (this file's three, el2n, label_issue): the proxies fit on ``fit_rows`` only (default: every row)."""
 
-
-class ClassifierEntropyScorer(Scorer):
-    """Predictive entropy of a cross-fitted proxy classifier's softmax, in nats; range [0, ln C] for C classes.
-
-    Higher = the proxy (logistic regression on frozen encoder embeddings, K = 5 folds) is less sure of the class.
-    Regularisation C = 0.1 on standardised features: at C = 1 the out-of-fold NLL on 300 rotten_tomatoes rows was
-    1.36 (over-confident) against 0.84 at C = 0.1, with the same accuracy (0.65).
-    """
-
-    name = "classifier_entropy"
+    abstract = True
     needs = frozenset({"text", "label"})
-    unit = "nats"
-    description = "predictive entropy of a cross-fitted proxy classifier (logistic regression on embeddings)"
-    uses_model = True
-    column = 0  # which column of the shared pass this score reads
 
     def __init__(
         self,
@@ -179,34 +129,49 @@ class ClassifierEntropyScorer(Scorer):
     ):
         self.encoder, self.folds, self.c, self.seed, self.fit_rows = encoder, folds, c, seed, fit_rows
 
+    def proxy_settings(self) -> dict:
+        """Everything besides the encoder, the embeddings' precision and ``fit_rows`` that shapes the output."""
+        return {"folds": self.folds, "c": self.c, "seed": self.seed, "proxy": "logreg-v1"}
+
     def params(self) -> dict:
-        params = {
-            "encoder": encoder_id(self.encoder),
-            "folds": self.folds,
-            "c": self.c,
-            "seed": self.seed,
-            "proxy": "logreg-v1",
-            "precision": resolved_embedding_precision(self.encoder),
-        }
+        params = {"encoder": encoder_id(self.encoder), **self.proxy_settings(), "precision": self.embedding_precision()}
         if self.fit_rows is not None:
             params["fit_rows"] = rows_digest(self.fit_rows)
         return params
 
-    def score(self, table, *, device="cpu", batch_size=64, progress=None, cancel=None, cache=None, **_) -> np.ndarray:
-        values = compute_classifier_uncertainty(
-            table,
-            encoder=self.encoder,
-            folds=self.folds,
-            c=self.c,
-            seed=self.seed,
-            device=device,
-            batch_size=batch_size,
-            cache=cache,
-            progress=progress,
-            cancel=cancel,
-            fit_rows=self.fit_rows,
+
+class ClassifierEntropyScorer(CrossFittedProxyScorer):
+    """Predictive entropy of a cross-fitted proxy classifier's softmax, in nats; range [0, ln C] for C classes.
+
+    Higher = the proxy (logistic regression on frozen encoder embeddings, K = 5 folds) is less sure of the class.
+    Regularisation C = 0.1 on standardised features: at C = 1 the out-of-fold NLL on 300 rotten_tomatoes rows was
+    1.36 (over-confident) against 0.84 at C = 0.1, with the same accuracy (0.65).
+    """
+
+    name = "classifier_entropy"
+    unit = "nats"
+    description = "predictive entropy of a cross-fitted proxy classifier (logistic regression on embeddings)"
+    column = 0  # which column of the shared pass this score reads
+
+    def score(self, table: pd.DataFrame, *, cache: DatasetCache | None = None, **context) -> np.ndarray:
+        return self.uncertainty(table, cache, context)[:, self.column].astype(np.float32)
+
+    def uncertainty(self, table: pd.DataFrame, cache: DatasetCache | None, context: dict) -> np.ndarray:
+        """Cached (n_rows, 3) [entropy, least confidence, margin] of the proxy: one pass for the three scores
+        (their params are the same, so the three share one cached array)."""
+        path = cache.feature_dir("classifier_uncertainty", self.params()) / "all.npy" if cache is not None else None
+        done = load_array(path) if path is not None else None
+        if done is not None and len(done) == len(table):
+            return done
+        emb = self.embed(table, cache=cache, **context)
+        y, n_classes = encode_labels(table["label"])
+        probs = crossfit_probabilities(
+            emb, y, n_classes, folds=self.folds, c=self.c, seed=self.seed, fit_rows=self.fit_rows
         )
-        return values[:, self.column].astype(np.float32)
+        values = uncertainty_table(probs)
+        if path is not None:
+            save_array(path, values)
+        return values
 
 
 class LeastConfidenceScorer(ClassifierEntropyScorer):

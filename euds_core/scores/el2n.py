@@ -20,10 +20,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from euds_core.models.embeddings import encoder_id
 from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.scores.base import EmbeddingScorer
-from euds_core.scores.classifier import encode_labels, fit_and_outside_rows, rows_digest, standardise
+from euds_core.scores.classifier import CrossFittedProxyScorer, encode_labels, fit_and_outside_rows, standardise
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -93,7 +91,7 @@ def el2n_scores(
     return (total / seeds).astype(np.float32)
 
 
-class EL2NScorer(EmbeddingScorer):
+class EL2NScorer(CrossFittedProxyScorer):
     """EL2N: ‖softmax − onehot(label)‖₂ of a proxy softmax head at an early checkpoint, mean over R seeds.
 
     Range [0, √2]; unit: L2 norm of the probability error. Higher = harder (or mislabelled) sample.
@@ -101,7 +99,6 @@ class EL2NScorer(EmbeddingScorer):
     """
 
     name = "el2n"
-    needs = frozenset({"text", "label"})
     unit = "L2 norm"
     description = "error L2 norm of a proxy softmax head early in training, averaged over seeds (Data Diet)"
 
@@ -118,21 +115,9 @@ class EL2NScorer(EmbeddingScorer):
         self.encoder, self.seeds, self.epochs, self.lr, self.folds, self.seed = encoder, seeds, epochs, lr, folds, seed
         self.fit_rows = fit_rows
 
-    def params(self) -> dict:
-        params = {
-            "encoder": encoder_id(self.encoder),
-            "seeds": self.seeds,
-            "checkpoint_epochs": self.epochs,
-            "lr": self.lr,
-            "batch": 32,
-            "folds": self.folds,
-            "seed": self.seed,
-            "proxy": "softmax-head-v1",
-            "precision": self.embedding_precision(),
-        }
-        if self.fit_rows is not None:
-            params["fit_rows"] = rows_digest(self.fit_rows)
-        return params
+    def proxy_settings(self) -> dict:
+        head = {"seeds": self.seeds, "checkpoint_epochs": self.epochs, "lr": self.lr, "batch": 32}
+        return {**head, "folds": self.folds, "seed": self.seed, "proxy": "softmax-head-v1"}
 
     def score(self, table: pd.DataFrame, **context) -> np.ndarray:
         emb = self.embed(table, **context)

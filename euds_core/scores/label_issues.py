@@ -16,10 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from euds_core.models.embeddings import encoder_id
-from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.scores.base import EmbeddingScorer
-from euds_core.scores.classifier import crossfit_probabilities, encode_labels, rows_digest
+from euds_core.scores.classifier import CrossFittedProxyScorer, crossfit_probabilities, encode_labels
 
 
 def label_issue_scores(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -40,7 +37,7 @@ def label_issue_flags(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(find_label_issues(y, p / p.sum(axis=1, keepdims=True)), dtype=bool)
 
 
-class LabelIssueScorer(EmbeddingScorer):
+class LabelIssueScorer(CrossFittedProxyScorer):
     """1 - the confident-learning label quality (cleanlab, self-confidence) of a row's label; range [0, 1].
 
     Higher = the cross-fitted proxy gives the row's own label little probability: a likely label error
@@ -48,36 +45,13 @@ class LabelIssueScorer(EmbeddingScorer):
     """
 
     name = "label_issue"
-    needs = frozenset({"text", "label"})
     unit = "1 - label quality"
     description = "confident learning (cleanlab): 1 - self-confidence of the given label, cross-fitted proxy"
 
-    def __init__(
-        self,
-        encoder: str = DEFAULT_ENCODER,
-        folds: int = 5,
-        c: float = 0.1,
-        seed: int = 0,
-        fit_rows: np.ndarray | None = None,
-    ):
-        self.encoder, self.folds, self.c, self.seed, self.fit_rows = encoder, folds, c, seed, fit_rows
-
-    def params(self) -> dict:
+    def proxy_settings(self) -> dict:
         from importlib.metadata import version
 
-        params = {
-            "encoder": encoder_id(self.encoder),
-            "folds": self.folds,
-            "c": self.c,
-            "seed": self.seed,
-            "proxy": "logreg-v1",
-            "method": "self_confidence",
-            "cleanlab": version("cleanlab"),
-            "precision": self.embedding_precision(),
-        }
-        if self.fit_rows is not None:
-            params["fit_rows"] = rows_digest(self.fit_rows)
-        return params
+        return {**super().proxy_settings(), "method": "self_confidence", "cleanlab": version("cleanlab")}
 
     def score(self, table: pd.DataFrame, **context) -> np.ndarray:
         emb = self.embed(table, **context)
