@@ -24,20 +24,15 @@ from ui.review.data import (
 )
 from ui.review.double_review_view import draw_double_review
 from ui.shared.map_view import dataset_map
-from ui.shared.review_interval import page_selection, selection_inputs, selection_mask
-from ui.shared.selection import selection_banner
+from ui.shared.review_interval import shown_selection
 from ui.shared.state import page_dataset
 
 st.title("Review")
 dataset = page_dataset()
-top, current, scored = page_selection(dataset)
+no_scores = "No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval."
+current, scored, in_interval = shown_selection(dataset, "review", no_scores)
 scores = scored.frame
-if scores.empty:
-    st.info("No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval.")
-current = selection_inputs(scored, current, top, "review")
 interval = current.intervals[0] if current.intervals else None
-in_interval = selection_mask(current, scores, dataset)
-selection_banner(top, current, int(in_interval.sum()), len(in_interval), scored.labels.get(current.score or "", ""))
 decisions = review.effective_decisions(dataset.id)
 mapped = dataset_map(dataset)
 table = review_table(dataset, scores, in_interval, decisions, mapped[1] if mapped else None)

@@ -21,23 +21,19 @@ from ui.export.view import (
     save_to_workspace,
     show_saved,
 )
-from ui.shared.review_interval import page_selection, selection_inputs, selection_mask, selection_spec
-from ui.shared.selection import describe_selection, selection_banner
+from ui.shared.review_interval import selection_spec, shown_selection
+from ui.shared.selection import describe_selection
 from ui.shared.state import page_dataset
 
 st.title("Export")
 dataset = page_dataset()
-top, current, scored = page_selection(dataset)
+no_scores = "No scores yet: the export holds every row, with the review's overrides applied."
+inputs_label = "Change the selection (shared with Explore and Review)"
+current, scored, in_interval = shown_selection(dataset, "export", no_scores, expander=inputs_label)
 scores = scored.frame
-with st.expander("Change the selection (shared with Explore and Review)", expanded=scores.empty):
-    current = selection_inputs(scored, current, top, "export")
-    if scores.empty:
-        st.info("No scores yet: the export holds every row, with the review's overrides applied.")
 overrides = review.effective_overrides(dataset.id)
 spec = selection_spec(dataset, current, scored, overrides)
-in_interval = selection_mask(current, scores, dataset)
 variant = scored.labels.get(current.score or "", "")
-selection_banner(top, current, int(in_interval.sum()), len(in_interval), variant)
 
 fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, key="export_format", horizontal=True)
 file_name = default_file_name(dataset, fmt)

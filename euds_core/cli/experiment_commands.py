@@ -85,12 +85,7 @@ def add_search_interval_parser(sub) -> None:
     p.add_argument(
         "--val-fraction", type=float, default=0.2, help="validation split drawn from inside the pool (default 0.2)"
     )
-    p.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="the test split left out of the search (give finetune's value; default 0.2)",
-    )
+    p.add_argument("--test-fraction", type=float, default=0.2, help="the test split left out (finetune's; default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
     p.add_argument("--random-draws", type=int, default=3, help="random subsets per size behind each cell's gain")
     p.add_argument(

@@ -67,13 +67,13 @@ class EmbeddingMap:
 class MapParams:
     """Every parameter that changes the map (hashed into the cache key with the embeddings' fingerprint)."""
 
-    seed: int
-    max_points: int
-    pca_dims: int
-    n_neighbors: int
-    min_dist: float
-    n_epochs: int | None
-    min_cluster_size: int | None
+    seed: int = 0
+    max_points: int = DEFAULT_MAX_POINTS
+    pca_dims: int = 50
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    n_epochs: int | None = None
+    min_cluster_size: int | None = None
     version: int = 2
 
 
@@ -84,21 +84,11 @@ def embeddings_fingerprint(embeddings: np.ndarray) -> str:
     return digest.hexdigest()[:16]
 
 
-def compute_embedding_map(
-    embeddings: np.ndarray,
-    *,
-    seed: int = 0,
-    max_points: int = DEFAULT_MAX_POINTS,
-    pca_dims: int = 50,
-    n_neighbors: int = 15,
-    min_dist: float = 0.1,
-    n_epochs: int | None = None,
-    min_cluster_size: int | None = None,
-    cache: DatasetCache | None = None,
-) -> EmbeddingMap:
+def compute_embedding_map(embeddings: np.ndarray, *, cache: DatasetCache | None = None, **settings) -> EmbeddingMap:
     """UMAP 2-D coordinates and HDBSCAN clusters of ``embeddings`` (n, dim), seeded and cached.
 
-    ``n_epochs`` None picks 100 epochs past 10 k points and 300 below (umap-learn: 200 / 500);
+    ``settings`` are :class:`MapParams`' fields (``seed``, ``max_points``, ``pca_dims``, ``n_neighbors``,
+    ``min_dist``, ``n_epochs``, ``min_cluster_size``), defaults there. ``n_epochs`` None picks 100 epochs past 10 k points and 300 below (umap-learn: 200 / 500);
     ``min_cluster_size`` None picks max(10, m // 200) points. HDBSCAN runs on the 2-D layout, which is what
     the page shows, so the clusters match what the eye sees. A pool with fewer than 4 rows gets a trivial map.
     """
@@ -107,17 +97,9 @@ def compute_embedding_map(
         raise EudsInputError(f"embeddings must be a (rows, dim) array, got shape {embeddings.shape}")
     if not np.all(np.isfinite(embeddings)):
         raise EudsInputError("embeddings contain NaN or infinite values; recompute them")
-    if max_points < 4:
+    params = MapParams(**settings)  # the settings and their defaults, written once
+    if params.max_points < 4:
         raise EudsInputError("max_points must be at least 4")
-    params = MapParams(
-        seed=seed,
-        max_points=max_points,
-        pca_dims=pca_dims,
-        n_neighbors=n_neighbors,
-        min_dist=min_dist,
-        n_epochs=n_epochs,
-        min_cluster_size=min_cluster_size,
-    )
     path = None
     if cache is not None:
         path = (

@@ -18,6 +18,7 @@ from euds_core.selection.intervals import Interval, SelectionSpec
 from ui.shared.score_variants import SelectionScores, selection_scores, variant_key
 from ui.shared.scores import complete_scores_only_note
 from ui.shared.selection import (
+    BANDS,
     DEFAULT_LABEL,
     MODES,
     SEED,
@@ -26,6 +27,7 @@ from ui.shared.selection import (
     describe_interval,
     mark_loaded,
     notice,
+    selection_banner,
     set_selection,
     widgets_need_loading,
 )
@@ -58,7 +60,7 @@ def _load_into_widgets(interval: Interval | None, scores: pd.DataFrame) -> None:
     hi = interval.hi if interval.mode == "threshold" and np.isfinite(interval.hi) else float(values.max())
     st.session_state["review_lo"], st.session_state["review_hi"] = float(lo), float(hi)
     st.session_state["review_keep"] = float(interval.keep) if interval.keep is not None else 0.5
-    st.session_state["review_band"] = str(interval.band) if interval.band in ("low", "middle", "high") else "middle"
+    st.session_state["review_band"] = str(interval.band) if interval.band in BANDS else "middle"
 
 
 def selection_inputs(scored: SelectionScores, selection: Selection, top, page: str) -> Selection:
@@ -117,6 +119,22 @@ def selection_inputs(scored: SelectionScores, selection: Selection, top, page: s
     if extras:
         st.caption("Intersected with (set on Explore): " + "; ".join(describe_interval(i) for i in extras))
     return _make_current(page, Selection(selection.dataset, (interval, *extras), variant=variant_key(scored, score)))
+
+
+def shown_selection(
+    dataset: Dataset, page: str, empty_note: str, expander: str | None = None
+) -> tuple[Selection, SelectionScores, np.ndarray]:
+    """The selection block of Review and Export: a note while nothing is scored, the inputs (inside an
+    ``expander`` with that label when given), the banner. Returns (selection, its scores, rows in the interval)."""
+    top, current, scored = page_selection(dataset)
+    with st.expander(expander, expanded=scored.frame.empty) if expander else st.container():
+        if scored.frame.empty:
+            st.info(empty_note)
+        current = selection_inputs(scored, current, top, page)
+    in_interval = selection_mask(current, scored.frame, dataset)
+    variant = scored.labels.get(current.score or "", "")
+    selection_banner(top, current, int(in_interval.sum()), len(in_interval), variant)
+    return current, scored, in_interval
 
 
 def _make_current(page: str, selection: Selection) -> Selection:
