@@ -24,7 +24,7 @@ from euds_core.data.readers import (
     first_error_line,
     sniff_csv_delimiter,
 )
-from euds_core.data.table import guess_text_column, normalise_table
+from euds_core.data.table import column_options, guess_text_column, normalise_table
 from euds_core.errors import EudsInputError
 
 DEFAULT_BATCH_ROWS = 50_000
@@ -218,17 +218,10 @@ def _source_columns(source: StreamSource, batch_rows: int) -> list[str]:
 
 
 def iter_table_batches(
-    path: str | Path,
-    *,
-    text_col: str | None = None,
-    label_col: str | None = None,
-    question_col: str | None = None,
-    answer_col: str | None = None,
-    id_col: str | None = None,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
-    skipped: dict[str, int] | None = None,
+    path: str | Path, *, batch_rows: int = DEFAULT_BATCH_ROWS, skipped: dict[str, int] | None = None, **columns
 ) -> Iterator[pd.DataFrame]:
-    """Normalised tables (``normalise_table``'s columns and cleaning) of ``batch_rows`` input rows each.
+    """Normalised tables (``normalise_table``'s columns and cleaning) of ``batch_rows`` input rows each;
+    ``columns`` are the column options (``text_col`` ... ``id_col``).
 
     A batch whose rows were all skipped yields an empty table, so batch ``i`` always covers the same input rows.
     Without ``id_col`` the ids are the global row numbers (``row-{i}``), as the in-memory path gives for the
@@ -239,18 +232,8 @@ def iter_table_batches(
     if batch_rows <= 0:
         raise EudsInputError("--stream-batch-rows must be a positive number of rows")
     source = open_stream_source(path)
-    yield from iter_source_batches(
-        source,
-        {
-            "text_col": text_col,
-            "label_col": label_col,
-            "question_col": question_col,
-            "answer_col": answer_col,
-            "id_col": id_col,
-        },
-        batch_rows,
-        skipped if skipped is not None else {},
-    )
+    skipped = skipped if skipped is not None else {}
+    yield from iter_source_batches(source, column_options(**columns), batch_rows, skipped)
 
 
 def iter_source_batches(

@@ -17,6 +17,15 @@ from euds_core.errors import EudsInputError
 
 TABLE_COLUMNS = ("id", "text", "label", "question", "answer", "defect")  # defect: data/defects.py
 QA_SEPARATOR = "\n\n"
+COLUMN_OPTIONS = ("text_col", "label_col", "question_col", "answer_col", "id_col")  # --text-col ... --id-col
+
+
+def column_options(**chosen: str | None) -> dict[str, str | None]:
+    """All five column options (:data:`COLUMN_OPTIONS`), None where not chosen; a misspelt one is a TypeError."""
+    unknown = sorted(set(chosen) - set(COLUMN_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown column option(s) {', '.join(unknown)}; expected {', '.join(COLUMN_OPTIONS)}")
+    return {name: chosen.get(name) for name in COLUMN_OPTIONS}
 
 
 @dataclass
@@ -65,21 +74,15 @@ def _clean_text(values: pd.Series) -> pd.Series:
 
 
 def normalise_table(
-    raw: pd.DataFrame,
-    *,
-    text_col: str | None = None,
-    label_col: str | None = None,
-    question_col: str | None = None,
-    answer_col: str | None = None,
-    id_col: str | None = None,
-    allow_empty: bool = False,
+    raw: pd.DataFrame, *, allow_empty: bool = False, **columns: str | None
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Turn a user table into the normalised table; returns it with counts of skipped rows by reason.
 
-    Q&A data is given by ``question_col`` + ``answer_col`` (then ``text`` is built from them); otherwise
+    ``columns`` are the column options (:data:`COLUMN_OPTIONS`, as ``load_dataset`` takes them). Q&A data is given by ``question_col`` + ``answer_col`` (then ``text`` is built from them); otherwise
     ``text_col`` (guessed when None). Rows whose text is missing or empty are skipped and counted, not fatal;
     when none is left that is an error, unless ``allow_empty`` (one batch of a streamed pool).
     """
+    text_col, label_col, question_col, answer_col, id_col = column_options(**columns).values()
     if raw.empty or len(raw.columns) == 0:
         raise EudsInputError("the data has no rows; check the file is not empty and has a header line")
     raw = raw.copy()

@@ -123,14 +123,5 @@ class EL2NScorer(CrossFittedProxyScorer):
         emb = self.embed(table, **context)
         y, n_classes = encode_labels(table["label"])
         # The final array is cached by score_dataset under params(); only the embeddings need their own cache.
-        return el2n_scores(
-            emb,
-            y,
-            n_classes,
-            seeds=self.seeds,
-            epochs=self.epochs,
-            lr=self.lr,
-            folds=self.folds,
-            seed=self.seed,
-            fit_rows=self.fit_rows,
-        )
+        head = {"seeds": self.seeds, "epochs": self.epochs, "lr": self.lr, "folds": self.folds, "seed": self.seed}
+        return el2n_scores(emb, y, n_classes, fit_rows=self.fit_rows, **head)

@@ -43,7 +43,7 @@ from euds_core.data.stream_readers import (
     open_stream_source,
     release_arrow_memory,
 )
-from euds_core.data.table import TABLE_COLUMNS, Dataset
+from euds_core.data.table import TABLE_COLUMNS, Dataset, column_options
 from euds_core.errors import EudsInputError
 from euds_core.scores import make_scorer
 from euds_core.scoring.engine import DEFAULT_BATCH_SIZES, check_columns, checked_scores, expand_score_names
@@ -94,18 +94,15 @@ def score_file_streaming(
     names: list[str],
     *,
     out: str | Path,
-    text_col: str | None = None,
-    label_col: str | None = None,
-    question_col: str | None = None,
-    answer_col: str | None = None,
-    id_col: str | None = None,
     device: str = "auto",
     batch_size: int | None = None,
     options: dict | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: StreamProgressFn | None = None,
+    **columns: str | None,
 ) -> StreamResult:
     """Score the file at ``path`` batch by batch into the Parquet file ``out``; returns a :class:`StreamResult`.
+    ``columns`` are the column options (``text_col`` ... ``id_col``, as ``load_dataset`` takes them).
 
     OUT gets the columns of ``scoring.scores_with_table`` (id, text, label, question/answer, then one float32
     column per score, dependencies included, in ``expand_score_names`` order) with the values the in-memory
@@ -114,13 +111,7 @@ def score_file_streaming(
     arguments starts clean.
     """
     out = _checked_stream_output(out, batch_rows)
-    columns = {
-        "text_col": text_col,
-        "label_col": label_col,
-        "question_col": question_col,
-        "answer_col": answer_col,
-        "id_col": id_col,
-    }
+    columns = column_options(**columns)
     names = expand_score_names(names)
     scorers = _streamable_scorers(names, options, columns)
     source = open_stream_source(path)
@@ -140,7 +131,7 @@ def score_file_streaming(
         counts = _score_row_local_batches(
             source, columns, batch_rows, skipped, work, scorers, device_name, rows_per_batch, progress
         )
-        extra = _score_pool_columns(work, counts, names, scorers, device_name, rows_per_batch, progress)
+        extra = _score_pool_columns(work, counts, names, scorers, progress)
         _write_output(work, counts, names, extra, out, progress)
         dataset_id = file_dataset_hash(out)
         shutil.rmtree(work)
@@ -261,13 +252,7 @@ def _score_row_local_batches(
 
 
 def _score_pool_columns(
-    work: Path,
-    counts: list[int],
-    names: list[str],
-    scorers: dict,
-    device_name: str,
-    rows_per_batch: int,
-    progress: StreamProgressFn | None,
+    work: Path, counts: list[int], names: list[str], scorers: dict, progress: StreamProgressFn | None
 ) -> dict[str, np.ndarray]:
     """Pass 2: the scores that need the whole pool (semantic, combinations), (n_rows,) each, by name."""
     n_rows = sum(counts)
@@ -278,13 +263,8 @@ def _score_pool_columns(
         if name in COMBINATION_SCORES:
             scorer = scorers[name]
             members = {d: extra[d] if d in extra else _shard_column(work, counts, d) for d in scorer.depends_on}
-            values = scorer.score(
-                pd.DataFrame(index=pd.RangeIndex(n_rows)),  # combinations read only the row count
-                device=device_name,
-                batch_size=rows_per_batch,
-                cache=None,
-                inputs=members,
-            )
+            rows = pd.DataFrame(index=pd.RangeIndex(n_rows))  # combinations read only the row count (ranks, no model)
+            values = scorer.score(rows, inputs=members)
             extra[name] = checked_scores(name, values, n_rows)
     return extra
 
