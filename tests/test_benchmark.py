@@ -12,14 +12,15 @@ from euds_core.cli import main
 from euds_core.experiments.benchmark import (
     CELL_COLUMNS,
     BenchmarkConfig,
+    Measured,
     benchmark_methods,
-    leaderboard,
     planned_cells,
     run_benchmark,
 )
+from euds_core.experiments.leaderboard import leaderboard
 
 ARGS = ["--encoder", "hashing", "--tokenizer", "whitespace", "--scores", "information,ttr,classifier_entropy"]
-ARGS += ["--step", "0.4", "--random-draws", "2"]  # a small search: the tests check the plumbing
+ARGS += ["--step", "0.4", "--random-draws", "2", "--permutations", "3"]  # a small search: the tests check the plumbing
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def odd_csv(tmp_path):
 
 def test_methods_and_plan():
     methods = benchmark_methods(["information", "semantic", "is", "el2n"], samplers=False)
-    assert methods[:2] == ["random", "full"] and methods[-1] == "auto"
+    assert methods[:3] == ["random", "random:balanced", "full"] and methods[-1] == "auto"
     assert {"information:low", "semantic:middle", "is:high", "el2n:high"} <= set(methods)
     assert "el2n:low" not in methods  # literature scores: their high band only
     cells = planned_cells(["random", "full", "auto"], [0.16, 0.1], [0, 1])
@@ -69,14 +70,23 @@ def test_benchmark_cli_writes_the_leaderboard_and_resumes(odd_csv, tmp_path, cap
     assert len(search) == 1 and search[0]["size"] == 0.2
     assert (search[0]["winner"] is None) == auto.startswith("random")
     md = (out / "leaderboard.md").read_text()
-    assert "| method | n_train | seeds | mean accuracy | 95 % CI | gain over random (pt) | verdict |" in md
-    assert "## odd.csv · size 0.2" in md and "Search: " in md
+    assert (
+        "| method | n_train | seeds | mean accuracy | 95 % CI | gain vs random (pt) | gain vs random:balanced (pt) |"
+        in md
+    )
+    assert "## odd.csv · size 0.2" in md and "Search: " in md and "Benjamini–Hochberg" in md
+    assert "pool rows near-duplicate a test row" in md
+    assert "0.000–0.000" not in md and "CI 1.000–1.000" not in md  # no zero-width interval
+    balanced_band = md.split("information:middle |")[1].split("\n")[0]
+    assert "vs random:balanced:" in balanced_band  # a balanced band's verdict reads the stratified baseline
+    assert cells.correct.str.contains(":").all() and cells.balanced.isin([True, False]).all()
 
     # A rerun with the same settings trains nothing: every cell is read back from cells.csv.
     import euds_core.experiments.benchmark as benchmark
 
     calls = []
-    monkeypatch.setattr(benchmark, "measure", lambda *a, **k: calls.append(a) or (0.0, 0.0))
+    fake = Measured(0.0, 0.0, np.zeros(36, dtype=bool), 0.0)
+    monkeypatch.setattr(benchmark, "measure", lambda *a, **k: calls.append(a) or fake)
     assert main(cmd) == 0
     assert calls == []
     assert pd.read_csv(out / "leaderboard.csv", keep_default_na=False).equals(cells)

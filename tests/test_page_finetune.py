@@ -230,10 +230,10 @@ def test_confirm_runs_the_best_cell_against_random_and_full_then_shows_the_verdi
 
 
 def test_selection_study_job_and_its_view(tmp_path):
-    """The study job (search on validation, fine-tunes of auto / random / full on test) and the page's view."""
+    """The study job (the search on the pool, fine-tunes of auto / both randoms / full on test) and the page's view."""
     from dataclasses import asdict
 
-    from euds_core.experiments.benchmark import load_study, study_job
+    from euds_core.experiments.study import load_study, study_job
     from tests.test_finetune import tiny_config
 
     ds = Dataset(name="tiny <b>reviews</b>", task="classification", table=tiny_table(120))
@@ -251,9 +251,9 @@ def test_selection_study_job_and_its_view(tmp_path):
         "config": asdict(tiny_config(model)),
     }
     result = study_job(args, lambda f, m: messages.append((f, m)), lambda: False)
-    assert result["cells"] == 2 * 2 + 2  # (auto, random) x 2 seeds at 0.25, full once per seed
+    assert result["cells"] == 3 * 2 + 2  # (auto, random, random:balanced) x 2 seeds at 0.25, full once per seed
     cells, searches = load_study(ds.id)
-    assert set(cells.method) == {"auto", "random", "full"} and len(searches) == 1
+    assert set(cells.method) == {"auto", "random", "random:balanced", "full"} and len(searches) == 1
     assert messages and any("search" in m for _, m in messages)
     # Resumed: the same study trains nothing new.
     again = study_job(args, lambda f, m: None, lambda: False)
@@ -265,5 +265,5 @@ def test_selection_study_job_and_its_view(tmp_path):
     assert not at.exception and not at.error
     assert any(t.value.startswith("Search at size 0.25") for t in at.text)
     board = at.dataframe[-1].value
-    assert set(board["method"]) == {"auto", "random", "full"}
+    assert set(board["method"]) == {"auto", "random", "random:balanced", "full"}
     assert at.button(key="ft_study").proto.label == "Run the selection study"

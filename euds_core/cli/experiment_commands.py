@@ -163,6 +163,15 @@ def add_benchmark_parser(sub) -> None:
     )
     p.add_argument("--step", type=float, default=0.1, help="the search's grid step of p_lo (default 0.1)")
     p.add_argument("--random-draws", type=int, default=5, help="random subsets per size behind each search gain")
+    p.add_argument("--folds", type=int, default=3, help="the search's cross-fitting folds of the pool (default 3)")
+    p.add_argument(
+        "--permutations", type=int, default=19, help="searches on permuted scores the winner must beat (default 19)"
+    )
+    p.add_argument(
+        "--drop-test-duplicates",
+        action="store_true",
+        help="remove pool rows that near-duplicate a test row (cosine >= 0.95; they are reported either way)",
+    )
     p.add_argument("--test-fraction", type=float, default=0.2, help="the fixed stratified test split")
     add_test_file_arg(p)
     add_curation_args(p)
@@ -348,7 +357,8 @@ def cmd_benchmark(args) -> int:
     from tqdm import tqdm
 
     from euds_core.cli.curation_commands import cmd_benchmark_inject, curation_after_benchmark
-    from euds_core.experiments.benchmark import run_benchmark, write_leaderboard
+    from euds_core.experiments.benchmark import run_benchmark
+    from euds_core.experiments.leaderboard import write_leaderboard
 
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
@@ -401,6 +411,9 @@ def benchmark_config(args):
         samplers=not args.no_samplers,
         search_step=args.step,
         random_draws=args.random_draws,
+        search_folds=args.folds,
+        permutations=args.permutations,
+        drop_test_duplicates=args.drop_test_duplicates,
         test_fraction=args.test_fraction,
         finetune=finetune_config_from_args(args),
     )
@@ -494,8 +507,8 @@ def benchmark_datasets(args) -> list:
 
 def cmd_search_selection(args) -> int:
     from euds_core.data.table import dataset_hash
-    from euds_core.experiments.benchmark import search_sentence
     from euds_core.experiments.interval_search import search_split
+    from euds_core.experiments.leaderboard import search_sentence
     from euds_core.experiments.pool_scores import fold_fitted_scores
     from euds_core.experiments.selection_search import SearchSettings, search_selection
 

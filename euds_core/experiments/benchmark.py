@@ -2,7 +2,9 @@
 
 Methods at each size fraction of the pool:
 
-* ``random`` (the baseline every other method is paired with, seed by seed) and ``full`` (the whole pool);
+* ``random`` and ``random:balanced`` (a label-stratified random subset: a label-balanced method's matching
+  baseline), the baselines every other method is paired with, seed by seed and test row by test row; ``full``
+  (the whole pool);
 * each EUDS band: every EUDS score present (information, generative, semantic, igse and its pairs) at the
   ``low``, ``middle`` and ``high`` band, e.g. ``semantic:low``;
 * each literature score present at its ``high`` band (the hard / uncertain / diverse end), e.g. ``el2n:high``;
@@ -16,9 +18,11 @@ Label-using scores are refitted on the pool for the methods and on each cross-fi
 the search, so no choice sees a test label. ``proxy`` mode measures each subset with a logistic regression on the cached frozen
 embeddings (PCA fitted on pool rows); ``finetune`` mode fine-tunes the BERT-family classifier.
 
-Every finished cell is written at once to ``DIR/cells.csv`` under a run key (data, scores digest, encoder,
-mode and training settings, split and search settings); a rerun with the same key skips finished cells, and a
-changed key never reuses them. ``DIR/leaderboard.csv`` (tidy) and ``DIR/leaderboard.md`` are written at the end.
+Every finished cell is written at once to ``DIR/cells.csv`` (:mod:`euds_core.experiments.benchmark_store`)
+under a run key (data, scores digest, encoder, mode and training settings, split and search settings); a rerun
+with the same key skips finished cells, and a changed key never reuses them. The leaderboard
+(:mod:`euds_core.experiments.leaderboard`) is written at the end. Pool rows that near-duplicate a test row are
+counted and reported (``drop_test_duplicates`` removes them from the pool).
 """
 
 from __future__ import annotations
@@ -34,18 +38,26 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
+from euds_core.experiments.benchmark_store import (
+    CELL_COLUMNS,
+    append_cell,
+    cached_searches,
+    finished_cell,
+    read_cells,
+    save_dataset_note,
+    save_search,
+)
 from euds_core.experiments.finetune import sampler_names, selection_inputs_digest, subset_rows
 from euds_core.experiments.proxy import linear_proxy_predictions, proxy_features
 from euds_core.experiments.selection_search import (
     Candidate,
-    SearchResult,
     SearchSettings,
     candidate_rows,
     near_duplicate_rows,
     search_selection,
 )
 from euds_core.experiments.splits import ExperimentSplit, table_split
-from euds_core.experiments.statistics import curve_summary, paired_verdicts
+from euds_core.experiments.statistics import pack_correct
 from euds_core.experiments.training import FinetuneConfig
 
 # Model-free or encoder-only scores: the default (the LM scores take ~20 min per 3,000 rows on 2 CPU cores).
@@ -64,17 +76,6 @@ DEFAULT_SCORES = (
 )
 EUDS_BAND_SCORES = ("information", "generative", "semantic", "igse", "ig", "is", "gs")
 BANDS = ("low", "middle", "high")
-CELL_COLUMNS = [
-    "dataset",
-    "method",
-    "size_fraction",
-    "seed",
-    "n_train",
-    "accuracy",
-    "macro_f1",
-    "seconds",
-    "choice",
-]
 BenchProgressFn = Callable[[int, int, str], None]  # (cells done, cells total, message)
 
 
@@ -94,6 +95,9 @@ class BenchmarkConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     methods: list[str] | None = None  # a subset of benchmark_methods() (None: all of them)
     cached_only: bool = False  # use the scores already cached (the app's study), never start scoring
+    search_folds: int = 3
+    permutations: int = 19  # searches on permuted scores the search's winner must beat
+    drop_test_duplicates: bool = False  # remove pool rows that near-duplicate a test row
 
     def check(self) -> None:
         if self.mode not in ("proxy", "finetune"):
@@ -134,7 +138,8 @@ class BenchmarkConfig:
             "embedding_precision": resolved_embedding_precision(self.encoder),  # the proxy's and search's features
             "options": self.options,
             "label_balanced": self.label_balanced,
-            "search": [self.search_step, self.random_draws],
+            "search": ["crossfit-null-v1", self.search_step, self.random_draws, self.search_folds, self.permutations],
+            "drop_test_duplicates": self.drop_test_duplicates,
             "split": [self.test_fraction, self.split_seed],
             "training": self.finetune.key_params() if self.mode == "finetune" else "linear-proxy-pca64",
         }
@@ -142,10 +147,10 @@ class BenchmarkConfig:
 
 
 def benchmark_methods(score_names: list[str], *, samplers: bool = True) -> list[str]:
-    """random, full, each EUDS band, each literature score's high band, each sampler, auto."""
+    """random, random:balanced, full, each EUDS band, each literature score's high band, each sampler, auto."""
     euds = [f"{s}:{band}" for s in score_names if s in EUDS_BAND_SCORES for band in BANDS]
     literature = [f"{s}:high" for s in score_names if s not in EUDS_BAND_SCORES]
-    return ["random", "full", *euds, *literature, *(sampler_names() if samplers else []), "auto"]
+    return ["random", "random:balanced", "full", *euds, *literature, *(sampler_names() if samplers else []), "auto"]
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -163,6 +168,7 @@ class BenchInputs:
     embeddings: np.ndarray
     features: np.ndarray  # the proxy's PCA features (fitted on pool rows)
     run_key: str
+    test_duplicates: np.ndarray  # pool rows that near-duplicate a test row (removed when the config says so)
 
 
 def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=None) -> BenchInputs:
@@ -193,6 +199,7 @@ def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=No
         dataset.table, encoder=config.encoder, cache=DatasetCache(dataset.id), cancel=cancel
     )
     split = table_split(dataset.table, test_fraction=config.test_fraction, split_seed=config.split_seed)
+    split, test_duplicates = decontaminated(split, embeddings, drop=config.drop_test_duplicates)
     fit = dict(dataset_id=dataset.id, options=config.options)
     if fitted_only and progress:
         progress("label-using scores", 0, 0, f"fitting {', '.join(fitted_only)} on the pool rows only")
@@ -205,7 +212,19 @@ def prepare_inputs(dataset, config: BenchmarkConfig, *, progress=None, cancel=No
         embeddings=embeddings,
         features=proxy_features(embeddings, split.pool, seed=config.split_seed),
         run_key=config.run_key(dataset.id, scores),
+        test_duplicates=test_duplicates,
     )
+
+
+def decontaminated(split: ExperimentSplit, embeddings: np.ndarray, *, drop: bool) -> tuple[ExperimentSplit, np.ndarray]:
+    """(the split, without the pool rows that near-duplicate a test row when ``drop``; those rows)."""
+    from euds_core.scores.near_duplicate import rows_duplicating
+
+    copies = rows_duplicating(embeddings, split.pool, split.test)
+    if not drop or not len(copies):
+        return split, copies
+    keep = lambda rows: np.setdiff1d(rows, copies)  # noqa: E731
+    return ExperimentSplit(test=split.test, pool=keep(split.pool), validation=keep(split.validation)), copies
 
 
 # ---------------------------------------------------------------------------------------------- cells
@@ -225,6 +244,8 @@ def method_rows(
         # The band keeps round(size * |pool|) rows starting at p_lo: the search's band, applied to the pool.
         band = Candidate(winner.score, winner.p_lo, round(winner.p_lo + size, 6), winner.label_balanced, winner.dedup)
         return candidate_rows(band, pool, values, inputs.labels, duplicates, seed)
+    if method in ("random", "random:balanced", "full"):
+        return subset_rows(method, size, seed, score=None, **common)
     if ":" in method:
         score, band = method.split(":", 1)
         return subset_rows(score, size, seed, score=score, band=band, label_balanced=config.label_balanced, **common)
@@ -232,20 +253,43 @@ def method_rows(
     return subset_rows(method, size, seed, score=sampler_score, **common)
 
 
-def measure(rows: np.ndarray, seed: int, inputs: BenchInputs, config: BenchmarkConfig, progress=None, cancel=None):
-    """(accuracy, macro-F1) on the test split of a model trained on ``rows``."""
+def is_balanced(method: str, config: BenchmarkConfig, winner: Candidate | None) -> bool:
+    """Whether a method's rows are label-balanced (its matching baseline is then ``random:balanced``)."""
+    if method == "auto":
+        return winner is not None and winner.label_balanced
+    return ":" in method and not method.startswith("random") and config.label_balanced
+
+
+@dataclass
+class Measured:
+    accuracy: float
+    macro_f1: float
+    correct: np.ndarray  # 0/1 per test row
+    proxy_accuracy: float  # the linear proxy on the same rows
+
+
+def proxy_measure(rows: np.ndarray, inputs: BenchInputs) -> tuple[float, float, np.ndarray]:
+    """(accuracy, macro-F1, per-row correctness) of the linear proxy trained on ``rows``, on the test split."""
     from sklearn.metrics import f1_score
+    from threadpoolctl import threadpool_limits
 
     test = inputs.split.test
-    if config.mode == "proxy":
-        from threadpoolctl import threadpool_limits
+    classes = np.unique(inputs.labels[inputs.split.pool])
+    y = np.searchsorted(classes, inputs.labels)
+    with threadpool_limits(limits=1):  # a small fit: thread pools only add overhead
+        predicted = linear_proxy_predictions(inputs.features, y, rows, test)
+    correct = predicted == y[test]
+    return float(np.mean(correct)), float(f1_score(y[test], predicted, average="macro")), correct
 
-        classes = np.unique(inputs.labels[inputs.split.pool])
-        y = np.searchsorted(classes, inputs.labels)
-        with threadpool_limits(limits=1):  # a small fit: thread pools only add overhead
-            predicted = linear_proxy_predictions(inputs.features, y, rows, test)
-        return float(np.mean(predicted == y[test])), float(f1_score(y[test], predicted, average="macro"))
+
+def measure(rows: np.ndarray, seed: int, inputs: BenchInputs, config: BenchmarkConfig, progress=None, cancel=None):
+    """A :class:`Measured` on the test split of a model trained on ``rows`` (the proxy's figure beside it)."""
+    proxy_accuracy, proxy_f1, proxy_correct = proxy_measure(rows, inputs)
+    if config.mode == "proxy":
+        return Measured(proxy_accuracy, proxy_f1, proxy_correct, proxy_accuracy)
     from euds_core.experiments.training import train_and_evaluate
+
+    test = inputs.split.test
 
     result = train_and_evaluate(
         inputs.table,
@@ -258,7 +302,7 @@ def measure(rows: np.ndarray, seed: int, inputs: BenchInputs, config: BenchmarkC
         progress=progress,
         cancel=cancel,
     )
-    return result.accuracy, result.macro_f1
+    return Measured(result.accuracy, result.macro_f1, result.correct, proxy_accuracy)
 
 
 def planned_cells(methods: list[str], sizes: list[float], seeds: list[int]) -> list[tuple[str, float, int]]:
@@ -272,46 +316,83 @@ def planned_cells(methods: list[str], sizes: list[float], seeds: list[int]) -> l
     return cells
 
 
-def read_cells(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        return pd.DataFrame(columns=[*CELL_COLUMNS, "run_key"])
-    return pd.read_csv(path, dtype={"run_key": str, "choice": str}, keep_default_na=False)
+def search_winners(dataset, config: BenchmarkConfig, inputs: BenchInputs, out_dir: Path, *, progress=None, cancel=None):
+    """size -> the search's accepted winner (None: nothing beat the null), searching the sizes not saved yet."""
+    searches = cached_searches(out_dir, inputs.run_key)
+    settings = SearchSettings(
+        step=config.search_step,
+        random_draws=config.random_draws,
+        folds=config.search_folds,
+        permutations=config.permutations,
+        seed=config.split_seed,
+    )
+    winners: dict[float, Candidate | None] = {}
+    for size in sorted({round(float(s), 6) for s in config.sizes}):
+        if size not in searches:
+            if progress:
+                progress(0, 0, f"searching selections at size {size:g}, cross-fitted over the pool")
+            report = (lambda d, t, m, _z=size: progress(0, 0, f"search @ {_z:g}: {d}/{t} {m}")) if progress else None
+            result = search_selection(
+                inputs.embeddings,
+                inputs.labels,
+                inputs.search_scores,
+                inputs.split,
+                size,
+                settings,
+                features=inputs.features,
+                progress=report,
+                cancel=cancel,
+            )
+            save_search(out_dir, dataset.name, inputs.run_key, result)
+            searches[size] = {**result.summary(), "run_key": inputs.run_key}
+        winner = searches[size]["winner"]
+        winners[size] = Candidate(**winner) if winner else None
+    return winners
 
 
-def _search_summary_path(out_dir: Path) -> Path:
-    return out_dir / "search.json"
+def run_cell(
+    cell: tuple[str, float, int], inputs: BenchInputs, config: BenchmarkConfig, winner, saved, dataset_name, cancel
+) -> dict:
+    """Measure one (method, size, seed) and return its record (an ``auto`` with no winner copies ``random``)."""
+    method, size, seed = cell
+    started = time.perf_counter()
+    rows = method_rows(method, size, seed, inputs, config, winner)
+    twin = None
+    if method == "auto" and winner is None:
+        twin = finished_cell(saved, inputs.run_key, dataset_name, "random", size, seed)
+    if twin is not None:  # the same rows and seed as that random cell: the same run, not trained twice
+        figures = {k: twin[k] for k in ("accuracy", "macro_f1", "proxy_accuracy", "correct")}
+    else:
+        got = measure(rows, seed, inputs, config, cancel=cancel)
+        figures = {
+            "accuracy": got.accuracy,
+            "macro_f1": got.macro_f1,
+            "proxy_accuracy": got.proxy_accuracy,
+            "correct": pack_correct(got.correct) if got.correct is not None else "",
+        }
+    choice = ""
+    if method == "auto":
+        choice = winner.name if winner is not None else "random (nothing beat the permuted scores)"
+    return {
+        "dataset": dataset_name,
+        "method": method,
+        "size_fraction": size,
+        "seed": seed,
+        "n_train": len(rows),
+        **figures,
+        "seconds": time.perf_counter() - started,
+        "choice": choice,
+        "balanced": is_balanced(method, config, winner),
+        "run_key": inputs.run_key,
+    }
 
 
-def cached_searches(out_dir: Path, run_key: str) -> dict[float, dict]:
-    path = _search_summary_path(out_dir)
-    if not path.exists():
-        return {}
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    return {round(float(s["size"]), 6): s for s in saved if s.get("run_key") == run_key}
-
-
-def save_search(out_dir: Path, dataset_name: str, run_key: str, result: SearchResult) -> None:
-    from euds_core.storage.atomic_files import atomic_path, write_json_atomic
-
-    path = _search_summary_path(out_dir)
-    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
-    saved = [s for s in saved if not (s.get("run_key") == run_key and np.isclose(s["size"], result.size))]
-    saved.append({**result.summary(), "dataset": dataset_name, "run_key": run_key})
-    write_json_atomic(path, saved, indent=1)
-    with atomic_path(out_dir / f"search-{run_key}-{result.size:g}.csv") as tmp:
-        result.candidates.to_csv(tmp, index=False)
-
-
-def _random_twin(saved: pd.DataFrame, run_key: str, dataset_name: str, size: float, seed: int):
-    """The finished ``random`` cell at (size, seed), or None: what ``auto`` trains when nothing beat random."""
-    same = saved[
-        (saved["run_key"] == run_key)
-        & (saved["dataset"] == dataset_name)
-        & (saved["method"] == "random")
-        & (saved["seed"].astype(int) == seed)
-        & ((saved["size_fraction"].astype(float) - size).abs() < 1e-9)
-    ]
-    return None if same.empty else same.iloc[-1]
+def contamination_note(dataset, inputs: BenchInputs, config: BenchmarkConfig) -> dict:
+    """The leaderboard's sentence on the pool rows that near-duplicate a test row."""
+    count = len(inputs.test_duplicates)
+    fate = "removed from the pool" if config.drop_test_duplicates else "kept (--drop-test-duplicates removes them)"
+    sentence = f"{dataset.name}: {count} pool rows near-duplicate a test row (cosine >= 0.95); {fate}."
+    return {"dataset": dataset.name, "pool_rows_duplicating_test": count, "sentence": sentence}
 
 
 def run_benchmark(
@@ -323,254 +404,42 @@ def run_benchmark(
     cancel: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) every cell of one dataset; returns its cells (the :data:`CELL_COLUMNS`)."""
-    from euds_core.storage.atomic_files import atomic_path
-
     config.check()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    scoring = (
-        (lambda name, done, total, message: progress(0, 0, f"scoring {name}: {done}/{total} rows"))
-        if progress
-        else None
-    )
+    scoring = (lambda name, d, t, m: progress(0, 0, f"scoring {name}: {d}/{t} rows")) if progress else None
     inputs = prepare_inputs(dataset, config, progress=scoring, cancel=cancel)
+    save_dataset_note(out_dir, inputs.run_key, contamination_note(dataset, inputs, config))
     methods = benchmark_methods(list(inputs.pool_scores.columns), samplers=config.samplers)
-    if config.methods is not None:
-        methods = [m for m in methods if m in config.methods]
+    methods = methods if config.methods is None else [m for m in methods if m in config.methods]
     cells = planned_cells(methods, config.sizes, config.seeds)
-    searches = cached_searches(out_dir, inputs.run_key)
-    winners: dict[float, Candidate | None] = {}
-    for size in sorted({round(float(s), 6) for s in config.sizes}):
-        if size not in searches:
-            if progress:
-                progress(0, len(cells), f"searching selections at size {size:g} on the pool's validation split")
-            result = search_selection(
-                inputs.embeddings,
-                inputs.labels,
-                inputs.search_scores,
-                inputs.split,
-                size,
-                SearchSettings(step=config.search_step, random_draws=config.random_draws, seed=config.split_seed),
-                features=inputs.features,
-                progress=(lambda d, t, m, _z=size: progress(0, 0, f"search @ {_z:g}: candidate {d}/{t}"))
-                if progress
-                else None,
-                cancel=cancel,
-            )
-            save_search(out_dir, dataset.name, inputs.run_key, result)
-            searches[size] = {**result.summary(), "run_key": inputs.run_key}
-        winner = searches[size]["winner"]
-        winners[size] = Candidate(**winner) if winner else None
+    winners = search_winners(dataset, config, inputs, out_dir, progress=progress, cancel=cancel)
     store = out_dir / "cells.csv"
     saved = read_cells(store)
-    done = {
-        (r.method, round(float(r.size_fraction), 6), int(r.seed))
-        for r in saved.itertuples()
-        if r.run_key == inputs.run_key and r.dataset == dataset.name
-    }
-    for i, (method, size, seed) in enumerate(cells):
-        if (method, size, seed) in done:
+    mine = (saved["run_key"] == inputs.run_key) & (saved["dataset"] == dataset.name)
+    done = {(r.method, round(float(r.size_fraction), 6), int(r.seed)) for r in saved[mine].itertuples()}
+    for i, cell in enumerate(cells):
+        if cell in done:
             continue
         if cancel is not None and cancel():
             raise ScoringCancelled(f"benchmark cancelled after {i} of {len(cells)} cells (finished cells are saved)")
-        t0 = time.perf_counter()
-        winner = winners.get(size)
         try:
-            rows = method_rows(method, size, seed, inputs, config, winner)
+            record = run_cell(cell, inputs, config, winners.get(cell[1]), saved, dataset.name, cancel)
         except EudsInputError as exc:  # e.g. a sampler that needs what this data lacks: say so, go on
             if progress:
-                progress(i + 1, len(cells), f"skipped {method} @ {size:g}: {exc}")
+                progress(i + 1, len(cells), f"skipped {cell[0]} @ {cell[1]:g}: {exc}")
             continue
-        choice = ""
-        if method == "auto":
-            choice = winner.name if winner is not None else "random (nothing beat random on validation)"
-        twin = (
-            _random_twin(saved, inputs.run_key, dataset.name, size, seed) if method == "auto" and not winner else None
-        )
-        if twin is not None:  # the same rows and seed as that random cell: the same run, not trained twice
-            accuracy, macro_f1 = float(twin.accuracy), float(twin.macro_f1)
-        else:
-            accuracy, macro_f1 = measure(rows, seed, inputs, config, cancel=cancel)
-        record = {
-            "dataset": dataset.name,
-            "method": method,
-            "size_fraction": size,
-            "seed": seed,
-            "n_train": len(rows),
-            "accuracy": accuracy,
-            "macro_f1": macro_f1,
-            "seconds": time.perf_counter() - t0,
-            "choice": choice,
-            "run_key": inputs.run_key,
-        }
-        saved = pd.concat([saved, pd.DataFrame([record])], ignore_index=True)
-        with atomic_path(store) as tmp:
-            saved.to_csv(tmp, index=False)
+        saved = append_cell(store, saved, record)
         if progress:
-            progress(i + 1, len(cells), f"{method} @ {size:g} seed {seed}: accuracy {accuracy:.3f}")
-    mine = saved[(saved["run_key"] == inputs.run_key) & (saved["dataset"] == dataset.name)]
-    wanted = {(m, z, d) for m, z, d in cells}
+            progress(i + 1, len(cells), f"{cell[0]} @ {cell[1]:g} seed {cell[2]}: accuracy {record['accuracy']:.3f}")
+    return planned_result(saved, inputs.run_key, dataset.name, cells)
+
+
+def planned_result(saved: pd.DataFrame, run_key: str, dataset_name: str, cells: list) -> pd.DataFrame:
+    """The finished cells of this run that were planned (``attrs["run_key"]`` names their searches)."""
+    mine = saved[(saved["run_key"] == run_key) & (saved["dataset"] == dataset_name)]
+    wanted = set(cells)
     keep = [(r.method, round(float(r.size_fraction), 6), int(r.seed)) in wanted for r in mine.itertuples()]
     result = mine[keep][CELL_COLUMNS].reset_index(drop=True)
-    result.attrs["run_key"] = inputs.run_key  # which searches (search.json) belong to these cells
+    result.attrs["run_key"] = run_key
     return result
-
-
-# ---------------------------------------------------------------------------------------------- leaderboard
-
-
-def leaderboard(cells: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, method, size): seeds, n_train, mean accuracy with its 95 % CI, and the paired
-    difference from random at the same size and seeds (points, 95 % CI) with its verdict."""
-    rows = []
-    for dataset, part in cells.groupby("dataset", sort=True):
-        runs = part.rename(columns={"method": "strategy"})
-        curve = curve_summary(runs)
-        verdicts = paired_verdicts(runs).set_index(["strategy", "size_fraction"])
-        for r in curve.itertuples():
-            v = verdicts.loc[(r.strategy, r.size_fraction)] if (r.strategy, r.size_fraction) in verdicts.index else None
-            choices = part[(part["method"] == r.strategy) & np.isclose(part["size_fraction"], r.size_fraction)]
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "method": r.strategy,
-                    "size_fraction": r.size_fraction,
-                    "seeds": r.seeds,
-                    "n_train": r.n_train,
-                    "accuracy": r.accuracy,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "gain_pt": None if v is None else v.difference_pt,
-                    "gain_ci_low_pt": None if v is None else v.ci_low_pt,
-                    "gain_ci_high_pt": None if v is None else v.ci_high_pt,
-                    "verdict": "baseline" if r.strategy == "random" else ("—" if v is None else v.verdict),
-                    "choice": next((c for c in choices["choice"] if c), ""),
-                }
-            )
-    board = pd.DataFrame(rows)
-    if board.empty:
-        return board
-    return board.sort_values(["dataset", "size_fraction", "accuracy"], ascending=[True, True, False]).reset_index(
-        drop=True
-    )
-
-
-def leaderboard_markdown(board: pd.DataFrame, searches: list[dict], *, mode: str) -> str:
-    """The human leaderboard: one table per (dataset, size), best mean accuracy first, and the search's word."""
-    what = "linear proxy on frozen embeddings" if mode == "proxy" else "fine-tuned classifier"
-    lines = [
-        "# Benchmark leaderboard",
-        "",
-        f"Accuracy of a {what} trained on each method's subset of the pool, measured on the untouched test split",
-        "(mean over seeds, 95 % t-interval). Gain = the paired difference from `random` at the same size and seeds,",
-        "in accuracy points; the verdict needs that interval to exclude 0. `auto` is the selection search's winner,",
-        "cross-fitted over the pool and accepted only when it beats the same search on permuted scores (never the",
-        "test split).",
-    ]
-    for (dataset, size), part in board.groupby(["dataset", "size_fraction"], sort=True):
-        lines += ["", f"## {dataset} · size {size:g}", ""]
-        for s in searches:
-            if s.get("dataset") == dataset and np.isclose(s["size"], size):
-                lines.append(f"Search: {search_sentence(s)}.")
-                lines.append("")
-        lines += [
-            "| method | n_train | seeds | mean accuracy | 95 % CI | gain over random (pt) | verdict |",
-            "|---|---:|---:|---:|---|---:|---|",
-        ]
-        for r in part.itertuples():
-            gain = (
-                "" if pd.isna(r.gain_pt) else f"{r.gain_pt:+.1f} ({r.gain_ci_low_pt:+.1f} to {r.gain_ci_high_pt:+.1f})"
-            )
-            name = r.method if not r.choice else f"{r.method} = {r.choice}"
-            lines.append(
-                f"| {name} | {r.n_train:.0f} | {r.seeds} | {r.accuracy:.3f} | {r.ci_low:.3f}–{r.ci_high:.3f} | "
-                f"{gain} | {r.verdict} |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def search_sentence(summary: dict) -> str:
-    """The search's word in one sentence (the CLI's and the leaderboard's)."""
-    best = Candidate(**summary["best"]).name if summary.get("best") else "the best candidate"
-    return (
-        f"{summary['verdict']} [best candidate {best}: {summary['gain'] * 100:+.1f} ± {summary['gain_se'] * 100:.1f} pt "
-        f"cross-fitted over the pool; permuted scores reach {summary['null_quantile'] * 100:+.1f} pt at their 95th "
-        f"percentile, p = {summary['p_value']:.2f} over {summary['permutations']} permutations; kNN proxy "
-        f"{summary['knn_gain'] * 100:+.1f} pt; linear/kNN rank agreement {summary['proxy_agreement']:.2f}]"
-    )
-
-
-def write_leaderboard(cells: pd.DataFrame, out_dir: str | Path, *, mode: str, run_keys: list[str]) -> pd.DataFrame:
-    """``DIR/leaderboard.csv`` (the tidy cells) and ``DIR/leaderboard.md``; returns the summary board."""
-    from euds_core.storage.atomic_files import atomic_path, write_json_atomic, write_text_atomic
-
-    out_dir = Path(out_dir)
-    with atomic_path(out_dir / "leaderboard.csv") as tmp:
-        cells[CELL_COLUMNS].to_csv(tmp, index=False)
-    board = leaderboard(cells)
-    path = _search_summary_path(out_dir)
-    searches = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
-    searches = [s for s in searches if s.get("run_key") in run_keys]
-    write_text_atomic(out_dir / "leaderboard.md", leaderboard_markdown(board, searches, mode=mode))
-    write_json_atomic(out_dir / "leaderboard.json", {"mode": mode, "run_keys": run_keys}, indent=1)
-    return board
-
-
-# ---------------------------------------------------------------------------------------------- the app's study
-
-
-def study_dir(dataset_id: str) -> Path:
-    """Where the Fine-tune page's selection study of a dataset keeps its cells and leaderboard."""
-    from euds_core.storage.workspace import workspace_dir
-
-    return workspace_dir("selection_study") / dataset_id
-
-
-STUDY_METHODS = ["random", "full", "auto"]
-
-
-def study_job(args: dict, update: Callable[[float, str], None], cancelled: Callable[[], bool]) -> dict:
-    """The ``selection_study`` job: search a selection on the pool's validation split (proxy), then confirm its
-    winner against random at the same size and the full pool with real fine-tunes on the test split.
-
-    args = {dataset_id, sizes, seeds, scores, options, config (FinetuneConfig fields), label_balanced, threads}.
-    """
-    import torch
-
-    from euds_core.data.datasets import load_saved_dataset
-
-    if args.get("threads"):
-        torch.set_num_threads(int(args["threads"]))
-    dataset = load_saved_dataset(args["dataset_id"])
-    fields = FinetuneConfig.__dataclass_fields__
-    config = BenchmarkConfig(
-        mode="finetune",
-        sizes=[float(s) for s in args.get("sizes", [0.16])],
-        seeds=[int(s) for s in args.get("seeds", [0, 1, 2])],
-        scores=list(args["scores"]),
-        options=args.get("options") or {},
-        label_balanced=bool(args.get("label_balanced", True)),
-        finetune=FinetuneConfig(**{k: v for k, v in (args.get("config") or {}).items() if k in fields}),
-        methods=list(STUDY_METHODS),
-        cached_only=True,
-    )
-    out = study_dir(dataset.id)
-
-    def progress(done: int, total: int, message: str) -> None:
-        update(done / total if total else 0.0, message)
-
-    cells = run_benchmark(dataset, config, out, progress=progress, cancel=cancelled)
-    board = write_leaderboard(cells, out, mode="finetune", run_keys=[cells.attrs["run_key"]])
-    return {"cells": len(cells), "rows": len(board)}
-
-
-def load_study(dataset_id: str) -> tuple[pd.DataFrame, list[dict]]:
-    """(cells of the latest study, its search summaries); empty when none ran yet."""
-    out = study_dir(dataset_id)
-    path = out / "leaderboard.csv"
-    if not path.exists():
-        return pd.DataFrame(columns=CELL_COLUMNS), []
-    cells = pd.read_csv(path, keep_default_na=False, dtype={"choice": str})
-    searches = json.loads((out / "search.json").read_text(encoding="utf-8")) if (out / "search.json").exists() else []
-    keys = json.loads((out / "leaderboard.json").read_text(encoding="utf-8"))["run_keys"]
-    return cells, [s for s in searches if s.get("run_key") in keys]

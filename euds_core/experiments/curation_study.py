@@ -54,7 +54,8 @@ def measure_study(inputs, config, recipe_kept: np.ndarray, progress=None, cancel
             rows = study_rows(method, seed, inputs, recipe_kept)
             if rows is None:
                 continue
-            accuracy, macro_f1 = measure(rows, seed, inputs, config, cancel=cancel)
+            measured = measure(rows, seed, inputs, config, cancel=cancel)
+            accuracy, macro_f1 = measured.accuracy, measured.macro_f1
             records.append(
                 {"method": method, "seed": seed, "n_train": len(rows), "accuracy": accuracy, "macro_f1": macro_f1}
             )

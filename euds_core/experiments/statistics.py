@@ -145,13 +145,28 @@ def mean_confidence_interval(values, confidence: float = CONFIDENCE) -> tuple[fl
     return t_interval(values)
 
 
-def bootstrap_interval(matrix: np.ndarray, seed: int = 0) -> tuple[float, float, float, float]:
-    """(mean, low, high, two-sided p of "mean = 0") from :func:`bootstrap_means` of ``matrix``."""
+def bootstrap_interval(matrix: np.ndarray, seed: int = 0, floor=None) -> tuple[float, float, float, float]:
+    """(mean, low, high, two-sided p of "mean = 0") from :func:`bootstrap_means` of ``matrix``.
+
+    When every resample gives the same mean (every test row right, or the same on both sides), resampling
+    shows no spread although another test sample could; ``floor`` (low, high) then gives the interval."""
     means = bootstrap_means(matrix, seed=seed)
     low, high = np.quantile(means, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    if high - low <= 1e-12 and floor is not None:
+        low, high = floor
     tail = min(np.mean(means <= 0.0), np.mean(means >= 0.0))
     p = min(1.0, max(2.0 * tail, 1.0 / (len(means) + 1)))
     return float(matrix.mean()), float(low), float(high), float(p)
+
+
+def wilson_interval(correct: np.ndarray) -> tuple[float, float]:
+    """The Wilson score interval (statsmodels) of the accuracy of all runs' test rows pooled, counted per row
+    once: the test sample's own uncertainty, which stays wide when every row is right."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    rows = correct.shape[-1]
+    low, high = proportion_confint(float(correct.mean()) * rows, rows, alpha=1 - CONFIDENCE, method="wilson")
+    return float(low), float(high)
 
 
 def seeds_for_difference(sd: float, difference: float = 0.01, power: float = POWER) -> int:
@@ -177,7 +192,7 @@ def curve_summary(runs: pd.DataFrame) -> pd.DataFrame:
     for (strategy, size), part in runs.groupby(["strategy", "size_fraction"], sort=True):
         matrix = correctness_matrix(part)
         if matrix is not None:
-            _, low, high, _ = bootstrap_interval(matrix)
+            _, low, high, _ = bootstrap_interval(matrix, floor=wilson_interval(matrix))
             mean, kind = float(part["accuracy"].astype(float).mean()), "seeds and test rows"
         else:
             (mean, low, high), kind = t_interval(part["accuracy"]), "seeds only"
@@ -208,7 +223,9 @@ def paired_difference(part: pd.DataFrame, ref: pd.DataFrame) -> dict | None:
     per_seed = 100.0 * (paired["accuracy"].astype(float) - paired["accuracy_base"].astype(float)).to_numpy(float)
     mine, theirs = correctness_matrix(paired), correctness_matrix(paired.assign(correct=paired.get("correct_base")))
     if mine is not None and theirs is not None and mine.shape == theirs.shape:
-        mean, low, high, p = bootstrap_interval(100.0 * (mine - theirs))
+        (a_low, a_high), (b_low, b_high) = wilson_interval(mine), wilson_interval(theirs)
+        floor = (100.0 * (a_low - b_high), 100.0 * (a_high - b_low))  # no narrower than the two arms allow
+        mean, low, high, p = bootstrap_interval(100.0 * (mine - theirs), floor=floor)
     else:
         mean, low, high = t_interval(per_seed)
         p = _t_p_value(per_seed)

@@ -56,8 +56,8 @@ def interval_search_job(args: dict, reporter: JobReporter) -> dict:
 
 
 def selection_study_job(args: dict, reporter: JobReporter) -> dict:
-    """The wider search's winner vs random vs full, confirmed by fine-tunes (experiments/benchmark.py)."""
-    from euds_core.experiments.benchmark import study_job
+    """The wider search's winner vs random vs full, confirmed by fine-tunes (experiments/study.py)."""
+    from euds_core.experiments.study import study_job
 
     return study_job(args, reporter.update, reporter.cancelled)
 

@@ -270,7 +270,8 @@ def study_args(dataset_id: str, form_spec: GridSpec, scores: list[str], size: fl
 
 def study_results(dataset_id: str) -> None:
     """The latest study: the search's word per size, the leaderboard (with verdicts) and the curve."""
-    from euds_core.experiments.benchmark import leaderboard, load_study
+    from euds_core.experiments.leaderboard import leaderboard
+    from euds_core.experiments.study import load_study
     from ui.finetune.charts import accuracy_vs_size_figure
 
     cells, searches = load_study(dataset_id)
