@@ -501,7 +501,9 @@ def test_cli_search_interval(odd_csv, tmp_path, capsys):
             str(out),
         ]
     )
-    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "--test-fraction 0.2 --split-seed 0" in printed.out  # the confirm command carries the split
     grid = pd.read_csv(out)
     assert len(grid) == len(interval_cells(0.1, 0.5)) and (grid.keep_fraction >= 0.45).all()
     assert main(["search-interval", str(scores), "--score", "missing", "--label-col", "label", "--out", str(out)]) == 2
@@ -662,3 +664,37 @@ def test_two_grids_on_one_dataset_give_one_answer_each(tiny_bert, monkeypatch):
 def test_grid_key_names_the_device_and_its_precision(tiny_bert):
     params = tiny_config(tiny_bert).key_params()
     assert params["device"] in ("cpu", "cuda", "mps") and params["precision"] in ("fp32", "bf16-autocast")
+
+
+def test_refits_use_the_encoder_that_made_the_scores_file(tmp_path):
+    """`score` records its options beside the file; finetune and the searches refit with that encoder."""
+    from types import SimpleNamespace
+
+    from euds_core.cli.experiment_commands import refit_options
+
+    scores = tmp_path / "s.csv"
+    assert (
+        main(
+            [
+                "score",
+                "rotten_tomatoes",
+                "--limit",
+                "40",
+                "--scores",
+                "information",
+                "--tokenizer",
+                "whitespace",
+                "--encoder",
+                "hashing",
+                "--out",
+                str(scores),
+            ]
+        )
+        == 0
+    )
+    assert refit_options(SimpleNamespace(scores_file=str(scores), encoder=None))["encoder"] == "hashing"
+    assert refit_options(SimpleNamespace(scores_file=str(scores), encoder="other"))["encoder"] == "hashing"
+    other = tmp_path / "t.csv"
+    other.write_text(scores.read_text())  # a file without the record: --encoder, else the defaults
+    assert refit_options(SimpleNamespace(scores_file=str(other), encoder="hashing")) == {"encoder": "hashing"}
+    assert refit_options(SimpleNamespace(scores_file=str(other), encoder=None)) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from euds_core.cli.arguments import add_dataset_args, column_args, load_dataset_from_args
-from euds_core.data.table_io import check_output_path, write_table
+from euds_core.data.table_io import check_output_path, write_scores_provenance, write_table
 from euds_core.errors import EudsInputError
 
 
@@ -82,6 +82,7 @@ def cmd_score(args) -> int:
         **engine_args,
     )
     write_table(scores_with_table(dataset, scores), out)
+    write_scores_provenance(out, options)  # the encoder an experiment's refit must use
     print(
         f"wrote {len(scores)} rows x {len(scores.columns)} scores ({', '.join(scores.columns)}) to {out}  [dataset id {dataset.id}]"
     )

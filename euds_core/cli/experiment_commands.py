@@ -69,6 +69,9 @@ def add_finetune_parser(sub) -> None:
     p.add_argument(
         "--test-fraction", type=float, default=0.2, help="fixed stratified test split removed before selection"
     )
+    p.add_argument(
+        "--split-seed", type=int, default=0, help="the seed of the test split (a search's --seed; default 0)"
+    )
     add_test_file_arg(p)
     p.add_argument("--model", help="local BERT-family model folder (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -217,6 +220,7 @@ def finetune_config_from_args(args):
         epochs=args.epochs,
         max_len=args.max_len,
         test_fraction=args.test_fraction,
+        split_seed=getattr(args, "split_seed", 0),
         device=args.device,
         **tuning,
     )
@@ -253,7 +257,7 @@ def cmd_finetune(args) -> int:
         scores = strategy_scores(args, dataset.table if pool_table is None else pool_table, strategies)
         scores = scores.reindex(range(len(dataset.table)))  # test-file rows: no scores (no choice reads them)
     dataset_id = save_dataset(dataset)
-    runs = run_grid_with_progress_bar(dataset_id, dataset, spec, scores)
+    runs = run_grid_with_progress_bar(dataset_id, dataset, spec, scores, refit_options(args))
     write_table(runs[RESULT_COLUMNS], out)
     print_curve_and_verdicts(runs, spec.balanced_strategies())
     print(f"wrote {len(runs)} runs to {out}  [dataset id {dataset_id}]")
@@ -264,7 +268,7 @@ def check_strategy_inputs(args, strategies: list[str]) -> None:
     """Strategies other than random/full need ``--scores-file``; an interval strategy also needs ``--score``."""
     from euds_core.experiments.finetune import parse_interval_strategy
 
-    needs_scores = [s for s in strategies if s not in ("random", "full")]
+    needs_scores = [s for s in strategies if s not in ("random", "random:balanced", "full")]
     if needs_scores and not args.scores_file:
         raise EudsInputError(
             f"the strategies {', '.join(needs_scores)} need scores: pass --scores-file (written by `score`)"
@@ -290,7 +294,10 @@ def strategy_scores(args, table: pd.DataFrame, strategies: list[str]) -> pd.Data
     return align_scores(table, frame, list(dict.fromkeys(names)))
 
 
-def run_grid_with_progress_bar(dataset_id: str, dataset, spec, scores: pd.DataFrame | None) -> pd.DataFrame:
+def run_grid_with_progress_bar(
+    dataset_id: str, dataset, spec, scores: pd.DataFrame | None, options: dict | None = None
+) -> pd.DataFrame:
+    """The grid with a progress bar; ``options`` (the scores file's encoder) refit the pool-fitted scores."""
     from tqdm import tqdm
 
     from euds_core.experiments.finetune import run_grid
@@ -304,7 +311,9 @@ def run_grid_with_progress_bar(dataset_id: str, dataset, spec, scores: pd.DataFr
         overall.set_postfix_str(f"{message} ({fraction * 100:.0f}%)"[:90], refresh=False)
 
     try:
-        return run_grid(dataset_id, dataset.table, spec, task=dataset.task, scores=scores, progress=progress)
+        return run_grid(
+            dataset_id, dataset.table, spec, task=dataset.task, scores=scores, score_options=options, progress=progress
+        )
     finally:
         overall.close()
 
@@ -447,13 +456,28 @@ def read_search_file(args, columns: dict[str, str], what: str) -> tuple[pd.DataF
     return frame, table, labels
 
 
-def search_values(frame: pd.DataFrame, name: str, table: pd.DataFrame, labels: np.ndarray, split) -> np.ndarray:
-    """One score column as the search reads it (pool-fitted scores refitted on the pool rows)."""
+def search_values(
+    frame: pd.DataFrame, name: str, table: pd.DataFrame, labels: np.ndarray, split, options: dict | None = None
+) -> np.ndarray:
+    """One score column as the search reads it (pool-fitted scores refitted with ``options``' encoder)."""
     from euds_core.data.table import dataset_hash
     from euds_core.experiments.interval_search import search_score_values
 
     raw = numeric_column(frame, name)
-    return search_score_values(table.assign(label=labels), name, raw, split, dataset_id=dataset_hash(table))
+    labelled = table.assign(label=labels)  # the cache is the scored table's (its id has no label column)
+    return search_score_values(labelled, name, raw, split, dataset_id=dataset_hash(table), options=options)
+
+
+def refit_options(args) -> dict | None:
+    """The options a pool refit of the scores file's scores uses: the ones recorded beside the file by `score`
+    (its encoder), else ``--encoder`` when the command has one, else the defaults."""
+    from euds_core.data.table_io import scores_file_options
+
+    path = getattr(args, "scores_file", None)
+    recorded = scores_file_options(path) if path else None
+    if recorded is not None:
+        return recorded
+    return {"encoder": args.encoder} if getattr(args, "encoder", None) else None
 
 
 def embed_with_progress_bar(table: pd.DataFrame, encoder: str | None) -> np.ndarray:
@@ -520,9 +544,9 @@ def cmd_search_selection(args) -> int:
         labels, test_fraction=args.test_fraction, seed=args.seed, table=table, all_pool=bool(args.test_file)
     )
     raw = pd.DataFrame({name: numeric_column(frame, name) for name in names})
-    options = {"encoder": args.encoder} if args.encoder else None
-    # label-using scores are refitted on each cross-fitting fold's training rows
-    scores = fold_fitted_scores(table.assign(label=labels), raw, dataset_id=dataset_hash(table), options=options)
+    # scores that look beyond their row are refitted on each fold's training rows, with the file's own encoder
+    labelled = table.assign(label=labels)  # the cache is the scored table's (its id has no label column)
+    scores = fold_fitted_scores(labelled, raw, dataset_id=dataset_hash(table), options=refit_options(args))
     embeddings = embed_with_progress_bar(table, args.encoder)
     settings = SearchSettings(
         step=args.step, random_draws=args.random_draws, folds=args.folds, permutations=args.permutations, seed=args.seed
@@ -564,7 +588,7 @@ def cmd_search_interval(args) -> int:
         table=table,
         all_pool=bool(args.test_file),
     )
-    scores = search_values(frame, args.score, table, labels, split)
+    scores = search_values(frame, args.score, table, labels, split, refit_options(args))
     embeddings = embed_with_progress_bar(table, args.encoder)
     with tqdm(desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True) as bar:
 
@@ -603,7 +627,8 @@ def print_best_interval(grid: pd.DataFrame, args) -> None:
     )
     print(
         f"confirm it on the untouched test split: finetune ... --score {args.score} --plo {best.p_lo:g} "
-        f"--phi {best.p_hi:g} --strategies interval,random,full --seeds 5"
+        f"--phi {best.p_hi:g} --strategies interval,random,full --seeds 5 "
+        f"--test-fraction {args.test_fraction:g} --split-seed {args.seed}"
         + ("" if args.label_balanced else " --no-label-balanced")
         + (f" --test-file {args.test_file}" if args.test_file else "")
     )

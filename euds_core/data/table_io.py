@@ -39,3 +39,26 @@ def write_table(frame: pd.DataFrame, out: Path) -> None:
 def read_scores_file(path: str | Path) -> pd.DataFrame:
     """A file written by ``score`` (or any table file) as a frame; the readers' clear errors on bad input."""
     return read_table_file(path)
+
+
+def scores_provenance_path(path: str | Path) -> Path:
+    """The sidecar of a scores file: ``FILE.euds.json`` (what made the scores: the options, the encoder)."""
+    return Path(f"{path}.euds.json")
+
+
+def write_scores_provenance(path: str | Path, options: dict) -> None:
+    """Record the scoring options (encoder, tokenizer, LM) beside a scores file, so an experiment that refits a
+    score on its pool uses the same encoder that made the file."""
+    from euds_core.storage.atomic_files import write_json_atomic
+
+    write_json_atomic(scores_provenance_path(path), {"options": {k: v for k, v in options.items() if v}}, indent=1)
+
+
+def scores_file_options(path: str | Path) -> dict | None:
+    """The scoring options recorded beside a scores file, or None for a file written without them."""
+    import json
+
+    sidecar = scores_provenance_path(path)
+    if not sidecar.exists():
+        return None
+    return dict(json.loads(sidecar.read_text(encoding="utf-8")).get("options") or {})

@@ -45,8 +45,8 @@ def noisy_dataset(dataset, rate: float, *, test_fraction: float, split_seed: int
 def run_inject_sweep(dataset, config, out_dir, rates: list[float], *, progress=None, cancel=None) -> pd.DataFrame:
     """Every rate's benchmark and curation study; returns (and writes) the sweep table."""
     from euds_core.experiments.benchmark import run_benchmark
-    from euds_core.experiments.leaderboard import write_leaderboard
     from euds_core.experiments.curation_study import run_curation_study
+    from euds_core.experiments.leaderboard import write_leaderboard
 
     out_dir = Path(out_dir)
     rows = []

@@ -71,11 +71,8 @@ def resolve_lm_path(spec: str = DEFAULT_LM) -> Path:
 
 
 def model_hash(path: Path) -> str:
-    """A cheap fingerprint of a model folder or file: names, sizes and the config, not the full weights.
-
-    Hashing 500 MB of weights on every cache lookup would cost seconds; size + config + first MiB of each
-    weight file changes whenever the model does in practice.
-    """
+    """A fingerprint of a model folder or file: names, sizes, the config, and a digest of every byte of each
+    weight file (:func:`file_digest`), so any change to the weights gives another fingerprint."""
     digest = hashlib.sha256()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
@@ -83,10 +80,33 @@ def model_hash(path: Path) -> str:
         digest.update(f"{rel}:{f.stat().st_size}".encode())
         if f.suffix in (".json", ".txt") and f.stat().st_size < 5_000_000:
             digest.update(f.read_bytes())
-        elif f.suffix in (".safetensors", ".gguf", ".bin"):
-            with f.open("rb") as fh:
-                digest.update(fh.read(1 << 20))
+        elif f.suffix in WEIGHT_SUFFIXES:
+            digest.update(file_digest(f).encode())
     return digest.hexdigest()[:12]
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".onnx")
+DIGEST_CHUNK = 8 << 20  # bytes read at a time: a 500 MB file hashes in well under a second, in constant memory
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the whole file, read in chunks once and remembered per (path, size, mtime, inode) in
+    ``model_cache_dir()/digests.json``: a lookup costs a ``stat``; a rewritten file is hashed again."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+    index = model_cache_dir() / "digests.json"
+    known = json.loads(index.read_text(encoding="utf-8")) if index.exists() else {}
+    if key in known:
+        return known[key]
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(DIGEST_CHUNK), b""):
+            sha.update(chunk)
+    known[key] = sha.hexdigest()
+    from euds_core.storage.atomic_files import write_json_atomic
+
+    write_json_atomic(index, known, indent=0)
+    return known[key]
 
 
 # ---------------------------------------------------------------------------------------------- loaders
