@@ -7,13 +7,20 @@ widgets, call euds_core and draw.
 from __future__ import annotations
 
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from euds_core.storage.workspace import euds_home
 from ui.shared.identity import gate_access, sidebar_identity
+from ui.shared.jobs_view import running_jobs_sidebar
 from ui.shared.selection import selection_link_params
 from ui.shared.state import current_dataset_label, remember_reviewer, restore_reviewer
 
-st.set_page_config(page_title="EUDS Studio", page_icon="🧭", layout="wide")
+# One thread for BLAS in the server: numba's and scikit-learn's OpenMP loops (the map, k-means) call numpy's
+# OpenBLAS, whose own thread pool inside an OpenMP region printed "Detect OpenMP Loop and this application may
+# hang". Each run, so a library loaded since (scipy's BLAS) is limited too; heavy work runs in job processes.
+threadpool_limits(limits=1, user_api="blas")
+
+st.set_page_config(page_title="EUDS Studio", page_icon=":material/explore:", layout="wide")
 gate_access()  # before anything that shows data: the bind address, sign-in, team membership
 
 EXPLORE = st.Page("pages/3_Explore.py", title="Explore", icon=":material/insights:")
@@ -56,6 +63,8 @@ with st.sidebar:
     links = st.empty()
     st.caption("Dataset")
     dataset_box = st.empty()
+    st.caption("Running jobs")
+    running_jobs_sidebar()
     st.caption(f"Workspace: `{euds_home()}`")
     sidebar_identity(restore_reviewer, remember_reviewer)
 

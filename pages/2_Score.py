@@ -30,11 +30,11 @@ for cls in list_scorers():
     missing = cls.needs - columns
     if cls.name in scores:
         v = scores[cls.name]
-        status = "✅ cached"
+        status = "cached"
         stats = f"{v.min():.3g} … {v.max():.3g} (median {v.median():.3g})"
     else:
         status = (
-            "⏳ running"
+            "running"
             if cls.name in running
             else (f"n/a: needs {', '.join(sorted(missing))}" if missing else "not computed")
         )
@@ -56,7 +56,7 @@ available = [cls.name for cls in list_scorers() if not (cls.needs - columns)]
 default = [n for n in EUDS_SCORES if n in available and n not in scores] or [
     n for n in ("information",) if n in available
 ]
-with st.form("score_form", border=True):
+with st.form("score_form", border=True, enter_to_submit=False):  # Enter in a field never starts a job
     names = st.multiselect(
         "Scores to compute",
         available,

@@ -100,9 +100,11 @@ def test_scores_so_far_reads_a_cancelled_semantic_pass_then_the_final_values():
     from euds_core.models import embeddings
 
     ds = _dataset(700)
-    stop = iter([False, True])
-    with pytest.raises(ScoringCancelled):
-        score_dataset(ds, ["information", "semantic"], options=MODEL_FREE, cancel=lambda: next(stop))
+    features = DatasetCache(ds.id).root / "features"
+    with pytest.raises(ScoringCancelled):  # cancelled once the first stage's chunk is saved
+        score_dataset(
+            ds, ["information", "semantic"], options=MODEL_FREE, cancel=lambda: any(features.glob("*/chunk-*"))
+        )
     so_far = scores_so_far(ds, ["information", "semantic", "generative", "is"], options=MODEL_FREE)
     assert list(so_far.columns) == ["information", "semantic", "is"]  # generative never started: no column
     assert so_far["information"].notna().all()

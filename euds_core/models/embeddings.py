@@ -102,6 +102,7 @@ def compute_embeddings(
         cancel=cancel,
         label="embedding",
         first_stage_only=first_stage_only,
+        step_rows=max(64, batch_size * 2),  # progress and cancel every few seconds on 2 CPU cores
     )
 
 

@@ -62,10 +62,29 @@ def selection_study_job(args: dict, reporter: JobReporter) -> dict:
     return study_job(args, reporter.update, reporter.cancelled)
 
 
+def map_job(args: dict, reporter: JobReporter) -> dict:
+    """The 2-D map (UMAP + HDBSCAN) of a dataset's cached embeddings: args = {dataset_id, encoder}. Pages only read
+    the cached map; computing it in the server blocked Review's first click for ~90 s (issue 25)."""
+    from euds_core.data.datasets import load_saved_dataset
+    from euds_core.errors import EudsInputError
+    from euds_core.models.embeddings import load_cached_embeddings
+    from euds_core.selection.embed_map import compute_embedding_map
+    from euds_core.storage.cache import DatasetCache
+
+    dataset = load_saved_dataset(args["dataset_id"])
+    embeddings = load_cached_embeddings(dataset.id, len(dataset.table), args["encoder"])
+    if embeddings is None:
+        raise EudsInputError("the map needs the encoder embeddings: score semantic first")
+    reporter.update(0.05, f"UMAP + HDBSCAN of {len(embeddings):,} embeddings", force=True)
+    emap = compute_embedding_map(embeddings, seed=0, cache=DatasetCache(dataset.id))
+    return {"rows": emap.n_rows, "clusters": emap.n_clusters}
+
+
 JobFunction = Callable[[dict, JobReporter], dict]
 JOB_KINDS: dict[str, JobFunction] = {
     "score": score_job,
     "finetune": finetune_job,
     "interval_search": interval_search_job,
     "selection_study": selection_study_job,
+    "map": map_job,
 }

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -71,30 +72,58 @@ def log_path(job_id: str) -> Path:
 
 
 def start_job(kind: str, args: dict, *, dataset_id: str | None = None, wait: bool = False) -> str:
-    """Record and launch a job; returns its id. ``wait=True`` runs it to the end (tests, scripts)."""
+    """Record and launch a job; returns its id. A job of the same kind, dataset and args that is still active is
+    not started twice: its id is returned (a double click, Enter in a form, two tabs). ``wait=True`` runs it to
+    the end (tests, scripts)."""
     if kind not in JOB_KINDS:
         raise EudsInputError(f"unknown job kind '{kind}'")
-    job_id = uuid.uuid4().hex[:12]
+    job_id, args_json = uuid.uuid4().hex[:12], to_json(args)
     with connect() as conn:
-        conn.execute(
-            "INSERT INTO jobs (id, kind, dataset_id, args, status, created, updated) VALUES (?,?,?,?,?,?,?)",
-            (job_id, kind, dataset_id, to_json(args), "queued", now(), now()),
-        )
-    log = log_path(job_id).open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "euds_core", "job-run", job_id],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # survives the server's process group (page reruns, Ctrl-C of streamlit)
-        cwd=str(Path(__file__).resolve().parents[2]),  # the repository root
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+        conn.execute("BEGIN IMMEDIATE")  # one writer at a time: two identical starts cannot both insert
+        try:
+            same = _active_twin(conn, kind, dataset_id, args_json)
+            if same is None:
+                conn.execute(
+                    "INSERT INTO jobs (id, kind, dataset_id, args, status, created, updated) VALUES (?,?,?,?,?,?,?)",
+                    (job_id, kind, dataset_id, args_json, "queued", now(), now()),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    if same is not None:
+        return same
+    proc = _spawn(job_id)
     with connect() as conn:
         conn.execute("UPDATE jobs SET pid=? WHERE id=? AND pid IS NULL", (proc.pid, job_id))
     if wait:
         proc.wait()
+    else:  # reap it when it ends, so no finished job lingers as a zombie under the server
+        threading.Thread(target=proc.wait, name=f"reap-job-{job_id}", daemon=True).start()
     return job_id
+
+
+def _active_twin(conn, kind: str, dataset_id: str | None, args_json: str) -> str | None:
+    """The id of an active job with exactly this kind, dataset and args (a live process), or None."""
+    rows = conn.execute(
+        "SELECT * FROM jobs WHERE kind=? AND dataset_id IS ? AND args=? AND status IN ('queued','running') "
+        "AND cancel_requested=0 ORDER BY created DESC",
+        (kind, dataset_id, args_json),
+    ).fetchall()
+    return next((row["id"] for row in rows if not _dead(row)), None)
+
+
+def _spawn(job_id: str) -> subprocess.Popen:
+    with log_path(job_id).open("ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "euds_core", "job-run", job_id],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the server's process group (page reruns, Ctrl-C of streamlit)
+            cwd=str(Path(__file__).resolve().parents[2]),  # the repository root
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
 
 def run_job(job_id: str) -> int:
@@ -141,9 +170,14 @@ def _pid_alive(pid: int | None) -> bool:
         return True
 
 
+def _dead(row) -> bool:
+    """An active row whose process has ended without a word (a few seconds' grace while it starts)."""
+    return row["status"] in ACTIVE and now() - row["created"] > 5 and not _pid_alive(row["pid"])
+
+
 def _mark_if_dead(conn, row):
     """The row, marked failed first when it is active but its process died without a word."""
-    if row["status"] in ACTIVE and now() - row["created"] > 5 and not _pid_alive(row["pid"]):
+    if _dead(row):
         conn.execute(
             "UPDATE jobs SET status='failed', error=?, updated=? WHERE id=? AND status IN ('queued','running')",
             (

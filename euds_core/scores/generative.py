@@ -246,6 +246,7 @@ def compute_lm_stats(
         cancel=cancel,
         label="causal LM pass",
         first_stage_only=first_stage_only,
+        step_rows=batch_size * 2,  # progress and cancel every few seconds on 2 CPU cores
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -100,13 +101,8 @@ def compute_embedding_map(embeddings: np.ndarray, *, cache: DatasetCache | None 
     params = MapParams(**settings)  # the settings and their defaults, written once
     if params.max_points < 4:
         raise EudsInputError("max_points must be at least 4")
-    path = None
-    if cache is not None:
-        path = (
-            cache.root
-            / "maps"
-            / f"map-{params_hash({**asdict(params), 'embeddings': embeddings_fingerprint(embeddings)})}.npy"
-        )
+    path = None if cache is None else map_path(cache, params, embeddings)
+    if path is not None:
         packed = load_array(path)
         if packed is not None:
             return _unpack(packed, len(embeddings))
@@ -114,6 +110,19 @@ def compute_embedding_map(embeddings: np.ndarray, *, cache: DatasetCache | None 
     if path is not None:
         save_array(path, _pack(emap))
     return emap
+
+
+def map_path(cache: DatasetCache, params: MapParams, embeddings: np.ndarray) -> Path:
+    key = params_hash({**asdict(params), "embeddings": embeddings_fingerprint(embeddings)})
+    return cache.root / "maps" / f"map-{key}.npy"
+
+
+def cached_embedding_map(embeddings: np.ndarray, cache: DatasetCache, *, seed: int = 0) -> EmbeddingMap | None:
+    """The map :func:`compute_embedding_map` (default parameters) cached for ``embeddings``, or None: for pages,
+    which never compute one themselves (a background ``map`` job does)."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    packed = load_array(map_path(cache, MapParams(seed=seed), embeddings))
+    return None if packed is None else _unpack(packed, len(embeddings))
 
 
 def _compute(embeddings: np.ndarray, p: MapParams) -> EmbeddingMap:

@@ -160,6 +160,7 @@ def run_chunked(
     cancel: CancelFn | None = None,
     label: str = "",
     first_stage_only: bool = False,
+    step_rows: int | None = None,
 ) -> np.ndarray | None:
     """Per-row values for all rows, computed chunk by chunk in ``order`` and cached per chunk under ``folder``.
 
@@ -167,8 +168,9 @@ def run_chunked(
     ``compute(rows)`` returns an array with ``len(rows)`` rows. The first chunk has ``first_chunk_rows`` rows
     when given, the others ``chunk_rows``. The result is in row order. A killed run resumes from its finished
     chunks (of the same plan); ``folder=None`` caches nothing. ``first_stage_only`` computes (or finds) just
-    the first chunk and returns None: a job with several passes runs every pass's first stage before any
-    pass's rest, so all of them have a partial view early (scoring.engine.score_dataset).
+    the first chunk and returns None: every pass's first stage runs before any pass's rest (all partial views
+    early; scoring.engine.score_dataset). ``step_rows``: a chunk is computed that many rows at a time, with
+    progress and a cancel check each step (a 1,500-row LM chunk on 2 cores froze the progress for minutes).
     """
     n = len(order)
     if folder is not None:
@@ -188,9 +190,7 @@ def run_chunked(
         chunk_path = folder / f"chunk-{plan}-{start:09d}-{len(rows)}.npy" if folder is not None else None
         values = load_array(chunk_path) if chunk_path is not None else None
         if values is None:
-            if cancel is not None and cancel():
-                raise ScoringCancelled(f"{label} cancelled after {rows_done} of {n} rows (finished chunks are kept)")
-            values = np.asarray(compute(rows))
+            values = _Step(compute, progress, cancel, label, rows_done, n).run(rows, step_rows or len(rows))
             if chunk_path is not None:
                 save_array(chunk_path, values)
         parts.append(values)
@@ -209,6 +209,29 @@ def run_chunked(
         for leftover in [*folder.glob("chunk-*"), *folder.glob("plan-*")]:
             leftover.unlink(missing_ok=True)
     return result
+
+
+class _Step:
+    """Computes one chunk ``step_rows`` rows at a time: progress after each step, cancel checked before each."""
+
+    def __init__(self, compute, progress, cancel, label: str, rows_done: int, n: int):
+        self.compute, self.progress, self.cancel = compute, progress, cancel
+        self.label, self.rows_done, self.n = label, rows_done, n
+
+    def run(self, rows: np.ndarray, step_rows: int) -> np.ndarray:
+        if not len(rows):
+            return np.asarray(self.compute(rows))
+        parts = []
+        for start in range(0, len(rows), max(1, step_rows)):
+            if self.cancel is not None and self.cancel():
+                done = self.rows_done
+                raise ScoringCancelled(
+                    f"{self.label} cancelled after {done} of {self.n} rows (finished chunks are kept)"
+                )
+            parts.append(np.asarray(self.compute(rows[start : start + step_rows])))
+            if self.progress and start + step_rows < len(rows):
+                self.progress(self.rows_done + start + len(parts[-1]), self.n, self.label)
+        return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
 
 def load_partial_rows(folder: Path, n_rows: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -93,7 +93,7 @@ def partial_banner(so_far: pd.DataFrame, total_rows: int, shown_rows: int) -> No
         "**Partial view** — " + "; ".join(parts) + " — counts are estimates. "
         f"Every chart uses the {shown_rows:,} rows all scores have so far and fills in as scoring goes on; "
         "percentile intervals set now stay as they are when it finishes.",
-        icon="⏳",
+        icon=":material/hourglass_empty:",
     )
 
 

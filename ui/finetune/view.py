@@ -57,7 +57,7 @@ def build_spec(
 def grid_form(dataset: Dataset, score_names: list[str], strategies_all: list[str]) -> tuple[bool, GridSpec]:
     """The grid's form (model, sizes, strategies, the interval's score and band, seeds, epochs, length, label
     balance): (whether it was submitted, the grid it describes)."""
-    with st.form("ft_form"):
+    with st.form("ft_form", enter_to_submit=False):  # Enter in a number field never starts a grid
         model = st.text_input(
             "Model folder",
             "packaged:minilm",

@@ -8,11 +8,13 @@ elements: a 1-second poll kept the server busy (with Streamlit's post-run GC, ab
 
 from __future__ import annotations
 
+import json
 import os
 
 import streamlit as st
 
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs
+from euds_core.storage.workspace import workspace_dir
 
 DEFAULT_POLL_SECONDS = 2.5
 
@@ -70,11 +72,13 @@ def _draw_job(job: Job) -> None:
             disabled=cancelling,
         )
     elif job.status == "done":
-        st.success(f"**{title}** — done", icon="✅")
+        st.success(f"**{title}** — done", icon=":material/check_circle:")
     elif job.status == "cancelled":
-        st.warning(f"**{title}** — cancelled. Start it again to resume from the cached chunks.", icon="⏹️")
+        st.warning(
+            f"**{title}** — cancelled. Start it again to resume from the cached chunks.", icon=":material/stop_circle:"
+        )
     else:
-        st.error(f"**{title}** — failed: {job.error}", icon="⚠️")
+        st.error(f"**{title}** — failed: {job.error}", icon=":material/error:")
 
 
 def _panel(dataset_id: str, kind: str, limit: int) -> None:
@@ -93,3 +97,41 @@ def jobs_panel(dataset_id: str, kind: str = "score", limit: int = 4) -> bool:
     active = any(j.active for j in list_jobs(dataset_id, kind, limit=limit))
     st.fragment(_panel, run_every=POLL_SECONDS if active else None)(dataset_id, kind, limit)
     return active
+
+
+def _job_dataset_name(job: Job) -> str:
+    meta = workspace_dir("datasets") / f"{job.dataset_id}.json"
+    try:
+        return json.loads(meta.read_text()).get("name", job.dataset_id)
+    except (OSError, ValueError):
+        return job.dataset_id or ""
+
+
+def _running_jobs_panel() -> None:
+    jobs = [j for j in list_jobs(None, None, limit=50) if j.active]
+    seen = st.session_state.get("_workspace_jobs_seen", set())
+    st.session_state["_workspace_jobs_seen"] = {j.id for j in jobs}
+    if not jobs:
+        st.caption("No job running.")
+    for job in jobs:
+        cancelling = job.cancel_requested or job.id in st.session_state.get(_CANCELLING, set())
+        title = f"{job.kind}: {_job_title(job)}" if job.kind == "score" else job.kind
+        st.progress(job.progress, text=f"{title} · {format_eta(job.eta_seconds)}")
+        st.text(f"{_job_dataset_name(job)} — {'cancelling…' if cancelling else job.message or job.status}")
+        st.button(
+            "Cancel",
+            key=f"sidebar_cancel_{job.id}",
+            on_click=_cancel,
+            args=(job.id, title),
+            disabled=cancelling,
+            icon=":material/stop_circle:",
+        )
+    if seen - {j.id for j in jobs}:  # one finished: the page redraws with its results
+        st.rerun(scope="app")
+
+
+def running_jobs_sidebar() -> None:
+    """Every running job of the workspace (any dataset, any kind) with its progress and Cancel: one place to see
+    and stop them. Polls only while a job runs."""
+    active = any(j.active for j in list_jobs(None, None, limit=50))
+    st.fragment(_running_jobs_panel, run_every=POLL_SECONDS if active else None)()

@@ -15,10 +15,12 @@ from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.models.embeddings import load_cached_embeddings
 from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.selection.embed_map import EmbeddingMap
+from euds_core.runtime.jobs import start_job
+from euds_core.selection.embed_map import EmbeddingMap, cached_embedding_map
 from euds_core.storage.cache import DatasetCache
 from ui.shared.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
 from ui.shared.identity import current_identity
+from ui.shared.jobs_view import jobs_panel
 from ui.shared.scores import score_options
 from ui.shared.selection import current_selection_text
 
@@ -35,13 +37,18 @@ def cached_embeddings(dataset: Dataset) -> np.ndarray | None:
     return load_cached_embeddings(dataset.id, len(dataset.table), map_encoder())
 
 
-@st.cache_resource(
-    show_spinner="Computing the 2-D map (UMAP + HDBSCAN; cached on disk after the first time)…", max_entries=4
-)
-def _embedding_map(dataset_id: str, encoder: str, _embeddings: np.ndarray):
-    from euds_core.selection.embed_map import compute_embedding_map
+_FOUND_MAPS: dict[tuple[str, str], EmbeddingMap] = {}  # (dataset id, encoder) -> its cached map, once found
 
-    return compute_embedding_map(_embeddings, seed=0, cache=DatasetCache(dataset_id))
+
+def _cached_map(dataset_id: str, encoder: str, embeddings: np.ndarray) -> EmbeddingMap | None:
+    """The map a ``map`` job cached, or None after starting that job (or attaching to the running one)."""
+    if (dataset_id, encoder) not in _FOUND_MAPS:
+        emap = cached_embedding_map(embeddings, DatasetCache(dataset_id))
+        if emap is None:
+            start_job("map", {"dataset_id": dataset_id, "encoder": encoder}, dataset_id=dataset_id)
+            return None
+        _FOUND_MAPS[(dataset_id, encoder)] = emap
+    return _FOUND_MAPS[(dataset_id, encoder)]
 
 
 def _hover_text(dataset: Dataset) -> list[str]:
@@ -54,9 +61,9 @@ def _hover_text(dataset: Dataset) -> list[str]:
 
 
 def dataset_embedding_map(dataset: Dataset) -> EmbeddingMap | None:
-    """The cached 2-D map of the dataset (computed once from cached embeddings), or None without embeddings."""
+    """The cached 2-D map of the dataset, or None without embeddings or while a background job computes it."""
     embeddings = cached_embeddings(dataset)
-    return None if embeddings is None else _embedding_map(dataset.id, map_encoder(), embeddings)
+    return None if embeddings is None else _cached_map(dataset.id, map_encoder(), embeddings)
 
 
 def dataset_map(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
@@ -75,6 +82,10 @@ def embedding_map_section(
         emap = dataset_embedding_map(dataset)
     except EudsInputError as exc:
         st.error(f"Could not compute the map: {exc}")
+        return
+    if emap is None and cached_embeddings(dataset) is not None:
+        st.info("The 2-D map (UMAP + HDBSCAN) is being computed in the background; it appears here when done.")
+        jobs_panel(dataset.id, "map", limit=1)
         return
     if emap is None:
         st.info(

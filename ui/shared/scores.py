@@ -106,7 +106,7 @@ def complete_scores_only_note(dataset: Dataset) -> None:
     pending = sorted(running_scores(dataset.id))
     if pending:
         st.caption(
-            f"⏳ Still scoring: {', '.join(pending)}. This page uses complete scores only; they appear here when "
+            f":material/hourglass_empty: Still scoring: {', '.join(pending)}. This page uses complete scores only; they appear here when "
             "every row has a value (Explore shows the rows scored so far)."
         )
 
