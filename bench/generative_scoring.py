@@ -59,7 +59,8 @@ def bench_generative(quick: bool) -> list[str]:
     """Tokens/s of compute_lm_stats (auto precision) vs one model(**tok(text)) per text in fp32, no batching."""
     from scipy.stats import spearmanr
 
-    from euds_core.models.loading import lm_bos_id, load_causal_lm, resolve_lm_path, resolve_lm_precision
+    from euds_core.models.loading import lm_bos_id, load_causal_lm, resolve_lm_path
+    from euds_core.models.precision import resolve_lm_precision
 
     forced = SCORING_PRECISION["precision"]
     if forced == "onnx":

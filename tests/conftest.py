@@ -25,6 +25,8 @@ def workspace(tmp_path, monkeypatch, tmp_path_factory) -> Path:
     home.mkdir()
     monkeypatch.setenv("EUDS_HOME", str(home))
     monkeypatch.setenv("EUDS_MODEL_CACHE", str(_SHARED_MODELS))
+    # auto follows the CPU-flag rule: no test times the packaged models (tests/test_auto_choice.py measures).
+    monkeypatch.setenv("EUDS_AUTO_PRECISION", "flags")
     return home
 
 

@@ -1,20 +1,15 @@
 """The fast LM pass (token-budget batches, head on scored positions, bf16 matmuls where native) keeps the scores."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from euds_core.errors import EudsInputError
 from euds_core.models import int8_matmuls, mixed_precision, onnx_encoder
 from euds_core.models.int8_matmuls import INT8_VERSION
-from euds_core.models.loading import (
-    load_causal_lm,
-    load_scoring_lm,
-    resolve_encoder_precision,
-    resolve_lm_precision,
-)
+from euds_core.models.loading import load_causal_lm
+from euds_core.models.precision import load_scoring_lm, resolve_encoder_precision, resolve_lm_precision
 from euds_core.scores.generative import GenerativeScorer, lm_token_stats
 from tests.helpers import requires_assets
 
@@ -35,20 +30,17 @@ def test_token_budget_does_not_change_scores(tiny_causal_lm_dir, budget):
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("bf16", "int8", "chosen"), [(True, True, "bf16-matmul"), (False, True, INT8_VERSION), (False, False, "fp32")]
-)
-def test_precision_and_what_auto_chose_are_in_the_cache_key(tiny_causal_lm_dir, monkeypatch, bf16, int8, chosen):
-    from euds_core.models import loading
+@pytest.mark.parametrize(("measured", "chosen"), [("bf16", "bf16-matmul"), ("int8", INT8_VERSION), ("fp32", "fp32")])
+def test_precision_and_what_auto_chose_are_in_the_cache_key(tiny_causal_lm_dir, monkeypatch, measured, chosen):
+    from euds_core.models import precision
 
-    monkeypatch.setattr(mixed_precision, "native_bf16", lambda device: bf16 and device == "cpu")
-    monkeypatch.setattr(int8_matmuls, "native_int8", lambda device: int8 and device == "cpu")
-    monkeypatch.setattr(loading, "int8_meets_bar", lambda path: True)  # the check itself: tests below
+    monkeypatch.setattr(precision, "measured_path", lambda kind, path: measured)  # the measurement: test_auto_choice
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     auto = GenerativeScorer(lm=str(tiny_causal_lm_dir)).params()
     fp32 = GenerativeScorer(lm=str(tiny_causal_lm_dir), precision="fp32").params()
     bf16_params = GenerativeScorer(lm=str(tiny_causal_lm_dir), precision="bf16").params()
     int8_params = GenerativeScorer(lm=str(tiny_causal_lm_dir), precision="int8").params()
-    assert auto["precision"].startswith(f"auto-v4:cpu={chosen}")
+    assert auto["precision"] == f"auto-v4:cpu={chosen}"
     assert fp32["precision"] == "fp32" and bf16_params["precision"] == "bf16-matmul"
     assert int8_params["precision"] == INT8_VERSION == "int8-smooth-v1"
 
@@ -113,39 +105,7 @@ def test_smollm2_int8_matmuls_rank_like_fp32_on_snippets():
     int8 = GenerativeScorer(precision="int8").score(table, batch_size=16)
     assert spearmanr(fp32, int8)[0] >= 0.99
     assert np.abs(fp32 - int8).mean() < 0.06  # nats; per-tensor dynamic int8 moved them by ~1.1
-    from euds_core.models import loading  # the check auto runs on a CPU without bf16 passes for SmolLM2 (0.996)
+    from euds_core.models import auto_choice, loading  # auto's accuracy check passes int8 SmolLM2 (0.9966)
 
-    lm = str(loading.resolve_lm_path())
-    assert loading.int8_meets_bar(lm)
-    assert json.loads(loading.int8_check_record(lm).read_text())["token_spearman"] >= int8_matmuls.TOKEN_SPEARMAN_BAR
-
-
-def test_auto_takes_int8_only_for_an_lm_that_passes_the_int8_check(
-    tiny_causal_lm_dir, uniform_causal_lm_dir, monkeypatch
-):
-    """On a CPU with VNNI and no bf16, auto is int8 only where the LM's int8 next-token entropies rank like fp32
-    on held-out text; the check is recorded in the model cache, and the key says what auto chose."""
-    import json
-
-    import torch
-
-    from euds_core.models import loading
-
-    monkeypatch.setattr(mixed_precision, "native_bf16", lambda device: False)
-    monkeypatch.setattr(int8_matmuls, "native_int8", lambda device: device == "cpu")
-    loading.int8_meets_bar.cache_clear()
-    uniform = str(uniform_causal_lm_dir)  # every next-token distribution is uniform: no ranking to keep
-    assert loading.int8_meets_bar(uniform) is False
-    record = json.loads(loading.int8_check_record(uniform).read_text())
-    assert record["token_spearman"] == 0.0 and record["torch"] == torch.__version__ and record["tokens"] > 50
-    assert resolve_lm_precision("auto", "cpu", uniform) == "fp32"
-    assert GenerativeScorer(lm=uniform).params()["precision"] == "auto-v4:cpu=fp32"
-
-    tiny = str(tiny_causal_lm_dir)
-    for rho, chosen in ((0.995, "int8"), (0.95, "fp32")):  # the decision is read from the record
-        loading.int8_check_record(tiny).write_text(json.dumps({"token_spearman": rho, "torch": torch.__version__}))
-        loading.int8_meets_bar.cache_clear()
-        assert resolve_lm_precision("auto", "cpu", tiny) == chosen
-    assert GenerativeScorer(lm=tiny).params()["precision"] == "auto-v4:cpu=fp32"
-    assert resolve_lm_precision("auto", "cpu") == "int8"  # no LM named: the CPU decides alone
-    loading.int8_meets_bar.cache_clear()
+    _seconds, accuracy, _prepare = auto_choice.measure_lm_paths(str(loading.resolve_lm_path()), ["fp32", "int8"])
+    assert accuracy["int8"] >= auto_choice.LM_SPEARMAN_BAR == int8_matmuls.TOKEN_SPEARMAN_BAR

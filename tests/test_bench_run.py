@@ -55,14 +55,18 @@ def test_server_poll_cpu_is_skipped_by_a_plain_quick_run(bench, capsys, monkeypa
 
 def test_as_cpu_without_bf16_makes_auto_choose_int8_and_onnx_and_says_so(bench, monkeypatch):
     from euds_core.models import int8_matmuls, mixed_precision, onnx_encoder
-    from euds_core.models.loading import resolve_lm_precision
+    from euds_core.models.precision import resolve_lm_precision
 
     monkeypatch.setattr(mixed_precision, "native_bf16", lambda device: True)  # a bf16 CPU, restored afterwards
     monkeypatch.setattr(int8_matmuls, "native_int8", lambda device: device == "cpu")
     monkeypatch.setattr(onnx_encoder, "onnx_runtime_available", lambda: True)
     monkeypatch.setitem(bench.SCORING_PRECISION, "without_bf16", False)
-    assert bench.scoring_precision_note("lm", "auto").startswith("bf16 (auto;")
+    assert bench.scoring_precision_note("lm", "auto").startswith("bf16 (auto, CPU-flag rule;")
     bench.decide_as_cpu_without_bf16()
     assert resolve_lm_precision("auto", "cpu") == "int8" and resolve_lm_precision("auto", "cuda") == "bf16"
-    assert bench.scoring_precision_note("lm", "auto").startswith("int8 (auto, decided as on a CPU without bf16;")
-    assert bench.scoring_precision_note("encoder", "auto").startswith("onnx (auto, decided as on a CPU without bf16;")
+    assert bench.scoring_precision_note("lm", "auto").startswith(
+        "int8 (auto, CPU-flag rule, decided as on a CPU without bf16;"
+    )
+    assert bench.scoring_precision_note("encoder", "auto").startswith(
+        "onnx (auto, CPU-flag rule, decided as on a CPU without bf16;"
+    )

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from euds_core.models.loading import auto_token_budget, load_causal_lm, resolve_lm_precision
-from euds_core.scores import generative
+from euds_core.models import lm_pass
+from euds_core.models.loading import auto_token_budget, load_causal_lm
+from euds_core.models.precision import resolve_lm_precision
 from euds_core.scores.generative import GenerativeScorer, lm_token_stats
 from tests.helpers import requires_assets
 
@@ -68,7 +69,7 @@ def test_out_of_memory_halves_the_budget_and_retries(tiny_causal_lm_dir, monkeyp
     """A batch that runs out of memory is split (fake OOM above 2 rows); the scores do not change."""
     tok, model = load_causal_lm(str(tiny_causal_lm_dir), "cpu")
     reference = lm_token_stats(TEXTS, tok, model, device="cpu", batch_size=4)
-    real = generative._batch_token_stats
+    real = lm_pass._batch_token_stats
     seen = []
 
     def flaky(batch, *args, **kwargs):
@@ -77,7 +78,7 @@ def test_out_of_memory_halves_the_budget_and_retries(tiny_causal_lm_dir, monkeyp
             raise torch.OutOfMemoryError("fake")
         return real(batch, *args, **kwargs)
 
-    monkeypatch.setattr(generative, "_batch_token_stats", flaky)
+    monkeypatch.setattr(lm_pass, "_batch_token_stats", flaky)
     got = lm_token_stats(TEXTS, tok, model, device="cpu", batch_size=4, token_budget=400)
     np.testing.assert_allclose(got, reference, atol=1e-5)
     assert max(seen) > 2 and seen[-1] <= 2

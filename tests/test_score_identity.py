@@ -78,7 +78,7 @@ def test_every_score_read_from_embeddings_keys_their_resolved_precision(tmp_path
     names = ("semantic", "knn_distance", "near_duplicate", "el2n", "classifier_entropy", "margin")
     keys = {}
     for precision in ("fp32", "bf16"):
-        monkeypatch.setattr(embeddings, "resolve_encoder_precision", lambda device, _p=precision: _p)
+        monkeypatch.setattr(embeddings, "resolve_encoder_precision", lambda device, *_, _p=precision: _p)
         keys[precision] = {n: make_scorer(n, {"encoder": str(encoder)}).params() for n in names}
     for name in names:
         assert keys["fp32"][name]["precision"] == "fp32" and keys["bf16"][name]["precision"] == "bf16", name

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from euds_core.models import lm_pass
 from euds_core.models.loading import load_causal_lm
 from euds_core.scores import generative
 from euds_core.scores.generative import GenerativeScorer, PerplexityScorer, lm_token_stats
@@ -25,7 +26,7 @@ def naive_stats(text, tok, model):
 
 
 def test_batched_chunked_stats_match_naive(tiny_causal_lm_dir, monkeypatch):
-    monkeypatch.setattr(generative, "LOGIT_BUDGET", {"cpu": 40, "cuda": 40})  # force many tiny position chunks
+    monkeypatch.setattr(lm_pass, "LOGIT_BUDGET", {"cpu": 40, "cuda": 40})  # force many tiny position chunks
     tok, model = load_causal_lm(str(tiny_causal_lm_dir), "cpu")
     stats = lm_token_stats(TEXTS, tok, model, device="cpu", batch_size=3)
     for text, (ent, nll) in zip(TEXTS, stats):
@@ -73,7 +74,7 @@ def test_smollm2_prefers_real_text_over_shuffled():
 def test_sequence_start_prefers_the_document_separator():
     from types import SimpleNamespace
 
-    from euds_core.scores.generative import lm_bos_id
+    from euds_core.models.loading import lm_bos_id
 
     chat = SimpleNamespace(get_vocab=lambda: {"<|endoftext|>": 0, "<|im_start|>": 1}, bos_token_id=1, eos_token_id=2)
     plain = SimpleNamespace(get_vocab=lambda: {"<s>": 5}, bos_token_id=5, eos_token_id=6)

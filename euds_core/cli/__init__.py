@@ -16,7 +16,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from euds_core.cli import curation_commands, data_commands, experiment_commands, selection_commands, team_commands
+from euds_core.cli import (
+    curation_commands,
+    data_commands,
+    doctor_command,
+    experiment_commands,
+    selection_commands,
+    team_commands,
+)
 from euds_core.cli.arguments import ArgumentParser
 from euds_core.errors import EudsInputError, ScoringCancelled
 
@@ -35,6 +42,7 @@ COMMANDS = {
     **experiment_commands.COMMANDS,
     **curation_commands.COMMANDS,
     **team_commands.COMMANDS,
+    **doctor_command.COMMANDS,
     "job-run": cmd_job_run,
 }
 
@@ -47,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment_commands.add_parsers(sub)  # finetune, search-interval
     curation_commands.add_parsers(sub)  # inject
     team_commands.add_parsers(sub)  # app
+    doctor_command.add_parsers(sub)  # doctor
     p = sub.add_parser("job-run", help=argparse.SUPPRESS)  # internal: the child process of a background job
     p.add_argument("job_id")
     return parser

@@ -15,8 +15,8 @@ from euds_core.models.loading import (
     model_hash,
     resolve_device,
     resolve_encoder_path,
-    resolve_encoder_precision,
 )
+from euds_core.models.precision import resolve_encoder_precision
 from euds_core.storage.cache import (
     CancelFn,
     DatasetCache,
@@ -66,14 +66,16 @@ def compute_embeddings(
     """(n_rows, dim) float32 unit-length embeddings (mean pooling per the model's config, L2-normalised).
 
     ``precision`` (models.ENCODER_PRECISIONS) defaults to what ``device`` runs fastest without losing
-    accuracy (:func:`~euds_core.models.loading.resolve_encoder_precision`); it is part of the cache key.
+    accuracy (:func:`~euds_core.models.precision.resolve_encoder_precision`: measured on a CPU); it is part of the cache key.
     ``first_stage_only`` embeds just the first random sample and returns None (storage.cache.run_chunked).
     """
     texts = table["text"].tolist()
     chunk_rows = max(256, batch_size * 4)
     # Sample first, then random chunks, each sorted by length (similar lengths per batch: less padding).
     order = sample_first_order([len(t) for t in texts], first_rows=FIRST_STAGE_ROWS, chunk_rows=chunk_rows)
-    precision = precision or resolve_encoder_precision(device)
+    if precision is None and encoder != HASHING_ENCODER:
+        precision = resolve_encoder_precision(device, str(resolve_encoder_path(encoder)))
+    precision = precision or "fp32"
     if encoder == HASHING_ENCODER:
         compute = lambda rows: hashing_embed([texts[i] for i in rows])  # noqa: E731
     else:
@@ -114,7 +116,9 @@ def resolved_embedding_precision(encoder: str, precision: str = "auto") -> str:
     """
     if encoder == HASHING_ENCODER:
         return "fp32"
-    return resolve_encoder_precision(resolve_device("auto")) if precision == "auto" else precision
+    if precision != "auto":
+        return precision
+    return resolve_encoder_precision(resolve_device("auto"), str(resolve_encoder_path(encoder)))
 
 
 def embedding_key(encoder: str, precision: str) -> dict:
@@ -141,7 +145,9 @@ def load_cached_embeddings(dataset_id: str, n_rows: int, encoder: str = DEFAULT_
 
     Any precision's copy will do (cosines to fp32 >= 0.999); this machine's own choice is tried first.
     """
-    preferred = resolve_encoder_precision("cpu")
+    preferred = resolve_encoder_precision(
+        "cpu", None if encoder == HASHING_ENCODER else str(resolve_encoder_path(encoder))
+    )
     for precision in sorted(ENCODER_PRECISIONS, key=lambda p: p != preferred):
         folder = DatasetCache(dataset_id).feature_dir("embedding", embedding_key(encoder, precision))
         emb = load_array(folder / "all.npy")

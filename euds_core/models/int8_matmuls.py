@@ -52,7 +52,7 @@ CALIBRATION_TEXTS = (
 
 
 # Held out from the calibration: ``auto`` takes the int8 path for an LM only when, on these texts, its next-token
-# entropies rank like fp32's (loading.int8_meets_bar). Same registers, other sentences.
+# entropies rank like fp32's (auto_choice.measure_lm_paths). Same registers, other sentences.
 CHECK_TEXTS = (
     "The council approved the new bus routes after months of complaints from residents.",
     "A warm, funny and surprisingly moving story about two brothers on a road trip.",

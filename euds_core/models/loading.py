@@ -44,7 +44,7 @@ def resolve_device(device: str = "auto") -> str:
 
 def inference_dtype(device: str):
     """The dtype :func:`load_causal_lm` loads in: bf16 on CUDA, fp32 on CPU (the scorers pick their own
-    precision through :func:`load_scoring_lm`)."""
+    precision through precision.load_scoring_lm)."""
     import torch
 
     return torch.bfloat16 if device.startswith("cuda") else torch.float32
@@ -126,23 +126,6 @@ def load_tokenizer(path: str):
 ENCODER_PRECISIONS = ("fp32", "bf16", "int8", "onnx")
 
 
-def resolve_encoder_precision(device: str) -> str:
-    """On a CPU ``onnx`` (the fp32 weights through ONNX Runtime) when it is installed; elsewhere ``bf16``
-    (bf16 matmuls, fp32 activations) where ``device`` has native bf16, else ``fp32``.
-
-    Measured on the AVX512-BF16 EPYC (bench/RESULTS.md, semantic_scoring against the naive fp32 loop): onnx
-    3.6x at min cosine 1.00000, bf16 3.2x at 0.99994, PyTorch fp32 batched 2.0x. ONNX Runtime's fp32 kernels
-    need no bf16, so CPUs without it get the same path. ``int8`` (int8_matmuls.py) is never chosen: with a
-    residual pass in every layer its MiniLM embeddings reached a min cosine of only 0.9990 (bar 0.999).
-    """
-    from euds_core.models.mixed_precision import native_bf16
-    from euds_core.models.onnx_encoder import onnx_runtime_available
-
-    if not device.startswith("cuda") and onnx_runtime_available():
-        return "onnx"
-    return "bf16" if native_bf16(device) else "fp32"
-
-
 @lru_cache(maxsize=2)
 def load_encoder(path: str, device: str, precision: str = "fp32"):
     """A sentence-transformers encoder (the packaged MiniLM folder carries its pooling config).
@@ -191,13 +174,8 @@ def _dequantised_copy_folder(gguf: Path) -> Path:
 
 def prepare_default_lm() -> Path:
     """Build the packaged LM's plain copy now (``make setup`` calls this), so no first score waits for it."""
-    from euds_core.models.int8_matmuls import native_int8
-    from euds_core.models.mixed_precision import native_bf16
-
     gguf = resolve_lm_path(DEFAULT_LM)
     getattr(load_causal_lm, "__wrapped__", load_causal_lm)(str(gguf), "cpu")
-    if native_int8("cpu") and not native_bf16("cpu"):
-        int8_meets_bar(str(gguf))  # where auto would take int8, decide it now rather than at the first score
     return _dequantised_copy_folder(gguf)
 
 
@@ -241,76 +219,6 @@ def load_causal_lm(path: str, device: str):
 LM_PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
-def resolve_lm_precision(precision: str, device: str, lm_path: str | None = None) -> str:
-    """How the causal LM scores: ``auto`` -> ``bf16`` where ``device`` has native bf16, else ``int8`` on a CPU
-    with VNNI/AMX where the LM at ``lm_path`` passes the int8 check (:func:`int8_meets_bar`; not checked
-    without a path), else ``fp32``.
-
-    ``bf16`` means bf16 matmuls with fp32 activations (mixed_precision.py): on 384 rotten_tomatoes snippets
-    its SmolLM2 entropies ranked at Spearman 0.9998 against fp32 (mean shift 0.007 nats) and ran ~1.5x
-    faster on an AVX512-BF16 CPU (bench/RESULTS.md). Without native bf16 it is emulated and ~2x *slower*
-    (docs/performance.md). ``int8`` means int8 matmuls with per-token activations, smoothing and a residual pass
-    where one pass is too coarse (int8_matmuls.py), fp32 elsewhere: Spearman >= 0.99 against fp32 on the
-    same snippets (bench/RESULTS.md); CPU only, so on CUDA it falls back to ``bf16``.
-    """
-    from euds_core.models.int8_matmuls import native_int8
-    from euds_core.models.mixed_precision import native_bf16
-
-    if precision not in LM_PRECISIONS:
-        raise EudsInputError(f"unknown LM precision '{precision}'; use one of {', '.join(LM_PRECISIONS)}")
-    cuda = device.startswith("cuda")
-    if precision == "auto":
-        if native_bf16(device):
-            return "bf16"
-        return "int8" if native_int8(device) and (lm_path is None or int8_meets_bar(lm_path)) else "fp32"
-    if precision == "int8" and cuda:
-        return "bf16"
-    return precision
-
-
-def int8_check_record(path: str) -> Path:
-    """The model cache's record of ``path``'s int8 check (per model fingerprint and int8 version)."""
-    from euds_core.models.int8_matmuls import INT8_VERSION
-
-    return model_cache_dir() / f"int8-check-{Path(path).name}-{model_hash(Path(path))}-{INT8_VERSION}.json"
-
-
-@lru_cache(maxsize=8)
-def int8_meets_bar(path: str) -> bool:
-    """Whether the LM at ``path`` keeps its ranking in int8: the Spearman correlation of its fp32 and int8
-    next-token entropies over the held-out check texts (int8_matmuls.CHECK_TEXTS) is at least
-    int8_matmuls.TOKEN_SPEARMAN_BAR. Measured once per model, int8 version and torch version (two forward passes
-    and one int8 conversion; ~3 s for SmolLM2) and kept in the model cache, so ``auto`` is decided the same way
-    every time; an LM that misses the bar scores in fp32 under ``auto``.
-    """
-    import torch
-    from scipy.stats import spearmanr
-
-    from euds_core.models import int8_matmuls
-    from euds_core.storage.atomic_files import write_json_atomic
-
-    record = int8_check_record(path)
-    if record.exists():
-        saved = json.loads(record.read_text())
-        if saved.get("torch") == torch.__version__:
-            return saved["token_spearman"] >= int8_matmuls.TOKEN_SPEARMAN_BAR
-    tok, model = getattr(load_causal_lm, "__wrapped__", load_causal_lm)(path, "cpu")  # a private fp32 copy
-    ids = _one_sequence_ids(tok, int8_matmuls.CHECK_TEXTS)
-
-    def token_entropies():
-        with torch.inference_mode():
-            logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].float(), -1)  # (L, V)
-        return (-(logp.exp() * logp).sum(-1)).numpy()  # (L,)
-
-    reference = token_entropies()
-    int8_matmuls.use_int8_matmuls(model, _lm_calibration_pass(tok, model))  # the same copy, now int8
-    got = token_entropies()
-    constant = reference.max() == reference.min() or got.max() == got.min()
-    rho = 0.0 if constant else float(spearmanr(reference, got)[0])  # constant entropies: no ranking to keep
-    write_json_atomic(record, {"token_spearman": rho, "tokens": len(ids), "torch": torch.__version__})
-    return rho >= int8_matmuls.TOKEN_SPEARMAN_BAR
-
-
 DOCUMENT_SEPARATOR = "<|endoftext|>"
 
 
@@ -335,11 +243,11 @@ def _lm_calibration_pass(tokenizer, model):
 
     from euds_core.models.int8_matmuls import CALIBRATION_TEXTS
 
-    ids = _one_sequence_ids(tokenizer, CALIBRATION_TEXTS)
+    ids = one_sequence_ids(tokenizer, CALIBRATION_TEXTS)
     return lambda: model(input_ids=torch.tensor([ids]))
 
 
-def _one_sequence_ids(tokenizer, texts) -> list[int]:
+def one_sequence_ids(tokenizer, texts) -> list[int]:
     """Token ids of ``texts`` joined into one sequence, each text after the scorers' start token."""
     start = lm_bos_id(tokenizer)
     ids: list[int] = []
@@ -348,22 +256,22 @@ def _one_sequence_ids(tokenizer, texts) -> list[int]:
     return ids
 
 
-@lru_cache(maxsize=2)
-def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None):
-    """(tokenizer, model) for scoring at ``precision`` (see :func:`resolve_lm_precision`), cached per process.
+def build_scoring_lm(path: str, device: str, resolved: str, loader=None):
+    """(tokenizer, model) scoring at the resolved precision ``resolved`` (``fp32``, ``bf16`` or ``int8``; which
+    one ``auto`` means: models/precision.py).
 
     ``fp32`` on CPU is the copy :func:`load_causal_lm` caches. Otherwise a private fp32 copy is loaded on
-    the CPU and converted: ``bf16`` swaps every Linear layer (the head included) for a bf16-matmul one;
-    ``int8`` swaps every Linear layer (the head included: it added little error) for a calibrated int8-matmul
-    one. ``loader`` replaces :func:`load_causal_lm` (callers pass their module's name for it, so tests can
-    patch it).
+    the CPU and converted: ``bf16`` swaps every Linear layer (the head included) for a bf16-matmul one and
+    fuses each gated MLP's gate and up projections into one matmul; ``int8`` swaps every Linear layer (the head
+    included: it added little error) for a calibrated int8-matmul one. Both copies run each RMSNorm as one
+    kernel (mixed_precision.FusedRMSNorm). ``loader`` replaces :func:`load_causal_lm` (callers pass their
+    module's name for it, so tests can patch it).
     """
     import torch
 
     from euds_core.models.int8_matmuls import use_int8_matmuls
-    from euds_core.models.mixed_precision import use_bf16_matmuls
+    from euds_core.models.mixed_precision import use_bf16_matmuls, use_fused_gate_up, use_fused_rms_norms
 
-    resolved = resolve_lm_precision(precision, device, path)
     loader = loader or load_causal_lm
     if resolved == "fp32" and inference_dtype(device) == torch.float32:
         return loader(path, device)
@@ -372,6 +280,8 @@ def load_scoring_lm(path: str, device: str, precision: str = "auto", loader=None
         use_int8_matmuls(model, _lm_calibration_pass(tok, model))
     elif resolved == "bf16":
         use_bf16_matmuls(model)
+        use_fused_gate_up(model)
+    use_fused_rms_norms(model)
     return tok, model.to(device).eval()
 
 
@@ -381,7 +291,7 @@ def auto_token_budget(model, device: str, default: int) -> int:
     In inference mode only one layer's activations live at a time, so the peak per token is about
     ``(4 * hidden + 3 * intermediate) * bytes`` for the body plus the attention scores; logits are bounded
     separately (chunked). We use half the free memory, between 1,024 and 65,536 tokens; an OOM still
-    halves the budget and retries (see generative.sequence_token_stats).
+    halves the budget and retries (see lm_pass.sequence_token_stats).
     """
     import torch
 

@@ -57,3 +57,59 @@ def use_bf16_matmuls(model: torch.nn.Module) -> int:
     if config is not None and getattr(config, "tie_word_embeddings", False):
         config.tie_word_embeddings = False
     return replaced
+
+
+class FusedRMSNorm(torch.nn.Module):
+    """An RMSNorm as one ``functional.rms_norm`` kernel: the same fp32 arithmetic as the Llama-family module's six
+    element-wise steps (float, pow, mean, add, rsqrt, two muls), without their temporaries."""
+
+    def __init__(self, weight: torch.nn.Parameter, eps: float):
+        super().__init__()
+        self.weight, self.eps = weight, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return functional.rms_norm(x.float(), (self.weight.shape[-1],), self.weight.float(), self.eps)
+
+
+def use_fused_rms_norms(model: torch.nn.Module) -> int:
+    """Replace every Llama-family RMSNorm (a ``weight`` and a ``variance_epsilon``) under ``model`` in place by
+    :class:`FusedRMSNorm`; returns how many. Only for fp32 activations (the scoring copies)."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child).__name__.endswith("RMSNorm") and hasattr(child, "variance_epsilon"):
+                setattr(parent, name, FusedRMSNorm(child.weight, child.variance_epsilon))
+                replaced += 1
+    return replaced
+
+
+class FusedGateUpMLP(torch.nn.Module):
+    """A gated MLP (``down(act(gate(x)) * up(x))``) whose gate and up projections are one bf16 matmul: the input
+    is rounded to bf16 once instead of twice, and the matmul is twice as wide."""
+
+    def __init__(self, mlp: torch.nn.Module):
+        super().__init__()
+        gate, up = mlp.gate_proj, mlp.up_proj
+        self.weight = torch.nn.Parameter(torch.cat([gate.weight, up.weight]), requires_grad=False)
+        self.intermediate = gate.out_features
+        self.down_proj, self.act_fn = mlp.down_proj, mlp.act_fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate_up = functional.linear(x.to(torch.bfloat16), self.weight).float()  # (..., 2 * intermediate)
+        gate, up = gate_up.split(self.intermediate, dim=-1)
+        return self.down_proj(self.act_fn(gate).mul_(up))
+
+
+def use_fused_gate_up(model: torch.nn.Module) -> int:
+    """Replace every gated MLP whose gate and up projections are bias-free :class:`Bf16MatmulLinear` layers by
+    :class:`FusedGateUpMLP` (in place); returns how many. Call after :func:`use_bf16_matmuls`."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            parts = [getattr(child, a, None) for a in ("gate_proj", "up_proj", "down_proj", "act_fn")]
+            if all(p is not None for p in parts) and all(
+                isinstance(p, Bf16MatmulLinear) and p.bias is None for p in parts[:2]
+            ):
+                setattr(parent, name, FusedGateUpMLP(child))
+                replaced += 1
+    return replaced

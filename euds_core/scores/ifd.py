@@ -1,7 +1,7 @@
 """IFD (Li et al. 2024, "From Quantity to Quality"): instruction-following difficulty of a Q&A pair.
 
 IFD = loss(answer | question) / loss(answer), both the causal LM's mean token NLL over the answer tokens. It
-reuses the batched, chunked-logit LM pass of generative.py (:func:`sequence_token_stats`), scoring only the
+reuses the batched, chunked-logit LM pass of models/lm_pass.py (:func:`sequence_token_stats`), scoring only the
 answer suffix of ``BOS + question + blank line + answer`` and of ``BOS + answer``.
 """
 
@@ -11,15 +11,11 @@ import numpy as np
 import pandas as pd
 
 from euds_core.data.table import QA_SEPARATOR
-from euds_core.models.loading import DEFAULT_LM, load_causal_lm, load_scoring_lm, model_hash, resolve_lm_path
+from euds_core.models.lm_pass import MAX_TOKENS, sequence_token_stats
+from euds_core.models.loading import DEFAULT_LM, lm_bos_id, load_causal_lm, model_hash, resolve_lm_path
+from euds_core.models.precision import load_scoring_lm
 from euds_core.scores.base import Scorer
-from euds_core.scores.generative import (
-    MAX_TOKENS,
-    SEQUENCE_START,
-    lm_bos_id,
-    lm_precision_tag,
-    sequence_token_stats,
-)
+from euds_core.scores.generative import SEQUENCE_START, lm_precision_tag
 from euds_core.storage.cache import DatasetCache, run_chunked
 
 
