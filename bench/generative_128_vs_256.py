@@ -23,9 +23,9 @@ def bench_generative_truncation(quick: bool) -> list[str]:
     from scipy.stats import spearmanr
 
     from euds_core.data.builtins import load_builtin
-    from euds_core.models.loading import load_causal_lm, resolve_lm_path
+    from euds_core.models.loading import lm_bos_id, load_causal_lm, resolve_lm_path
     from euds_core.models.precision import load_scoring_lm
-    from euds_core.scores.generative import compute_lm_stats, lm_bos_id
+    from euds_core.scores.generative import compute_lm_stats
 
     n = 96 if quick else 256
     texts = load_builtin("bbc_news").table["text"].tolist()
