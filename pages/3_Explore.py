@@ -39,7 +39,8 @@ from ui.explore.views import (
 from ui.shared.charts import box_bounds
 from ui.shared.jobs_view import jobs_panel
 from ui.shared.map_view import embedding_map_section
-from ui.shared.review_interval import dataset_labels
+from ui.shared.named_selections import save_selection_section
+from ui.shared.review_interval import dataset_labels, selection_spec
 from ui.shared.score_variants import selection_scores, variant_key
 from ui.shared.scores import partial_scores, running_scores, score_options
 from ui.shared.selection import (
@@ -119,6 +120,7 @@ else:
     set_selection(current)
     remember_applied(current)
     selection_banner(top, current, int(kept.sum()), len(kept), scored.labels.get(active, ""))
+    save_selection_section(full_dataset, selection_spec(full_dataset, current, scored, {}), "explore")
 
 kept_summary(kept, dataset, len(full_dataset.table))
 left, right = st.columns([2, 1])
