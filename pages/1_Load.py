@@ -11,6 +11,7 @@ import streamlit as st
 
 from euds_core.data.datasets import load_dataset, save_dataset
 from euds_core.errors import EudsInputError
+from ui.load.inject import inject_section
 from ui.load.sources import builtin_table, column_choices, dataset_summary, read_raw_file, store_upload, user_file_name
 from ui.shared.state import current_dataset, current_dataset_spec, set_current_dataset
 
@@ -94,3 +95,4 @@ dataset = current_dataset()
 if dataset is not None:
     st.markdown(f"**{dataset.name}** · source `{dataset.source or 'upload'}`")
     dataset_summary(dataset)
+    inject_section(dataset)

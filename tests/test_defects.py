@@ -133,3 +133,16 @@ def test_benchmark_with_a_test_file_trains_on_the_whole_pool_file(tmp_path, caps
     cells = pd.read_csv(out / "leaderboard.csv")
     assert (cells[cells.method == "full"].n_train == 150).all()  # every pool-file row is pool
     assert (cells[cells.method == "random"].n_train == 30).all()
+
+
+def test_the_subset_report_and_manifest_count_defects_per_kind():
+    from euds_core.curation.export import selection_report
+
+    noisy = inject_defects(_table(), {"garbled": 0.1, "label_flip": 0.1}, seed=1)
+    dataset = Dataset("noisy", "classification", noisy)
+    kept = defect_flags(noisy) != "garbled"  # a selection that drops exactly the garbled rows
+    report = selection_report(dataset, pd.DataFrame(index=noisy.index), kept)
+    by_kind = {row["kind"]: row for row in report["defects"]}
+    assert by_kind["garbled"]["dropped"] == 20 and by_kind["garbled"]["recall"] == 1.0
+    assert by_kind["label_flip"]["kept"] == 20 and by_kind["clean"]["dropped"] == 0
+    assert "defects" not in selection_report(Dataset("clean", "classification", _table()), pd.DataFrame(), kept[:200])

@@ -181,14 +181,21 @@ def _model_hashes(params, prefix: str = "") -> dict[str, str]:
 
 
 def selection_report(dataset: Dataset, scores: pd.DataFrame, mask: np.ndarray, encoder: str = DEFAULT_ENCODER) -> dict:
-    """The subset report (label balance, score means, and Vendi / cluster coverage when embeddings are cached)."""
+    """The subset report (label balance, score means, Vendi / cluster coverage when embeddings are cached, and
+    per defect kind the kept / dropped counts when the dataset carries injected defects)."""
+    from euds_core.data.defects import has_defects
+    from euds_core.selection.defect_report import defect_report
+
     score_cols = scores[[c for c in scores.columns if pd.api.types.is_numeric_dtype(scores[c])]]
-    return subset_report(
+    report = subset_report(
         mask,
         embeddings=load_cached_embeddings(dataset.id, len(dataset.table), encoder),
         labels=dataset.table["label"].to_numpy() if dataset.has_labels else None,
         scores=score_cols if len(score_cols.columns) else None,
     )
+    if has_defects(dataset.table):  # injected defects: kept / dropped, recall and precision per kind
+        report["defects"] = defect_report(dataset.table, mask).to_dict("records")
+    return report
 
 
 def build_manifest(

@@ -50,6 +50,7 @@ def kept_summary(kept: np.ndarray, dataset: Dataset, total_rows: int | None = No
     k, n = int(kept.sum()), len(kept)
     c1, c2, c3 = st.columns([2, 1, 1])
     c2.metric("Kept fraction", f"{k / max(n, 1):.1%}")
+    defect_counts(kept, dataset, partial=total_rows is not None and total_rows != n)
     if total_rows is None or total_rows == n:
         c1.markdown(f"### Kept {k:,} of {n:,}")
         c3.metric("Dropped", f"{n - k:,}")
@@ -58,6 +59,31 @@ def kept_summary(kept: np.ndarray, dataset: Dataset, total_rows: int | None = No
     c1.markdown(f"### ≈ {estimate:,} of {total_rows:,} kept")
     c1.caption(f"estimate: {k:,} of the {n:,} rows scored so far (a random sample); exact when scoring finishes")
     c3.metric("Dropped", f"≈ {total_rows - estimate:,}")
+
+
+def defect_counts(kept: np.ndarray, dataset: Dataset, *, partial: bool = False) -> None:
+    """With a ``defect`` column (injected defects): kept and dropped rows per kind, and the selection's recall
+    and precision per kind (docs/experiments.md, "Where curation pays")."""
+    from euds_core.data.defects import has_defects
+    from euds_core.selection.defect_report import defect_report
+
+    if not has_defects(dataset.table):
+        return
+    report = defect_report(dataset.table, kept)
+    if report.empty:
+        return
+    with st.expander("Injected defects: kept and dropped per kind", expanded=True):
+        if partial:
+            st.caption("Counts of the rows scored so far (a random sample).")
+        st.table(defect_table(report).set_index("defect kind"))  # a plain table: a few rows, readable as text
+
+
+def defect_table(report: pd.DataFrame) -> pd.DataFrame:
+    """The report as the page shows it (near-duplicate recall counts groups cleaned, see defect_report)."""
+    table = report.rename(columns={"kind": "defect kind"})
+    for column in ("recall", "precision"):
+        table[column] = table[column].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+    return table
 
 
 def partial_sample(dataset: Dataset, so_far: pd.DataFrame) -> tuple[Dataset, pd.DataFrame]:
@@ -226,3 +252,6 @@ def subset_report_panel(dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray
     if "score_means" in report:
         means = pd.DataFrame(report["score_means"]).T.rename(columns={"kept": "mean kept", "pool": "mean pool"})
         st.dataframe(means.round(4), width="stretch")
+    if report.get("defects"):
+        st.markdown("**Injected defects: kept and dropped per kind**")
+        st.dataframe(defect_table(pd.DataFrame(report["defects"])), hide_index=True, width="stretch")
