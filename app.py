@@ -21,7 +21,6 @@ from ui.shared.state import current_dataset_label, remember_reviewer, restore_re
 threadpool_limits(limits=1, user_api="blas")
 
 st.set_page_config(page_title="EUDS Studio", page_icon=":material/explore:", layout="wide")
-gate_access()  # before anything that shows data: the bind address, sign-in, team membership
 
 EXPLORE = st.Page("pages/3_Explore.py", title="Explore", icon=":material/insights:")
 
@@ -49,6 +48,7 @@ PAGES = [
 # Our own sidebar links (not st.navigation's), so each carries the current selection in its query string: a
 # link opened in a new tab, bookmarked or shared shows the same dataset and interval.
 navigation = st.navigation(PAGES, position="hidden")
+gate_access()  # before anything that shows data (and before the page runs): bind address, sign-in, team
 
 
 def draw_sidebar_state(links, dataset_box) -> None:

@@ -13,8 +13,9 @@ from euds_core.data.datasets import load_dataset, save_dataset
 from euds_core.errors import EudsInputError
 from ui.load.inject import inject_section
 from ui.load.sources import builtin_table, column_choices, dataset_summary, read_raw_file, store_upload, user_file_name
-from ui.shared.state import current_dataset, current_dataset_spec, set_current_dataset
+from ui.shared.state import current_dataset, current_dataset_spec, ensure_app_navigation, set_current_dataset
 
+ensure_app_navigation()  # a fresh server's first request for /Load: through app.py (sign-in, sidebar) first
 st.title("Load")
 st.caption("Choose the dataset to score and explore. Built-ins ship as Python packages and work offline.")
 
