@@ -21,7 +21,7 @@ $(STAMP): requirements.txt requirements-assets.txt
 setup: $(STAMP)
 
 app: setup
-	$(VENV)/bin/streamlit run app.py
+	$(PY) -m euds_core app
 
 # Browser tests drive Debian's chromium; install it when missing (root or sudo needed).
 chromium:
