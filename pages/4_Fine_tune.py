@@ -20,6 +20,7 @@ from ui.finetune.charts import (
     runs_csv,
     runs_table,
 )
+from ui.finetune.test_set import test_set_section
 from ui.finetune.view import (
     GRID_KEY,
     best_cell_actions,
@@ -61,6 +62,7 @@ st.info(
     "subset size (the interval strategy: a band of the score you choose), not on these bounds.",
     icon=":material/filter_alt:",
 )
+test_set_section(dataset)
 submitted, spec = grid_form(dataset, score_names, strategies_all)
 if submitted:
     start_grid(dataset, spec, scores_now, score_options())

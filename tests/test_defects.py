@@ -146,3 +146,30 @@ def test_the_subset_report_and_manifest_count_defects_per_kind():
     assert by_kind["garbled"]["dropped"] == 20 and by_kind["garbled"]["recall"] == 1.0
     assert by_kind["label_flip"]["kept"] == 20 and by_kind["clean"]["dropped"] == 0
     assert "defects" not in selection_report(Dataset("clean", "classification", _table()), pd.DataFrame(), kept[:200])
+
+
+def test_the_fine_tune_page_attaches_a_test_file_as_a_new_dataset(tmp_path):
+    from euds_core.data.datasets import load_saved_dataset
+    from ui.finetune.test_set import attach_and_save
+
+    table = _table(80)
+    pool = Dataset("pool", "classification", table.iloc[:60].reset_index(drop=True))
+    path = tmp_path / "mine.csv"
+    table.iloc[60:][["text", "label"]].to_csv(path, index=False)
+    dataset_id, message = attach_and_save(pool, str(path))
+    saved = load_saved_dataset(dataset_id)
+    assert list(appended_test_rows(saved.table)) == list(range(60, 80)) and "20 rows" in message
+    assert list(table_split(saved.table).pool) == list(range(60))
+    with pytest.raises(EudsInputError):
+        attach_and_save(pool, str(tmp_path / "missing.csv"))
+
+
+def test_a_written_noisy_pool_keeps_its_ids_and_near_copy_groups(tmp_path):
+    from euds_core.data.datasets import load_dataset
+
+    noisy = inject_defects(_table(), {"near_duplicate": 0.1}, seed=0)
+    path = tmp_path / "noisy.csv"
+    noisy.to_csv(path, index=False)
+    loaded = load_dataset(str(path), label_col="label").table  # no --id-col: a defect column brings its ids
+    assert list(loaded["id"]) == list(noisy["id"])
+    np.testing.assert_array_equal(duplicate_groups(loaded), duplicate_groups(noisy))

@@ -87,6 +87,8 @@ def normalise_table(
         raise EudsInputError("the data has no rows; check the file is not empty and has a header line")
     raw = raw.copy()
     raw.columns = [str(c) for c in raw.columns]
+    if id_col is None and {"defect", "id"} <= set(raw.columns):
+        id_col = "id"  # an injected pool (data/defects.py): its ids name the near-copy groups
     _check_chosen_columns(
         list(raw.columns), text=text_col, label=label_col, question=question_col, answer=answer_col, id=id_col
     )
