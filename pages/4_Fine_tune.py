@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.experiments.finetune import available_strategies, latest_grid_runs, load_runs
 from euds_core.experiments.interval_search import load_search_grid
+from euds_core.experiments.run_store import latest_grid_runs, load_runs
+from euds_core.experiments.subsets import available_strategies
 from euds_core.runtime.jobs import start_job
 from ui.finetune.charts import (
     accuracy_vs_size_figure,

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from euds_core.experiments import finetune, training
-from euds_core.experiments.finetune import FinetuneConfig, GridSpec, RunResult, run_grid, subset_rows
+from euds_core.experiments.finetune import FinetuneConfig, GridSpec, RunResult, run_grid
 from euds_core.experiments.interval_search import search_interval, search_split
 from euds_core.experiments.pool_scores import pool_fitted_scores
 from euds_core.experiments.splits import experiment_split
+from euds_core.experiments.subsets import subset_rows
 from tests.test_finetune import tiny_bert as tiny_bert  # a fixture
 from tests.test_finetune import tiny_config, tiny_table
 

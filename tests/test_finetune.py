@@ -11,18 +11,12 @@ import pytest
 from euds_core.cli import main
 from euds_core.errors import EudsInputError
 from euds_core.experiments import finetune
-from euds_core.experiments.finetune import (
-    RESULT_COLUMNS,
-    FinetuneConfig,
-    GridSpec,
-    grid_message,
-    load_runs,
-    parse_grid_message,
-    run_grid,
-    subset_rows,
-)
+from euds_core.experiments.finetune import FinetuneConfig, GridSpec, run_grid
+from euds_core.experiments.grid_job import grid_message, parse_grid_message
 from euds_core.experiments.interval_search import best_cell, interval_cells, search_interval
+from euds_core.experiments.run_store import RESULT_COLUMNS, latest_grid_runs, load_runs
 from euds_core.experiments.splits import stratified_split
+from euds_core.experiments.subsets import subset_rows
 from euds_core.experiments.training import RunResult, build_qa_candidates, train_and_evaluate
 from tests.helpers import requires_assets
 
@@ -580,7 +574,6 @@ def test_kill_9_during_a_grid_keeps_finished_runs_and_the_rerun_completes(tiny_b
 
     from euds_core.data.datasets import save_dataset
     from euds_core.data.table import Dataset
-    from euds_core.experiments.finetune import load_runs
     from euds_core.runtime.jobs import get_job, start_job
     from euds_core.storage.store import connect
 
@@ -652,9 +645,9 @@ def test_two_grids_on_one_dataset_give_one_answer_each(tiny_bert, monkeypatch):
     assert len(every) == 12 and every["grid_key"].nunique() == 2
     with pytest.raises(EudsInputError, match="mix"):
         paired_verdicts(every)
-    information = finetune.latest_grid_runs("two", "information")
+    information = latest_grid_runs("two", "information")
     assert len(information) == 6 and information["grid_key"].nunique() == 1
-    assert finetune.latest_grid_runs("two")["grid_key"].iloc[0] != information["grid_key"].iloc[0]  # the newest
+    assert latest_grid_runs("two")["grid_key"].iloc[0] != information["grid_key"].iloc[0]  # the newest
     verdicts = paired_verdicts(information)
     assert len(verdicts) == 1 and verdicts.iloc[0].seeds == 3
     curve = curve_summary(information)

@@ -132,7 +132,8 @@ def skewed_table(n: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_grid_strategies_balance_labels_in_the_pool():
-    from euds_core.experiments.finetune import GridSpec, is_balanced_strategy, parse_interval_strategy, subset_rows
+    from euds_core.experiments.finetune import GridSpec
+    from euds_core.experiments.subsets import is_balanced_strategy, parse_interval_strategy, subset_rows
 
     table, scores = skewed_table()
     pool = np.arange(250)
@@ -196,7 +197,7 @@ def test_cli_export_label_balanced_then_rebuild(tmp_path, capsys):
 def test_cli_finetune_balances_by_default_and_the_flag_turns_it_off(tmp_path, capsys):
     import re
 
-    from euds_core.experiments.finetune import load_runs
+    from euds_core.experiments.run_store import load_runs
     from tests.test_finetune import build_tiny_bert, finetune_args, tiny_table
 
     table = tiny_table(50)

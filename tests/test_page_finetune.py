@@ -11,8 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from euds_core.data.datasets import save_dataset
 from euds_core.data.table import Dataset
-from euds_core.experiments.finetune import GridSpec, RunResult, save_run
+from euds_core.experiments.finetune import GridSpec, RunResult
 from euds_core.experiments.interval_search import search_grid_path
+from euds_core.experiments.run_store import save_run
 from euds_core.scoring.engine import score_dataset
 from tests.test_finetune import build_tiny_bert, tiny_table
 from ui.finetune.charts import (

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euds_core.experiments.finetune import subset_rows
 from euds_core.experiments.pool_scores import fold_fitted_scores, pool_fitted_scores
 from euds_core.experiments.selection_search import SearchSettings, search_selection
 from euds_core.experiments.splits import ExperimentSplit, experiment_split
+from euds_core.experiments.subsets import subset_rows
 from euds_core.models.embeddings import compute_embeddings
 from euds_core.scores import make_scorer
 from euds_core.scores.near_duplicate import rows_duplicating

@@ -228,7 +228,8 @@ def finetune_config_from_args(args):
 
 def cmd_finetune(args) -> int:
     from euds_core.data.datasets import save_dataset
-    from euds_core.experiments.finetune import RESULT_COLUMNS, GridSpec
+    from euds_core.experiments.finetune import GridSpec
+    from euds_core.experiments.run_store import RESULT_COLUMNS
     from euds_core.models.loading import resolve_encoder_path
 
     out = check_output_path(args.out, (".csv",))
@@ -266,7 +267,7 @@ def cmd_finetune(args) -> int:
 
 def check_strategy_inputs(args, strategies: list[str]) -> None:
     """Strategies other than random/full need ``--scores-file``; an interval strategy also needs ``--score``."""
-    from euds_core.experiments.finetune import parse_interval_strategy
+    from euds_core.experiments.subsets import parse_interval_strategy
 
     needs_scores = [s for s in strategies if s not in ("random", "random:balanced", "full")]
     if needs_scores and not args.scores_file:
@@ -279,7 +280,8 @@ def check_strategy_inputs(args, strategies: list[str]) -> None:
 
 def strategy_scores(args, table: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
     """The score columns the strategies read from ``--scores-file``, aligned to the rows of ``table``."""
-    from euds_core.experiments.finetune import BASE_STRATEGIES, align_scores, parse_interval_strategy, sampler_names
+    from euds_core.experiments.finetune import align_scores
+    from euds_core.experiments.subsets import BASE_STRATEGIES, parse_interval_strategy, sampler_names
 
     frame = read_scores_file(args.scores_file)
     samplers = sampler_names()
@@ -320,7 +322,7 @@ def run_grid_with_progress_bar(
 
 def finetune_strategies(args) -> list[str]:
     """``--strategies``, with ``--plo/--phi`` turning ``interval`` into the explicit ``interval:PLO-PHI``."""
-    from euds_core.experiments.finetune import interval_strategy
+    from euds_core.experiments.subsets import interval_strategy
 
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     if (args.plo is None) != (args.phi is None):
@@ -335,7 +337,8 @@ def finetune_strategies(args) -> list[str]:
 def default_sizes(text: str | None, strategies: list[str]) -> list[float]:
     """``--sizes``; without it the default sizes, or none when every subset strategy is an explicit interval
     (random then runs at the intervals' widths only)."""
-    from euds_core.experiments.finetune import DEFAULT_SIZES, parse_interval_strategy
+    from euds_core.experiments.finetune import DEFAULT_SIZES
+    from euds_core.experiments.subsets import parse_interval_strategy
 
     if text is not None:
         return parse_floats(text, "--sizes")

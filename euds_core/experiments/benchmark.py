@@ -47,7 +47,7 @@ from euds_core.experiments.benchmark_store import (
     save_dataset_note,
     save_search,
 )
-from euds_core.experiments.finetune import sampler_names, selection_inputs_digest, subset_rows
+from euds_core.experiments.finetune import selection_inputs_digest
 from euds_core.experiments.proxy import linear_proxy_predictions, proxy_features
 from euds_core.experiments.selection_search import (
     Candidate,
@@ -58,6 +58,7 @@ from euds_core.experiments.selection_search import (
 )
 from euds_core.experiments.splits import ExperimentSplit, table_split
 from euds_core.experiments.statistics import pack_correct
+from euds_core.experiments.subsets import sampler_names, subset_rows
 from euds_core.experiments.training import FinetuneConfig
 
 # Model-free or encoder-only scores: the default (the LM scores take ~20 min per 3,000 rows on 2 CPU cores).

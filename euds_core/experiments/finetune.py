@@ -1,4 +1,8 @@
-"""Fine-tune experiments (docs/experiments.md): does the selected subset train as well as all the data?
+"""The fine-tune grid (docs/experiments.md): does the selected subset train as well as all the data?
+
+One concern per module: :mod:`~euds_core.experiments.subsets` chooses a strategy's rows, this module runs a
+grid, :mod:`~euds_core.experiments.run_store` keeps its runs, :mod:`~euds_core.experiments.grid_job` is the
+background job, :mod:`~euds_core.experiments.statistics` summarises them.
 
 * :func:`~euds_core.experiments.splits.experiment_split` removes a fixed, seeded, stratified test split before
   any selection; it is never selected, no choice sees it, and every run of a grid is scored on it.
@@ -14,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -22,8 +25,18 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
-from euds_core.experiments.proxy import random_rows
+from euds_core.experiments.run_store import load_runs, save_run
 from euds_core.experiments.splits import ExperimentSplit, table_split
+from euds_core.experiments.subsets import (
+    BASE_STRATEGIES,
+    INTERVAL_PREFIX,
+    interval_size,
+    is_balanced_strategy,
+    needs_embeddings,
+    parse_interval_strategy,
+    sampler_names,
+    subset_rows,
+)
 from euds_core.experiments.training import (
     CancelFn,
     FinetuneConfig,
@@ -31,177 +44,14 @@ from euds_core.experiments.training import (
     RunResult,
     train_and_evaluate,
 )
-from euds_core.selection.intervals import select_keep_fraction, select_keep_fraction_balanced
-from euds_core.storage.store import connect, now, to_json
 
 DEFAULT_SIZES = (0.05, 0.1, 0.16, 0.25, 0.5, 1.0)
-BASE_STRATEGIES = ("interval", "random", "random:balanced", "full")
-RESULT_COLUMNS = ["strategy", "size_fraction", "n_train", "seed", "accuracy", "macro_f1", "train_seconds"]
-INTERVAL_PREFIX = "interval:"  # an explicit percentile interval strategy: interval:0.2-0.6
-BALANCED_SUFFIX = ":balanced"  # interval:0.2-0.6:balanced applies the interval within each label group
 
 # (runs finished, runs planned, current run's fraction, message) over a whole grid
 GridProgressFn = Callable[[int, int, float, str], None]  # the fraction is of run number done + 1
 
 
 # ---------------------------------------------------------------------------------------------- strategies
-
-
-def sampler_names() -> list[str]:
-    """Names in the sampler registry (``euds_core.selection.samplers``), when that registry exists."""
-    try:
-        from euds_core.selection.samplers import list_samplers
-    except ImportError:
-        return []
-    return [cls.name for cls in list_samplers()]
-
-
-def available_strategies(score_names: list[str]) -> list[str]:
-    """Every strategy a grid can run: interval, random, full, each score, and each sampler."""
-    return [
-        *BASE_STRATEGIES,
-        *[s for s in score_names if s not in BASE_STRATEGIES],
-        *[s for s in sampler_names() if s not in score_names],
-    ]
-
-
-def _sampler_rows(
-    name: str,
-    table: pd.DataFrame,
-    pool: np.ndarray,
-    count: int,
-    seed: int,
-    score: np.ndarray | None,
-    embeddings: np.ndarray | None,
-) -> np.ndarray:
-    """Pool positions of the first ``count`` picks of a registry sampler run on the pool.
-
-    The sampler sees pool rows only, grouped as ``select --sampler`` groups them (never by class label).
-    """
-    from euds_core.selection.sampler_selection import sampler_groups
-    from euds_core.selection.samplers import get_sampler
-
-    sampler = get_sampler(name, {"seed": seed})
-    if sampler.needs_embeddings and embeddings is None:
-        raise EudsInputError(f"the '{name}' sampler needs embeddings of the texts; none were given")
-    if sampler.needs_score and score is None:
-        raise EudsInputError(f"the '{name}' sampler needs a score; pass --scores-file and --score")
-    picks = sampler.sample(
-        count,
-        embeddings=embeddings[pool] if sampler.needs_embeddings else None,
-        score=score[pool] if sampler.needs_score else None,
-        groups=sampler_groups(table.iloc[pool], name),
-    )
-    return np.asarray(picks, dtype=np.int64)[:count]
-
-
-def needs_embeddings(strategies: list[str]) -> bool:
-    """Whether any strategy is a sampler that works on embeddings."""
-    if not set(strategies) & set(sampler_names()):
-        return False
-    from euds_core.selection.samplers import get_sampler
-
-    return any(get_sampler(s).needs_embeddings for s in strategies if s in sampler_names())
-
-
-def parse_interval_strategy(strategy: str) -> tuple[float, float] | None:
-    """(p_lo, p_hi) of an explicit interval strategy ``interval:0.2-0.6`` (or ``interval:0.2-0.6:balanced``);
-    None for any other strategy."""
-    if not strategy.startswith(INTERVAL_PREFIX):
-        return None
-    body = strategy[len(INTERVAL_PREFIX) :].removesuffix(BALANCED_SUFFIX)
-    try:
-        lo, hi = (float(v) for v in body.split("-"))
-    except ValueError:
-        raise EudsInputError(
-            f"'{strategy}' is not an interval; write it as interval:P_LO-P_HI, e.g. interval:0.2-0.6"
-        ) from None
-    if not 0.0 <= lo < hi <= 1.0:
-        raise EudsInputError(f"'{strategy}': the percentiles must satisfy 0 <= p_lo < p_hi <= 1")
-    return lo, hi
-
-
-def interval_strategy(p_lo: float, p_hi: float, label_balanced: bool = False) -> str:
-    """The strategy name of an explicit percentile interval (what the search's "confirm" runs)."""
-    return f"{INTERVAL_PREFIX}{p_lo:g}-{p_hi:g}{BALANCED_SUFFIX if label_balanced else ''}"
-
-
-def is_balanced_strategy(strategy: str) -> bool:
-    """Whether a strategy name asks for label balancing itself (``interval:a-b:balanced``)."""
-    return strategy.startswith(INTERVAL_PREFIX) and strategy.endswith(BALANCED_SUFFIX)
-
-
-def interval_size(bounds: tuple[float, float]) -> float:
-    """The size fraction an explicit interval trains at (its width), rounded like the grid's sizes."""
-    return round(bounds[1] - bounds[0], 6)
-
-
-def _explicit_interval_rows(
-    values: np.ndarray, bounds: tuple[float, float], seed: int, groups: np.ndarray | None = None
-) -> np.ndarray:
-    """Pool positions of round((p_hi - p_lo) * N) rows starting at percentile p_lo of the seeded score order
-    (with ``groups``: the same within each label group)."""
-    keep = interval_size(bounds)
-    offset = 0.0 if keep >= 1.0 else min(1.0, bounds[0] / (1.0 - keep))  # start = p_lo * N (see select_keep_fraction)
-    return np.flatnonzero(_band_mask(values, keep, offset, seed, groups))
-
-
-def _band_mask(values: np.ndarray, keep: float, band, seed: int, groups: np.ndarray | None) -> np.ndarray:
-    if groups is None:
-        return select_keep_fraction(values, keep, band, seed)
-    return select_keep_fraction_balanced(values, groups, keep, band, seed)
-
-
-def _pool_groups(table: pd.DataFrame, pool: np.ndarray) -> np.ndarray:
-    if "label" not in table.columns:
-        raise EudsInputError("label balancing needs a label column (--label-col); turn it off for unlabelled data")
-    return table["label"].astype(str).to_numpy()[pool]
-
-
-def subset_rows(
-    strategy: str,
-    size_fraction: float,
-    seed: int,
-    *,
-    table: pd.DataFrame,
-    pool: np.ndarray,
-    scores: pd.DataFrame | None,
-    score: str | None,
-    band: str | float = "middle",
-    embeddings: np.ndarray | None = None,
-    label_balanced: bool = False,
-) -> np.ndarray:
-    """Sorted table rows (drawn from ``pool``, the non-test rows) that a strategy trains on at a size.
-
-    ``interval`` keeps round(size * |pool|) rows of ``score`` at ``band`` (ranked within the pool);
-    ``interval:a-b`` keeps the rows from percentile a to b of the pool (its own size, b - a); ``random``
-    draws the same count; ``full`` is the whole pool; a score name is that score's band; a sampler name
-    takes the sampler's first rows. ``label_balanced`` (or an ``interval:a-b:balanced`` strategy) ranks and
-    counts the score bands within each label group of the pool, so they keep the pool's label proportions.
-    """
-    count = int(round(size_fraction * len(pool)))
-    if strategy == "full":
-        return np.sort(pool)
-    if strategy == "random":
-        return np.sort(np.random.default_rng(seed).choice(pool, size=count, replace=False))
-    if strategy == "random:balanced":  # the baseline of label-balanced bands: each label keeps its pool share
-        return random_rows(pool, count, np.random.default_rng(seed), _pool_groups(table, np.arange(len(table))))
-    bounds = parse_interval_strategy(strategy)
-    name = score if strategy == "interval" or bounds is not None else strategy
-    if scores is not None and name is not None and name in scores.columns:
-        values = scores[name].to_numpy(dtype=np.float64)[pool]
-        groups = _pool_groups(table, pool) if label_balanced or is_balanced_strategy(strategy) else None
-        if bounds is not None:
-            return np.sort(pool[_explicit_interval_rows(values, bounds, seed, groups)])
-        return np.sort(pool[_band_mask(values, size_fraction, band, seed, groups)])
-    if strategy in sampler_names():
-        values = scores[score].to_numpy(dtype=np.float64) if scores is not None and score in scores.columns else None
-        return np.sort(pool[_sampler_rows(strategy, table, pool, count, seed, values, embeddings)])
-    if strategy == "interval" or bounds is not None:
-        raise EudsInputError("the interval strategy needs a score: pass --scores-file and --score (e.g. --score igse)")
-    raise EudsInputError(
-        f"unknown strategy '{strategy}'; choose from: {', '.join(available_strategies(list(scores.columns) if scores is not None else []))}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------- the grid
@@ -287,73 +137,6 @@ def count_trainings(planned: list[tuple[str, float, int]]) -> int:
     those runs of one seed train once (the others copy it, see ``run_grid``)."""
     below = sum(1 for _, size, _ in planned if size < 1.0)
     return below + len({seed for _, size, seed in planned if size >= 1.0})
-
-
-def save_run(dataset_id: str, grid_key: str, strategy: str, size_fraction: float, seed: int, result: RunResult) -> None:
-    """One finished run; its per-test-row correctness goes into ``params`` (packed), for the intervals."""
-    from euds_core.experiments.statistics import pack_correct
-
-    if result.correct is not None:
-        result.params = {**result.params, "correct": pack_correct(result.correct)}
-    with connect() as conn:
-        conn.execute(
-            "INSERT OR REPLACE INTO finetune_runs (dataset_id, grid_key, strategy, size_fraction, seed, n_train, accuracy,"
-            " macro_f1, train_seconds, params, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                dataset_id,
-                grid_key,
-                strategy,
-                float(size_fraction),
-                int(seed),
-                int(result.n_train),
-                result.accuracy,
-                result.macro_f1,
-                result.train_seconds,
-                to_json(result.params),
-                now(),
-            ),
-        )
-
-
-def load_runs(dataset_id: str, grid_key: str | None = None) -> pd.DataFrame:
-    """Finished runs (the CSV columns plus grid_key, params, created, and ``correct``: the packed per-test-row
-    results, empty for runs saved before them), oldest first. Without ``grid_key``: every grid's runs, which
-    only :func:`latest_grid_runs` or a grid key may turn into one answer."""
-    query, params = "SELECT * FROM finetune_runs WHERE dataset_id=?", [dataset_id]
-    if grid_key is not None:
-        query, params = query + " AND grid_key=?", [*params, grid_key]
-    with connect() as conn:
-        rows = [dict(r) for r in conn.execute(query + " ORDER BY created", params)]
-    frame = (
-        pd.DataFrame(rows, columns=["dataset_id", "grid_key", *RESULT_COLUMNS, "params", "created"])
-        if not rows
-        else pd.DataFrame(rows)
-    )
-    frame = frame[["grid_key", *RESULT_COLUMNS, "params", "created"]]
-    return frame.assign(correct=[json.loads(p or "{}").get("correct", "") for p in frame["params"]])
-
-
-def latest_grid_runs(dataset_id: str, score: str | None = None) -> pd.DataFrame:
-    """The runs of the dataset's most recently active grid (grids with other settings never mix); with
-    ``score``, of the latest grid whose bands ranked by that score (a run's params record it)."""
-    runs = load_runs(dataset_id)
-    if score is not None and not runs.empty:
-        runs = runs[[json.loads(p or "{}").get("score") == score for p in runs["params"]]]
-    if runs.empty:
-        return runs
-    newest = runs.sort_values("created").iloc[-1]["grid_key"]
-    return runs[runs["grid_key"] == newest].reset_index(drop=True)
-
-
-def grid_message(done: int, total: int, fraction: float, text: str) -> str:
-    """The job message for a grid: ``[run 3/12 45%] text`` (see :func:`parse_grid_message`)."""
-    return f"[run {min(done + 1, total)}/{total} {fraction * 100:.0f}%] {text}"
-
-
-def parse_grid_message(message: str) -> tuple[int, int, float] | None:
-    """(current run, runs planned, current run's fraction) from :func:`grid_message`'s text."""
-    m = re.match(r"\[run (\d+)/(\d+) (\d+)%\]", message or "")
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3)) / 100) if m else None
 
 
 @dataclass
@@ -541,22 +324,6 @@ def align_scores(table: pd.DataFrame, scores_frame: pd.DataFrame, names: list[st
 # ---------------------------------------------------------------------------------------------- background job
 
 
-def grid_spec_from_args(args: dict) -> GridSpec:
-    """A :class:`GridSpec` from a job's JSON args (``config`` holds :class:`FinetuneConfig` fields)."""
-    config = FinetuneConfig(
-        **{k: v for k, v in (args.get("config") or {}).items() if k in FinetuneConfig.__dataclass_fields__}
-    )
-    return GridSpec(
-        strategies=list(args["strategies"]),
-        sizes=[float(s) for s in args.get("sizes", DEFAULT_SIZES)],
-        seeds=[int(s) for s in args.get("seeds", [0])],
-        score=args.get("score"),
-        band=args.get("band", "middle"),
-        config=config,
-        label_balanced=bool(args.get("label_balanced", False)),
-    )
-
-
 def grid_score_names(spec: GridSpec) -> list[str]:
     """The score columns a grid needs: the interval's score and every strategy that is a score name."""
     samplers = set(sampler_names())
@@ -568,44 +335,3 @@ def grid_score_names(spec: GridSpec) -> list[str]:
         if s not in BASE_STRATEGIES and s not in samplers and not s.startswith(INTERVAL_PREFIX)
     ]
     return list(dict.fromkeys(names))
-
-
-def grid_job(args: dict, update: Callable[[float, str], None], cancelled: CancelFn) -> dict:
-    """The ``finetune`` job: args = {dataset_id, strategies, sizes, seeds, score, band, config, options, threads}.
-
-    Scores come from the cache only (score the dataset first); progress goes to the job row as
-    :func:`grid_message` text so the page can draw a bar per run and one overall.
-    """
-    import torch
-
-    from euds_core.data.datasets import load_saved_dataset
-    from euds_core.scoring.engine import score_dataset
-
-    if args.get("threads"):
-        torch.set_num_threads(int(args["threads"]))  # share the CPU politely with the app and other jobs
-    spec = grid_spec_from_args(args)
-    dataset = load_saved_dataset(args["dataset_id"])
-    names = grid_score_names(spec)
-    scores = None
-    if names:
-        scores = score_dataset(dataset, names, options=args.get("options"), cached_only=True)
-        missing = [n for n in names if n not in scores.columns]
-        if missing:
-            raise EudsInputError(
-                f"the score(s) {', '.join(missing)} are not computed for this dataset yet; score them first"
-            )
-
-    def progress(done: int, total: int, fraction: float, message: str) -> None:
-        update((done + fraction) / max(total, 1), grid_message(done, total, fraction, message))
-
-    runs = run_grid(
-        dataset.id,
-        dataset.table,
-        spec,
-        task=dataset.task,
-        scores=scores,
-        score_options=args.get("options"),
-        progress=progress,
-        cancel=cancelled,
-    )
-    return {"grid_key": spec.key(dataset.id, scores), "runs": len(runs)}

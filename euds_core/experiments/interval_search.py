@@ -8,20 +8,22 @@ Each cell's **gain** is its validation accuracy minus the mean accuracy of ``ran
 the same size from the same rows (wide cells no longer win by size alone). The best cell by gain is then
 confirmed by a real fine-tune on the untouched test split (``interval:p_lo-p_hi`` vs random vs full).
 
-Speed: percentile ranks are computed once over the pool; each cell is a slice of the rank-sorted rows. The
-proxy works in a PCA space (default 64 dims) and warm-starts each cell from the previous one, which
-keeps 10 k rows on 2 CPU cores well under a minute.
+Speed: percentile ranks are computed once over ``search_train``; each cell is a slice of the ranked rows. The
+proxy (:mod:`euds_core.experiments.proxy`, shared with the wider search) works in a PCA space (default 64 dims),
+single-threaded; the random baselines are computed once per kept count.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
+from euds_core.experiments.proxy import linear_proxy_predictions, proxy_features, random_correct
 from euds_core.experiments.splits import (
     DEFAULT_TEST_FRACTION,
     DEFAULT_VAL_FRACTION,
@@ -60,41 +62,6 @@ def interval_cells(step: float = 0.1, min_keep: float = 0.2) -> list[tuple[float
     return cells
 
 
-def _proxy_features(embeddings: np.ndarray, dims: int, seed: int, fit_rows: np.ndarray) -> np.ndarray:
-    """Embeddings projected on the top ``dims`` principal components of ``fit_rows`` (standardised on them too,
-    so not even the test texts shape the projection)."""
-    from sklearn.decomposition import PCA
-
-    x = embeddings.astype(np.float32)  # (n, dim)
-    if dims and dims < x.shape[1] and dims < len(fit_rows):
-        x = PCA(n_components=dims, random_state=seed, svd_solver="randomized").fit(x[fit_rows]).transform(x)
-    mean, std = x[fit_rows].mean(axis=0), np.maximum(x[fit_rows].std(axis=0), 1e-6)
-    return ((x - mean) / std).astype(np.float64)  # standardised: lbfgs converges in fewer steps
-
-
-def _fit_and_score(model, x: np.ndarray, y: np.ndarray, kept: np.ndarray, val: np.ndarray) -> np.ndarray:
-    """Validation predictions of ``model`` fitted on ``kept``; a single-class subset predicts that class."""
-    present = np.unique(y[kept])
-    if len(present) < 2:
-        return np.full(len(val), present[0] if len(present) else 0)
-    return model.fit(x[kept], y[kept]).predict(x[val])
-
-
-def random_baseline_accuracy(
-    x: np.ndarray, y: np.ndarray, rows: np.ndarray, val: np.ndarray, count: int, *, draws: int, seed: int, max_iter: int
-) -> float:
-    """Mean validation accuracy of ``draws`` proxies, each on ``count`` random rows of ``rows`` (seeded)."""
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.default_rng([seed, count])
-    accuracies = []
-    for _ in range(draws):
-        kept = np.sort(rng.choice(rows, size=count, replace=False))
-        model = LogisticRegression(C=1.0, max_iter=max_iter, tol=1e-3)
-        accuracies.append(float(np.mean(_fit_and_score(model, x, y, kept, val) == y[val])))
-    return float(np.mean(accuracies))
-
-
 def search_interval(
     embeddings: np.ndarray,
     labels: np.ndarray,
@@ -122,9 +89,39 @@ def search_interval(
     :func:`experiment_split` (``test_fraction``, split seed ``seed``, ``val_fraction``), the fine-tune grid's
     split. Percentile ranks are over ``split.search_train`` only; test rows are never read.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import f1_score
+    from threadpoolctl import threadpool_limits
 
+    labels, scores = checked_search_inputs(embeddings, labels, scores)
+    cells = interval_cells(step, min_keep)
+    split = split or experiment_split(
+        labels, len(labels), test_fraction=test_fraction, split_seed=seed, val_fraction=val_fraction
+    )
+    if not np.all(np.isfinite(scores[split.search_train])):
+        raise EudsInputError("the score has missing or non-numeric values; rescore the data")
+    classes = np.unique(labels[split.pool])
+    grid = IntervalGrid(
+        x=proxy_features(embeddings, split.pool, dims=pca_dims, seed=seed),
+        y=np.searchsorted(classes, labels),  # a class seen only in test maps somewhere harmless
+        train=split.search_train,
+        validation=split.validation,
+        rank=(group_percentile_rank if label_balanced else lambda v, _: percentile_rank(v))(
+            scores[split.search_train], labels[split.search_train]
+        ),  # (n_train,) in [0, 1], within each class when balanced
+        settings=(random_draws, seed, max_iter, bool(label_balanced)),
+    )
+    rows = []
+    with threadpool_limits(limits=1):  # many small fits: thread pools only add overhead
+        for i, cell in enumerate(cells):
+            if cancel is not None and cancel():
+                raise ScoringCancelled(f"interval search cancelled after {i} of {len(cells)} cells")
+            rows.append(grid.measure(*cell))
+            if progress:
+                progress(i + 1, len(cells), f"[{cell[0]:.2f}, {cell[1]:.2f}]: gain {rows[-1]['gain']:+.3f}")
+    return pd.DataFrame(rows, columns=GRID_COLUMNS)
+
+
+def checked_search_inputs(embeddings: np.ndarray, labels, scores) -> tuple[np.ndarray, np.ndarray]:
+    """(labels as strings, scores as float64), refused unless aligned by row and with two classes at least."""
     labels = np.asarray(labels).astype(str)
     scores = np.asarray(scores, dtype=np.float64)
     n = len(labels)
@@ -134,55 +131,47 @@ def search_interval(
         )
     if len(np.unique(labels)) < 2:
         raise EudsInputError("the interval search needs at least two label classes")
-    cells = interval_cells(step, min_keep)
-    split = split or experiment_split(
-        labels, n, test_fraction=test_fraction, split_seed=seed, val_fraction=val_fraction
-    )
-    train, val = split.search_train, split.validation
-    if not np.all(np.isfinite(scores[train])):
-        raise EudsInputError("the score has missing or non-numeric values; rescore the data")
-    x = _proxy_features(embeddings, pca_dims, seed, split.pool)  # (n, pca_dims)
-    classes = np.unique(labels[split.pool])
-    y = np.searchsorted(classes, labels)  # (n,) class ids (a class seen only in test maps somewhere harmless)
-    if label_balanced:
-        rank = group_percentile_rank(scores[train], labels[train])  # (n_train,) in [0, 1] within each class
-    else:
-        rank = percentile_rank(scores[train])  # (n_train,) in [0, 1]
-    eps = 1e-9
-    baseline: dict[int, float] = {}  # kept count -> mean random accuracy (cells of one width share it)
-    rows = []
-    # One model reused across cells: warm-starting from the neighbouring cell's solution saves iterations.
-    warm = LogisticRegression(C=1.0, max_iter=max_iter, tol=1e-3, warm_start=True)
-    for i, (p_lo, p_hi) in enumerate(cells):
-        if cancel is not None and cancel():
-            raise ScoringCancelled(f"interval search cancelled after {i} of {len(cells)} cells")
+    return labels, scores
+
+
+@dataclass
+class IntervalGrid:
+    """What every cell of one interval search reads; random baselines are shared by the cells of one count."""
+
+    x: np.ndarray  # (n, dims) proxy features
+    y: np.ndarray  # (n,) class ids
+    train: np.ndarray  # search_train rows
+    validation: np.ndarray
+    rank: np.ndarray  # (|train|,) percentile rank of each training row
+    settings: tuple  # (random draws, seed, max_iter, label_balanced)
+    baselines: dict = field(default_factory=dict)  # kept count -> mean random validation accuracy
+
+    def measure(self, p_lo: float, p_hi: float) -> dict:
+        """One cell's row: the band's validation accuracy, macro-F1, its random baseline and gain."""
+        from sklearn.metrics import f1_score
+
         started = time.perf_counter()
-        kept = train[(rank >= p_lo - eps) & (rank <= p_hi + eps)]
-        full_classes = len(np.unique(y[kept])) == len(classes)
-        model = warm if full_classes else LogisticRegression(C=1.0, max_iter=max_iter, tol=1e-3)
-        predicted = _fit_and_score(model, x, y, kept, val)
-        if len(kept) not in baseline:
-            baseline[len(kept)] = random_baseline_accuracy(
-                x, y, train, val, len(kept), draws=random_draws, seed=seed, max_iter=max_iter
-            )
-        accuracy = float(np.mean(predicted == y[val]))
-        rows.append(
-            {
-                "p_lo": p_lo,
-                "p_hi": p_hi,
-                "keep_fraction": len(kept) / len(train),
-                "n_train": len(kept),
-                "accuracy": accuracy,
-                "macro_f1": float(f1_score(y[val], predicted, average="macro")),
-                "random_accuracy": baseline[len(kept)],
-                "gain": accuracy - baseline[len(kept)],
-                "seconds": time.perf_counter() - started,
-                "label_balanced": bool(label_balanced),
-            }
-        )
-        if progress:
-            progress(i + 1, len(cells), f"[{p_lo:.2f}, {p_hi:.2f}]: gain {rows[-1]['gain']:+.3f}")
-    return pd.DataFrame(rows, columns=GRID_COLUMNS)
+        draws, seed, max_iter, balanced = self.settings
+        eps = 1e-9
+        kept = self.train[(self.rank >= p_lo - eps) & (self.rank <= p_hi + eps)]
+        truth = self.y[self.validation]
+        predicted = linear_proxy_predictions(self.x, self.y, kept, self.validation, max_iter=max_iter)
+        if len(kept) not in self.baselines:
+            correct = random_correct(self.x, self.y, self.train, self.validation, len(kept), draws=draws, seed=seed)
+            self.baselines[len(kept)] = float(correct["linear"].mean())
+        accuracy = float(np.mean(predicted == truth))
+        return {
+            "p_lo": p_lo,
+            "p_hi": p_hi,
+            "keep_fraction": len(kept) / len(self.train),
+            "n_train": len(kept),
+            "accuracy": accuracy,
+            "macro_f1": float(f1_score(truth, predicted, average="macro")),
+            "random_accuracy": self.baselines[len(kept)],
+            "gain": accuracy - self.baselines[len(kept)],
+            "seconds": time.perf_counter() - started,
+            "label_balanced": balanced,
+        }
 
 
 def best_cell(grid: pd.DataFrame) -> pd.Series:

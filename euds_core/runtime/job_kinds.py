@@ -43,7 +43,7 @@ def score_job(args: dict, reporter: JobReporter) -> dict:
 
 def finetune_job(args: dict, reporter: JobReporter) -> dict:
     """A fine-tune grid (strategies x sizes x seeds); runs land in SQLite as they finish (euds_core/experiments/finetune.py)."""
-    from euds_core.experiments.finetune import grid_job
+    from euds_core.experiments.grid_job import grid_job
 
     return grid_job(args, reporter.update, reporter.cancelled)
 

@@ -17,8 +17,8 @@ def seeded_runs(browser_home):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EUDS_HOME", str(browser_home))
         from euds_core.data.datasets import load_dataset
-        from euds_core.experiments.finetune import RunResult, save_run
         from euds_core.experiments.interval_search import interval_cells, search_grid_path
+        from euds_core.experiments.run_store import RunResult, save_run
 
         dataset_id = load_dataset("bbc_news").id
         rng = np.random.default_rng(0)

@@ -96,7 +96,7 @@ def report_html(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec) -> 
 def finetune_evidence(dataset_id: str, score: str | None = None) -> tuple[pd.DataFrame | None, list[str]]:
     """One fine-tune grid's curve (mean, 95 % CI) and its verdict lines against random, for the report: the
     latest grid that ranked by ``score`` (the selection's own score), or the latest grid when none is given."""
-    from euds_core.experiments.finetune import latest_grid_runs
+    from euds_core.experiments.run_store import latest_grid_runs
     from euds_core.experiments.statistics import curve_summary, paired_verdicts, verdict_lines
 
     runs = latest_grid_runs(dataset_id, score)

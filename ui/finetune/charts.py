@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from euds_core.curation.html_report import ci_error_bars, strategy_colours
-from euds_core.experiments.finetune import RESULT_COLUMNS
 from euds_core.experiments.interval_search import best_cell
+from euds_core.experiments.run_store import RESULT_COLUMNS
 from euds_core.experiments.statistics import curve_summary
 
 

@@ -11,16 +11,11 @@ import streamlit as st
 from euds_core.curation.roles import allowed, require
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
-from euds_core.experiments.finetune import (
-    DEFAULT_SIZES,
-    FinetuneConfig,
-    GridSpec,
-    grid_score_names,
-    interval_strategy,
-    parse_grid_message,
-)
+from euds_core.experiments.finetune import DEFAULT_SIZES, FinetuneConfig, GridSpec, grid_score_names
+from euds_core.experiments.grid_job import parse_grid_message
 from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import paired_verdicts, verdict_lines
+from euds_core.experiments.subsets import interval_strategy
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
 from ui.shared.identity import current_identity
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
