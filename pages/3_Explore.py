@@ -24,6 +24,7 @@ from ui.explore.interval import (
     stored_interval,
 )
 from ui.explore.score_choice import choose_scores
+from ui.explore.train import train_selection_section
 from ui.explore.views import (
     kept_summary,
     label_balance,
@@ -123,6 +124,8 @@ else:
     save_selection_section(full_dataset, selection_spec(full_dataset, current, scored, {}), "explore")
 
 kept_summary(kept, dataset, len(full_dataset.table))
+if so_far is None:  # trains complete scores only: a partial view's kept rows are a sample
+    train_selection_section(dataset, kept)
 left, right = st.columns([2, 1])
 with left:
     main_histogram(active, values, kept, interval, units.get(active, ""))

@@ -62,6 +62,13 @@ def selection_study_job(args: dict, reporter: JobReporter) -> dict:
     return study_job(args, reporter.update, reporter.cancelled)
 
 
+def train_selection_job(args: dict, reporter: JobReporter) -> dict:
+    """Explore's "Train this selection": its kept rows vs label-stratified random (experiments/selection_check.py)."""
+    from euds_core.experiments.selection_check import check_job
+
+    return check_job(args, reporter.update, reporter.cancelled)
+
+
 def map_job(args: dict, reporter: JobReporter) -> dict:
     """The 2-D map (UMAP + HDBSCAN) of a dataset's cached embeddings: args = {dataset_id, encoder}. Pages only read
     the cached map; computing it in the server blocked Review's first click for ~90 s (issue 25)."""
@@ -87,4 +94,5 @@ JOB_KINDS: dict[str, JobFunction] = {
     "interval_search": interval_search_job,
     "selection_study": selection_study_job,
     "map": map_job,
+    "train_selection": train_selection_job,
 }

@@ -1,0 +1,77 @@
+"""Issue 25: "Train this selection" trains exactly Explore's kept rows (those in the pool) against a label-stratified
+random subset of the same size, with the same seeds and test split, and reports a verdict with a 95 % CI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from euds_core.data.table import Dataset, normalise_table
+from euds_core.errors import EudsInputError
+from euds_core.experiments import selection_check
+from euds_core.experiments.selection_check import check_selection, random_twin, selection_train_rows
+from euds_core.experiments.splits import table_split
+from euds_core.selection.intervals import Interval
+
+
+def _dataset(n: int = 600) -> Dataset:
+    rng = np.random.default_rng(1)
+    labels = np.where(rng.random(n) < 0.3, "spam", "ham")
+    words = {"spam": "win free prize cash call now".split(), "ham": "see you lunch home later ok".split()}
+    texts = [" ".join(rng.choice(words[lab], size=4)) + f" m{i}" for i, lab in enumerate(labels)]
+    table, _ = normalise_table(pd.DataFrame({"text": texts, "label": labels}), text_col="text", label_col="label")
+    return Dataset("sms.csv", "classification", table)
+
+
+def _embeddings(ds: Dataset) -> np.ndarray:
+    rng = np.random.default_rng(2)
+    signal = (ds.table["label"] == "spam").to_numpy(float)[:, None] * np.eye(16)[0]
+    return (signal + rng.normal(0, 0.8, size=(len(ds.table), 16))).astype(np.float32)
+
+
+def test_the_trained_rows_are_exactly_explores_kept_ids_in_the_pool():
+    ds = _dataset()
+    values = np.random.default_rng(3).random(len(ds.table))
+    interval = Interval("information", "percentile", lo=0.25, hi=0.75, label_balanced=True)
+    kept_mask = interval.mask(values, 0, labels=ds.table["label"].to_numpy())  # what Explore keeps
+    kept_ids = ds.table["id"][kept_mask].tolist()
+    split = table_split(ds.table)
+    rows, in_test = selection_train_rows(ds.table, kept_ids, split)
+    assert set(ds.table["id"].iloc[rows]) == set(kept_ids) - set(ds.table["id"].iloc[split.test])
+    assert in_test == int(kept_mask[split.test].sum()) > 0
+    assert not set(rows) & set(split.test)
+    twin = random_twin(ds.table, split.pool, len(rows), seed=0)
+    assert len(twin) == len(rows) and set(twin) <= set(split.pool)
+    share = (ds.table["label"].to_numpy()[twin] == "spam").mean()
+    pool_share = (ds.table["label"].to_numpy()[split.pool] == "spam").mean()
+    assert abs(share - pool_share) < 0.01  # label-stratified
+
+
+def test_the_proxy_check_gives_a_verdict_with_a_ci_and_the_references(monkeypatch):
+    ds = _dataset()
+    trained: list[np.ndarray] = []
+    real = selection_check.linear_proxy_predictions
+    monkeypatch.setattr(
+        selection_check, "linear_proxy_predictions", lambda x, y, rows, ev: trained.append(rows) or real(x, y, rows, ev)
+    )
+    spam_heavy = ds.table["id"][(ds.table["label"] == "ham").to_numpy() | (np.arange(len(ds.table)) % 2 == 0)].tolist()
+    result = check_selection(ds.table, spam_heavy, mode="proxy", seeds=3, embeddings=_embeddings(ds))
+    split = table_split(ds.table)
+    rows, _ = selection_train_rows(ds.table, spam_heavy, split)
+    assert all(np.array_equal(t, rows) for t in trained[:3])  # the selection, at every seed
+    assert len(trained) == 3 + 3 + 1  # selection, random twin per seed, full pool once
+    verdict = result["verdict"]
+    assert verdict["seeds"] == 3 and verdict["baseline"] == "random:balanced"
+    assert verdict["ci_low_pt"] <= verdict["difference_pt"] <= verdict["ci_high_pt"]
+    assert "95 % CI" in verdict["verdict"]
+    assert 0.5 < result["majority_accuracy"] < 0.8 and result["full_accuracy"] > result["majority_accuracy"]
+    assert result["trained_rows"] == len(rows)
+
+
+def test_no_labels_or_embeddings_is_a_clear_error():
+    ds = _dataset(60)
+    with pytest.raises(EudsInputError, match="embeddings"):
+        check_selection(ds.table, ds.table["id"].tolist(), mode="proxy")
+    with pytest.raises(EudsInputError, match="label"):
+        check_selection(ds.table.drop(columns="label"), ds.table["id"].tolist(), mode="proxy")
