@@ -70,3 +70,45 @@ def test_as_cpu_without_bf16_makes_auto_choose_int8_and_onnx_and_says_so(bench, 
     assert bench.scoring_precision_note("encoder", "auto").startswith(
         "onnx (auto, CPU-flag rule, decided as on a CPU without bf16;"
     )
+
+
+def test_unknown_figure_is_a_clear_error(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "no_such_figure"])
+    assert "unknown figure(s) no_such_figure" in capsys.readouterr().err
+
+
+def test_every_figure_lives_in_its_own_module(bench):
+    modules = {fn.__module__ for fn in bench.BENCHES.values()}
+    assert len(modules) == len(bench.BENCHES) and all(m.startswith("bench.") for m in modules)
+    assert "full_pass_bbc_news" in bench.BENCHES and "full_pass_bbc_news" in bench.QUICK_SKIPS
+
+
+def test_full_pass_line_reports_wall_time_rows_per_second_and_each_pass(bench, monkeypatch, tmp_path):
+    """The figure's bookkeeping (the jobs themselves are the app's, as in time_to_first_view)."""
+    import time
+    import types
+
+    import numpy as np
+
+    from bench import full_pass_bbc_news as figure
+
+    features = tmp_path / "features"
+
+    def fake_start():
+        dataset = types.SimpleNamespace(table=list(range(2225)))
+        return dataset, ["job"], features
+
+    def fake_wait(job_ids):
+        for prefix in ("embedding-abc", "lm_stats-def"):
+            (features / prefix).mkdir(parents=True)
+            np.save(features / prefix / "all.npy", np.zeros(3))
+        time.sleep(0.05)
+
+    monkeypatch.setattr(figure, "start_app_score_jobs", fake_start)
+    monkeypatch.setattr(figure, "wait_until_done", fake_wait)
+    monkeypatch.setattr(figure, "scoring_precision_note", lambda model, forced: f"{model}-path")
+    (text,) = figure.bench_full_pass_bbc_news(quick=True)
+    assert text.startswith("full_pass_bbc_news: ") and " rows/s (goal <= 240 s on 2 idle CPU cores)" in text
+    assert "2,225 rows" in text and "encoder pass done at 0 s, LM pass done at 0 s" in text
+    assert "LM lm-path, encoder encoder-path" in text and "load " in text
