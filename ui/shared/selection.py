@@ -25,6 +25,8 @@ BOUND_KEYS = ("plo", "phi", "lo", "hi", "keep", "band")
 BANDS = tuple(BAND_OFFSETS)  # low, middle, high
 MODES = {"percentile": "Percentile", "threshold": "Raw value", "keep": "Keep fraction"}  # interval mode: its label
 SEED = 0  # breaks ties in keep-fraction bands; the seed every page's selection (and its export spec) uses
+WIDGET_STEP = 0.01  # the percentile and keep-fraction sliders' step: the precision a bound is kept to
+WIDGET_DECIMALS = 2  # that step in decimals (what the URL writes)
 LOADED_KEY = "_selection_widgets_loaded"  # (page, selection) whose values the widgets hold
 DEFAULT_LABEL = "the app's settings"  # the variant label of a score scored with the pages' own options
 
@@ -77,7 +79,9 @@ def _short(value) -> str:
 
 
 def _clip01(value: float) -> float:
-    return min(max(value, 0.0), 1.0)
+    """A fraction in [0, 1] at the sliders' precision: a typed 0.125 acts as 0.12 from the first run, as the
+    slider and the URL (two decimals) keep it, so a rerun never acts on other rows."""
+    return round(min(max(value, 0.0), 1.0), WIDGET_DECIMALS)
 
 
 def interval_from_params(score: str, params: dict[str, str | None]) -> Interval:
@@ -90,7 +94,7 @@ def interval_from_params(score: str, params: dict[str, str | None]) -> Interval:
         return Interval(score, "threshold", lo=min(lo, hi), hi=max(lo, hi))
     if params.get("keep") is not None:
         band = params.get("band") if params.get("band") in BANDS else "middle"
-        return Interval(score, "keep", keep=min(max(float(params["keep"]), 0.01), 1.0), band=band)
+        return Interval(score, "keep", keep=max(_clip01(float(params["keep"])), WIDGET_STEP), band=band)
     return Interval(score, "percentile", lo=0.0, hi=1.0)
 
 
