@@ -88,3 +88,39 @@ def test_requests_are_checked(workspace):
     review_round = double_review.request_double_review(ds.id, ["s0"], 1, [A, LEAD], lead=LEAD)
     with pytest.raises(EudsPermissionError, match="resolving disagreements between reviewers needs the lead role"):
         double_review.resolve_disagreement(ds.id, review_round, "s0", "keep", lead=A)
+
+
+def test_cli_request_agreement_and_resolution(workspace):
+    from euds_core.data.datasets import save_dataset
+    from tests.test_review import run_cli
+
+    ds = tiny_dataset(n=12)
+    save_dataset(ds)
+    (workspace / "team.toml").write_text(f'[users]\n"{LEAD}" = "lead"\n[domains]\n"example.org" = "reviewer"\n')
+    refused = run_cli(
+        "double-review",
+        ds.id,
+        "--request",
+        "4",
+        "--reviewers",
+        f"{A},{B}",
+        "--user",
+        A,
+        workspace=workspace,
+        check=False,
+    )
+    assert refused.returncode == 2 and "asking for double review needs the lead role" in refused.stderr
+    run_cli("double-review", ds.id, "--request", "4", "--reviewers", f"{A},{B}", "--user", LEAD, workspace=workspace)
+    (review_round,) = double_review.list_rounds(ds.id)
+    rows = list(review_round.sample_ids)
+    for who, decisions in ((A, ["keep", "keep", "drop", "drop"]), (B, ["keep", "drop", "drop", "drop"])):
+        sets = [arg for row, d in zip(rows, decisions, strict=True) for arg in ("--set", f"{row}={d}")]
+        run_cli("review", ds.id, *sets, "--reviewer", who, workspace=workspace)
+    # By hand: 3 of 4 agree; A keeps 2/4, B 1/4: chance 0.5 * 0.25 + 0.5 * 0.75 = 0.5, kappa (0.75 - 0.5) / 0.5 = 0.5
+    out = run_cli("double-review", ds.id, workspace=workspace).stdout
+    assert "4 decided by both, 3 agreed, Cohen's kappa 0.500" in out and f"{rows[1]}: {A} keep, {B} drop" in out
+    resolve = ["double-review", ds.id, "--round", review_round.round_id, "--resolve", f"{rows[1]}=keep"]
+    assert run_cli(*resolve, "--user", A, workspace=workspace, check=False).returncode == 2
+    out = run_cli(*resolve, "--user", LEAD, workspace=workspace).stdout
+    assert f"resolved keep by {LEAD}" in out
+    assert decision_log.effective_decisions(ds.id).set_index("id").loc[rows[1], "reviewer"] == LEAD

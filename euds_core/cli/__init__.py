@@ -4,7 +4,7 @@
 - :mod:`~euds_core.cli.selection_commands`: ``select``, ``review``, ``export``;
 - :mod:`~euds_core.cli.experiment_commands`: ``finetune``, ``search-interval``, ``search-selection``,
   ``benchmark``;
-- :mod:`~euds_core.cli.team_commands`: ``app`` (the app, with the bind-address check);
+- :mod:`~euds_core.cli.team_commands`: ``app`` (the app, with the bind-address check), ``double-review``;
 - :mod:`~euds_core.cli.arguments`: the options they share.
 
 Bad input ends with exit code 2 and one ``error: ...`` line on stderr; never a traceback. This package may
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     selection_commands.add_parsers(sub)  # select, review, export
     experiment_commands.add_parsers(sub)  # finetune, search-interval
     curation_commands.add_parsers(sub)  # inject
-    team_commands.add_parsers(sub)  # app
+    team_commands.add_parsers(sub)  # app, double-review
     doctor_command.add_parsers(sub)  # doctor
     p = sub.add_parser("job-run", help=argparse.SUPPRESS)  # internal: the child process of a background job
     p.add_argument("job_id")
