@@ -120,3 +120,18 @@ def test_pool_rows_duplicating_a_test_row_are_found():
     found = rows_duplicating(emb, split.pool, split.test)
     assert set(split.pool[:4]) <= set(found)
     assert not set(found) & set(split.test)
+
+
+def test_the_corpus_information_variant_counts_the_pool_only():
+    table = news_table()
+    split = experiment_split(table["label"].to_numpy(), len(table))
+    changed = other_test_rows(table, split.test)
+    options = {**OPTIONS, "variant": "corpus"}
+    frame = pd.DataFrame({"information": np.zeros(len(table), dtype=np.float32)})
+    before = pool_fitted_scores(table, frame, split.pool, options=options)["information"].to_numpy()
+    after = pool_fitted_scores(changed, frame, split.pool, options=options)["information"].to_numpy()
+    np.testing.assert_allclose(before[split.pool], after[split.pool], rtol=0, atol=1e-6)
+    whole = make_scorer("information", options)
+    assert not np.allclose(whole.score(table)[split.pool], whole.score(changed)[split.pool])
+    plain = pool_fitted_scores(table, frame.assign(information=1.0), split.pool, options=OPTIONS)
+    assert (plain["information"] == 1.0).all()  # the token variant reads its row only: kept as given

@@ -34,13 +34,14 @@ def uses_labels(name: str) -> bool:
         return False
 
 
-def needs_pool_fit(name: str) -> bool:
-    """Whether a registered score must be refitted on an experiment's pool (labels or other rows)."""
+def needs_pool_fit(name: str, options: dict | None = None) -> bool:
+    """Whether a registered score (built with ``options``) must be refitted on an experiment's pool: it reads
+    labels or other rows (``information`` does only in its ``corpus`` variant)."""
     try:
         cls = get_scorer_class(name)
     except EudsInputError:  # a user's own column: taken as given
         return False
-    return "label" in cls.needs or cls.reads_other_rows
+    return "label" in cls.needs or bool(make_scorer(name, options).reads_other_rows)
 
 
 def pool_fitted_scores(
@@ -53,7 +54,7 @@ def pool_fitted_scores(
     device: str = "auto",
 ) -> pd.DataFrame:
     """``scores`` with every column that looks beyond its row replaced by values fitted on ``fit_rows`` only."""
-    names = [str(n) for n in scores.columns if needs_pool_fit(str(n))]
+    names = [str(n) for n in scores.columns if needs_pool_fit(str(n), options)]
     if not names:
         return scores
     out = scores.copy()
@@ -75,7 +76,7 @@ class _PoolFit:
     def values(self, name: str) -> np.ndarray:
         """(n,) float32 values of ``name``: refitted when it looks beyond its row, else as given (or cached)."""
         if name not in self.done:
-            if needs_pool_fit(name):
+            if needs_pool_fit(name, self.options):
                 scorer = make_scorer(name, {**self.options, "fit_rows": self.fit_rows})
                 inputs = {member: self.values(member) for member in scorer.depends_on}
                 raw = scorer.score(self.table, device=self.device, cache=self.cache, inputs=inputs)
