@@ -137,3 +137,37 @@ def test_bad_input_is_one_clear_line(odd_csv, tmp_path, capsys, extra, message):
     assert main(cmd) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_the_leaderboard_prints_the_proxys_rank_agreement_with_the_fine_tune():
+    """Fine-tune mode: every cell also holds the proxy's accuracy; over >= 8 methods the report gives Spearman."""
+    from euds_core.experiments.leaderboard import leaderboard_markdown, proxy_fidelity
+    from euds_core.experiments.statistics import pack_correct
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, method in enumerate(["random", "random:balanced", *[f"m{k}:high" for k in range(8)]]):
+        for seed in range(2):
+            correct = rng.random(50) < 0.6 + 0.02 * i
+            rows.append(
+                {
+                    "dataset": "d",
+                    "method": method,
+                    "size_fraction": 0.1,
+                    "seed": seed,
+                    "n_train": 10,
+                    "accuracy": correct.mean(),
+                    "macro_f1": 0.5,
+                    "seconds": 1.0,
+                    "choice": "",
+                    "balanced": True,
+                    "proxy_accuracy": 0.5 + 0.01 * i,
+                    "correct": pack_correct(correct),
+                }
+            )
+    cells = pd.DataFrame(rows)
+    sentence = proxy_fidelity(cells, "d", 0.1)
+    assert sentence.startswith("Proxy fidelity: Spearman ρ = ") and "over 10 methods" in sentence
+    assert "at least 8" in proxy_fidelity(cells[cells.method.isin(["random", "m1:high"])], "d", 0.1)
+    md = leaderboard_markdown(leaderboard(cells), [], mode="finetune", cells=cells)
+    assert "Proxy fidelity: Spearman" in md and "Benjamini–Hochberg" in md
