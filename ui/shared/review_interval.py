@@ -7,6 +7,7 @@ so Explore, Review and Export show one selection.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 
 import numpy as np
@@ -127,7 +128,7 @@ def shown_selection(
     """The selection block of Review and Export: a note while nothing is scored, the inputs (inside an
     ``expander`` with that label when given), the banner. Returns (selection, its scores, rows in the interval)."""
     top, current, scored = page_selection(dataset)
-    with st.expander(expander, expanded=scored.frame.empty) if expander else st.container():
+    with st.expander(expander, expanded=scored.frame.empty) if expander else nullcontext():  # Review: top level
         if scored.frame.empty:
             st.info(empty_note)
         current = selection_inputs(scored, current, top, page)
