@@ -135,11 +135,13 @@ def own_decisions(dataset_id: str, reviewers: list[str]) -> pd.DataFrame:
 
 def reviewer_queue(dataset_id: str, reviewer: str) -> list[str]:
     """The rows of every round ``reviewer`` is in that they have not decided yet, in round order."""
+    rounds = [r for r in reversed(list_rounds(dataset_id)) if reviewer in r.reviewers]
+    if not rounds:
+        return []
     decided = set(own_decisions(dataset_id, [reviewer])["id"])
     queue: list[str] = []
-    for review_round in reversed(list_rounds(dataset_id)):
-        if reviewer in review_round.reviewers:
-            queue += [s for s in review_round.sample_ids if s not in decided and s not in queue]
+    for review_round in rounds:
+        queue += [s for s in review_round.sample_ids if s not in decided and s not in queue]
     return queue
 
 
