@@ -91,3 +91,27 @@ def test_the_map_is_computed_by_a_job_and_pages_only_read_it():
     assert get_job(job_id).status == "done", get_job(job_id).error
     emap = cached_embedding_map(embeddings, DatasetCache(ds.id))
     assert emap is not None and emap.n_rows == 300 and emap.coords.shape == (300, 2)
+
+
+def test_a_step_without_progress_shows_its_elapsed_time(monkeypatch):
+    from euds_core.runtime import job_reporter
+    from euds_core.runtime.job_reporter import JobReporter
+    from euds_core.storage.store import connect, now
+
+    monkeypatch.setattr(job_reporter, "HEARTBEAT_S", 0.5)
+    with connect() as conn:
+        conn.execute(
+            "INSERT INTO jobs (id, kind, dataset_id, args, status, created, updated) VALUES (?,?,?,?,?,?,?)",
+            ("hb", "score", None, "{}", "running", now(), now()),
+        )
+    reporter = JobReporter("hb")
+    reporter.update(0.1, "loading the causal LM", force=True)
+    reporter.start_heartbeat()
+    seen = set()
+    deadline = time.time() + 10
+    while len(seen) < 2 and time.time() < deadline:
+        time.sleep(0.3)
+        message = get_job("hb").message
+        if message != "loading the causal LM":
+            seen.add(message)
+    assert len(seen) >= 2 and all(m.startswith("loading the causal LM · ") for m in seen), seen  # it moves

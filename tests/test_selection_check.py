@@ -75,3 +75,26 @@ def test_no_labels_or_embeddings_is_a_clear_error():
         check_selection(ds.table, ds.table["id"].tolist(), mode="proxy")
     with pytest.raises(EudsInputError, match="label"):
         check_selection(ds.table.drop(columns="label"), ds.table["id"].tolist(), mode="proxy")
+
+
+@pytest.mark.slow  # real fine-tunes of the packaged MiniLM (1 epoch, 64 tokens) on CPU
+def test_the_finetune_check_trains_both_sides_per_seed_and_prints_its_ci(capsys):
+    import time
+
+    ds = _dataset(300)
+    kept = ds.table["id"][: len(ds.table) // 2].tolist()
+    started = time.monotonic()
+    result = check_selection(ds.table, kept, mode="finetune", seeds=2)
+    elapsed = time.monotonic() - started
+    runs = pd.DataFrame(result["runs"])
+    assert sorted(runs["strategy"].unique()) == ["random:balanced", "selection"]  # no full pool unless asked
+    assert (
+        runs.groupby("strategy")["seed"].apply(sorted) == pd.Series({"random:balanced": [0, 1], "selection": [0, 1]})
+    ).all()
+    assert result["config"]["epochs"] == 1 and result["config"]["max_len"] == 64
+    assert "95 % CI" in result["verdict"]["verdict"] or "no interval" in result["verdict"]["verdict"]
+    per_row = float((runs["seconds"] / runs["n_train"]).median())
+    with capsys.disabled():
+        print(
+            f"\nfine-tune check: {elapsed:.1f} s for 4 trainings of {runs['n_train'].iloc[0]} rows; {per_row:.4f} s/row"
+        )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 
 from euds_core.storage.store import connect, now
 
+HEARTBEAT_S = 3.0  # a step with no progress for this long shows its elapsed time (model loading, a slow batch)
 REPORT_INTERVAL_S = 0.5  # progress writes at most twice a second: cheap for SQLite, smooth for the page
 ETA_WINDOW_S = 30.0  # the ETA's rate is the progress over about the last 30 s
 
@@ -34,12 +36,32 @@ class JobReporter:
         self._last_cancel_check = 0.0
         self._cancelled = False
         self._samples: deque[tuple[float, float]] = deque([(self.started, 0.0)])
+        self._message, self._message_at = "starting", self.started
+        self._lock = threading.Lock()
+
+    def start_heartbeat(self) -> None:
+        """While the job runs, a step that reports nothing for ``HEARTBEAT_S`` (loading a model, a long batch) shows
+        ``… · 12 s on this step``, so the page's text moves and a hung job is told from a slow one."""
+        threading.Thread(target=self._heartbeat, name="job-heartbeat", daemon=True).start()
+
+    def _heartbeat(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_S)
+            with self._lock:
+                idle = time.monotonic() - self._message_at
+                text = f"{self._message} · {int(idle)} s on this step"
+            if idle >= HEARTBEAT_S:
+                with connect() as conn:
+                    conn.execute("UPDATE jobs SET message=?, updated=? WHERE id=?", (text, now(), self.job_id))
 
     def update(self, fraction: float, message: str, *, force: bool = False) -> None:
         t = time.monotonic()
         if not force and t - self._last_write < REPORT_INTERVAL_S:
             return
         self._last_write = t
+        with self._lock:
+            if message != self._message:
+                self._message, self._message_at = message, t
         fraction = min(max(fraction, 0.0), 1.0)
         self._samples.append((t, fraction))
         eta = eta_from_samples(self._samples)

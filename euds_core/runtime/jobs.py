@@ -135,6 +135,7 @@ def run_job(job_id: str) -> int:
         conn.execute("UPDATE jobs SET status='running', pid=?, updated=? WHERE id=?", (os.getpid(), now(), job_id))
     job = _row_to_job(row)
     reporter = JobReporter(job_id)
+    reporter.start_heartbeat()
     status, result, error, code = "done", None, None, 0
     try:
         result = JOB_KINDS[job.kind](job.args, reporter)

@@ -25,9 +25,10 @@ from euds_core.runtime.jobs import Job, list_jobs, start_job
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.map_view import cached_embeddings, map_encoder
 
-# Seconds per training row of one MiniLM epoch at 64 tokens on CPU when this workspace has no run to measure it by
-# (2-core machine, load ~6: see docs/experiments.md); replaced by the measured rate once any fine-tune ran here.
-FALLBACK_SECONDS_PER_ROW = 0.05
+# Seconds per training row of one run (MiniLM, 1 epoch, 64 tokens; model load and test evaluation included) when
+# this workspace has no fine-tune check to measure it by: measured on 2 CPU cores at load average ~12 (121-row
+# runs, tests/test_selection_check.py); replaced by the measured rate once a fine-tune check ran here.
+FALLBACK_SECONDS_PER_ROW = 1.36
 KIND = "train_selection"
 
 
