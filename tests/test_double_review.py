@@ -124,3 +124,21 @@ def test_cli_request_agreement_and_resolution(workspace):
     out = run_cli(*resolve, "--user", LEAD, workspace=workspace).stdout
     assert f"resolved keep by {LEAD}" in out
     assert decision_log.effective_decisions(ds.id).set_index("id").loc[rows[1], "reviewer"] == LEAD
+
+
+def test_the_html_report_shows_kappa_and_the_disagreements_escaped():
+    import pandas as pd
+
+    from euds_core.curation.html_report import build_report_html
+    from euds_core.selection.intervals import SelectionSpec
+
+    ds = tiny_dataset(n=6)
+    odd = "<b>x</b>@example.org"  # a reviewer name is user input: it must arrive escaped
+    review_round = double_review.request_double_review(ds.id, ["s0", "s1", "s2", "s3"], 4, [A, odd], lead=LEAD)
+    decide_all(ds.id, A, {"s0": "keep", "s1": "keep", "s2": "drop", "s3": "drop"}, review_round.tag)
+    decide_all(ds.id, odd, {"s0": "keep", "s1": "drop", "s2": "drop", "s3": "drop"}, review_round.tag)
+    report = build_report_html(ds, pd.DataFrame(index=ds.table.index), SelectionSpec(ds.id, []))
+    assert "<h2>Double review: agreement</h2>" in report
+    assert "<td>0.500</td>" in report  # 3 of 4 agreed, chance 0.5: kappa 0.5
+    assert f"Disagreements in round {review_round.round_id}" in report and "<td>s1</td>" in report
+    assert "<b>x</b>" not in report and "&lt;b&gt;x&lt;/b&gt;@example.org" in report
