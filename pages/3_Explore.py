@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from euds_core.scores import get_scorer_class
+from ui.explore.context import label_share_warning, overrides_note
 from ui.explore.interval import (
     apply_box_selection,
     apply_selection,
@@ -124,7 +125,9 @@ else:
     save_selection_section(full_dataset, selection_spec(full_dataset, current, scored, {}), "explore")
 
 kept_summary(kept, dataset, len(full_dataset.table))
-if so_far is None:  # trains complete scores only: a partial view's kept rows are a sample
+label_share_warning(dataset, kept, interval)
+if so_far is None:  # overrides and training act on complete scores only: a partial view's kept rows are a sample
+    overrides_note(dataset, kept)
     train_selection_section(dataset, kept)
 left, right = st.columns([2, 1])
 with left:
