@@ -35,7 +35,7 @@ scores = scored.frame
 interval = current.intervals[0] if current.intervals else None
 decisions = review.effective_decisions(dataset.id)
 mapped = dataset_map(dataset)
-table = review_table(dataset, scores, in_interval, decisions, mapped[1] if mapped else None)
+table = review_table(dataset, scores, in_interval, decisions, mapped[1] if mapped else None, current.score)
 ids = table["id"].tolist()
 who = reviewer_name()
 

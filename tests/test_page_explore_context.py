@@ -30,3 +30,19 @@ def test_a_label_share_shift_warns_and_one_click_balances(monkeypatch, tmp_path)
     assert not at.exception
     assert not [w for w in at.warning if "moves the share of label" in w.value]
     assert at.query_params["balanced"] in ("1", ["1"])
+
+
+def test_review_says_why_a_row_is_out():
+    from ui.review.data import row_reasons
+
+    values = np.array([0.1, 0.5, 0.6, 0.9, 0.55, 0.2])
+    in_interval = np.array([False, True, True, False, False, False])
+    overrides = np.array(["", "", "", "", "", "keep"])
+    assert row_reasons(overrides, in_interval, values).tolist() == [
+        "below the interval",
+        "in the interval",
+        "in the interval",
+        "above the interval",
+        "out: another interval or its label's band",  # inside the kept range, yet out: an intersection or a label band
+        "review override: keep",
+    ]

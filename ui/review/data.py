@@ -60,8 +60,10 @@ def review_table(
     in_interval: np.ndarray,
     decisions: pd.DataFrame,
     clusters: np.ndarray | None,
+    primary: str | None = None,
 ) -> pd.DataFrame:
-    """One row per sample: status (effective), interval verdict, override + note, label, cluster, scores, text."""
+    """One row per sample: status (effective), interval verdict, why (``reason``), override + note, label, cluster,
+    scores, text. ``primary``: the selection's first score, whose kept range says "below" or "above"."""
     table = dataset.table
     frame = pd.DataFrame({"id": table["id"].astype(str).to_numpy()})
     latest = decisions.set_index("id") if len(decisions) else pd.DataFrame(columns=["decision", "note", "reviewer"])
@@ -69,6 +71,8 @@ def review_table(
     effective = np.where(frame["override"] == "keep", True, np.where(frame["override"] == "drop", False, in_interval))
     frame.insert(1, "status", np.where(effective, "kept", "dropped"))
     frame.insert(2, "interval", np.where(in_interval, "in", "out"))
+    values = scores[primary].to_numpy() if primary in scores.columns else None
+    frame.insert(3, "reason", row_reasons(frame["override"].to_numpy(), in_interval, values))
     frame["note"] = frame["id"].map(latest["note"]).fillna("")
     frame["reviewer"] = frame["id"].map(latest["reviewer"]).fillna("")
     if dataset.has_labels:
@@ -79,6 +83,19 @@ def review_table(
         frame[name] = scores[name].to_numpy()
     frame["text"] = table["text"].to_numpy()
     return frame
+
+
+def row_reasons(overrides: np.ndarray, in_interval: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+    """Why each row is kept or out: a review override, in the interval, below or above the first score's kept
+    range, or out by another interval (an intersection) or by its label's band (label-balanced)."""
+    reasons = np.where(in_interval, "in the interval", "out: another interval or its label's band").astype(object)
+    if values is not None and in_interval.any():
+        lo, hi = values[in_interval].min(), values[in_interval].max()
+        reasons[~in_interval & (values < lo)] = "below the interval"
+        reasons[~in_interval & (values > hi)] = "above the interval"
+    for decision in ("keep", "drop"):
+        reasons[overrides == decision] = f"review override: {decision}"
+    return reasons
 
 
 def filter_table(

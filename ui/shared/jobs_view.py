@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import streamlit as st
 
@@ -117,7 +118,8 @@ def _running_jobs_panel() -> None:
         cancelling = job.cancel_requested or job.id in st.session_state.get(_CANCELLING, set())
         title = f"{job.kind}: {_job_title(job)}" if job.kind == "score" else job.kind
         st.progress(job.progress, text=f"{title} · {format_eta(job.eta_seconds)}")
-        st.text(f"{_job_dataset_name(job)} — {'cancelling…' if cancelling else job.message or job.status}")
+        state = "cancelling…" if cancelling else job.message or f"starting · {int(time.time() - job.created)} s"
+        st.text(f"{_job_dataset_name(job)} — {state}")  # a queued job counts its start-up seconds: the text moves
         st.button(
             "Cancel",
             key=f"sidebar_cancel_{job.id}",
