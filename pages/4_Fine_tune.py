@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from euds_core.curation.roles import allowed
 from euds_core.experiments.interval_search import load_search_grid
 from euds_core.experiments.run_store import latest_grid_runs, load_runs
 from euds_core.experiments.subsets import available_strategies
@@ -34,6 +35,7 @@ from ui.finetune.view import (
     show_verdicts,
     start_grid,
 )
+from ui.shared.identity import current_identity
 from ui.shared.jobs_view import POLL_SECONDS
 from ui.shared.scores import cached_scores, complete_scores_only_note, score_options
 from ui.shared.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
@@ -110,8 +112,11 @@ s1, s2, s3 = st.columns([2, 2, 1], vertical_alignment="bottom")
 search_score = search_score_select(s1, score_names, current.score)
 min_keep = s2.slider("Minimum kept fraction", 0.1, 1.0, 0.2, 0.1, key="ft_min_keep")
 if s3.button("Search", key="ft_search"):
-    args = {"dataset_id": dataset.id, "score": search_score, "min_keep": min_keep, "options": score_options()}
-    start_job("interval_search", args, dataset_id=dataset.id)
+    if allowed(current_identity(), "finetune"):  # a training job: a lead's, as fine-tunes are
+        args = {"dataset_id": dataset.id, "score": search_score, "min_keep": min_keep, "options": score_options()}
+        start_job("interval_search", args, dataset_id=dataset.id)
+    else:
+        st.error("Starting a search needs the lead role — ask a lead.")
 
 
 def search_results(was_active: bool) -> None:

@@ -109,3 +109,13 @@ def test_cli_app_refuses_an_open_address_before_binding(address, workspace):
     proc = run_cli("app", "--address", address, "--port", "1", workspace=workspace, check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: refusing to serve on ") and "docs/team-review.md" in proc.stderr
+
+
+def test_a_reviewer_cannot_start_training_jobs_on_fine_tune(dataset, workspace):
+    from euds_core.runtime.jobs import list_jobs
+
+    (workspace / "team.toml").write_text(TEAM)
+    at = open_page(dataset, page="4_Fine_tune.py", reviewer="ann@example.org")
+    at.button(key="ft_search").click().run()
+    assert "Starting a search needs the lead role — ask a lead." in [e.value for e in at.error]
+    assert not at.exception and list_jobs(dataset.id) == []
