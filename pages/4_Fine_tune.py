@@ -11,6 +11,7 @@ import streamlit as st
 from euds_core.curation.roles import allowed
 from euds_core.experiments.interval_search import load_search_grid
 from euds_core.experiments.run_store import latest_grid_runs, load_runs
+from euds_core.experiments.selection_check import majority_accuracy
 from euds_core.experiments.subsets import available_strategies
 from euds_core.runtime.jobs import start_job
 from ui.finetune.charts import (
@@ -39,6 +40,7 @@ from ui.shared.identity import current_identity
 from ui.shared.jobs_view import POLL_SECONDS
 from ui.shared.scores import cached_scores, complete_scores_only_note, score_options
 from ui.shared.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
+from ui.shared.selection_checks import selection_check_results
 from ui.shared.state import current_dataset, current_dataset_spec
 
 st.title("Fine-tune")
@@ -61,10 +63,13 @@ if current.score in score_names and widgets_need_loading("finetune", current):
     st.session_state["ft_score"] = current.score  # the grid's interval score starts as the current selection's
     mark_loaded("finetune", current)
 st.info(
-    f"Current selection: {describe_selection(current)}. The grid below trains on each strategy's own pick at each "
-    "subset size (the interval strategy: a band of the score you choose), not on these bounds.",
+    f"Current selection: {describe_selection(current)}. To train exactly these rows against random, press "
+    "**Train this selection** on Explore (its verdicts are listed below). The grid trains each strategy's own pick "
+    "at each subset size (the interval strategy: a band of the score you choose).",
     icon=":material/filter_alt:",
 )
+st.markdown("**This selection against random** (trained on Explore: exactly the kept rows)")
+selection_check_results(dataset.id)
 test_set_section(dataset)
 submitted, spec = grid_form(dataset, score_names, strategies_all)
 if submitted:
@@ -82,7 +87,8 @@ def live_results(was_active: bool) -> None:
     if runs.empty:
         st.info("No finished runs yet. Choose the grid above and run it; runs appear here as they finish.")
         return
-    st.plotly_chart(accuracy_vs_size_figure(runs), key="ft_curve", width="stretch")
+    majority = majority_accuracy(dataset.table, spec.config)
+    st.plotly_chart(accuracy_vs_size_figure(runs, majority=majority), key="ft_curve", width="stretch")
     show_verdicts(runs)
     left, right = st.columns([3, 2])
     left.plotly_chart(accuracy_vs_time_figure(runs), key="ft_time", width="stretch")

@@ -141,6 +141,15 @@ def _summary(runs, mode, config, test_labels, rows, kept_ids, kept_in_test, spli
     }
 
 
+def majority_accuracy(table: pd.DataFrame, config: FinetuneConfig = LIGHT_CPU_CONFIG) -> float | None:
+    """The accuracy of always answering the test split's most frequent label (None without labels)."""
+    if "label" not in table.columns:
+        return None
+    split = table_split(table, test_fraction=config.test_fraction, split_seed=config.split_seed)
+    _, counts = np.unique(table["label"].astype(str).to_numpy()[split.test], return_counts=True)
+    return float(counts.max() / counts.sum()) if len(counts) else None
+
+
 def finetune_seconds_estimate(trained_rows: int, pool_rows: int, seeds: int, seconds_per_row: float, epochs: int = 1):
     """Seconds the fine-tune check will take: (selection + random) x seeds on ``trained_rows`` rows, the full pool
     once, each row ``epochs`` times at ``seconds_per_row`` (measured on this machine by earlier runs)."""

@@ -24,6 +24,7 @@ from euds_core.experiments.selection_check import (
 from euds_core.runtime.jobs import Job, list_jobs, start_job
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.map_view import cached_embeddings, map_encoder
+from ui.shared.selection_checks import verdict_line
 
 # Seconds per training row of one run (MiniLM, 1 epoch, 64 tokens; model load and test evaluation included) when
 # this workspace has no fine-tune check to measure it by: measured on 2 CPU cores at load average ~12 (121-row
@@ -48,21 +49,6 @@ def kept_ids_with_overrides(dataset: Dataset, kept: np.ndarray) -> tuple[list[st
 def _jobs_for(dataset_id: str, key: str, mode: str) -> list[Job]:
     jobs = list_jobs(dataset_id, KIND, limit=30)
     return [j for j in jobs if j.args.get("selection_key") == key and j.args.get("mode") == mode]
-
-
-def verdict_line(result: dict) -> str:
-    """One plain line: the verdict with its 95 % CI, the rows trained, the full pool and the majority class."""
-    v = result.get("verdict") or {}
-    how = "linear proxy on the embeddings" if result["mode"] == "proxy" else "fine-tune"
-    full = f" · full pool {result['full_accuracy']:.3f}" if result.get("full_accuracy") is not None else ""
-    runs = pd.DataFrame(result["runs"])
-    mine = runs[runs["strategy"] == "selection"]["accuracy"].mean()
-    theirs = runs[runs["strategy"] == "random:balanced"]["accuracy"].mean()
-    return (
-        f"{how}, {v.get('seeds', 0)} seeds, {result['trained_rows']:,} rows: this selection {mine:.3f} vs random "
-        f"(label-stratified, same size) {theirs:.3f}: {v.get('verdict', 'no verdict')}{full} · majority class "
-        f"{result['majority_accuracy']:.3f}"
-    )
 
 
 def _seconds_per_row(dataset_id: str) -> float:

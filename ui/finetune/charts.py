@@ -30,8 +30,10 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return summary.merge(spread, on=["strategy", "size_fraction"]).sort_values(["strategy", "size_fraction"])
 
 
-def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figure:
-    """Accuracy against subset size (log x), one line per strategy, error bars = 95 % CI over seeds."""
+def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380, majority: float | None = None) -> go.Figure:
+    """Accuracy against subset size (log x), one line per strategy, error bars = 95 % CI over seeds; dashed
+    lines at the full pool's accuracy (when the grid has it) and at ``majority`` (always guessing the most
+    frequent label of the test split): the two references a subset's accuracy is read against."""
     summary = summarise_runs(runs)
     colours = runs_colours(runs)
     fig = go.Figure()
@@ -61,6 +63,10 @@ def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380) -> go.Figu
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="strategy", plot_bgcolor="white"
     )
+    full = summary[summary["strategy"] == "full"]["accuracy"]
+    for value, text in ((full.mean() if len(full) else None, "full pool"), (majority, "majority class")):
+        if value is not None:
+            fig.add_hline(y=float(value), line_dash="dash", line_color="#777", annotation_text=f"{text} {value:.3f}")
     return fig
 
 

@@ -1,0 +1,33 @@
+"""The verdicts of "Train this selection" (Explore's kept rows vs label-stratified random; the ``train_selection``
+jobs of :mod:`euds_core.experiments.selection_check`): one plain line each, on Explore and on the Fine-tune page."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from euds_core.runtime.jobs import list_jobs
+
+
+def verdict_line(result: dict) -> str:
+    """One plain line: the verdict with its 95 % CI, the rows trained, the full pool and the majority class."""
+    v = result.get("verdict") or {}
+    how = "linear proxy on the embeddings" if result["mode"] == "proxy" else "fine-tune"
+    full = f" · full pool {result['full_accuracy']:.3f}" if result.get("full_accuracy") is not None else ""
+    runs = pd.DataFrame(result["runs"])
+    mine = runs[runs["strategy"] == "selection"]["accuracy"].mean()
+    theirs = runs[runs["strategy"] == "random:balanced"]["accuracy"].mean()
+    return (
+        f"{how}, {v.get('seeds', 0)} seeds, {result['trained_rows']:,} rows: this selection {mine:.3f} vs random "
+        f"(label-stratified, same size) {theirs:.3f}: {v.get('verdict', 'no verdict')}{full} · majority class "
+        f"{result['majority_accuracy']:.3f}"
+    )
+
+
+def selection_check_results(dataset_id: str, limit: int = 4) -> None:
+    """The latest finished checks of the dataset (proxy and fine-tune), newest first, as plain text."""
+    done = [j for j in list_jobs(dataset_id, "train_selection", limit=30) if j.status == "done" and j.result][:limit]
+    if not done:
+        st.caption("No selection trained yet: press **Train this selection** on Explore.")
+    for job in done:
+        st.text(f"{job.result['kept']:,} kept rows · " + verdict_line(job.result))
