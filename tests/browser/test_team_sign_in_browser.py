@@ -193,3 +193,37 @@ def test_sign_in_attribution_and_viewer_refusal(chromium_browser, signed_in_app,
         decision_log.set_decision(ds.id, dropped_a, "keep", reviewer=VIC)
     with pytest.raises(EudsPermissionError, match="exporting a subset needs the lead role"):
         export_bytes(ds, ds.table[[]], SelectionSpec(ds.id, []), "jsonl", "subset.jsonl", user=VIC)
+
+
+def loopback_host_name() -> str | None:
+    """This machine's host name when it resolves to loopback only (Debian maps it to 127.0.1.1), else None."""
+    import ipaddress
+
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        return None
+    return name if addresses and all(ipaddress.ip_address(a).is_loopback for a in addresses) else None
+
+
+def test_a_real_server_on_an_unguarded_address_serves_only_the_refusal_and_exits(chromium_browser, tmp_path):
+    """``streamlit run app.py --server.address NAME`` with a host name the guard cannot prove local: the first
+    visitor sees only the refusal and the server exits with status 2. The name resolves to loopback, so the
+    test still binds nothing reachable from the network."""
+    name = loopback_host_name()
+    if name is None:
+        pytest.skip("this machine's host name does not resolve to loopback only")
+    proc, url = start_streamlit_server(tmp_path, flags={"server.address": name})
+    context, page = new_page(chromium_browser, url)
+    try:
+        page.goto("/Review?dataset=bbc_news")
+        alert = page.locator('[data-testid="stAlertContentError"]').first
+        expect(alert).to_contain_text(f"refusing to serve on {name} without sign-in")
+        assert page.locator('[data-testid="stSidebar"]').count() == 0
+        assert proc.wait(timeout=30) == 2
+    finally:
+        context.close()
+        stop_streamlit_server(proc)
+    log = next(tmp_path.glob("streamlit-*.log")).read_text()
+    assert f"error: refusing to serve on {name} without sign-in" in log
