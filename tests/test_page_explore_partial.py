@@ -53,9 +53,22 @@ def test_partial_view_says_so_and_the_same_url_gives_exact_counts_when_done(monk
     use_model_free_options(monkeypatch, tmp_path)
     ds = _dataset()
     names = ["information", "semantic"]
-    stop = iter([False, True])  # the semantic pass is stopped after its first stage, as if still running
+    # The semantic pass is stopped once its first stage is saved, as if still running (a chunk is computed in
+    # steps with a cancel check before each, so the stop waits for the stage's own progress report).
+    semantic_done = [0]
+
+    def progress(name: str, done: int, total: int, message: str) -> None:
+        if name == "semantic":
+            semantic_done[0] = done
+
     with pytest.raises(ScoringCancelled):
-        score_dataset(ds, names, options=MODEL_FREE_OPTIONS, cancel=lambda: next(stop))
+        score_dataset(
+            ds,
+            names,
+            options=MODEL_FREE_OPTIONS,
+            progress=progress,
+            cancel=lambda: semantic_done[0] >= FIRST_STAGE_ROWS,
+        )
 
     at = _open(ds)
     banner = " ".join(i.value for i in at.info)
