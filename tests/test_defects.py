@@ -133,6 +133,7 @@ def test_benchmark_with_a_test_file_trains_on_the_whole_pool_file(tmp_path, caps
     cells = pd.read_csv(out / "leaderboard.csv")
     assert (cells[cells.method == "full"].n_train == 150).all()  # every pool-file row is pool
     assert (cells[cells.method == "random"].n_train == 30).all()
+    assert not (out / "search.json").exists()  # no auto among the methods: no search
 
 
 def test_the_subset_report_and_manifest_count_defects_per_kind():

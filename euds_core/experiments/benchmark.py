@@ -318,7 +318,10 @@ def planned_cells(methods: list[str], sizes: list[float], seeds: list[int]) -> l
 
 
 def search_winners(dataset, config: BenchmarkConfig, inputs: BenchInputs, out_dir: Path, *, progress=None, cancel=None):
-    """size -> the search's accepted winner (None: nothing beat the null), searching the sizes not saved yet."""
+    """size -> the search's accepted winner (None: nothing beat the null), searching the sizes not saved yet.
+    Empty when ``config.methods`` leaves ``auto`` out: no search then (it is the benchmark's slowest part)."""
+    if config.methods is not None and "auto" not in config.methods:
+        return {}
     searches = cached_searches(out_dir, inputs.run_key)
     settings = SearchSettings(
         step=config.search_step,
