@@ -16,7 +16,7 @@ from euds_core.models.loading import (
     resolve_device,
     resolve_encoder_path,
 )
-from euds_core.models.precision import resolve_encoder_precision
+from euds_core.models.precision import predicted_path, resolve_encoder_precision
 from euds_core.storage.cache import (
     CancelFn,
     DatasetCache,
@@ -143,11 +143,10 @@ def embedding_key(encoder: str, precision: str) -> dict:
 def load_cached_embeddings(dataset_id: str, n_rows: int, encoder: str = DEFAULT_ENCODER) -> np.ndarray | None:
     """The (n_rows, dim) embeddings when a scorer already cached them for this dataset, else None (no model work).
 
-    Any precision's copy will do (cosines to fp32 >= 0.999); this machine's own choice is tried first.
+    Any precision's copy will do (cosines to fp32 >= 0.999); the CPU-flag rule's path is tried first (not the
+    measured choice: looking one up must never start a measurement).
     """
-    preferred = resolve_encoder_precision(
-        "cpu", None if encoder == HASHING_ENCODER else str(resolve_encoder_path(encoder))
-    )
+    preferred = predicted_path("encoder")
     for precision in sorted(ENCODER_PRECISIONS, key=lambda p: p != preferred):
         folder = DatasetCache(dataset_id).feature_dir("embedding", embedding_key(encoder, precision))
         emb = load_array(folder / "all.npy")
