@@ -64,3 +64,34 @@ def test_train_this_selection_gives_the_proxy_verdict_within_30_s(page, browser_
     assert job.status == "done" and job.result["kept"] == kept  # Explore's kept rows, the heading's count
     assert job.result["trained_rows"] + job.result["kept_in_test"] == kept
     assert page.get_by_role("button", name=re.compile(r"^Fine-tune it \(≈")).count() == 1  # estimate before start
+
+
+def _zombies_under_streamlit() -> list[str]:
+    """Zombie processes whose parent is a ``streamlit run app.py`` of this repository."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parent = Path(f"/proc/{fields[1]}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == "Z" and "streamlit run app.py" in parent:
+            found.append(f"{stat.parent.name} (parent {fields[1]})")
+    return found
+
+
+def test_the_server_log_has_no_openmp_warning_and_no_job_is_a_zombie(browser_home):
+    """Runs after the tests above in this session's server: every job it started has ended and been reaped."""
+    from euds_core.runtime.jobs import list_jobs
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EUDS_HOME", str(browser_home))
+        deadline = time.monotonic() + 60
+        while any(j.active for j in list_jobs(None, None, limit=100)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    time.sleep(2)
+    logs = "".join(p.read_text(errors="replace") for p in browser_home.glob("streamlit-*.log"))
+    assert "OpenMP" not in logs and "OpenBLAS Warning" not in logs
+    assert _zombies_under_streamlit() == []
