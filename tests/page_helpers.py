@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from streamlit.testing.v1 import AppTest
 
 from euds_core.data.datasets import save_dataset
 from euds_core.data.table import Dataset, normalise_table
@@ -51,3 +52,16 @@ def use_model_free_options(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(ui.shared.state, "ensure_app_navigation", lambda: None)
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+def open_app_test(dataset_id: str, page: str | None = None, **params) -> AppTest:
+    """Run the app once with ``?dataset=...`` and ``params`` in the URL (on ``page`` when given, else the page
+    the app opens); the run must raise nothing."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in {"dataset": dataset_id, **params}.items():
+        at.query_params[k] = v
+    if page is not None:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import pandas as pd
-from streamlit.testing.v1 import AppTest
 
 from euds_core.cli import main
 from euds_core.curation.selections import list_selections, load_selection
 from euds_core.selection.intervals import select_percentile
-from tests.page_helpers import APP, seed_scores, tiny_dataset, use_model_free_options
-
-
-def open_explore(ds, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in {"dataset": ds.id, **params}.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from tests.page_helpers import open_app_test, seed_scores, tiny_dataset, use_model_free_options
 
 
 def test_a_selection_saved_on_explore_exports_the_same_rows(monkeypatch, tmp_path):
     use_model_free_options(monkeypatch, tmp_path)
     ds = tiny_dataset()
     scores = seed_scores(ds)
-    at = open_explore(ds, score="information", plo="0.25", phi="0.75")
+    at = open_app_test(ds.id, score="information", plo="0.25", phi="0.75")
     at.text_input(key="explore_selection_name").set_value("middle half").run()
     at.button(key="explore_save_selection").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -44,7 +34,7 @@ def test_an_empty_name_is_refused_with_a_message(monkeypatch, tmp_path):
     use_model_free_options(monkeypatch, tmp_path)
     ds = tiny_dataset()
     seed_scores(ds)
-    at = open_explore(ds, score="information", plo="0.25", phi="0.75")
+    at = open_app_test(ds.id, score="information", plo="0.25", phi="0.75")
     at.button(key="explore_save_selection").click().run()
     assert not at.exception
     assert list_selections(ds.id) == []

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from euds_core.selection.intervals import select_percentile
-from tests.page_helpers import APP, N_ROWS, seed_scores, tiny_dataset, use_model_free_options
+from tests.page_helpers import APP, N_ROWS, open_app_test, seed_scores, tiny_dataset, use_model_free_options
 
 KEPT = re.compile(r"Kept ([\d,]+) of ([\d,]+)")
 
@@ -29,12 +29,7 @@ def explore(monkeypatch, tmp_path):
     scores = seed_scores(ds)
 
     def open_(**params) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=60)
-        for k, v in {"dataset": ds.id, **params}.items():
-            at.query_params[k] = v
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
+        return open_app_test(ds.id, **params)
 
     return ds, scores, open_
 

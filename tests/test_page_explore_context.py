@@ -4,11 +4,10 @@ label-balanced interval in one click."""
 from __future__ import annotations
 
 import numpy as np
-from streamlit.testing.v1 import AppTest
 
 from euds_core.scores import make_scorer
 from euds_core.storage.cache import DatasetCache
-from tests.page_helpers import APP, tiny_dataset, use_model_free_options
+from tests.page_helpers import open_app_test, tiny_dataset, use_model_free_options
 from ui.shared.scores import MODEL_FREE_OPTIONS
 
 
@@ -19,11 +18,7 @@ def test_a_label_share_shift_warns_and_one_click_balances(monkeypatch, tmp_path)
     values = np.where(neg, 0.0, 1.0) + np.linspace(0, 0.5, len(neg))  # every neg row below every pos row
     params = make_scorer("information", MODEL_FREE_OPTIONS).params()
     DatasetCache(ds.id).save_score("information", params, values.astype(np.float32))
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in {"dataset": ds.id, "score": "information", "plo": "0.5", "phi": "1.0"}.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_app_test(ds.id, score="information", plo="0.5", phi="1.0")
     warnings = [w.value for w in at.warning if "moves the share of label" in w.value]
     assert warnings and "35.0 pt" in warnings[0], warnings
     at.button(key="explore_balance_now").click().run()

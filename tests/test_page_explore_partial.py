@@ -17,7 +17,7 @@ from euds_core.errors import ScoringCancelled
 from euds_core.models.embeddings import FIRST_STAGE_ROWS
 from euds_core.scoring.engine import score_dataset
 from euds_core.selection.intervals import select_percentile
-from tests.page_helpers import APP, use_model_free_options
+from tests.page_helpers import APP, open_app_test, use_model_free_options
 from ui.shared.scores import MODEL_FREE_OPTIONS
 
 N = 700
@@ -37,12 +37,7 @@ def _dataset() -> Dataset:
 
 
 def _open(ds: Dataset) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in {"dataset": ds.id, "score": "semantic", "plo": "0.25", "phi": "0.75"}.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app_test(ds.id, score="semantic", plo="0.25", phi="0.75")
 
 
 def _number(text: str) -> int:

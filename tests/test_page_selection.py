@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from euds_core.scores import make_scorer
 from euds_core.selection.intervals import Interval, select_percentile
 from euds_core.storage.cache import DatasetCache, params_hash
-from tests.page_helpers import APP, N_ROWS, seed_scores, tiny_dataset, use_model_free_options
+from tests.page_helpers import APP, N_ROWS, open_app_test, seed_scores, tiny_dataset, use_model_free_options
 from ui.shared.scores import MODEL_FREE_OPTIONS
 from ui.shared.selection import Selection, selection_from_params
 
@@ -50,13 +50,7 @@ def pages(monkeypatch, tmp_path):
     scores = seed_scores(ds)
 
     def open_(page: str, **params) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=60)
-        for k, v in {"dataset": ds.id, **params}.items():
-            at.query_params[k] = v
-        at.switch_page(page) if page != "pages/3_Explore.py" else None
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
+        return open_app_test(ds.id, page if page != "pages/3_Explore.py" else None, **params)
 
     return ds, scores, open_
 
