@@ -56,6 +56,27 @@ def fit_and_outside_rows(n: int, fit_rows: np.ndarray | None) -> tuple[np.ndarra
     return np.flatnonzero(inside), np.flatnonzero(~inside)
 
 
+def fold_count(y_fit: np.ndarray, folds: int) -> int:
+    """K for stratified folds over labels ``y_fit``: ``folds``, lowered to the largest class's size and the row
+    count when the rows are few (below 2 there is nothing to cross-fit)."""
+    return int(min(folds, np.bincount(y_fit).max() if len(y_fit) else 0, len(y_fit)))
+
+
+def stratified_fold_rows(
+    y: np.ndarray, inside: np.ndarray, k: int, random_state: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, held-out rows) of ``k`` shuffled stratified folds over the table rows ``inside`` only: the
+    proxies' folds, so a row outside ``inside`` is in no fold and its label is never read."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y_fit = y[inside]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "least populated class has only 1 member" on tiny datasets
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state)
+        # fold positions -> table rows; the features play no part in a stratified split, only the row count
+        return [(inside[a], inside[b]) for a, b in splitter.split(np.zeros((len(y_fit), 1)), y_fit)]
+
+
 def crossfit_probabilities(
     features: np.ndarray,
     y: np.ndarray,
@@ -73,21 +94,17 @@ def crossfit_probabilities(
     other rows get the mean of the K fold models' probabilities, and their labels are never read.
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
 
     n = len(y)
     inside, outside = fit_and_outside_rows(n, fit_rows)
-    y_fit = y[inside]
-    k = int(min(folds, np.bincount(y_fit).max() if len(y_fit) else 0, len(y_fit)))
+    k = fold_count(y[inside], folds)
     if k < 2:
         raise EudsInputError("cross-fitting needs at least 2 samples of some label; add rows or use another score")
     x = standardise(features, inside)
     probs = np.zeros((n, n_classes), dtype=np.float64)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "least populated class has only 1 member" on tiny datasets
-        splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x[inside], y_fit))
-        for train, test in splits:
-            train, test = inside[train], inside[test]  # fold positions -> table rows
+        warnings.simplefilter("ignore")  # sklearn warnings on tiny, nearly one-class folds
+        for train, test in stratified_fold_rows(y, inside, k, seed):
             classes = np.unique(y[train])
             if len(classes) == 1:  # nothing to learn: the fold's only class gets all the mass
                 probs[np.ix_(test, classes)] = 1.0

@@ -15,13 +15,18 @@ would flatten in-sample EL2N on small datasets; ``folds=0`` gives the paper's in
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from euds_core.models.loading import DEFAULT_ENCODER
-from euds_core.scores.classifier import CrossFittedProxyScorer, encode_labels, fit_and_outside_rows, standardise
+from euds_core.scores.classifier import (
+    CrossFittedProxyScorer,
+    encode_labels,
+    fit_and_outside_rows,
+    fold_count,
+    standardise,
+    stratified_fold_rows,
+)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -47,50 +52,6 @@ def train_softmax_head(
     return w, b
 
 
-def el2n_scores(
-    features: np.ndarray,
-    y: np.ndarray,
-    n_classes: int,
-    *,
-    seeds: int = 5,
-    epochs: int = 2,
-    lr: float = 2.0,
-    batch: int = 32,
-    folds: int = 5,
-    seed: int = 0,
-    fit_rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """Mean over ``seeds`` runs of ‖softmax(x) − onehot(y)‖₂, in [0, √2]. Shape (n,). ``folds=0``: in-sample.
-
-    Heads train on ``fit_rows`` only (default: all rows); other rows get the mean error of every head of a run.
-    """
-    from sklearn.model_selection import StratifiedKFold
-
-    n = len(y)
-    inside, outside = fit_and_outside_rows(n, fit_rows)
-    x = standardise(features, inside) / np.sqrt(features.shape[1])  # (n, d), rows of norm ~1: one lr fits any encoder
-    onehot = np.eye(n_classes)[y]
-    y_fit = y[inside]
-    k = int(min(folds, np.bincount(y_fit).max() if len(y_fit) else 0, len(y_fit)))
-    total = np.zeros(n)
-    for r in range(seeds):
-        rng = np.random.default_rng([seed, r])
-        if folds and k >= 2:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # tiny classes in tiny datasets
-                folds_at = StratifiedKFold(n_splits=k, shuffle=True, random_state=int(rng.integers(2**31)))
-                splits = [(inside[a], inside[b]) for a, b in folds_at.split(x[inside], y_fit)]
-        else:
-            splits = [(inside, inside)]
-        for train, test in splits:
-            w, b = train_softmax_head(x[train], y[train], n_classes, epochs=epochs, lr=lr, batch=batch, rng=rng)
-            total[test] += np.linalg.norm(_softmax(x[test] @ w + b) - onehot[test], axis=1)
-            if len(outside):
-                error = np.linalg.norm(_softmax(x[outside] @ w + b) - onehot[outside], axis=1)
-                total[outside] += error / len(splits)
-    return (total / seeds).astype(np.float32)
-
-
 class EL2NScorer(CrossFittedProxyScorer):
     """EL2N: ‖softmax − onehot(label)‖₂ of a proxy softmax head at an early checkpoint, mean over R seeds.
 
@@ -101,6 +62,7 @@ class EL2NScorer(CrossFittedProxyScorer):
     name = "el2n"
     unit = "L2 norm"
     description = "error L2 norm of a proxy softmax head early in training, averaged over seeds (Data Diet)"
+    batch = 32  # rows per SGD step of the head
 
     def __init__(
         self,
@@ -116,12 +78,35 @@ class EL2NScorer(CrossFittedProxyScorer):
         self.fit_rows = fit_rows
 
     def proxy_settings(self) -> dict:
-        head = {"seeds": self.seeds, "checkpoint_epochs": self.epochs, "lr": self.lr, "batch": 32}
+        head = {"seeds": self.seeds, "checkpoint_epochs": self.epochs, "lr": self.lr, "batch": self.batch}
         return {**head, "folds": self.folds, "seed": self.seed, "proxy": "softmax-head-v1"}
 
     def score(self, table: pd.DataFrame, **context) -> np.ndarray:
-        emb = self.embed(table, **context)
-        y, n_classes = encode_labels(table["label"])
         # The final array is cached by score_dataset under params(); only the embeddings need their own cache.
-        head = {"seeds": self.seeds, "epochs": self.epochs, "lr": self.lr, "folds": self.folds, "seed": self.seed}
-        return el2n_scores(emb, y, n_classes, fit_rows=self.fit_rows, **head)
+        return self.errors(self.embed(table, **context), *encode_labels(table["label"]))
+
+    def errors(self, features: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+        """Mean over ``seeds`` runs of ‖softmax(x) − onehot(y)‖₂, in [0, √2]. Shape (n,). ``folds=0``: in-sample.
+
+        Heads train on ``fit_rows`` only (default: all rows); other rows get the mean error of every head of a run.
+        """
+        n = len(y)
+        inside, outside = fit_and_outside_rows(n, self.fit_rows)
+        # rows of norm ~1, so one lr fits any encoder
+        x = standardise(features, inside) / np.sqrt(features.shape[1])  # (n, d)
+        onehot = np.eye(n_classes)[y]
+        k = fold_count(y[inside], self.folds)
+        total = np.zeros(n)
+        for r in range(self.seeds):
+            rng = np.random.default_rng([self.seed, r])
+            cross_fit = self.folds and k >= 2  # re-split per run, from the run's generator
+            splits = stratified_fold_rows(y, inside, k, int(rng.integers(2**31))) if cross_fit else [(inside, inside)]
+            for train, test in splits:
+                w, b = train_softmax_head(
+                    x[train], y[train], n_classes, epochs=self.epochs, lr=self.lr, batch=self.batch, rng=rng
+                )
+                total[test] += np.linalg.norm(_softmax(x[test] @ w + b) - onehot[test], axis=1)
+                if len(outside):
+                    error = np.linalg.norm(_softmax(x[outside] @ w + b) - onehot[outside], axis=1)
+                    total[outside] += error / len(splits)
+        return (total / self.seeds).astype(np.float32)
