@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.curation import double_review, review
+from euds_core.curation import double_review
+from euds_core.curation.decision_log import can_undo, effective_decisions
 from ui.review.data import (
     PAGE_SIZE,
     VIEWS,
@@ -33,7 +34,7 @@ no_scores = "No scores yet: every row starts as kept. Score the dataset on the S
 current, scored, in_interval = shown_selection(dataset, "review", no_scores)
 scores = scored.frame
 interval = current.intervals[0] if current.intervals else None
-decisions = review.effective_decisions(dataset.id)
+decisions = effective_decisions(dataset.id)
 mapped = dataset_map(dataset)
 table = review_table(dataset, scores, in_interval, decisions, mapped[1] if mapped else None, current.score)
 ids = table["id"].tolist()
@@ -138,6 +139,6 @@ st.button(
     key="review_undo",
     on_click=undo,
     args=(dataset.id,),
-    disabled=not review.can_undo(dataset.id, reviewer=who),
+    disabled=not can_undo(dataset.id, reviewer=who),
     help="appends the reverse of your last click or bulk action",
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.curation import review
+from euds_core.curation.decision_log import effective_overrides
 from euds_core.errors import EudsInputError
 from ui.export.view import (
     FORMATS,
@@ -31,7 +31,7 @@ no_scores = "No scores yet: the export holds every row, with the review's overri
 inputs_label = "Change the selection (shared with Explore and Review)"
 current, scored, in_interval = shown_selection(dataset, "export", no_scores, expander=inputs_label)
 scores = scored.frame
-overrides = review.effective_overrides(dataset.id)
+overrides = effective_overrides(dataset.id)
 spec = selection_spec(dataset, current, scored, overrides)
 variant = scored.labels.get(current.score or "", "")
 

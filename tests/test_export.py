@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from euds_core.curation import review
+from euds_core.curation.decision_log import effective_overrides, set_decision
 from euds_core.curation.export import export_subset, read_manifest, rebuild_from_manifest, subset_frame
 from euds_core.data.datasets import save_dataset
 from euds_core.data.table import Dataset
@@ -64,8 +64,8 @@ def test_subset_applies_intervals_then_overrides():
 def test_rebuild_from_manifest_is_byte_identical(tmp_path, fmt):
     ds = tiny_dataset()
     scores, spec = scored(ds)
-    review.set_decision(ds.id, "s0", "keep")
-    spec.overrides = review.effective_overrides(ds.id)
+    set_decision(ds.id, "s0", "keep")
+    spec.overrides = effective_overrides(ds.id)
     result = export_subset(ds, scores, spec, tmp_path / f"subset.{fmt}")
     manifest = read_manifest(tmp_path / "manifest.json")
     assert manifest["dataset"]["id"] == ds.id
@@ -79,7 +79,7 @@ def test_rebuild_from_manifest_is_byte_identical(tmp_path, fmt):
     assert sum(report["label_counts_kept"].values()) == result.kept and 0 <= report["label_balance"] <= 1
     assert set(report["score_means"]) >= {"information"}
     # The manifest freezes the overrides: later review changes do not change the rebuild.
-    review.set_decision(ds.id, "s1", "drop")
+    set_decision(ds.id, "s1", "drop")
     rebuilt = rebuild_from_manifest(tmp_path / "manifest.json", tmp_path / f"again.{fmt}")
     assert (tmp_path / f"again.{fmt}").read_bytes() == (tmp_path / f"subset.{fmt}").read_bytes()
     assert rebuilt.manifest["matches"] == {"ids": True, "bytes": True}

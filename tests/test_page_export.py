@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from euds_core.curation import review
+from euds_core.curation.decision_log import set_decision
 from euds_core.curation.export import rebuild_from_manifest
 from euds_core.data.datasets import save_dataset
 from euds_core.data.table import Dataset
@@ -48,8 +48,8 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def test_export_page_manifest_matches_interval_and_review(dataset, workspace):
-    review.set_decision(dataset.id, "s0", "keep")
-    review.set_decision(dataset.id, "s1", "drop")
+    set_decision(dataset.id, "s0", "keep")
+    set_decision(dataset.id, "s1", "drop")
     at = open_page(dataset, score="information", plo="0.25", phi="0.75")
     assert not at.exception, at.exception
     manifest = json.loads(at.json[0].value)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from euds_core.curation import review
+from euds_core.curation import decision_log
 from euds_core.data.datasets import save_dataset
 from euds_core.data.table import Dataset
 from euds_core.scoring.engine import score_dataset
@@ -65,17 +65,17 @@ def test_review_page_reads_the_url_interval_and_records_clicks(dataset):
     at.text_input(key="review_note").input("markup")
     at.button(key="review_drop_one").click().run()
     assert not at.exception, at.exception
-    assert review.effective_overrides(dataset.id) == {"s4": "drop"}
-    assert review.effective_decisions(dataset.id)["note"].tolist() == ["markup"]
+    assert decision_log.effective_overrides(dataset.id) == {"s4": "drop"}
+    assert decision_log.effective_decisions(dataset.id)["note"].tolist() == ["markup"]
     assert metric(at, "Overrides") == "1"
     assert any("s4: drop" in s.value for s in at.success)
     assert not any("<b>" in m.value for m in at.markdown)  # dataset text is never rendered as markdown / HTML
 
     at.selectbox(key="review_group").set_value("neg")
     at.button(key="review_drop_group").click().run()
-    assert set(review.effective_overrides(dataset.id)) == {"s4"} | {f"s{i}" for i in range(0, 30, 3)}
+    assert set(decision_log.effective_overrides(dataset.id)) == {"s4"} | {f"s{i}" for i in range(0, 30, 3)}
     at.button(key="review_undo").click().run()
-    assert review.effective_overrides(dataset.id) == {"s4": "drop"}
+    assert decision_log.effective_overrides(dataset.id) == {"s4": "drop"}
     assert metric(at, "Overrides") == "1"
 
 
@@ -91,7 +91,7 @@ def test_filters_and_bulk_on_the_current_filter(dataset):
     assert 0 < len(matching) < 30
     at.button(key="review_drop_filter").click().run()
     assert not at.exception, at.exception
-    assert review.effective_overrides(dataset.id) == {i: "drop" for i in matching}
+    assert decision_log.effective_overrides(dataset.id) == {i: "drop" for i in matching}
     assert metric(at, "Dropped") == str(len(matching))
     at.radio(key="review_view").set_value("Dropped").run()
     assert not at.exception, at.exception
@@ -106,12 +106,12 @@ def test_without_scores_every_row_starts_kept(tmp_path):
     assert metric(at, "Kept") == "3"
     assert any("No scores yet" in i.value for i in at.info)
     at.button(key="review_drop_one").click().run()  # the first sample of the page is preselected
-    assert review.effective_overrides(ds.id) == {"a": "drop"}
+    assert decision_log.effective_overrides(ds.id) == {"a": "drop"}
 
 
 def test_a_second_reviewer_sees_the_first_ones_decisions_on_rerun(dataset):
     first, second = open_page(dataset), open_page(dataset)
-    review.set_decision(dataset.id, "s1", "drop", reviewer="bob")  # another session / the CLI
+    decision_log.set_decision(dataset.id, "s1", "drop", reviewer="bob")  # another session / the CLI
     second.run()
     assert metric(second, "Overrides") == "1"
     first.run()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from euds_core.curation import review
+from euds_core.curation import decision_inputs, decision_log, selections
 from euds_core.data.datasets import save_dataset
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
@@ -49,82 +49,82 @@ def run_cli(*args: str, workspace: Path, check: bool = True) -> subprocess.Compl
 
 def test_latest_decision_wins_and_clear_removes_the_override():
     ds = tiny_dataset()
-    review.set_decision(ds.id, "s1", "drop", note="off topic", reviewer="ann")
-    review.set_decision(ds.id, "s2", "drop")
-    review.set_decision(ds.id, "s1", "keep", reviewer="bob", selection="igse 0.20-0.70")
-    review.set_decision(ds.id, "s2", "clear")
-    frame = review.effective_decisions(ds.id)
+    decision_log.set_decision(ds.id, "s1", "drop", note="off topic", reviewer="ann")
+    decision_log.set_decision(ds.id, "s2", "drop")
+    decision_log.set_decision(ds.id, "s1", "keep", reviewer="bob", selection="igse 0.20-0.70")
+    decision_log.set_decision(ds.id, "s2", "clear")
+    frame = decision_log.effective_decisions(ds.id)
     assert list(frame.columns) == ["id", "decision", "note", "reviewer", "timestamp", "selection"]
     assert frame[["id", "decision", "reviewer", "selection"]].values.tolist() == [
         ["s1", "keep", "bob", "igse 0.20-0.70"]
     ]
-    assert review.effective_overrides(ds.id) == {"s1": "keep"}
-    assert review.count_decisions(ds.id) == 4  # append-only: nothing updated or deleted
+    assert decision_log.effective_overrides(ds.id) == {"s1": "keep"}
+    assert decision_log.count_decisions(ds.id) == 4  # append-only: nothing updated or deleted
 
 
 def test_undo_removes_the_last_action_whole_by_appending():
     ds = tiny_dataset()
-    review.set_decision(ds.id, "s0", "keep", note="good")
-    review.set_bulk_decision(ds.id, ["s0", "s1", "s2"], "drop")
-    assert review.effective_overrides(ds.id) == {"s0": "drop", "s1": "drop", "s2": "drop"}
-    assert review.undo_last_action(ds.id) == 3
-    frame = review.effective_decisions(ds.id)
+    decision_log.set_decision(ds.id, "s0", "keep", note="good")
+    decision_log.set_bulk_decision(ds.id, ["s0", "s1", "s2"], "drop")
+    assert decision_log.effective_overrides(ds.id) == {"s0": "drop", "s1": "drop", "s2": "drop"}
+    assert decision_log.undo_last_action(ds.id) == 3
+    frame = decision_log.effective_decisions(ds.id)
     assert frame[["id", "decision", "note"]].values.tolist() == [["s0", "keep", "good"]]
-    assert review.count_decisions(ds.id) == 1 + 3 + 3
+    assert decision_log.count_decisions(ds.id) == 1 + 3 + 3
     # Undo is a stack: the next undo removes the single keep; then nothing is left.
-    assert review.undo_last_action(ds.id) == 1
-    assert review.effective_overrides(ds.id) == {}
-    assert review.undo_last_action(ds.id) == 0
-    assert not review.can_undo(ds.id)
+    assert decision_log.undo_last_action(ds.id) == 1
+    assert decision_log.effective_overrides(ds.id) == {}
+    assert decision_log.undo_last_action(ds.id) == 0
+    assert not decision_log.can_undo(ds.id)
 
 
 def test_undo_by_reviewer_leaves_the_other_reviewers_work():
     ds = tiny_dataset()
-    review.set_decision(ds.id, "s0", "drop", reviewer="ann")
-    review.set_decision(ds.id, "s1", "drop", reviewer="bob")
-    assert review.undo_last_action(ds.id, reviewer="ann") == 1
-    assert review.effective_overrides(ds.id) == {"s1": "drop"}
+    decision_log.set_decision(ds.id, "s0", "drop", reviewer="ann")
+    decision_log.set_decision(ds.id, "s1", "drop", reviewer="bob")
+    assert decision_log.undo_last_action(ds.id, reviewer="ann") == 1
+    assert decision_log.effective_overrides(ds.id) == {"s1": "drop"}
 
 
 def test_interleaved_undos_of_two_reviewers_credit_the_remaining_decision_to_its_author():
     """A keeps s1, keeps s2; B drops s1; A undoes; B undoes: s1 is A's keep again, and A can still undo it."""
     ds = tiny_dataset()
-    review.set_decision(ds.id, "s1", "keep", reviewer="ann")
-    review.set_decision(ds.id, "s2", "keep", reviewer="ann")
-    review.set_decision(ds.id, "s1", "drop", reviewer="bob")
-    assert review.undo_last_action(ds.id, reviewer="ann") == 1  # ann's latest: the keep of s2
-    assert review.effective_overrides(ds.id) == {"s1": "drop"}
-    assert review.undo_last_action(ds.id, reviewer="bob") == 1
-    frame = review.effective_decisions(ds.id)
+    decision_log.set_decision(ds.id, "s1", "keep", reviewer="ann")
+    decision_log.set_decision(ds.id, "s2", "keep", reviewer="ann")
+    decision_log.set_decision(ds.id, "s1", "drop", reviewer="bob")
+    assert decision_log.undo_last_action(ds.id, reviewer="ann") == 1  # ann's latest: the keep of s2
+    assert decision_log.effective_overrides(ds.id) == {"s1": "drop"}
+    assert decision_log.undo_last_action(ds.id, reviewer="bob") == 1
+    frame = decision_log.effective_decisions(ds.id)
     assert frame[["id", "decision", "reviewer"]].values.tolist() == [["s1", "keep", "ann"]]
-    assert review.can_undo(ds.id, reviewer="ann") and not review.can_undo(ds.id, reviewer="bob")
-    assert review.undo_last_action(ds.id, reviewer="ann") == 1
-    assert review.effective_overrides(ds.id) == {} and not review.can_undo(ds.id)
+    assert decision_log.can_undo(ds.id, reviewer="ann") and not decision_log.can_undo(ds.id, reviewer="bob")
+    assert decision_log.undo_last_action(ds.id, reviewer="ann") == 1
+    assert decision_log.effective_overrides(ds.id) == {} and not decision_log.can_undo(ds.id)
 
 
 def test_undo_in_the_other_order_and_with_a_bulk_keep():
     ds = tiny_dataset()
-    review.set_bulk_decision(ds.id, ["s1", "s2"], "keep", reviewer="ann")
-    review.set_decision(ds.id, "s1", "drop", note="spam", reviewer="bob")
-    assert review.undo_last_action(ds.id, reviewer="bob") == 1  # s1 back to ann's keep, credited to ann
-    assert review.effective_decisions(ds.id)[["id", "reviewer"]].values.tolist() == [["s1", "ann"], ["s2", "ann"]]
-    review.set_decision(ds.id, "s1", "drop", reviewer="bob")
-    assert review.undo_last_action(ds.id, reviewer="ann") == 2  # ann's bulk keep goes; bob's later drop stays
-    frame = review.effective_decisions(ds.id)
+    decision_log.set_bulk_decision(ds.id, ["s1", "s2"], "keep", reviewer="ann")
+    decision_log.set_decision(ds.id, "s1", "drop", note="spam", reviewer="bob")
+    assert decision_log.undo_last_action(ds.id, reviewer="bob") == 1  # s1 back to ann's keep, credited to ann
+    assert decision_log.effective_decisions(ds.id)[["id", "reviewer"]].values.tolist() == [["s1", "ann"], ["s2", "ann"]]
+    decision_log.set_decision(ds.id, "s1", "drop", reviewer="bob")
+    assert decision_log.undo_last_action(ds.id, reviewer="ann") == 2  # ann's bulk keep goes; bob's later drop stays
+    frame = decision_log.effective_decisions(ds.id)
     assert frame[["id", "decision", "reviewer"]].values.tolist() == [["s1", "drop", "bob"]]
-    undo_rows = review.decision_log(ds.id).query("action_id.str.startswith('undo:')")
+    undo_rows = decision_log.decision_log(ds.id).query("action_id.str.startswith('undo:')")
     assert sorted(undo_rows["reviewer"]) == ["ann", "ann", "bob"]  # an undo row names who pressed undo
-    assert not review.can_undo(ds.id, reviewer="ann") and review.can_undo(ds.id, reviewer="bob")
+    assert not decision_log.can_undo(ds.id, reviewer="ann") and decision_log.can_undo(ds.id, reviewer="bob")
 
 
 def test_anonymous_session_ids_keep_separate_undo_stacks():
     ds = tiny_dataset()
     first, second = "anonymous-1a2b3c", "anonymous-4d5e6f"
-    review.set_decision(ds.id, "s1", "drop", reviewer=first)
-    review.set_decision(ds.id, "s2", "drop", reviewer=second)
-    assert review.undo_last_action(ds.id, reviewer=first) == 1
-    assert review.effective_overrides(ds.id) == {"s2": "drop"}
-    assert not review.can_undo(ds.id, reviewer=first) and review.can_undo(ds.id, reviewer=second)
+    decision_log.set_decision(ds.id, "s1", "drop", reviewer=first)
+    decision_log.set_decision(ds.id, "s2", "drop", reviewer=second)
+    assert decision_log.undo_last_action(ds.id, reviewer=first) == 1
+    assert decision_log.effective_overrides(ds.id) == {"s2": "drop"}
+    assert not decision_log.can_undo(ds.id, reviewer=first) and decision_log.can_undo(ds.id, reviewer=second)
 
 
 def test_an_old_workspace_gains_the_selection_column_and_reads_its_old_undo_rows(workspace):
@@ -147,34 +147,34 @@ def test_an_old_workspace_gains_the_selection_column_and_reads_its_old_undo_rows
             ],  # an old undo row: it restored ann's keep
         )
     store._initialised.discard(str(path))
-    frame = review.effective_decisions(ds.id)
+    frame = decision_log.effective_decisions(ds.id)
     assert frame[["id", "decision", "reviewer", "selection"]].values.tolist() == [["s1", "keep", "ann", ""]]
-    assert review.can_undo(ds.id, reviewer="ann") and not review.can_undo(ds.id, reviewer="bob")
+    assert decision_log.can_undo(ds.id, reviewer="ann") and not decision_log.can_undo(ds.id, reviewer="bob")
 
 
 def test_a_review_of_dataset_a_never_shows_on_dataset_b():
     a, b = tiny_dataset(word="a"), tiny_dataset(word="b")  # same sample ids, different content
     assert a.id != b.id
-    review.set_decision(a.id, "s1", "drop")
-    assert review.effective_overrides(b.id) == {}
-    assert review.undo_last_action(b.id) == 0
-    assert review.effective_overrides(a.id) == {"s1": "drop"}
+    decision_log.set_decision(a.id, "s1", "drop")
+    assert decision_log.effective_overrides(b.id) == {}
+    assert decision_log.undo_last_action(b.id) == 0
+    assert decision_log.effective_overrides(a.id) == {"s1": "drop"}
 
 
 def test_validation_errors_name_the_problem(tmp_path):
     with pytest.raises(EudsInputError, match="'nope'"):
-        review.check_sample_ids(["s1", "nope"], ["s0", "s1"])
+        decision_inputs.check_sample_ids(["s1", "nope"], ["s0", "s1"])
     with pytest.raises(EudsInputError, match="keep, drop or clear"):
-        review.parse_set_arguments(["s1=maybe"])
+        decision_inputs.parse_set_arguments(["s1=maybe"])
     with pytest.raises(EudsInputError, match="ID=keep"):
-        review.parse_set_arguments(["s1"])
+        decision_inputs.parse_set_arguments(["s1"])
     bad = tmp_path / "bad.csv"
     bad.write_text("id,decision\ns1,keep\ns2,toss\n")
     with pytest.raises(EudsInputError, match="line 3"):
-        review.read_decisions_csv(bad)
+        decision_inputs.read_decisions_csv(bad)
     bad.write_text("sample,decision\ns1,keep\n")
     with pytest.raises(EudsInputError, match="missing: id"):
-        review.read_decisions_csv(bad)
+        decision_inputs.read_decisions_csv(bad)
 
 
 def test_named_selections_round_trip():
@@ -182,11 +182,11 @@ def test_named_selections_round_trip():
     spec = SelectionSpec(
         ds.id, [Interval("information", "percentile", lo=0.1, hi=0.9)], seed=3, overrides={"s1": "drop"}
     )
-    review.save_selection("middle band", spec)
-    assert review.list_selections(ds.id) == ["middle band"]
-    assert review.load_selection(ds.id, "middle band") == spec
+    selections.save_selection("middle band", spec)
+    assert selections.list_selections(ds.id) == ["middle band"]
+    assert selections.load_selection(ds.id, "middle band") == spec
     with pytest.raises(EudsInputError, match="no saved selection"):
-        review.load_selection(ds.id, "other")
+        selections.load_selection(ds.id, "other")
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -222,10 +222,10 @@ def test_cli_review_set_list_and_errors(workspace):
     assert len(unknown.stderr.strip().splitlines()) == 1
     bad = run_cli("review", ds.id, "--set", "s1=maybe", workspace=workspace, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
-    assert review.count_decisions(ds.id) == 2  # nothing half-written by the failed calls
+    assert decision_log.count_decisions(ds.id) == 2  # nothing half-written by the failed calls
 
     run_cli("review", ds.id, "--undo", workspace=workspace)
-    assert review.effective_overrides(ds.id) == {}
+    assert decision_log.effective_overrides(ds.id) == {}
 
 
 def test_cli_undo_with_reviewer_keeps_the_other_reviewers_later_decision(workspace):
@@ -237,7 +237,7 @@ def test_cli_undo_with_reviewer_keeps_the_other_reviewers_later_decision(workspa
     assert "undid 2 decisions" in undo.stderr  # ann's one action (both drops); bob's later keep of s1 stays
     listed = run_cli("review", ds.id, "--list", workspace=workspace).stdout.strip().splitlines()
     assert [line.split(",")[:4] for line in listed[1:]] == [["s1", "keep", "", "bob"]]
-    undo_rows = review.decision_log(ds.id).query("action_id.str.startswith('undo:')")
+    undo_rows = decision_log.decision_log(ds.id).query("action_id.str.startswith('undo:')")
     assert undo_rows[["id", "reviewer"]].values.tolist() == [["s1", "ann"], ["s2", "ann"]]
 
 
@@ -339,8 +339,8 @@ def test_two_cli_processes_writing_500_decisions_each_lose_none(workspace, tmp_p
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    assert review.count_decisions(ds.id) == 1000
-    effective = review.effective_decisions(ds.id)
+    assert decision_log.count_decisions(ds.id) == 1000
+    effective = decision_log.effective_decisions(ds.id)
     assert len(effective) == 1000 and effective["id"].nunique() == 1000
     assert effective.groupby("reviewer").size().to_dict() == {"proc0": 500, "proc1": 500}
 
@@ -348,10 +348,10 @@ def test_two_cli_processes_writing_500_decisions_each_lose_none(workspace, tmp_p
 WRITER = textwrap.dedent(
     """
     import sys
-    from euds_core.curation import review
+    from euds_core.curation import decision_log
     dataset_id = sys.argv[1]
     for i in range(100000):
-        review.set_decision(dataset_id, f"p{i % 1000}", "drop" if i % 2 else "keep", note=str(i))
+        decision_log.set_decision(dataset_id, f"p{i % 1000}", "drop" if i % 2 else "keep", note=str(i))
         print(i + 1, flush=True)  # printed only after the commit returned
     """
 )
@@ -378,10 +378,10 @@ def test_decisions_survive_kill_9_of_the_writer(workspace):
     store._initialised.clear()
     with store.connect() as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    count = review.count_decisions(ds.id)
+    count = decision_log.count_decisions(ds.id)
     assert acknowledged <= count <= acknowledged + 1
-    review.set_decision(ds.id, "p0", "drop")  # and the log still takes writes
-    assert review.count_decisions(ds.id) == count + 1
+    decision_log.set_decision(ds.id, "p0", "drop")  # and the log still takes writes
+    assert decision_log.count_decisions(ds.id) == count + 1
 
 
 def test_a_database_locked_while_it_is_switched_to_wal_is_retried_not_fatal():

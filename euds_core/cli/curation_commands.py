@@ -202,9 +202,9 @@ def export_with_recipe(args, dataset, options: dict, fmt: str) -> int:
 
     import pandas as pd
 
+    from euds_core.curation.decision_log import effective_overrides
     from euds_core.curation.export import export_subset
     from euds_core.curation.recipe_columns import duplicate_copy_params, with_recipe_columns
-    from euds_core.curation.review import effective_overrides
     from euds_core.models.loading import DEFAULT_ENCODER
     from euds_core.scores import make_scorer
     from euds_core.scoring.engine import score_dataset

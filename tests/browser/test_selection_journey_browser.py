@@ -110,7 +110,7 @@ def test_one_selection_explore_review_export_and_reloads(
                 wait_for_app(page)
 
         # One review override (drop a kept row), stored as the page would store it.
-        from euds_core.curation import review
+        from euds_core.curation.decision_log import set_decision
         from euds_core.selection.intervals import select_percentile
 
         in_interval = select_percentile(scores["information"].to_numpy(dtype=np.float64), 0.20, 0.70)
@@ -118,7 +118,7 @@ def test_one_selection_explore_review_export_and_reloads(
         dropped = str(scores["id"][in_interval].iloc[0])
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("EUDS_HOME", str(browser_home))
-            review.set_decision(dataset_id, dropped, "drop", note="journey test", reviewer="journey")
+            set_decision(dataset_id, dropped, "drop", note="journey test", reviewer="journey")
 
         # Export by the sidebar, then a reload: same selection; the summary names what is exported.
         sidebar_link(page, "Export")

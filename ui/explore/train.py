@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core.curation import review
+from euds_core.curation.decision_log import effective_overrides
 from euds_core.data.table import Dataset
 from euds_core.experiments.selection_check import (
     DEFAULT_SEEDS,
@@ -39,7 +39,7 @@ def kept_ids_with_overrides(dataset: Dataset, kept: np.ndarray) -> tuple[list[st
     ids = dataset.table["id"].astype(str)
     final = pd.Series(kept, index=ids.to_numpy())
     changed = 0
-    for sample_id, decision in review.effective_overrides(dataset.id).items():
+    for sample_id, decision in effective_overrides(dataset.id).items():
         if sample_id in final.index and bool(final[sample_id]) != (decision == "keep"):
             final[sample_id] = decision == "keep"
             changed += 1

@@ -1,7 +1,7 @@
 """Review-page data: the review table (interval verdict + overrides), filters, clusters, and the click handlers.
 
 Every handler runs as a widget ``on_click`` callback, i.e. before the page script reruns, and writes through
-``euds_core.curation.review`` (committed before it returns), so the table drawn after a click already shows it and a
+``euds_core.curation.decision_log`` (committed before it returns), so the table drawn after a click already shows it and a
 killed server loses nothing. Decisions are read from SQLite on every run, so two reviewers see each other's
 work on their next rerun.
 """
@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core.curation import review
+from euds_core.curation.decision_inputs import check_sample_ids
+from euds_core.curation.decision_log import set_bulk_decision, set_decision, undo_last_action
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.selection.embed_map import NOT_DRAWN
@@ -173,8 +174,8 @@ def decide_one(dataset_id: str, known_ids: list[str], decision: str) -> None:
     try:
         if not sample_id:
             raise EudsInputError("choose a sample first")
-        review.check_sample_ids([sample_id], known_ids)
-        review.set_decision(
+        check_sample_ids([sample_id], known_ids)
+        set_decision(
             dataset_id, sample_id, decision, note=note, reviewer=reviewer_name(), selection=current_selection_text()
         )
     except EudsInputError as exc:
@@ -191,7 +192,7 @@ def decide_many(dataset_id: str, sample_ids: list[str], decision: str, what: str
         return
     note = str(st.session_state.get("review_bulk_note") or "")
     try:
-        review.set_bulk_decision(
+        set_bulk_decision(
             dataset_id, sample_ids, decision, note=note, reviewer=reviewer_name(), selection=current_selection_text()
         )
     except EudsInputError as exc:
@@ -202,7 +203,7 @@ def decide_many(dataset_id: str, sample_ids: list[str], decision: str, what: str
 
 def undo(dataset_id: str) -> None:
     try:
-        n = review.undo_last_action(dataset_id, reviewer=reviewer_name())
+        n = undo_last_action(dataset_id, reviewer=reviewer_name())
     except EudsInputError as exc:
         flash("error", str(exc))
         return

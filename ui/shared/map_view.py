@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core.curation import review
+from euds_core.curation.decision_log import set_bulk_decision
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
 from euds_core.models.embeddings import load_cached_embeddings
@@ -135,7 +135,7 @@ def embedding_map_section(
 def _record_map_decision(dataset_id: str, sample_ids: list[str], decision: str) -> None:
     # A button callback: the decisions are committed before the page redraws (nothing lost on a crash).
     try:
-        action = review.set_bulk_decision(
+        action = set_bulk_decision(
             dataset_id,
             sample_ids,
             decision,
