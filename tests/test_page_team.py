@@ -90,6 +90,23 @@ def test_review_filters_by_reviewer_and_a_lead_asks_for_double_review(dataset, w
     assert not ann.get("number_input") or "double_n" not in [w.key for w in ann.number_input]  # not a lead
 
 
+def test_a_lead_resolves_a_double_review_disagreement_on_the_page(dataset, workspace):
+    (workspace / "team.toml").write_text(TEAM)
+    ann, bob, lea = "ann@example.org", "bob@example.org", "lea@example.org"
+    review_round = double_review.request_double_review(dataset.id, ["s1", "s2"], 2, [ann, bob], lead=lea)
+    decision_log.set_decision(dataset.id, "s1", "keep", reviewer=ann, selection=review_round.tag)
+    decision_log.set_decision(dataset.id, "s1", "drop", reviewer=bob, selection=review_round.tag)
+    lead = open_page(dataset, reviewer=lea)
+    round_key = f"resolve_{review_round.round_id}"
+    assert lead.selectbox(key=round_key).options == ["s1"]
+    assert lead.button(key=f"{round_key}_keep").label == "Resolve: keep"
+    lead.button(key=f"{round_key}_keep").click().run()
+    assert not lead.exception
+    resolved = double_review.agreement(dataset.id, review_round).disagreements
+    assert resolved[["id", "resolution", "resolved_by"]].values.tolist() == [["s1", "keep", lea]]
+    assert decision_log.effective_overrides(dataset.id) == {"s1": "keep"}  # the lead's, over bob's later drop
+
+
 def test_app_shows_only_a_refusal_on_an_open_bind_address_without_sign_in(monkeypatch):
     monkeypatch.delenv("EUDS_ALLOW_OPEN_BIND", raising=False)
     before = config.get_option("server.address")

@@ -12,6 +12,7 @@ from euds_core.curation import double_review
 from euds_core.curation.roles import allowed
 from euds_core.errors import EudsInputError
 from ui.review.data import flash
+from ui.shared.decision_buttons import decision_buttons
 from ui.shared.identity import current_identity
 from ui.shared.selection import current_selection_text
 
@@ -75,14 +76,9 @@ def _round_panel(dataset_id: str, review_round: double_review.ReviewRound, may_r
         open_ids = result.disagreements.loc[result.disagreements["resolution"] == "", "id"].tolist()
         if may_resolve and open_ids:
             r1, r2, r3 = st.columns([2, 1, 1])
-            r1.selectbox("Resolve", open_ids, key=f"resolve_{review_round.round_id}")
-            for column, decision in ((r2, "keep"), (r3, "drop")):
-                column.button(
-                    f"Resolve: {decision}",
-                    key=f"resolve_{decision}_{review_round.round_id}",
-                    on_click=_resolve,
-                    args=(dataset_id, review_round, decision),
-                )
+            round_key = f"resolve_{review_round.round_id}"
+            r1.selectbox("Resolve", open_ids, key=round_key)
+            decision_buttons((r2, r3), round_key, _resolve, (dataset_id, review_round), label="Resolve: {}".format)
 
 
 def draw_double_review(dataset_id: str, candidate_ids: list[str]) -> None:

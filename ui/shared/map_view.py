@@ -19,6 +19,7 @@ from euds_core.runtime.jobs import start_job
 from euds_core.selection.embed_map import EmbeddingMap, cached_embedding_map
 from euds_core.storage.cache import DatasetCache
 from ui.shared.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
+from ui.shared.decision_buttons import decision_buttons
 from ui.shared.identity import current_identity
 from ui.shared.jobs_view import jobs_panel
 from ui.shared.scores import score_options
@@ -153,14 +154,14 @@ def _record_map_decision(dataset_id: str, sample_ids: list[str], decision: str) 
 def map_selection_actions(dataset_id: str, sample_ids: list[str]) -> None:
     """Bulk Keep / Drop overrides for the lasso selection; they show on the Review page and in exports."""
     c1, c2, c3 = st.columns([1, 1, 3])
-    for column, decision in ((c1, "keep"), (c2, "drop")):
-        column.button(
-            f"{decision.title()} these {len(sample_ids):,}",
-            key=f"map_{decision}",
-            on_click=_record_map_decision,
-            args=(dataset_id, sample_ids, decision),
-            help="records a manual override for every selected sample (undo on the Review page)",
-        )
+    decision_buttons(
+        (c1, c2),
+        "map",
+        _record_map_decision,
+        (dataset_id, sample_ids),
+        label=lambda decision: f"{decision.title()} these {len(sample_ids):,}",
+        help="records a manual override for every selected sample (undo on the Review page)",
+    )
     if message := st.session_state.pop("map_action_message", None):
         kind, text = message
         (c3.error if kind == "error" else c3.success)(text)
