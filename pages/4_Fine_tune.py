@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from euds_core.curation.roles import allowed
 from euds_core.experiments.interval_search import load_search_grid
 from euds_core.experiments.run_store import latest_grid_runs, load_runs
 from euds_core.experiments.selection_check import majority_accuracy
 from euds_core.experiments.subsets import available_strategies
-from euds_core.runtime.jobs import start_job
+from euds_core.runtime.jobs import Job
 from ui.finetune.charts import (
     accuracy_vs_size_figure,
     accuracy_vs_time_figure,
@@ -28,16 +27,13 @@ from ui.finetune.view import (
     GRID_KEY,
     best_cell_actions,
     grid_form,
-    is_active,
-    job_progress,
-    latest_job,
+    live_job_section,
     search_score_select,
     selection_study_section,
     show_verdicts,
     start_grid,
+    start_training_job,
 )
-from ui.shared.identity import current_identity
-from ui.shared.jobs_view import POLL_SECONDS
 from ui.shared.scores import cached_scores, complete_scores_only_note, score_options
 from ui.shared.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
 from ui.shared.selection_checks import selection_check_results
@@ -77,11 +73,7 @@ if submitted:
 grid_key = st.session_state.get(GRID_KEY)
 
 
-def live_results(was_active: bool) -> None:
-    job = latest_job(dataset.id, "finetune")
-    job_progress(job, key="ft")
-    if was_active and not (job and job.active):
-        st.rerun()  # the grid ended: redraw the page once, then stop polling
+def grid_results(job: Job | None) -> None:
     key = grid_key or (job.args.get("grid_key") if job else None)
     runs = load_runs(dataset.id, key) if key else latest_grid_runs(dataset.id)  # one grid per answer
     if runs.empty:
@@ -102,8 +94,7 @@ def live_results(was_active: bool) -> None:
     )
 
 
-active = is_active(latest_job(dataset.id, "finetune"))
-st.fragment(live_results, run_every=POLL_SECONDS if active else None)(active)
+live_job_section(dataset.id, "finetune", "ft", grid_results)
 
 st.subheader("Optimal-interval search")
 st.caption(
@@ -118,18 +109,11 @@ s1, s2, s3 = st.columns([2, 2, 1], vertical_alignment="bottom")
 search_score = search_score_select(s1, score_names, current.score)
 min_keep = s2.slider("Minimum kept fraction", 0.1, 1.0, 0.2, 0.1, key="ft_min_keep")
 if s3.button("Search", key="ft_search"):
-    if allowed(current_identity(), "finetune"):  # a training job: a lead's, as fine-tunes are
-        args = {"dataset_id": dataset.id, "score": search_score, "min_keep": min_keep, "options": score_options()}
-        start_job("interval_search", args, dataset_id=dataset.id)
-    else:
-        st.error("Starting a search needs the lead role — ask a lead.")
+    args = {"dataset_id": dataset.id, "score": search_score, "min_keep": min_keep, "options": score_options()}
+    start_training_job(st, "interval_search", args, dataset.id, "a search")
 
 
-def search_results(was_active: bool) -> None:
-    job = latest_job(dataset.id, "interval_search")
-    job_progress(job, key="ft_search")
-    if was_active and not (job and job.active):
-        st.rerun()
+def search_results(_job: Job | None) -> None:
     grid = load_search_grid(dataset.id, search_score)
     if grid is None:
         st.info("No search grid for this score yet.")
@@ -144,7 +128,6 @@ def search_results(was_active: bool) -> None:
         )
 
 
-searching = is_active(latest_job(dataset.id, "interval_search"))
-st.fragment(search_results, run_every=POLL_SECONDS if searching else None)(searching)
+live_job_section(dataset.id, "interval_search", "ft_search", search_results)
 
 selection_study_section(dataset, spec, score_names)

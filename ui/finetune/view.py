@@ -6,6 +6,8 @@ Markdown or HTML.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from euds_core.curation.roles import allowed, require
@@ -181,6 +183,29 @@ def is_active(job: Job | None) -> bool:
     return bool(job and job.active)
 
 
+def live_job_section(dataset_id: str, kind: str, key: str, draw_results: Callable[[Job | None], None]) -> None:
+    """The latest ``kind`` job's progress, then ``draw_results(job)``, in a fragment that polls while the job runs
+    and redraws the whole page once when it ends (its results may change what the page above shows)."""
+
+    def section(was_active: bool) -> None:
+        job = latest_job(dataset_id, kind)
+        job_progress(job, key=key)
+        if was_active and not is_active(job):
+            st.rerun()  # the job ended: redraw the page once, then stop polling
+        draw_results(job)
+
+    active = is_active(latest_job(dataset_id, kind))
+    st.fragment(section, run_every=POLL_SECONDS if active else None)(active)
+
+
+def start_training_job(container, kind: str, args: dict, dataset_id: str, what: str) -> None:
+    """Start a background job that trains models (a lead's, as fine-tunes are), or say in ``container`` why not."""
+    if allowed(current_identity(), "finetune"):
+        start_job(kind, args, dataset_id=dataset_id)
+    else:
+        container.error(f"Starting {what} needs the lead role — ask a lead.")
+
+
 def job_progress(job: Job | None, *, key: str) -> None:
     """Overall bar, the current run's bar, ETA and Cancel while active; the outcome when finished."""
     if job is None:
@@ -305,18 +330,6 @@ def selection_study_section(dataset: Dataset, spec: GridSpec, score_names: list[
         )
         study_seeds = t2.number_input("Seeds", 2, 10, 3, key="ft_study_seeds")
         if t3.button("Run the selection study", key="ft_study", type="primary"):
-            if allowed(current_identity(), "finetune"):
-                args = study_args(dataset.id, spec, score_names, study_size, study_seeds, score_options())
-                start_job("selection_study", args, dataset_id=dataset.id)
-            else:
-                t3.error("Starting a fine-tune needs the lead role.")
-
-        def study_panel(was_active: bool) -> None:
-            job = latest_job(dataset.id, "selection_study")
-            job_progress(job, key="ft_study")
-            if was_active and not (job and job.active):
-                st.rerun()
-            study_results(dataset.id)
-
-        studying = is_active(latest_job(dataset.id, "selection_study"))
-        st.fragment(study_panel, run_every=POLL_SECONDS if studying else None)(studying)
+            args = study_args(dataset.id, spec, score_names, study_size, study_seeds, score_options())
+            start_training_job(t3, "selection_study", args, dataset.id, "a fine-tune")
+        live_job_section(dataset.id, "selection_study", "ft_study", lambda _job: study_results(dataset.id))
