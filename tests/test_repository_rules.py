@@ -3,6 +3,8 @@
 * No function outside tests is longer than 60 lines (``def`` line to last line, decorators not counted).
 * A page imports from its own ui room and from ``ui/shared/`` only; a room never imports another room, and
   ``ui/shared/`` imports no room (docs/architecture.md has the map).
+* docs/architecture.md stays true: its code map names every ``euds_core`` module in its package's entry, and its
+  page table gives each page its room and names every module of every room.
 * Every file that code or docs cite exists in the repository: a reader who clones it can follow them.
 
 Each check also runs on a small made-up case that breaks it, so it is shown to be able to fail.
@@ -146,6 +148,76 @@ def test_room_check_catches_a_page_reaching_into_another_room():
     assert room_violations("export", "def f():\n    import ui.review.data\n") == {"review"}
     assert room_violations("export", "from ui.export.view import show_saved\nfrom ui.shared.state import x\n") == set()
     assert room_violations(SHARED_ROOM, "from ui.explore.interval import MODES\n") == {"explore"}
+
+
+# ------------------------------------------------------------------------------------------- the map's truth
+
+ARCHITECTURE = REPO / "docs" / "architecture.md"
+MAP_PACKAGE = re.compile(r"^  (\w+)/\s")  # an entry of the code map: two spaces, a folder, its description
+
+
+def map_entries(doc: str) -> dict[str, str]:
+    """``euds_core`` package -> the text of its entry in the architecture page's code map (continuation lines
+    included), plus ``""`` -> the whole ``euds_core/`` part of the map."""
+    block = doc.split("```")[1]
+    library = block[block.index("\neuds_core/") : block.index("\ntests/")]
+    entries, current = {"": library}, None
+    for line in library.splitlines():
+        if found := MAP_PACKAGE.match(line):
+            current = found.group(1)
+            entries[current] = line
+        elif current and line.startswith(" " * 24):
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    return entries
+
+
+def unnamed_library_modules(doc: str, library: Path) -> list[str]:
+    """Modules of ``library`` (the euds_core folder) that the map does not name in their package's entry (a
+    module of a sub-package counts as named when the sub-package is)."""
+    entries, missing = map_entries(doc), []
+    for path in sorted(library.rglob("*.py")):
+        parts = path.relative_to(library).parts
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        text = entries[""] if len(parts) == 1 else entries.get(parts[0], "")
+        named = f"{parts[1]}/" in text if len(parts) > 2 else re.search(rf"(?<![\w/]){path.stem}\b", text)
+        if not named:
+            missing.append("/".join(parts))
+    return missing
+
+
+def test_architecture_map_names_every_library_module():
+    assert unnamed_library_modules(ARCHITECTURE.read_text(), REPO / "euds_core") == []
+
+
+def test_architecture_table_gives_each_page_its_room_and_names_the_room_modules():
+    rows = [line.split("|")[1:4] for line in ARCHITECTURE.read_text().splitlines() if line.startswith("| ")]
+    rooms = {
+        page.strip(" `"): (room.strip(" `"), holds) for page, room, holds in rows if room.strip().startswith("`ui/")
+    }
+    assert {page: room for page, (room, _) in rooms.items() if page.startswith("pages/")} == {
+        page: f"ui/{room}/" for page, room in PAGE_ROOMS.items()
+    }
+    unnamed = [
+        path.relative_to(REPO).as_posix()
+        for room, holds in rooms.values()
+        for path in sorted((REPO / room).glob("*.py"))
+        if path.name != "__init__.py" and f"`{path.name}`" not in holds
+    ]
+    assert unnamed == []
+
+
+def test_map_check_catches_an_unnamed_module(tmp_path):
+    doc = "```\napp.py  x\neuds_core/  lib\n  errors.py  e\n  data/  table.py (hash), readers\n" + " " * 24
+    doc += "builtins.py\n  models/  loading.py\ntests/  t\n```\n"
+    for name in ("errors.py", "data/table.py", "data/readers.py", "data/builtins.py", "data/assets.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "models" / "samplers").mkdir(parents=True)
+    (tmp_path / "models" / "samplers" / "mig.py").write_text("")
+    assert unnamed_library_modules(doc, tmp_path) == ["data/assets.py", "models/samplers/mig.py"]
 
 
 # ---------------------------------------------------------------------------------------------- citations
