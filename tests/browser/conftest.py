@@ -79,6 +79,22 @@ def seed_scores(
         return ds.id
 
 
+def short_messages_csv(path: Path, n_rows: int = 5000, seed: int = 11) -> Path:
+    """A CSV of ``n_rows`` short labelled messages (columns ``message``, ``label``; about 15 % spam), like an SMS
+    spam corpus: the size the issue's first-minute timings were taken on."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    spam, ham = "win free prize cash call now txt claim".split(), "see you lunch home later ok thanks love".split()
+    labels = np.where(rng.random(n_rows) < 0.15, "spam", "ham")
+    texts = [
+        " ".join(rng.choice(spam if lab == "spam" else ham, size=3 + i % 9)) + f" n{i}" for i, lab in enumerate(labels)
+    ]
+    pd.DataFrame({"message": texts, "label": labels}).to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def browser_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("euds_home_browser")

@@ -12,11 +12,21 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import REPO_ROOT, open_app, seed_scores, start_streamlit_server, wait_for_app
+from tests.browser.conftest import (
+    MODEL_FREE_OPTIONS,
+    REPO_ROOT,
+    open_app,
+    seed_scores,
+    short_messages_csv,
+    start_streamlit_server,
+    stop_streamlit_server,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -185,3 +195,60 @@ def test_review_survives_kill_9_and_export_rebuilds_identically(
     )
     assert proc.returncode == 0, proc.stderr
     assert rebuilt.read_bytes() == subset.read_bytes()
+
+
+FIRST_DECISION_S = 3.0  # issue 25: Review's first keep/drop on a fresh workspace returns within 3 s
+
+
+def metric_text_is(page, label: str, value: int, timeout_ms: int = 30_000) -> None:
+    """Wait, polling every 50 ms in the page, until the metric named ``label`` shows ``value``."""
+    page.wait_for_function(
+        """([label, text]) => [...document.querySelectorAll('[data-testid="stMetric"]')].some(
+            (m) => m.innerText.includes(label)
+                && m.querySelector('[data-testid="stMetricValue"]')?.innerText.trim() === text)""",
+        arg=[label, f"{value:,}"],
+        polling=50,
+        timeout=timeout_ms,
+    )
+
+
+@pytest.fixture
+def fresh_workspace(tmp_path) -> tuple[Path, str]:
+    """A new workspace holding 5,000 short messages with information and semantic scored (embeddings cached), and
+    nothing else: no map yet (the Review page's first visit starts its job), no decision."""
+    home = tmp_path / "home"
+    path = short_messages_csv(tmp_path / "short_messages.csv")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EUDS_HOME", str(home))
+        from euds_core.data.datasets import load_dataset, save_dataset
+        from euds_core.scoring.engine import score_dataset
+
+        ds = load_dataset(path, text_col="message", label_col="label")
+        save_dataset(ds)
+        score_dataset(ds, ["information", "semantic"], options=MODEL_FREE_OPTIONS)
+    return home, ds.id
+
+
+def test_the_first_drop_on_a_fresh_workspace_returns_within_3_s(chromium_browser, fresh_workspace):
+    home, dataset_id = fresh_workspace
+    proc, url = start_streamlit_server(home)
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1400}, base_url=url)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        open_app(page, "/Review", dataset=dataset_id, score="information", plo="0.25", phi="0.75")
+        no_exception(page)
+        kept = metric(page, "Kept")
+        assert metric(page, "Overrides") == 0
+        started = time.monotonic()
+        page.get_by_role("button", name="Drop", exact=True).click()
+        metric_text_is(page, "Overrides", 1)
+        metric_text_is(page, "Kept", kept - 1)
+        elapsed = time.monotonic() - started
+        load = os.getloadavg()
+        print(f"first drop: click to metrics {elapsed:.2f} s (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})")
+        no_exception(page)
+        assert elapsed <= FIRST_DECISION_S, f"the first drop took {elapsed:.2f} s"
+    finally:
+        context.close()
+        stop_streamlit_server(proc)

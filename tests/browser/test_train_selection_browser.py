@@ -9,11 +9,9 @@ from __future__ import annotations
 import re
 import time
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from tests.browser.conftest import MODEL_FREE_OPTIONS, open_app
+from tests.browser.conftest import MODEL_FREE_OPTIONS, open_app, short_messages_csv
 
 pytestmark = pytest.mark.browser
 N_ROWS = 5000
@@ -23,14 +21,7 @@ PROXY_VERDICT_S = 30
 @pytest.fixture(scope="module")
 def short_texts(browser_home, tmp_path_factory) -> str:
     """5,000 short labelled messages with model-free information and semantic scores (and embeddings) cached."""
-    rng = np.random.default_rng(11)
-    spam, ham = "win free prize cash call now txt claim".split(), "see you lunch home later ok thanks love".split()
-    labels = np.where(rng.random(N_ROWS) < 0.15, "spam", "ham")
-    texts = [
-        " ".join(rng.choice(spam if lab == "spam" else ham, size=3 + i % 9)) + f" n{i}" for i, lab in enumerate(labels)
-    ]
-    path = tmp_path_factory.mktemp("train_data") / "short_messages.csv"
-    pd.DataFrame({"message": texts, "label": labels}).to_csv(path, index=False)
+    path = short_messages_csv(tmp_path_factory.mktemp("train_data") / "short_messages.csv", N_ROWS)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EUDS_HOME", str(browser_home))
         from euds_core.data.datasets import load_dataset, save_dataset
