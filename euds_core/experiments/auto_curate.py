@@ -1,9 +1,20 @@
 """Auto-curate: a greedy search for a recipe of filters (:mod:`euds_core.selection.recipe`) on the pool alone.
 
 Steps a recipe may take: keep one row per near-duplicate group; drop the rows below or above a percentile of
-a score (``quantiles`` from each end); rank within each label group (label-balanced) or not. The search starts
-from "keep every row" and adds, one at a time, the step with the largest **gain**, as long as it raises the
-gain by at least ``min_improvement``; at most ``max_steps`` steps.
+a score (``QUANTILES`` from each end, plus the score's **outlier cut**: the share of the pool beyond
+median +/- 3.5 robust standard deviations, the modified z-score rule of Iglewicz and Hoaglin); rank within each
+label group (label-balanced) or not.
+
+**Accuracy steps.** The search starts from "keep every row" and adds, one at a time, a step that raises the
+**gain** by at least ``min_improvement`` and :data:`STEP_Z` paired standard errors; at most ``max_steps``.
+Among the steps that pass, it takes the one that keeps the most rows among those whose held-out accuracy is
+within one paired standard error of the best (the one-standard-error rule: statistically tied steps are
+broken towards the smaller cut, so clean rows are not cut for no measurable gain).
+
+**Hygiene steps.** Once a recipe has an accuracy step, the search tries one per near-duplicate group and each
+outlier cut (smallest first) and keeps those that do not lower the held-out accuracy by more than
+``min_improvement`` below the accuracy steps' (non-inferior: a linear proxy hardly suffers from a copy or a
+garbled row, so accuracy alone cannot ask for them; they are kept for what they remove at no measured cost).
 
 **Gain**, cross-fitted over the pool: the pool is cut into ``folds`` stratified folds; on each, the recipe is
 applied to the other folds' rows (percentiles among those rows, label-using scores refitted on them only), a
@@ -14,9 +25,9 @@ is cleaner than a random subset; the history still reports it, against ``random_
 grid of sizes, interpolated.) Nothing reads the ``defect`` flags, and the test split is not an argument.
 
 **Guard**: the best recipe of so many tries is biased upwards, so it is accepted only when the null-calibrated
-guard of :mod:`euds_core.experiments.null_guard` says the same greedy search on permuted scores (and a permuted
-near-duplicate column: a random drop of as many rows) rarely reaches its gain; otherwise the answer is
-"nothing beats random" and the recipe keeps every row.
+guard of :mod:`euds_core.experiments.null_guard` says the same search (accuracy and hygiene steps) on permuted
+scores (and a permuted near-duplicate column: a random drop of as many rows) rarely reaches its gain; otherwise
+the answer is "nothing beats random" and the recipe keeps every row.
 """
 
 from __future__ import annotations
@@ -32,10 +43,13 @@ from euds_core.selection.intervals import group_percentile_rank, percentile_rank
 from euds_core.selection.recipe import DUPLICATE_COPY, Recipe, RecipeStep
 
 QUANTILES = (0.05, 0.1, 0.2, 0.3)  # how much a drop step may cut from one end of a score
+OUTLIER_Z = 3.5  # the outlier cut: beyond median +/- 3.5 robust standard deviations (modified z-score)
+OUTLIER_SHARES = (0.005, 0.3)  # an outlier cut is offered when it drops between 0.5 % and 30 % of the rows
 RANDOM_GRID = (0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 1.0)  # sizes (share of the fold's training rows) of the baseline
 NOTHING_BEATS_RANDOM = "nothing beats random"
 STEP_Z = 1.5  # a step's paired improvement on the held-out pool rows must reach 1.5 standard errors
-HISTORY_COLUMNS = ["step", "recipe", "gain", "gain_over_random", "kept_share"]
+HISTORY_COLUMNS = ["step", "recipe", "gain", "gain_over_random", "kept_share", "why"]
+Cuts = dict[tuple[str, str], tuple[float, ...]]  # (score, "below" | "above") -> the percentiles a step may use
 ProgressFn = Callable[[str], None]
 
 
@@ -175,47 +189,136 @@ def pool_folds(labels: np.ndarray, pool: np.ndarray, folds: int, seed: int) -> l
 # ---------------------------------------------------------------------------------------------- the greedy search
 
 
-def next_recipes(recipe: Recipe, scores: list[str]) -> list[Recipe]:
+def next_recipes(recipe: Recipe, cuts: Cuts) -> list[Recipe]:
     """Every recipe one step away: dedup, a drop step on a score end not used yet, or the balance toggled."""
     out = [] if recipe.dedup else [recipe.add(RecipeStep("dedup"))]
     used = {(s.score, s.kind) for s in recipe.steps}
-    for score in scores:
-        for kind in ("below", "above"):
-            if (score, kind) not in used:
-                out += [recipe.add(RecipeStep(kind, score, q if kind == "below" else 1.0 - q)) for q in QUANTILES]
+    for (score, kind), shares in cuts.items():
+        if (score, kind) not in used:
+            out += [recipe.add(RecipeStep(kind, score, q if kind == "below" else 1.0 - q)) for q in shares]
     if recipe.scores:
         out.append(Recipe(recipe.steps, not recipe.label_balanced))
     return out
 
 
+def outlier_share(values: np.ndarray, kind: str) -> float:
+    """Share of ``values`` beyond median -/+ :data:`OUTLIER_Z` robust standard deviations (1.4826 MAD; the
+    mean absolute deviation when over half the values are equal) at the ``below`` / ``above`` end."""
+    values = np.asarray(values, dtype=np.float64)
+    median = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    if spread <= 0:
+        spread = 1.2533 * float(np.mean(np.abs(values - median)))
+    if spread <= 0:
+        return 0.0
+    beyond = values < median - OUTLIER_Z * spread if kind == "below" else values > median + OUTLIER_Z * spread
+    return float(beyond.mean())
+
+
+def recipe_cuts(values: list[dict[str, np.ndarray]]) -> tuple[Cuts, list[tuple[str, str, float]]]:
+    """(the percentiles each score end may be cut at, the outlier cuts (score, kind, share) smallest first).
+    An outlier cut's share is the mean over the folds' training rows, rounded to half a percent."""
+    cuts: Cuts = {}
+    outliers = []
+    for score in values[0]:
+        for kind in ("below", "above"):
+            share = round(float(np.mean([outlier_share(v[score], kind) for v in values])) * 200) / 200
+            if OUTLIER_SHARES[0] <= share <= OUTLIER_SHARES[1]:
+                outliers.append((score, kind, share))
+            cuts[score, kind] = tuple(sorted({*QUANTILES, *([share] if (score, kind, share) in outliers else [])}))
+    return cuts, sorted(outliers, key=lambda o: o[2])
+
+
+@dataclass
+class Tried:
+    """One evaluated recipe: held-out correctness, gain over random at its size, kept share."""
+
+    recipe: Recipe
+    correct: np.ndarray
+    over_random: float
+    share: float
+
+
+def one_se_choice(passing: list[Tried]) -> Tried:
+    """The recipe keeping the most rows among those within one paired standard error of the best accuracy."""
+    best = max(passing, key=lambda t: t.correct.mean())
+
+    def tied(t: Tried) -> bool:
+        diff = best.correct.astype(np.float64) - t.correct.astype(np.float64)
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        return diff.mean() <= se
+
+    return max((t for t in passing if tied(t)), key=lambda t: (t.share, t.correct.mean()))
+
+
 def greedy_recipe(
     evaluator: FoldEvaluator,
-    scores: list[str],
+    cuts: Cuts,
+    outliers: list[tuple[str, str, float]],
     *,
     max_steps: int = 5,
     min_improvement: float = 0.002,
     cancel: Callable[[], bool] | None = None,
     progress: ProgressFn | None = None,
 ) -> tuple[Recipe, float, list[dict]]:
-    """(best recipe, its gain over the whole training rows, one history row per accepted step)."""
+    """(best recipe, its gain over the whole training rows, one history row per accepted step): accuracy
+    steps, then hygiene steps (see the module docstring)."""
     recipe, history = Recipe(), []
     full = current = evaluator.evaluate(recipe)[0]
     for step in range(max_steps):
-        best, best_row = None, {}
-        for candidate in next_recipes(recipe, scores):
-            if cancel is not None and cancel():
-                raise ScoringCancelled("the recipe search was cancelled")
-            correct, over_random, share = evaluator.evaluate(candidate)
-            if step_beats(correct, current, min_improvement) and (best is None or correct.mean() > best[1].mean()):
-                best = (candidate, correct)
-                best_row = {"gain_over_random": over_random, "kept_share": share}
-        if best is None:
+        passing = []
+        for candidate in next_recipes(recipe, cuts):
+            check_cancel(cancel)
+            tried = Tried(candidate, *evaluator.evaluate(candidate))
+            if step_beats(tried.correct, current, min_improvement):
+                passing.append(tried)
+        if not passing:
             break
-        (recipe, current), gain = best, float(best[1].mean() - full.mean())
-        history.append({"step": step + 1, "recipe": recipe.text, "gain": gain, **best_row})
+        chosen = one_se_choice(passing)
+        recipe, current = chosen.recipe, chosen.correct
+        history.append(history_row(len(history) + 1, chosen, full, "accuracy"))
         if progress:
-            progress(f"step {step + 1}: {recipe.text} ({gain * 100:+.1f} pt)")
+            progress(f"step {step + 1}: {recipe.text} ({history[-1]['gain'] * 100:+.1f} pt)")
+    if recipe.steps:
+        recipe, current = hygiene_steps(evaluator, recipe, current, outliers, min_improvement, history, full, cancel)
     return recipe, float(current.mean() - full.mean()), history
+
+
+def hygiene_steps(evaluator, recipe, current, outliers, min_improvement, history, full, cancel):
+    """(recipe, correctness) after adding each non-inferior hygiene step (dedup, then the outlier cuts, smallest
+    first) that keeps the held-out accuracy within ``min_improvement`` of the accuracy steps' ``current``."""
+    floor = float(current.mean()) - min_improvement
+    steps = [RecipeStep("dedup")] + [RecipeStep(k, s, q if k == "below" else 1.0 - q) for s, k, q in outliers]
+    for step in steps:
+        if (
+            step.kind == "dedup"
+            and recipe.dedup
+            or (step.score, step.kind) in {(s.score, s.kind) for s in recipe.steps}
+        ):
+            continue
+        check_cancel(cancel)
+        tried = Tried(recipe.add(step), *evaluator.evaluate(recipe.add(step)))
+        if tried.correct.mean() >= floor - 1e-12 and tried.share > 0:
+            recipe, current = tried.recipe, tried.correct
+            history.append(history_row(len(history) + 1, tried, full, "hygiene (non-inferior)"))
+    return recipe, current
+
+
+def history_row(step: int, tried: Tried, full: np.ndarray, why: str) -> dict:
+    gain = float(tried.correct.mean() - full.mean())
+    return {
+        "step": step,
+        "recipe": tried.recipe.text,
+        "gain": gain,
+        "gain_over_random": tried.over_random,
+        "kept_share": tried.share,
+        "why": why,
+    }
+
+
+def check_cancel(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        raise ScoringCancelled("the recipe search was cancelled")
 
 
 def step_beats(correct: np.ndarray, current: np.ndarray, min_improvement: float) -> bool:
@@ -307,18 +410,18 @@ def search_recipe(
     settings.check()
     labels = table["label"].astype(str).to_numpy()
     evaluator, values = fold_evaluator(labels, fold_scores, pool, embeddings, features, settings)
-    names = list(values[0])
+    cuts, outliers = recipe_cuts(values)
     greedy = dict(max_steps=settings.max_steps, min_improvement=settings.min_improvement, cancel=cancel)
     with threadpool_limits(limits=1):  # many small fits: thread pools only add overhead
         random_baselines(evaluator, settings.random_draws, settings.seed)
-        recipe, gain, history = greedy_recipe(evaluator, names, progress=progress, **greedy)
+        recipe, gain, history = greedy_recipe(evaluator, cuts, outliers, progress=progress, **greedy)
 
         def best_gain(rng) -> float:
             if rng is None:
                 return gain
             if progress:
                 progress("null search on permuted scores")
-            return greedy_recipe(permuted_evaluator(evaluator, values, labels, rng), names, **greedy)[1]
+            return greedy_recipe(permuted_evaluator(evaluator, values, labels, rng), cuts, outliers, **greedy)[1]
 
         guard = null_calibrated_guard(
             best_gain, permutations=settings.permutations, alpha=settings.alpha, seed=settings.seed, cancel=cancel

@@ -176,7 +176,8 @@ def study_markdown(summary: dict, result, cells: pd.DataFrame, defects: pd.DataF
         ]
         for r in result.history.itertuples():
             lines.append(
-                f"{r.step}. {r.recipe}: {r.gain * 100:+.1f} pt / {r.gain_over_random * 100:+.1f} pt, keeps {r.kept_share:.0%}"
+                f"{r.step}. {r.recipe}: {r.gain * 100:+.1f} pt / {r.gain_over_random * 100:+.1f} pt, keeps "
+                f"{r.kept_share:.0%} ({r.why})"
             )
     if len(defects):
         lines += ["", "Defects: recall (share removed; a near-copy group counts once one copy remains) / precision", ""]

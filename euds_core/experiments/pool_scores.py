@@ -25,6 +25,13 @@ from euds_core.models.loading import resolve_device
 from euds_core.scores import get_scorer_class, make_scorer
 from euds_core.storage.cache import DatasetCache
 
+# Fitted values computed in this process: (dataset id, score, params with the fit rows' digest) -> (n,) values.
+# A benchmark fits the same scores on the same rows several times (its methods, each size's search and the
+# recipe search use the same pool and the same cross-fitting folds); each fit is done once. Small: one float
+# per row and entry, the oldest entries dropped past the bound.
+_FITTED: dict[tuple[str, str, str], np.ndarray] = {}
+_FITTED_ENTRIES = 64
+
 
 def uses_labels(name: str) -> bool:
     """Whether the registered score of that name reads the label column."""
@@ -77,15 +84,32 @@ class _PoolFit:
         """(n,) float32 values of ``name``: refitted when it looks beyond its row, else as given (or cached)."""
         if name not in self.done:
             if needs_pool_fit(name, self.options):
-                scorer = make_scorer(name, {**self.options, "fit_rows": self.fit_rows})
-                inputs = {member: self.values(member) for member in scorer.depends_on}
-                raw = scorer.score(self.table, device=self.device, cache=self.cache, inputs=inputs)
+                raw = self.fitted(name)
             elif name in self.scores.columns:
                 raw = self.scores[name].to_numpy()
             else:  # a member of a combination that the frame lacks: the cache, else computed
                 raw = self.row_score(name)
             self.done[name] = np.asarray(raw, dtype=np.float32)
         return self.done[name]
+
+    def fitted(self, name: str) -> np.ndarray:
+        """``name`` fitted on the fit rows, or the same fit made earlier in this process (same data and params)."""
+        import json
+
+        scorer = make_scorer(name, {**self.options, "fit_rows": self.fit_rows})
+        params = scorer.params()
+        key = None
+        if self.cache is not None and "fit_rows" in params:
+            key = (self.cache.dataset_id, name, json.dumps(params, sort_keys=True, default=str))
+            if key in _FITTED:
+                return _FITTED[key].copy()
+        inputs = {member: self.values(member) for member in scorer.depends_on}
+        raw = np.asarray(scorer.score(self.table, device=self.device, cache=self.cache, inputs=inputs), np.float32)
+        if key is not None:
+            while len(_FITTED) >= _FITTED_ENTRIES:
+                _FITTED.pop(next(iter(_FITTED)))
+            _FITTED[key] = raw.copy()
+        return raw
 
     def row_score(self, name: str) -> np.ndarray:
         scorer = make_scorer(name, self.options)

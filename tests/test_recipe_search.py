@@ -1,0 +1,98 @@
+"""The recipe search's cuts (outlier shares), its hygiene steps and the one-standard-error choice; pool-fitted
+scores computed once per process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from euds_core.experiments.auto_curate import (
+    RecipeSearchSettings,
+    Tried,
+    one_se_choice,
+    outlier_share,
+    recipe_cuts,
+    search_recipe,
+)
+from euds_core.selection.recipe import Recipe, RecipeStep
+
+
+def test_outlier_cuts_are_offered_only_where_a_tail_stands_out():
+    rng = np.random.default_rng(0)
+    bulk = rng.uniform(-1, 1, 950)  # no tail of its own
+    tail = np.concatenate([bulk, rng.normal(-12, 0.5, 50)])  # 5 % far below the rest
+    assert outlier_share(tail, "below") == 0.05 and outlier_share(tail, "above") < 0.005
+    assert outlier_share(np.zeros(100), "below") == 0.0  # no spread: nothing is an outlier
+    cuts, outliers = recipe_cuts([{"tail": tail, "plain": bulk}, {"tail": tail, "plain": bulk}])
+    assert outliers == [("tail", "below", 0.05)]
+    assert 0.05 in cuts["tail", "below"] and cuts["plain", "above"] == (0.05, 0.1, 0.2, 0.3)
+
+
+def test_one_se_choice_prefers_the_smaller_cut_among_tied_steps():
+    rng = np.random.default_rng(1)
+    base = np.zeros(400, dtype=bool)
+    base[rng.choice(400, 360, replace=False)] = True
+    better = base.copy()
+    right, wrong = np.flatnonzero(~base)[:17], np.flatnonzero(base)[:13]
+    better[right], better[wrong] = True, False  # +4 rows of 400, within one paired standard error (~5.5 rows)
+    big = Tried(Recipe((RecipeStep("above", "s", 0.7),)), better, 0.0, 0.7)
+    small = Tried(Recipe((RecipeStep("above", "s", 0.9),)), base, 0.0, 0.9)
+    assert one_se_choice([big, small]) is small
+    much_better = np.ones(400, dtype=bool)
+    clear = Tried(Recipe((RecipeStep("above", "s", 0.7),)), much_better, 0.0, 0.7)
+    assert one_se_choice([clear, small]) is clear
+
+
+def _pool_with_junk(n=600, seed=0):
+    """Four classes in 16-d; 12 % wrong labels a 'suspicion' score finds, and 5 % junk rows (features of no
+    class, labels right) that an 'oddity' score puts far out: junk hardly moves a linear proxy's accuracy."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 4
+    x = rng.normal(0, 1.0, size=(4, 16))[y] * 1.5 + rng.normal(0, 1.0, size=(n, 16))
+    junk = rng.choice(n, n // 20, replace=False)
+    x[junk] = rng.normal(0, 0.3, size=(len(junk), 16))
+    flipped = rng.choice(np.setdiff1d(np.arange(n), junk), int(0.12 * n), replace=False)
+    labels = y.copy()
+    labels[flipped] = (y[flipped] + rng.integers(1, 4, len(flipped))) % 4
+    table = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "text": [f"t{i}" for i in range(n)]})
+    table["label"] = [f"c{v}" for v in labels]
+    suspicion, oddity = rng.normal(0, 1, n), rng.normal(0, 1, n)
+    suspicion[flipped] += 4.0
+    oddity[junk] += 9.0
+    scores = {"suspicion": suspicion, "oddity": oddity}
+    return table, scores, x / np.linalg.norm(x, axis=1, keepdims=True), x, junk
+
+
+def test_hygiene_steps_ride_on_an_accepted_recipe_and_say_why():
+    table, scores, embeddings, x, junk = _pool_with_junk()
+    settings = RecipeSearchSettings(folds=3, random_draws=2, max_steps=2, permutations=4, alpha=0.2)
+    result = search_recipe(table, lambda train: scores, np.arange(len(table)), embeddings, x, settings)
+    assert result.accepted, result.verdict
+    whys = dict(zip(result.history["recipe"], result.history["why"], strict=True))
+    assert any("drop suspicion above" in r and w == "accuracy" for r, w in whys.items()), whys
+    assert "drop oddity above p95" in result.recipe.text and "hygiene (non-inferior)" in whys.values(), whys
+
+
+def test_pool_fitted_scores_are_fitted_once_per_process(monkeypatch):
+    from euds_core.experiments import pool_scores
+    from euds_core.scores.knn import KNNDistanceScorer
+
+    calls = []
+    original = KNNDistanceScorer.score
+
+    def counting(self, table, **context):
+        calls.append(len(table))
+        return original(self, table, **context)
+
+    monkeypatch.setattr(KNNDistanceScorer, "score", counting)
+    monkeypatch.setattr(pool_scores, "_FITTED", {})
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"id": [str(i) for i in range(40)], "text": [f"w{i} {rng.integers(99)}" for i in range(40)]})
+    frame = pd.DataFrame({"knn_distance": np.zeros(40)})
+    options = {"encoder": "hashing"}
+    first = pool_scores.pool_fitted_scores(table, frame, np.arange(30), dataset_id="memo-test", options=options)
+    again = pool_scores.pool_fitted_scores(table, frame, np.arange(30), dataset_id="memo-test", options=options)
+    other = pool_scores.pool_fitted_scores(table, frame, np.arange(20), dataset_id="memo-test", options=options)
+    assert len(calls) == 2  # the same fit rows once, other fit rows once more
+    np.testing.assert_array_equal(first["knn_distance"], again["knn_distance"])
+    assert not np.array_equal(first["knn_distance"], other["knn_distance"])
