@@ -144,3 +144,19 @@ def test_page_works_at_one_million_rows(monkeypatch, tmp_path):
     at.slider(key="iv_pct_information").set_range(0.1, 0.5).run()
     assert not at.exception
     assert any("Kept 400,000 of 1,000,000" in m.value for m in at.markdown)
+
+
+def test_a_recipe_becomes_the_intersection_and_a_bad_one_is_said(explore):
+    ds, scores, open_ = explore
+    at = open_(score="information")
+    at.radio(key="explore_combine").set_value("Intersection").run()
+    at.text_input(key="explore_recipe").input("drop semantic; drop el2n above p50").run()
+    at.button(key="explore_recipe_apply").click().run()
+    assert not at.exception and any("cannot read the recipe part" in e.value for e in at.error)
+    recipe = "drop information below p25; drop semantic above p50; one per near-duplicate group"
+    at.text_input(key="explore_recipe").input(recipe).run()
+    at.button(key="explore_recipe_apply").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    both = select_percentile(scores["information"], 0.25, 1.0) & select_percentile(scores["semantic"], 0.0, 0.5)
+    assert kept(at) == int(both.sum()) < N_ROWS
+    assert any("one per near-duplicate group" in c.value for c in at.caption)  # what Explore leaves out is said

@@ -268,3 +268,29 @@ def test_selection_study_job_and_its_view(tmp_path):
     board = at.dataframe[-1].value
     assert set(board["method"]) == {"auto", "random", "random:balanced", "full"}
     assert at.button(key="ft_study").proto.label == "Run the selection study"
+
+
+def test_break_even_sweep_starts_a_job_and_draws_the_latest_sweep(dataset, monkeypatch):
+    import ui.finetune.view as view
+    from euds_core.experiments.inject_sweep import SWEEP_COLUMNS, sweep_dir
+
+    started = []
+    monkeypatch.setattr(view, "start_job", lambda kind, args, dataset_id=None: started.append((kind, args)) or "j")
+    at = open_page(dataset)
+    assert not at.exception and any("No defect-rate sweep yet" in i.value for i in at.info)
+    at.text_input(key="ft_sweep_rates").set_value("0, 1.5").run()
+    at.button(key="ft_sweep").click().run()
+    assert not started and any("--inject rates are fractions" in e.value for e in at.error)
+    at.text_input(key="ft_sweep_rates").set_value("0.3, 0").run()
+    at.button(key="ft_sweep").click().run()
+    assert not at.exception and len(started) == 1
+    kind, args = started[0]
+    assert kind == "inject_sweep" and args["rates"] == [0.0, 0.3] and args["dataset_id"] == dataset.id
+    assert args["scores"] == ["information"]  # the cached scores the sweep can recompute on a noisy pool
+    folder = sweep_dir(dataset.id)
+    folder.mkdir(parents=True)
+    rows = [[0.0, "auto", 0.16, 0.5, -1.0, 2.0, 0.8], [0.3, "auto", 0.16, 2.5, 1.0, 4.0, 0.78]]
+    pd.DataFrame(rows, columns=SWEEP_COLUMNS).to_csv(folder / "sweep.csv", index=False)
+    at = open_page(dataset)
+    assert not at.exception
+    assert any(c.key == "ft_sweep_chart" for c in at.get("plotly_chart"))

@@ -96,3 +96,31 @@ def test_pool_fitted_scores_are_fitted_once_per_process(monkeypatch):
     assert len(calls) == 2  # the same fit rows once, other fit rows once more
     np.testing.assert_array_equal(first["knn_distance"], again["knn_distance"])
     assert not np.array_equal(first["knn_distance"], other["knn_distance"])
+
+
+def test_the_sweep_job_runs_the_sweep_in_its_folder_with_proxy_settings(monkeypatch, tmp_path):
+    from euds_core.data.datasets import save_dataset
+    from euds_core.data.table import Dataset
+    from euds_core.experiments import inject_sweep
+    from euds_core.runtime.job_kinds import JOB_KINDS
+
+    table = pd.DataFrame({"id": ["a", "b"], "text": ["x y", "y z"], "label": ["p", "q"]})
+    ds = Dataset(name="tiny", task="classification", table=table)
+    save_dataset(ds)
+    seen = {}
+
+    def fake_sweep(dataset, config, out_dir, rates, *, progress=None, cancel=None):
+        seen.update(dataset=dataset.id, config=config, out_dir=out_dir, rates=rates)
+        for rate in rates:
+            progress(0, 0, f"defect rate {rate:g}: 2 rows")
+            progress(1, 2, "half")
+        return pd.DataFrame(columns=inject_sweep.SWEEP_COLUMNS)
+
+    monkeypatch.setattr(inject_sweep, "run_inject_sweep", fake_sweep)
+    updates = []
+    args = {"dataset_id": ds.id, "rates": [0.0, 0.3], "sizes": [0.2], "seeds": [0], "scores": ["information"]}
+    reporter = type("R", (), {"update": lambda self, f, m: updates.append(f), "cancelled": lambda self: False})()
+    assert JOB_KINDS["inject_sweep"](args, reporter) == {"rates": [0.0, 0.3], "rows": 0}
+    assert seen["out_dir"] == inject_sweep.sweep_dir(ds.id) and seen["rates"] == [0.0, 0.3]
+    assert seen["config"].mode == "proxy" and seen["config"].methods == inject_sweep.SWEEP_METHODS
+    assert updates == sorted(updates) and 0.7 <= updates[-1] < 1.0  # the bar moves on with each rate

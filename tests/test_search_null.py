@@ -59,3 +59,21 @@ def test_the_guard_counts_the_observed_run_and_keeps_the_scores_jointly():
     always = null_calibrated_guard(lambda rng: 1.0 if rng is None else 0.0, permutations=19)
     assert never.p_value == 1.0 and not never.accepted
     assert always.p_value == 0.05 and always.accepted
+
+
+def test_stopping_once_rejected_never_changes_the_decision_and_saves_permutations():
+    for observed in (-0.01, 0.0, 0.02, 0.05, 0.2):
+        calls = []
+
+        def best_gain(rng, _o=observed, _calls=calls):
+            _calls.append(rng)
+            return _o if rng is None else float(rng.normal(0.0, 0.03))
+
+        full = null_calibrated_guard(best_gain, permutations=19)
+        ran_full = len(calls)
+        calls.clear()
+        quick = null_calibrated_guard(best_gain, permutations=19, stop_when_rejected=True)
+        assert quick.accepted == full.accepted and quick.p_value <= full.p_value + 1e-12
+        assert (len(calls) < ran_full) == (not full.accepted)  # a rejected search stops early, an accepted one not
+    nothing = null_calibrated_guard(lambda rng: 0.0, permutations=19, stop_when_rejected=True)
+    assert len(nothing.null_best) == 0 and not nothing.accepted  # no gain above 0: no permutation at all

@@ -260,9 +260,11 @@ def greedy_recipe(
     min_improvement: float = 0.002,
     cancel: Callable[[], bool] | None = None,
     progress: ProgressFn | None = None,
+    enough: float | None = None,
 ) -> tuple[Recipe, float, list[dict]]:
     """(best recipe, its gain over the whole training rows, one history row per accepted step): accuracy
-    steps, then hygiene steps (see the module docstring)."""
+    steps, then hygiene steps (see the module docstring). ``enough`` (the null search): stop once the gain is
+    sure to end at or above it (hygiene lowers it by at most ``min_improvement``); the gain so far is returned."""
     recipe, history = Recipe(), []
     full = current = evaluator.evaluate(recipe)[0]
     for step in range(max_steps):
@@ -279,6 +281,8 @@ def greedy_recipe(
         history.append(history_row(len(history) + 1, chosen, full, "accuracy"))
         if progress:
             progress(f"step {step + 1}: {recipe.text} ({history[-1]['gain'] * 100:+.1f} pt)")
+        if enough is not None and history[-1]["gain"] >= enough + min_improvement:
+            return recipe, history[-1]["gain"], history
     if recipe.steps:
         recipe, current = hygiene_steps(evaluator, recipe, current, outliers, min_improvement, history, full, cancel)
     return recipe, float(current.mean() - full.mean()), history
@@ -421,10 +425,16 @@ def search_recipe(
                 return gain
             if progress:
                 progress("null search on permuted scores")
-            return greedy_recipe(permuted_evaluator(evaluator, values, labels, rng), cuts, outliers, **greedy)[1]
+            permuted = permuted_evaluator(evaluator, values, labels, rng)
+            return greedy_recipe(permuted, cuts, outliers, enough=gain, **greedy)[1]
 
         guard = null_calibrated_guard(
-            best_gain, permutations=settings.permutations, alpha=settings.alpha, seed=settings.seed, cancel=cancel
+            best_gain,
+            permutations=settings.permutations,
+            alpha=settings.alpha,
+            seed=settings.seed,
+            cancel=cancel,
+            stop_when_rejected=True,  # a null search that cannot change the decision is not run
         )
     accepted = bool(guard.accepted and recipe.steps)
     return RecipeSearchResult(

@@ -329,6 +329,7 @@ def search_winners(dataset, config: BenchmarkConfig, inputs: BenchInputs, out_di
         folds=config.search_folds,
         permutations=config.permutations,
         seed=config.split_seed,
+        stop_when_rejected=True,  # the benchmark needs the winner, not the whole null of a rejected search
     )
     winners: dict[float, Candidate | None] = {}
     for size in sorted({round(float(s), 6) for s in config.sizes}):

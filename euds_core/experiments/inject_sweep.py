@@ -147,3 +147,58 @@ def write_png(sweep: pd.DataFrame, path: Path, name: str) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------- the app's job
+
+SWEEP_METHODS = ["random", "random:balanced", "full", "auto"]
+DEFAULT_SWEEP_RATES = (0.0, 0.15, 0.3)
+
+
+def sweep_dir(dataset_id: str) -> Path:
+    """Where the Selection study's defect-rate sweep of a dataset keeps its folders and ``sweep.*`` files."""
+    from euds_core.storage.workspace import workspace_dir
+
+    return workspace_dir("inject_sweep") / dataset_id
+
+
+def sweep_config(args: dict):
+    """The sweep job's benchmark settings: linear proxy, the study's methods (each noisy pool is scored anew)."""
+    from euds_core.experiments.benchmark import BenchmarkConfig
+
+    return BenchmarkConfig(
+        mode="proxy",
+        sizes=[float(s) for s in args.get("sizes", [0.16])],
+        seeds=[int(s) for s in args.get("seeds", [0, 1, 2])],
+        scores=list(args["scores"]),
+        options=args.get("options") or {},
+        methods=list(SWEEP_METHODS),
+        samplers=False,
+    )
+
+
+def sweep_job(args: dict, update, cancelled) -> dict:
+    """The ``inject_sweep`` job: args = {dataset_id, rates, sizes, seeds, scores, options}; the files in
+    :func:`sweep_dir` (a rerun resumes each rate's finished cells and searches)."""
+    from euds_core.data.datasets import load_saved_dataset
+
+    dataset = load_saved_dataset(args["dataset_id"])
+    rates = [float(r) for r in args.get("rates", DEFAULT_SWEEP_RATES)]
+    state = {"rate": 0}
+
+    def progress(done: int, total: int, message: str) -> None:
+        if message.startswith("defect rate "):
+            state["rate"] += 1
+        step = (done / total) if total else 0.0
+        update(min((state["rate"] - 1 + step) / len(rates), 0.99), message)
+
+    sweep = run_inject_sweep(
+        dataset, sweep_config(args), sweep_dir(dataset.id), rates, progress=progress, cancel=cancelled
+    )
+    return {"rates": rates, "rows": len(sweep)}
+
+
+def load_sweep(dataset_id: str) -> pd.DataFrame | None:
+    """The latest sweep table of a dataset (None: none finished yet)."""
+    path = sweep_dir(dataset_id) / "sweep.csv"
+    return pd.read_csv(path) if path.exists() else None

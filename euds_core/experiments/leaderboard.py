@@ -105,6 +105,15 @@ def search_sentence(summary: dict) -> str:
     from euds_core.experiments.selection_search import Candidate
 
     best = Candidate(**summary["best"]).name if summary.get("best") else "the best candidate"
+    run = summary.get("permutations_run")
+    if run is not None and run < summary["permutations"]:  # the guard stopped once the answer was certain
+        null = (
+            f"the null stopped after {run} of {summary['permutations']} permutations with p >= {summary['p_value']:.2f}"
+        )
+        return (
+            f"{summary['verdict']} [best candidate {best}: {summary['gain'] * 100:+.1f} ± "
+            f"{summary['gain_se'] * 100:.1f} pt cross-fitted over the pool; {null}]"
+        )
     return (
         f"{summary['verdict']} [best candidate {best}: {summary['gain'] * 100:+.1f} ± {summary['gain_se'] * 100:.1f} pt "
         f"cross-fitted over the pool; permuted scores reach {summary['null_quantile'] * 100:+.1f} pt at their 95th "

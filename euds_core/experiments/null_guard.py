@@ -12,6 +12,10 @@ With 19 permutations the smallest p is 0.05. Everything that is not the scores (
 the folds) stays fixed, so a gain the data's structure gives every band (label balancing, a size effect) is in
 the null too.
 
+``stop_when_rejected`` skips what cannot change the decision: no permutation when the observed gain is not
+above 0, and none after the null best gains at or above the observed one already make p > ``alpha`` (the
+p-value then counts the planned permutations, so it is a lower bound, and ``null_best`` holds those run).
+
 Any search can use it: give a function that returns the best gain for a random generator (``None``: the scores
 as they are; a generator: the scores permuted by :func:`permute_within`).
 """
@@ -36,12 +40,14 @@ class GuardResult:
     """The observed best gain, the best gains of the same search on permuted scores, and the decision."""
 
     observed: float
-    null_best: np.ndarray  # (permutations,)
+    null_best: np.ndarray  # (permutations run,)
     alpha: float
+    planned: int | None = None  # permutations planned (None: as many as were run)
 
     @property
     def p_value(self) -> float:
-        return float((1 + np.sum(self.null_best >= self.observed - 1e-12)) / (1 + len(self.null_best)))
+        planned = len(self.null_best) if self.planned is None else self.planned
+        return float((1 + np.sum(self.null_best >= self.observed - 1e-12)) / (1 + planned))
 
     @property
     def null_quantile(self) -> float:
@@ -74,15 +80,24 @@ def null_calibrated_guard(
     seed: int = 0,
     observed: float | None = None,
     cancel: Callable[[], bool] | None = None,
+    stop_when_rejected: bool = False,
 ) -> GuardResult:
     """Run ``best_gain(None)`` (unless ``observed`` is given) and ``best_gain(rng)`` for ``permutations``
-    seeded generators; see the module docstring for the decision."""
+    seeded generators; see the module docstring for the decision and ``stop_when_rejected``."""
     if permutations < 1:
         raise ValueError("the null needs at least one permutation")
-    value = best_gain(None) if observed is None else observed
-    null = []
+    value = float(best_gain(None) if observed is None else observed)
+    null: list[float] = []
     for i in range(permutations):
+        if stop_when_rejected and rejected_already(value, null, permutations, alpha):
+            break
         if cancel is not None and cancel():
             raise ScoringCancelled(f"the null search was cancelled after {i} of {permutations} permutations")
         null.append(best_gain(np.random.default_rng([seed, 7919, i])))
-    return GuardResult(float(value), np.asarray(null, dtype=np.float64), alpha)
+    return GuardResult(value, np.asarray(null, dtype=np.float64), alpha, planned=permutations)
+
+
+def rejected_already(observed: float, null: list[float], permutations: int, alpha: float) -> bool:
+    """Whether the decision is "not accepted" whatever the permutations not run yet return."""
+    reached = sum(v >= observed - 1e-12 for v in null)
+    return observed <= 0 or (1 + reached) / (1 + permutations) > alpha

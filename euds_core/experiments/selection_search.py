@@ -220,10 +220,16 @@ class CrossFitSearch:
             permute_within(values, train, rng) for values, (train, _) in zip(self.fold_values, self.folds, strict=True)
         ]
 
-    def best_gain(self, rng: np.random.Generator | None) -> float:
-        """The best ranking gain over every candidate, on the scores (``None``) or on permuted scores."""
+    def best_gain(self, rng: np.random.Generator | None, enough: float | None = None) -> float:
+        """The best ranking gain over every candidate, on the scores (``None``) or on permuted scores; with
+        ``enough``, the first gain at or above it (the guard only asks whether one reaches it)."""
         values = self.fold_values if rng is None else self.permuted(rng)
-        return max(self.ranking_gain(c, values) for c in self.candidates)
+        best = -np.inf
+        for candidate in self.candidates:
+            best = max(best, self.ranking_gain(candidate, values))
+            if enough is not None and best >= enough - 1e-12:
+                break
+        return float(best)
 
     def describe(self, candidate: Candidate) -> dict:
         """One row of the candidate table (both proxies' gains, the standard error of the linear gain)."""
@@ -261,6 +267,7 @@ class SearchResult:
     proxy_agreement: float  # Spearman rank correlation of linear vs kNN gains over the candidates
     knn_gain: float  # the best candidate's gain under the kNN proxy
     candidates: pd.DataFrame
+    permutations_run: int | None = None  # fewer than ``permutations`` when the guard stopped once rejected
 
     @property
     def verdict(self) -> str:
@@ -283,6 +290,7 @@ class SearchResult:
             "null_quantile": self.null_quantile,
             "p_value": self.p_value,
             "permutations": self.permutations,
+            "permutations_run": self.permutations_run,
             "proxy_agreement": self.proxy_agreement,
             "knn_gain": self.knn_gain,
         }
@@ -300,6 +308,9 @@ class SearchSettings:
     permutations: int = DEFAULT_PERMUTATIONS
     alpha: float = DEFAULT_ALPHA
     seed: int = 0
+    # Skip the null work that cannot change the winner: permutations once p > alpha is certain, candidates of a
+    # permutation once one reaches the observed gain (null_guard.py; the null quantile then reports those run).
+    stop_when_rejected: bool = False
 
 
 def search_selection(
@@ -392,15 +403,17 @@ def run_search(
         if progress:
             done[0] += 1
             progress(done[0], total, f"null search {done[0] - len(search.candidates)}/{settings.permutations}")
-        return search.best_gain(rng)
+        return search.best_gain(rng, enough=observed if settings.stop_when_rejected else None)
 
+    observed = float(table["gain"].iloc[best])
     guard = null_calibrated_guard(
         best_gain,
         permutations=settings.permutations,
         alpha=settings.alpha,
         seed=settings.seed,
-        observed=float(table["gain"].iloc[best]),
+        observed=observed,
         cancel=cancel,
+        stop_when_rejected=settings.stop_when_rejected,
     )
     varied = len(table) > 2 and table["gain_linear"].std() > 0 and table["gain_knn"].std() > 0
     agreement = float(spearmanr(table["gain_linear"], table["gain_knn"]).statistic) if varied else float("nan")
@@ -417,4 +430,5 @@ def run_search(
         proxy_agreement=agreement if math.isfinite(agreement) else float("nan"),
         knn_gain=float(pick.gain_knn),
         candidates=table,
+        permutations_run=len(guard.null_best),
     )

@@ -62,6 +62,13 @@ def selection_study_job(args: dict, reporter: JobReporter) -> dict:
     return study_job(args, reporter.update, reporter.cancelled)
 
 
+def inject_sweep_job(args: dict, reporter: JobReporter) -> dict:
+    """The Selection study's break-even sweep: gain over random against injected defect rates (inject_sweep.py)."""
+    from euds_core.experiments.inject_sweep import sweep_job
+
+    return sweep_job(args, reporter.update, reporter.cancelled)
+
+
 def train_selection_job(args: dict, reporter: JobReporter) -> dict:
     """Explore's "Train this selection": its kept rows vs label-stratified random (experiments/selection_check.py)."""
     from euds_core.experiments.selection_check import check_job
@@ -95,4 +102,5 @@ JOB_KINDS: dict[str, JobFunction] = {
     "selection_study": selection_study_job,
     "map": map_job,
     "train_selection": train_selection_job,
+    "inject_sweep": inject_sweep_job,
 }

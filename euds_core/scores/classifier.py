@@ -92,7 +92,26 @@ def crossfit_probabilities(
     K is lowered to the size of the largest class when the rows are few. A class absent from a training fold
     gets probability 0 for that fold's samples. Only ``fit_rows`` (default: all) are folded and fitted; the
     other rows get the mean of the K fold models' probabilities, and their labels are never read.
+    The result is kept in this process: classifier_entropy/margin and label_issue fit the same proxies.
     """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (np.ascontiguousarray(features), np.asarray(y), np.sort(fit_rows) if fit_rows is not None else None):
+        digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes() + str(part.dtype).encode())
+    key = (digest.hexdigest(), features.shape, n_classes, folds, c, seed)
+    if key not in _PROBABILITIES:
+        while len(_PROBABILITIES) >= 16:
+            _PROBABILITIES.pop(next(iter(_PROBABILITIES)))
+        _PROBABILITIES[key] = fitted_probabilities(features, y, n_classes, folds, c, seed, fit_rows)
+    return _PROBABILITIES[key].copy()
+
+
+_PROBABILITIES: dict[tuple, np.ndarray] = {}  # crossfit_probabilities' results in this process (few, small)
+
+
+def fitted_probabilities(features, y, n_classes, folds, c, seed, fit_rows) -> np.ndarray:
+    """:func:`crossfit_probabilities` without the reuse."""
     from sklearn.linear_model import LogisticRegression
 
     n = len(y)

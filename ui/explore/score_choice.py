@@ -53,6 +53,9 @@ def choose_scores(scores: pd.DataFrame, scored, units: dict[str, str]) -> ScoreC
     _variant_control(c2, active, scored)
     members = [active]
     if combine == "Intersection":
+        from ui.explore.recipe import recipe_control
+
+        recipe_control(c2, names)
         members = c2.multiselect(
             "Intersect with", names, default=[n for n in names if n in EUDS_SCORES] or [active], key="explore_members"
         )

@@ -333,3 +333,7 @@ def selection_study_section(dataset: Dataset, spec: GridSpec, score_names: list[
             args = study_args(dataset.id, spec, score_names, study_size, study_seeds, score_options())
             start_training_job(t3, "selection_study", args, dataset.id, "a fine-tune")
         live_job_section(dataset.id, "selection_study", "ft_study", lambda _job: study_results(dataset.id))
+    from ui.finetune.sweep import break_even_section  # the break-even sweep of the same dataset
+
+    size, seeds = st.session_state.get("ft_study_size", 0.16), st.session_state.get("ft_study_seeds", 3)
+    break_even_section(dataset, score_names, size, seeds, score_options())
