@@ -25,6 +25,7 @@ from ui.finetune.charts import (
 from ui.finetune.test_set import test_set_section
 from ui.finetune.view import (
     GRID_KEY,
+    MIN_KEEP,
     best_cell_actions,
     grid_form,
     live_job_section,
@@ -34,6 +35,7 @@ from ui.finetune.view import (
     start_grid,
     start_training_job,
 )
+from ui.shared.form_state import initial, remember
 from ui.shared.scores import cached_scores, complete_scores_only_note, score_options
 from ui.shared.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
 from ui.shared.selection_checks import selection_check_results
@@ -107,7 +109,8 @@ if not score_names or dataset.task != "classification":
     st.stop()
 s1, s2, s3 = st.columns([2, 2, 1], vertical_alignment="bottom")
 search_score = search_score_select(s1, score_names, current.score)
-min_keep = s2.slider("Minimum kept fraction", 0.1, 1.0, 0.2, 0.1, key="ft_min_keep")
+min_keep = s2.slider("Minimum kept fraction", 0.1, 1.0, initial(MIN_KEEP), 0.1, key="ft_min_keep")
+remember([MIN_KEEP])
 if s3.button("Search", key="ft_search"):
     args = {"dataset_id": dataset.id, "score": search_score, "min_keep": min_keep, "options": score_options()}
     start_training_job(st, "interval_search", args, dataset.id, "a search")

@@ -22,6 +22,7 @@ from euds_core.experiments.selection_check import (
     selection_key,
 )
 from euds_core.runtime.jobs import Job, list_jobs, start_job
+from ui.shared.form_state import Field, initial, remember
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.map_view import cached_embeddings, map_encoder
 from ui.shared.selection_checks import verdict_line
@@ -89,9 +90,16 @@ def _start(dataset: Dataset, ids: list[str], mode: str, seeds: int, config: dict
 
 def _finetune_controls(dataset: Dataset, ids: list[str], trained_rows: int, pool_rows: int) -> None:
     c1, c2, c3, c4 = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
-    seeds = c1.number_input("Seeds", 1, 10, DEFAULT_SEEDS["finetune"], key="train_ft_seeds")
-    epochs = c2.number_input("Epochs", 1, 10, LIGHT_CPU_CONFIG.epochs, key="train_ft_epochs")
-    max_len = c3.number_input("Max tokens", 16, 512, LIGHT_CPU_CONFIG.max_len, step=16, key="train_ft_max_len")
+    fields = [
+        Field("train_ft_seeds", DEFAULT_SEEDS["finetune"], lo=1, hi=10),
+        Field("train_ft_epochs", LIGHT_CPU_CONFIG.epochs, lo=1, hi=10),
+        Field("train_ft_max_len", LIGHT_CPU_CONFIG.max_len, lo=16, hi=512),
+    ]
+    first = [initial(f) for f in fields]  # a reload keeps the values last used (ui/shared/form_state.py)
+    seeds = c1.number_input("Seeds", 1, 10, first[0], key="train_ft_seeds")
+    epochs = c2.number_input("Epochs", 1, 10, first[1], key="train_ft_epochs")
+    max_len = c3.number_input("Max tokens", 16, 512, first[2], step=16, key="train_ft_max_len")
+    remember(fields)
     estimate = finetune_seconds_estimate(trained_rows, 0, int(seeds), _seconds_per_row(dataset.id), int(epochs))
     label = f"Fine-tune it (≈ {format_eta(estimate).removesuffix(' left')}, {2 * int(seeds)} trainings)"
     if c4.button(label, key="train_finetune"):

@@ -19,6 +19,7 @@ from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.statistics import paired_verdicts, verdict_lines
 from euds_core.experiments.subsets import interval_strategy
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
+from ui.shared.form_state import Field, initial, remember
 from ui.shared.identity import current_identity
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.scores import score_options
@@ -51,26 +52,44 @@ def build_spec(
     )
 
 
+GRID_BANDS = ("middle", "low", "high")
+
+
+def grid_fields(dataset: Dataset, score_names: list[str], strategies_all: list[str]) -> list[Field]:
+    """The grid form's remembered fields (a reload keeps them: ``ui/shared/form_state.py``)."""
+    return [
+        Field("ft_model", "packaged:minilm"),
+        Field("ft_sizes", (0.1, 0.25, 1.0), options=DEFAULT_SIZES),
+        Field(
+            "ft_strategies",
+            ("interval", "random", "full") if score_names else ("random", "full"),
+            tuple(strategies_all),
+        ),
+        Field("ft_band", "middle", options=GRID_BANDS),
+        Field("ft_seeds", 1, lo=1, hi=10),
+        Field("ft_epochs", 1, lo=1, hi=20),
+        Field("ft_max_len", 128, lo=16, hi=512),
+        Field("ft_balanced", dataset.task == "classification"),
+    ]
+
+
 def grid_form(dataset: Dataset, score_names: list[str], strategies_all: list[str]) -> tuple[bool, GridSpec]:
     """The grid's form (model, sizes, strategies, the interval's score and band, seeds, epochs, length, label
-    balance): (whether it was submitted, the grid it describes)."""
+    balance): (whether it was submitted, the grid it describes). Its last submitted values survive a reload."""
+    fields = grid_fields(dataset, score_names, strategies_all)
+    first = {f.key: initial(f) for f in fields}
     with st.form("ft_form", enter_to_submit=False):  # Enter in a number field never starts a grid
         model = st.text_input(
             "Model folder",
-            "packaged:minilm",
+            first["ft_model"],
             key="ft_model",
             help="a local BERT-family folder; packaged:minilm = all-MiniLM-L6-v2",
         )
         c1, c2, c3 = st.columns(3)
         sizes = c1.multiselect(
-            "Subset sizes",
-            list(DEFAULT_SIZES),
-            default=[0.1, 0.25, 1.0],
-            key="ft_sizes",
-            format_func=lambda s: f"{s:.0%}",
+            "Subset sizes", list(DEFAULT_SIZES), first["ft_sizes"], key="ft_sizes", format_func=lambda s: f"{s:.0%}"
         )
-        default_strategies = ["interval", "random", "full"] if score_names else ["random", "full"]
-        strategies = c2.multiselect("Strategies", strategies_all, default=default_strategies, key="ft_strategies")
+        strategies = c2.multiselect("Strategies", strategies_all, first["ft_strategies"], key="ft_strategies")
         score = c3.selectbox(
             "Score of the interval",
             score_names or [None],
@@ -78,19 +97,19 @@ def grid_form(dataset: Dataset, score_names: list[str], strategies_all: list[str
             help="interval = this score's band, at each size",
         )
         c4, c5, c6, c7 = st.columns(4)
-        band = c4.selectbox("Band", ["middle", "low", "high"], key="ft_band")
-        seeds = c5.number_input("Seeds", 1, 10, 1, key="ft_seeds")
-        epochs = c6.number_input("Epochs", 1, 20, 1, key="ft_epochs")
-        max_len = c7.number_input("Max length (tokens)", 16, 512, 128, step=16, key="ft_max_len")
+        band = c4.selectbox("Band", GRID_BANDS, GRID_BANDS.index(first["ft_band"]), key="ft_band")
+        seeds = c5.number_input("Seeds", 1, 10, first["ft_seeds"], key="ft_seeds")
+        epochs = c6.number_input("Epochs", 1, 20, first["ft_epochs"], key="ft_epochs")
+        max_len = c7.number_input("Max length (tokens)", 16, 512, first["ft_max_len"], step=16, key="ft_max_len")
         balanced = st.checkbox(
             "Label-balanced bands",
-            value=dataset.task == "classification",
+            value=first["ft_balanced"],
             key="ft_balanced",
             disabled=dataset.task != "classification",
             help="rank each score band within each label group, so a subset keeps the pool's label proportions",
         )
         submitted = st.form_submit_button("Run grid in the background", type="primary")
-
+    remember(fields)
     spec = build_spec(
         strategies=strategies,
         sizes=sizes,
@@ -159,18 +178,16 @@ def start_grid(dataset, spec: GridSpec, scores, options: dict) -> str | None:
 
 
 SEARCH_SCORE_PARAM = "search_score"
+MIN_KEEP = Field("ft_min_keep", 0.2, lo=0.1, hi=1.0)  # the search's smallest kept fraction (a slider)
 
 
 def search_score_select(container, score_names: list[str], fallback: str | None) -> str:
     """The interval search's score; it rides in the URL (``?search_score=``) so a reload shows the same heat map,
     and starts as the current selection's score when the URL names none."""
-    if "ft_search_score" not in st.session_state:
-        wanted = st.query_params.get(SEARCH_SCORE_PARAM) or fallback
-        if wanted in score_names:
-            st.session_state["ft_search_score"] = wanted
-    score = container.selectbox("Score", score_names, key="ft_search_score")
-    if st.query_params.get(SEARCH_SCORE_PARAM) != score:
-        st.query_params[SEARCH_SCORE_PARAM] = score
+    start = fallback if fallback in score_names else score_names[0]
+    item = Field("ft_search_score", start, tuple(score_names), param=SEARCH_SCORE_PARAM)
+    score = container.selectbox("Score", score_names, score_names.index(initial(item)), key="ft_search_score")
+    remember([item])
     return score
 
 
@@ -256,7 +273,9 @@ def best_cell_actions(dataset, grid, score: str, form_spec: GridSpec, scores, op
         f"(full pool: {grid[(grid.p_lo == 0) & (grid.p_hi == 1)].accuracy.max():.3f})."
     )
     left, middle, right = st.columns([2, 1, 2], vertical_alignment="bottom")
-    seeds = middle.number_input("Seeds", 2, 20, CONFIRM_SEEDS, key="ft_confirm_seeds")
+    confirm_seeds = Field("ft_confirm_seeds", CONFIRM_SEEDS, lo=2, hi=20)
+    seeds = middle.number_input("Seeds", 2, 20, initial(confirm_seeds), key="ft_confirm_seeds")
+    remember([confirm_seeds])
     if left.button("Confirm with a fine-tune", key="ft_confirm", type="primary"):
         balanced = bool(best.get("label_balanced", False))  # grids saved before the option were global
         confirm = confirm_spec(form_spec, score, float(best.p_lo), float(best.p_hi), seeds, balanced)
@@ -325,10 +344,13 @@ def selection_study_section(dataset: Dataset, spec: GridSpec, score_names: list[
         st.info("The selection study needs labelled data and at least one computed score (Score page).")
     else:
         t1, t2, t3 = st.columns([1, 1, 2], vertical_alignment="bottom")
+        fields = [Field("ft_study_size", STUDY_SIZES[1], STUDY_SIZES), Field("ft_study_seeds", 3, lo=2, hi=10)]
+        size, seeds = (initial(f) for f in fields)
         study_size = t1.selectbox(
-            "Subset size", list(STUDY_SIZES), index=1, key="ft_study_size", format_func=lambda s: f"{s:.0%}"
+            "Subset size", STUDY_SIZES, STUDY_SIZES.index(size), key="ft_study_size", format_func=lambda s: f"{s:.0%}"
         )
-        study_seeds = t2.number_input("Seeds", 2, 10, 3, key="ft_study_seeds")
+        study_seeds = t2.number_input("Seeds", 2, 10, seeds, key="ft_study_seeds")
+        remember(fields)
         if t3.button("Run the selection study", key="ft_study", type="primary"):
             args = study_args(dataset.id, spec, score_names, study_size, study_seeds, score_options())
             start_training_job(t3, "selection_study", args, dataset.id, "a fine-tune")
