@@ -24,7 +24,7 @@ from ui.explore.interval import (
     remember_applied,
     stored_interval,
 )
-from ui.explore.score_choice import choose_scores
+from ui.explore.score_choice import choose_scores, remembered_variants
 from ui.explore.train import train_selection_section
 from ui.explore.views import (
     kept_summary,
@@ -60,12 +60,7 @@ st.title("Explore")
 dataset = full_dataset = page_dataset()
 top = st.container()  # the selection line and any notice, filled once the widgets are read
 current = current_selection()
-if current.score and widgets_need_loading("explore", current):
-    st.session_state[f"explore_variant_{current.score}"] = current.variant
-chosen = {
-    k.removeprefix("explore_variant_"): v for k, v in st.session_state.items() if k.startswith("explore_variant_")
-}
-scored = selection_scores(dataset, chosen)
+scored = selection_scores(dataset, remembered_variants(current, widgets_need_loading("explore", current)))
 scores = scored.frame
 refresh_while_scoring(dataset.id)
 so_far = partial_scores(dataset)  # None unless a pass is part-way: then every view uses its random sample
@@ -114,14 +109,15 @@ if combine == "Rank mean":
     notice(
         top,
         "Rank mean is a view of this page only: Review and Export keep the current selection, "
-        f"{describe_selection(current)}. Choose One score or Intersection to change it.",
+        f"{describe_selection(current, scored.labels)}. Choose One score or Intersection to change it.",
     )
 else:
     intervals = [interval, *[stored_interval(m, scores[m].to_numpy()) for m in members[1:]]]
-    current = Selection(current.dataset, tuple(intervals), variant=variant_key(scored, active))
+    variants = {m: variant_key(scored, m) for m in members}  # every member's, not only the active score's
+    current = Selection(current.dataset, tuple(intervals), variants=variants)
     set_selection(current)
     remember_applied(current)
-    selection_banner(top, current, int(kept.sum()), len(kept), scored.labels.get(active, ""))
+    selection_banner(top, current, int(kept.sum()), len(kept), scored.labels)
     save_selection_section(full_dataset, selection_spec(full_dataset, current, scored, {}), "explore")
 
 kept_summary(kept, dataset, len(full_dataset.table))

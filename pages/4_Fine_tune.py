@@ -36,8 +36,15 @@ from ui.finetune.view import (
     start_training_job,
 )
 from ui.shared.form_state import initial, remember
+from ui.shared.score_variants import selection_scores
 from ui.shared.scores import cached_scores, complete_scores_only_note, score_options
-from ui.shared.selection import current_selection, describe_selection, mark_loaded, widgets_need_loading
+from ui.shared.selection import (
+    DEFAULT_LABEL,
+    current_selection,
+    describe_selection,
+    mark_loaded,
+    widgets_need_loading,
+)
 from ui.shared.selection_checks import selection_check_results
 from ui.shared.state import current_dataset, current_dataset_spec
 
@@ -60,10 +67,17 @@ current = current_selection()
 if current.score in score_names and widgets_need_loading("finetune", current):
     st.session_state["ft_score"] = current.score  # the grid's interval score starts as the current selection's
     mark_loaded("finetune", current)
+variant_labels = selection_scores(dataset, current.variant_map()).labels  # every member's own variant
+other_settings = [s for s in current.variant_map() if variant_labels.get(s, DEFAULT_LABEL) != DEFAULT_LABEL]
 st.info(
-    f"Current selection: {describe_selection(current)}. To train exactly these rows against random, press "
-    "**Train this selection** on Explore (its verdicts are listed below). The grid trains each strategy's own pick "
-    "at each subset size (the interval strategy: a band of the score you choose).",
+    f"Current selection: {describe_selection(current, variant_labels)}. To train exactly these rows against random, "
+    "press **Train this selection** on Explore (its verdicts are listed below). The grid trains each strategy's own "
+    "pick at each subset size (the interval strategy: a band of the score you choose"
+    + (
+        f"; the grid reads {', '.join(other_settings)} with the app's settings, not the selection's variant)."
+        if other_settings
+        else ")."
+    ),
     icon=":material/filter_alt:",
 )
 st.markdown("**This selection against random** (trained on Explore: exactly the kept rows)")

@@ -33,7 +33,6 @@ current, scored, in_interval = shown_selection(dataset, "export", no_scores, exp
 scores = scored.frame
 overrides = effective_overrides(dataset.id)
 spec = selection_spec(dataset, current, scored, overrides)
-variant = scored.labels.get(current.score or "", "")
 
 fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, key="export_format", horizontal=True)
 file_name = default_file_name(dataset, fmt)
@@ -46,7 +45,7 @@ except EudsInputError as exc:
 st.markdown("**What this exports**")
 st.text(
     f"Dataset: {dataset.name} ({len(dataset.table):,} rows, id {dataset.id})\n"
-    f"Selection: {describe_selection(current, variant)}\n"
+    f"Selection: {describe_selection(current, scored.labels)}\n"
     f"Review overrides: {len(overrides):,} ({sum(v == 'keep' for v in overrides.values()):,} keep, "
     f"{sum(v == 'drop' for v in overrides.values()):,} drop), applied on top of the interval"
 )  # st.text: the dataset name is the user's file name, shown as plain text

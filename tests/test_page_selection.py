@@ -29,7 +29,7 @@ def test_selection_url_round_trip_keeps_every_interval_and_the_variant():
             Interval("semantic", "threshold", lo=-1.5, hi=2.25),
             Interval("ttr", "keep", keep=0.3, band="high"),
         ),
-        variant="abc123def456",
+        variants={"igse": "abc123def456"},
     )
     params = {k: v if isinstance(v, list) else [v] for k, v in selection.to_params().items()}
     assert params["score"] == ["igse"] and params["plo"] == ["0.20"] and len(params["also"]) == 2

@@ -10,7 +10,10 @@ import streamlit as st
 
 from euds_core.scores import EUDS_SCORES, get_scorer_class
 from euds_core.scores.combine import rank_mean
-from ui.shared.selection import DEFAULT_LABEL
+from ui.shared.selection import DEFAULT_LABEL, Selection
+
+VARIANTS_KEY = "explore_variants"  # score -> the variant key chosen for it (survives the widget being hidden)
+VARIANT_WIDGET = "explore_variant_"  # + score: the key of a score's variant selectbox
 
 
 @dataclass
@@ -63,6 +66,21 @@ def choose_scores(scores: pd.DataFrame, scored, units: dict[str, str]) -> ScoreC
     return ScoreChoice(combine, active, scores[active].to_numpy(), members)
 
 
+def remembered_variants(selection: Selection, load: bool) -> dict[str, str]:
+    """Score -> the variant Explore reads it with. Every member's choice is kept outside the widget state, since
+    Streamlit drops a selectbox's value once it is not drawn (only the active score's is): a member set to another
+    variant, then left for another score, stays on that variant in the intersection. ``load``: take the
+    ``selection``'s variants first (a link, a reload, another page's change)."""
+    remembered = st.session_state.setdefault(VARIANTS_KEY, {})
+    if load:
+        for score, key in selection.variant_map().items():
+            remembered[score] = st.session_state[VARIANT_WIDGET + score] = key
+    for key, value in list(st.session_state.items()):
+        if key.startswith(VARIANT_WIDGET):  # the drawn selectbox's value: the user's latest choice
+            remembered[key.removeprefix(VARIANT_WIDGET)] = value
+    return dict(remembered)
+
+
 def _variant_control(container, active: str, scored) -> None:
     """A selectbox of the active score's cached variants (none while partial, or with only the default one)."""
     variants = scored.variants.get(active, [])
@@ -70,13 +88,13 @@ def _variant_control(container, active: str, scored) -> None:
         return
     keys = [v.key for v in variants]
     labels = {v.key: v.label for v in variants}
-    if st.session_state.get(f"explore_variant_{active}") not in keys:
+    if st.session_state.get(VARIANT_WIDGET + active) not in keys:
         current = next((v.key for v in variants if v.label == scored.labels.get(active)), keys[0])
-        st.session_state[f"explore_variant_{active}"] = current
+        st.session_state[VARIANT_WIDGET + active] = current
     container.selectbox(
         "Variant",
         keys,
         format_func=lambda k: f"{active} · {labels[k]}",
-        key=f"explore_variant_{active}",
+        key=VARIANT_WIDGET + active,
         help="each cached copy of this score, with the settings that made it",
     )

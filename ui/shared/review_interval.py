@@ -25,7 +25,7 @@ from ui.shared.selection import (
     SEED,
     Selection,
     current_selection,
-    describe_interval,
+    describe_selection,
     mark_loaded,
     notice,
     selection_banner,
@@ -41,7 +41,7 @@ def page_selection(dataset: Dataset):
     cached scores (with a notice for anything the URL names that cannot be shown, and for scores still running)."""
     top = st.container()  # the selection line and any notice, filled once the inputs are read
     current = current_selection()
-    scored = selection_scores(dataset, {current.score: current.variant} if current.score else None)
+    scored = selection_scores(dataset, current.variant_map())  # every member read with its own variant
     for problem in scored.problems:
         notice(top, problem)
     complete_scores_only_note(dataset)
@@ -118,8 +118,11 @@ def selection_inputs(scored: SelectionScores, selection: Selection, top, page: s
         interval = replace(interval, label_balanced=True)  # set on Explore; this editor has no such box
     extras = tuple(i for i in usable.intervals[1:] if i.score != score)
     if extras:
-        st.caption("Intersected with (set on Explore): " + "; ".join(describe_interval(i) for i in extras))
-    return _make_current(page, Selection(selection.dataset, (interval, *extras), variant=variant_key(scored, score)))
+        named = describe_selection(Selection(selection.dataset, extras), scored.labels)
+        st.caption("Intersected with (set on Explore): " + named.replace(" ∩ ", "; "))
+    members = (interval, *extras)
+    variants = {i.score: variant_key(scored, i.score) for i in members}  # as read, so the URL names what is shown
+    return _make_current(page, Selection(selection.dataset, members, variants=variants))
 
 
 def shown_selection(
@@ -133,8 +136,7 @@ def shown_selection(
             st.info(empty_note)
         current = selection_inputs(scored, current, top, page)
     in_interval = selection_mask(current, scored.frame, dataset)
-    variant = scored.labels.get(current.score or "", "")
-    selection_banner(top, current, int(in_interval.sum()), len(in_interval), variant)
+    selection_banner(top, current, int(in_interval.sum()), len(in_interval), scored.labels)
     return current, scored, in_interval
 
 

@@ -7,12 +7,14 @@ selection (a shared link, a reload); a URL without one (a bare page link) takes 
 URL: ``dataset``, ``score`` (+ ``variant``, the params hash of a cached score variant), the bounds as
 ``plo``/``phi`` (percentiles), ``lo``/``hi`` (raw values) or ``keep``/``band``, ``balanced=1`` when the first
 interval is applied within each label group, and one ``also`` per further interval intersected with the first
-(``also=semantic:percentile:0.1:0.9``). Review overrides are not in the
-URL: they are stored decisions, always applied on top (the review overlay).
+(``also=semantic:percentile:0.1:0.9``; ``also=semantic@<variant>:percentile:0.1:0.9`` when that member reads a
+cached variant other than the page's own settings, so every member's variant travels). Review overrides are not in
+the URL: they are stored decisions, always applied on top (the review overlay).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import streamlit as st
@@ -29,21 +31,38 @@ WIDGET_STEP = 0.01  # the percentile and keep-fraction sliders' step: the precis
 WIDGET_DECIMALS = 2  # that step in decimals (what the URL writes)
 LOADED_KEY = "_selection_widgets_loaded"  # (page, selection) whose values the widgets hold
 DEFAULT_LABEL = "the app's settings"  # the variant label of a score scored with the pages' own options
+VARIANT_MARK = "@"  # joins a member's score and its variant in an ``also`` parameter
 
 
 @dataclass(frozen=True)
 class Selection:
-    """What the pages select: ``intervals`` intersect (empty = every row); ``variant`` is the params hash of the
-    first score's cached variant ("" = the variant scored with the page's options)."""
+    """What the pages select: ``intervals`` intersect (empty = every row); ``variants`` pairs each member score
+    read from another cached variant with that variant's params hash (a member without a pair reads the variant
+    scored with the page's options). Given as a mapping or pairs, kept as pairs in the intervals' order."""
 
     dataset: str
     intervals: tuple[Interval, ...] = ()
-    variant: str = ""
+    variants: tuple[tuple[str, str], ...] = ()
     unknown: tuple[str, ...] = field(default=(), compare=False)  # what a URL asked for that could not be read
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variants", _member_variants(self.intervals, self.variants))
 
     @property
     def score(self) -> str | None:
         return self.intervals[0].score if self.intervals else None
+
+    @property
+    def variant(self) -> str:
+        """The first score's variant ("" = the page's own settings)."""
+        return self.variant_of(self.score or "")
+
+    def variant_of(self, score: str) -> str:
+        return dict(self.variants).get(score, "")
+
+    def variant_map(self) -> dict[str, str]:
+        """Every member score -> its variant key ("" for the page's own settings): what the pages read."""
+        return {i.score: self.variant_of(i.score) for i in self.intervals}
 
     def to_params(self) -> dict[str, str | list[str]]:
         params: dict[str, str | list[str]] = {"dataset": self.dataset}
@@ -57,8 +76,17 @@ class Selection:
         if first.label_balanced:
             params["balanced"] = "1"
         if len(self.intervals) > 1:
-            params["also"] = [_also_param(i) for i in self.intervals[1:]]
+            params["also"] = [_also_param(i, self.variant_of(i.score)) for i in self.intervals[1:]]
         return params
+
+
+def _member_variants(
+    intervals: tuple[Interval, ...], given: Mapping[str, str] | Iterable[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """The (score, variant) pairs of the members that read another variant, in the intervals' order."""
+    chosen = dict(given.items() if isinstance(given, Mapping) else given)
+    scores = dict.fromkeys(i.score for i in intervals)
+    return tuple((score, str(chosen[score])) for score in scores if chosen.get(score))
 
 
 def _bound_params(interval: Interval) -> dict[str, str]:
@@ -69,9 +97,10 @@ def _bound_params(interval: Interval) -> dict[str, str]:
     return {"keep": f"{interval.keep:.2f}", "band": str(interval.band)}
 
 
-def _also_param(interval: Interval) -> str:
+def _also_param(interval: Interval, variant: str = "") -> str:
     a, b = (interval.keep, interval.band) if interval.mode == "keep" else (interval.lo, interval.hi)
-    return f"{interval.score}:{interval.mode}:{_short(a)}:{_short(b)}"
+    score = f"{interval.score}{VARIANT_MARK}{variant}" if variant else interval.score
+    return f"{score}:{interval.mode}:{_short(a)}:{_short(b)}"
 
 
 def _short(value) -> str:
@@ -98,14 +127,16 @@ def interval_from_params(score: str, params: dict[str, str | None]) -> Interval:
     return Interval(score, "percentile", lo=0.0, hi=1.0)
 
 
-def _interval_from_also(text: str) -> Interval:
-    score, mode, a, b = text.rsplit(":", 3)
+def _interval_from_also(text: str) -> tuple[Interval, str]:
+    """(the interval, its variant key or "") of one ``also`` parameter; ValueError when it is not one."""
+    member, mode, a, b = text.rsplit(":", 3)
+    score, _, variant = member.partition(VARIANT_MARK)
     if mode == "percentile":
-        return interval_from_params(score, {"plo": a, "phi": b})
+        return interval_from_params(score, {"plo": a, "phi": b}), variant
     if mode == "threshold":
-        return interval_from_params(score, {"lo": a, "hi": b})
+        return interval_from_params(score, {"lo": a, "hi": b}), variant
     if mode == "keep":
-        return interval_from_params(score, {"keep": a, "band": b})
+        return interval_from_params(score, {"keep": a, "band": b}), variant
     raise ValueError(mode)
 
 
@@ -122,13 +153,16 @@ def selection_from_params(dataset: str, get, get_all) -> Selection | None:
         first = Interval(score, "percentile", lo=0.0, hi=1.0)
     if get("balanced") == "1" and first.mode != "threshold":  # balancing ranks within classes: no raw bounds
         first = replace(first, label_balanced=True)
-    more = []
+    more, variants = [], {score: get("variant") or ""}
     for text in get_all("also"):
         try:
-            more.append(_interval_from_also(text))
+            interval, variant = _interval_from_also(text)
         except ValueError:
-            unknown.append(f"the link's extra interval '{text}' is not score:mode:low:high (left out)")
-    return Selection(dataset, (first, *more), variant=get("variant") or "", unknown=tuple(unknown))
+            unknown.append(f"the link's extra interval '{text}' is not score[@variant]:mode:low:high (left out)")
+            continue
+        more.append(interval)
+        variants[interval.score] = variant
+    return Selection(dataset, (first, *more), variants=variants, unknown=tuple(unknown))
 
 
 def url_selection(dataset: str) -> Selection | None:
@@ -199,22 +233,24 @@ def describe_interval(interval: Interval) -> str:
     return f"{interval.score} keep {interval.keep:.0%} ({interval.band}{balanced})"
 
 
-def describe_selection(selection: Selection, variant_label: str = "") -> str:
-    """``information (whitespace tokenizer) percentile 0.20–0.70 ∩ semantic ...`` or ``every row``."""
+def describe_selection(selection: Selection, variant_labels: Mapping[str, str] | None = None) -> str:
+    """``information (whitespace tokenizer) percentile 0.20–0.70 ∩ semantic ...`` or ``every row``;
+    ``variant_labels`` names the settings each member score was read with (score -> label)."""
     if not selection.intervals:
         return "every row (no score interval)"
-    parts = [describe_interval(i) for i in selection.intervals]
-    if variant_label and variant_label != DEFAULT_LABEL:
-        parts[0] = parts[0].replace(
-            selection.intervals[0].score, f"{selection.intervals[0].score} ({variant_label})", 1
-        )
+    parts = []
+    for interval in selection.intervals:
+        text, label = describe_interval(interval), (variant_labels or {}).get(interval.score, DEFAULT_LABEL)
+        parts.append(text if label == DEFAULT_LABEL else text.replace(interval.score, f"{interval.score} ({label})", 1))
     return " ∩ ".join(parts)
 
 
-def selection_banner(container, selection: Selection, kept: int, total: int, variant_label: str = "") -> None:
+def selection_banner(
+    container, selection: Selection, kept: int, total: int, variant_labels: Mapping[str, str] | None = None
+) -> None:
     """The one line every page shows at its top: what is selected and how many rows it keeps."""
     container.info(
-        f"Selection: {describe_selection(selection, variant_label)} · kept {kept:,} of {total:,}",
+        f"Selection: {describe_selection(selection, variant_labels)} · kept {kept:,} of {total:,}",
         icon=":material/filter_alt:",
     )
 
