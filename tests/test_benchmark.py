@@ -141,7 +141,8 @@ def test_bad_input_is_one_clear_line(odd_csv, tmp_path, capsys, extra, message):
 
 def test_the_leaderboard_prints_the_proxys_rank_agreement_with_the_fine_tune():
     """Fine-tune mode: every cell also holds the proxy's accuracy; over >= 8 methods the report gives Spearman."""
-    from euds_core.experiments.leaderboard import leaderboard_markdown, proxy_fidelity
+    from euds_core.experiments.leaderboard import leaderboard_markdown
+    from euds_core.experiments.proxy_fidelity import fidelity_lines
     from euds_core.experiments.statistics import pack_correct
 
     rng = np.random.default_rng(0)
@@ -166,8 +167,8 @@ def test_the_leaderboard_prints_the_proxys_rank_agreement_with_the_fine_tune():
                 }
             )
     cells = pd.DataFrame(rows)
-    sentence = proxy_fidelity(cells, "d", 0.1)
+    sentence = fidelity_lines(cells, "d", 0.1)[0]
     assert sentence.startswith("Proxy fidelity: Spearman ρ = ") and "over 10 methods" in sentence
-    assert "at least 8" in proxy_fidelity(cells[cells.method.isin(["random", "m1:high"])], "d", 0.1)
+    assert "at least 8" in fidelity_lines(cells[cells.method.isin(["random", "m1:high"])], "d", 0.1)[0]
     md = leaderboard_markdown(leaderboard(cells), [], mode="finetune", cells=cells)
     assert "Proxy fidelity: Spearman" in md and "Benjamini–Hochberg" in md

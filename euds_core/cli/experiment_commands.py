@@ -170,12 +170,7 @@ def add_benchmark_parser(sub) -> None:
     p.add_argument(
         "--permutations", type=int, default=19, help="searches on permuted scores the winner must beat (default 19)"
     )
-    p.add_argument(
-        "--drop-test-duplicates",
-        action="store_true",
-        help="remove pool rows that near-duplicate a test row (cosine >= 0.95; they are reported either way)",
-    )
-    p.add_argument("--test-fraction", type=float, default=0.2, help="the fixed stratified test split")
+    add_benchmark_split_args(p)
     add_test_file_arg(p)
     add_curation_args(p)
     p.add_argument("--model", help="--finetune: local BERT-family folder (default: the packaged all-MiniLM-L6-v2)")
@@ -183,6 +178,25 @@ def add_benchmark_parser(sub) -> None:
     p.add_argument("--max-len", type=int, default=128, help="--finetune: tokens per text")
     p.add_argument("--device", default="auto", help="--finetune: auto | cpu | cuda")
     p.add_argument("--out", required=True, help="output folder: leaderboard.csv, leaderboard.md, cells.csv")
+
+
+def add_benchmark_split_args(p) -> None:
+    """The benchmark's test split, its pool's decontamination, and the proxy-fidelity sample."""
+    p.add_argument(
+        "--drop-test-duplicates",
+        action="store_true",
+        help="remove pool rows that near-duplicate a test row (cosine >= 0.95; they are reported either way)",
+    )
+    p.add_argument("--test-fraction", type=float, default=0.2, help="the fixed stratified test split")
+    p.add_argument(
+        "--fidelity",
+        type=int,
+        default=0,
+        metavar="N",
+        help="fine-tune a seeded sample of N (>= 8) candidate methods and print how well the linear proxy ranks "
+        "them as the fine-tune does (Spearman, Kendall); implies --finetune; methods scored by the proxy's own "
+        "kind of model (classifier_entropy, margin, el2n, ...) are left out",
+    )
 
 
 def parse_floats(text: str, option: str) -> list[float]:
@@ -403,15 +417,36 @@ def cmd_benchmark(args) -> int:
                 f"{r.dataset} @ {r.size_fraction:g}: {r.method} accuracy {r.accuracy:.3f} "
                 f"(95 % CI {r.ci_low:.3f}–{r.ci_high:.3f}){'' if r.method != 'auto' else ': ' + r.verdict}"
             )
+    if config.fidelity:
+        left_out = sorted({m for cells in all_cells for m in cells.attrs.get("fidelity_left_out", [])})
+        print_fidelity(pd.concat(all_cells, ignore_index=True), left_out)
     print(f"wrote {out_dir / 'leaderboard.md'} and {out_dir / 'leaderboard.csv'} ({len(board)} rows)")
     return 0
+
+
+def print_fidelity(cells: pd.DataFrame, left_out: list[str]) -> None:
+    """``benchmark --fidelity``: per dataset and size, the proxy's rank agreement with the fine-tune and both
+    rankings, and the proxy-derived methods the sample left out."""
+    from euds_core.experiments.proxy_fidelity import fidelity_lines
+
+    if left_out:
+        print(
+            f"Left out of the sample, never ranked by the proxy: {', '.join(left_out)} (chosen by scores from the "
+            "proxy's own kind of model, which the proxy finds easy by construction)."
+        )
+
+    for (dataset, size), _ in cells[cells["method"] != "full"].groupby(["dataset", "size_fraction"]):
+        print(f"\n{dataset} @ {float(size):g}: the linear proxy against the fine-tune on the same rows")
+        print("\n".join(fidelity_lines(cells, dataset, float(size), table_rows=True)))
 
 
 def benchmark_config(args):
     """The benchmark's settings from its options (checked)."""
     from euds_core.experiments.benchmark import BenchmarkConfig
 
-    if not (args.proxy or args.finetune):
+    if args.fidelity and args.proxy:
+        raise EudsInputError("--fidelity compares the proxy with real fine-tunes: give it without --proxy")
+    if not (args.proxy or args.finetune or args.fidelity):
         raise EudsInputError("give --proxy (a linear proxy, minutes) or --finetune (real fine-tunes)")
     options = {k: v for k, v in {"encoder": args.encoder, "tokenizer": args.tokenizer, "lm": args.lm}.items() if v}
     config = BenchmarkConfig(
@@ -428,6 +463,7 @@ def benchmark_config(args):
         drop_test_duplicates=args.drop_test_duplicates,
         test_fraction=args.test_fraction,
         finetune=finetune_config_from_args(args),
+        fidelity=args.fidelity,
     )
     if args.scores:
         config.scores = [s.strip() for s in args.scores.split(",") if s.strip()]

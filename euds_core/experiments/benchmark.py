@@ -49,6 +49,7 @@ from euds_core.experiments.benchmark_store import (
 )
 from euds_core.experiments.finetune import selection_inputs_digest
 from euds_core.experiments.proxy import linear_proxy_predictions, proxy_features
+from euds_core.experiments.proxy_fidelity import MIN_CANDIDATES, fidelity_sample, sampler_score_name
 from euds_core.experiments.selection_search import (
     Candidate,
     SearchSettings,
@@ -99,6 +100,7 @@ class BenchmarkConfig:
     search_folds: int = 3
     permutations: int = 19  # searches on permuted scores the search's winner must beat
     drop_test_duplicates: bool = False  # remove pool rows that near-duplicate a test row
+    fidelity: int = 0  # > 0: fine-tune only a seeded sample of this many candidate methods (proxy_fidelity.py)
 
     def check(self) -> None:
         if self.mode not in ("proxy", "finetune"):
@@ -113,6 +115,10 @@ class BenchmarkConfig:
             raise EudsInputError("--random-draws must be at least 2")
         if self.mode == "finetune":
             self.finetune.check()
+        if self.fidelity and self.mode != "finetune":
+            raise EudsInputError("--fidelity compares the proxy with real fine-tunes: it goes with --finetune")
+        if 0 < self.fidelity < MIN_CANDIDATES or self.fidelity < 0:
+            raise EudsInputError(f"--fidelity needs at least {MIN_CANDIDATES} candidates for a rank agreement")
         if self.methods is not None:
             from euds_core.scoring.engine import expand_score_names
 
@@ -250,8 +256,7 @@ def method_rows(
     if ":" in method:
         score, band = method.split(":", 1)
         return subset_rows(score, size, seed, score=score, band=band, label_balanced=config.label_balanced, **common)
-    sampler_score = next((s for s in ("el2n", "information") if s in inputs.pool_scores.columns), None)
-    return subset_rows(method, size, seed, score=sampler_score, **common)
+    return subset_rows(method, size, seed, score=sampler_score_name(inputs.pool_scores.columns), **common)
 
 
 def is_balanced(method: str, config: BenchmarkConfig, winner: Candidate | None) -> bool:
@@ -317,10 +322,12 @@ def planned_cells(methods: list[str], sizes: list[float], seeds: list[int]) -> l
     return cells
 
 
-def search_winners(dataset, config: BenchmarkConfig, inputs: BenchInputs, out_dir: Path, *, progress=None, cancel=None):
+def search_winners(
+    dataset, config: BenchmarkConfig, inputs: BenchInputs, out_dir: Path, methods, *, progress=None, cancel=None
+):
     """size -> the search's accepted winner (None: nothing beat the null), searching the sizes not saved yet.
-    Empty when ``config.methods`` leaves ``auto`` out: no search then (it is the benchmark's slowest part)."""
-    if config.methods is not None and "auto" not in config.methods:
+    Empty when ``methods`` leave ``auto`` out: no search then (it is the benchmark's slowest part)."""
+    if "auto" not in methods:
         return {}
     searches = cached_searches(out_dir, inputs.run_key)
     settings = SearchSettings(
@@ -417,8 +424,13 @@ def run_benchmark(
     save_dataset_note(out_dir, inputs.run_key, contamination_note(dataset, inputs, config))
     methods = benchmark_methods(list(inputs.pool_scores.columns), samplers=config.samplers)
     methods = methods if config.methods is None else [m for m in methods if m in config.methods]
+    left_out: list[str] = []
+    if config.fidelity:  # the proxy-derived methods are left out: the proxy never ranks them alone
+        methods, left_out = fidelity_sample(
+            methods, config.fidelity, inputs.pool_scores.columns, seed=config.split_seed
+        )
     cells = planned_cells(methods, config.sizes, config.seeds)
-    winners = search_winners(dataset, config, inputs, out_dir, progress=progress, cancel=cancel)
+    winners = search_winners(dataset, config, inputs, out_dir, methods, progress=progress, cancel=cancel)
     store = out_dir / "cells.csv"
     saved = read_cells(store)
     mine = (saved["run_key"] == inputs.run_key) & (saved["dataset"] == dataset.name)
@@ -437,7 +449,9 @@ def run_benchmark(
         saved = append_cell(store, saved, record)
         if progress:
             progress(i + 1, len(cells), f"{cell[0]} @ {cell[1]:g} seed {cell[2]}: accuracy {record['accuracy']:.3f}")
-    return planned_result(saved, inputs.run_key, dataset.name, cells)
+    result = planned_result(saved, inputs.run_key, dataset.name, cells)
+    result.attrs["fidelity_left_out"] = left_out
+    return result
 
 
 def planned_result(saved: pd.DataFrame, run_key: str, dataset_name: str, cells: list) -> pd.DataFrame:

@@ -6,8 +6,10 @@ gain over ``random`` and over ``random:balanced`` (a label-balanced method's mat
 whose p-value is adjusted across the whole table (Benjamini–Hochberg).
 
 **Proxy fidelity.** In ``--finetune`` mode every cell also records the linear proxy's accuracy on the same rows;
-the leaderboard prints the Spearman rank agreement between proxy and fine-tune over the methods of each size
-(at least 8 are needed for a figure), so a reader knows how far a proxy-chosen winner can be trusted.
+the leaderboard prints the rank agreement (Spearman, Kendall) between proxy and fine-tune over the methods of
+each size (at least 8 are needed for a figure; methods chosen by the proxy's own kind of model are listed apart,
+never ranked by it: :mod:`euds_core.experiments.proxy_fidelity`), so a reader knows how far a proxy-chosen winner
+can be trusted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.experiments.benchmark_store import CELL_COLUMNS, read_dataset_notes, read_searches
+from euds_core.experiments.proxy_fidelity import fidelity_lines
 from euds_core.experiments.statistics import (
     BALANCED_BASELINE,
     BASELINE,
@@ -26,8 +29,6 @@ from euds_core.experiments.statistics import (
     interval_text,
     paired_verdicts,
 )
-
-MIN_FIDELITY_METHODS = 8
 
 
 def balanced_methods(cells: pd.DataFrame) -> set[str]:
@@ -82,22 +83,6 @@ def board_row(point, verdicts: pd.DataFrame, part: pd.DataFrame) -> dict:
     row["matched_baseline"] = "" if matched is None else matched.baseline
     row["choice"] = next((c for c in choices["choice"] if c), "")
     return row
-
-
-def proxy_fidelity(cells: pd.DataFrame, dataset: str, size: float) -> str:
-    """The rank agreement of proxy and fine-tune over the methods of one (dataset, size), as a sentence."""
-    from scipy.stats import spearmanr
-
-    part = cells[(cells["dataset"] == dataset) & np.isclose(cells["size_fraction"].astype(float), size)]
-    part = part[pd.to_numeric(part["proxy_accuracy"], errors="coerce").notna()]
-    means = part.groupby("method")[["accuracy", "proxy_accuracy"]].agg(lambda c: pd.to_numeric(c).mean())
-    if len(means) < MIN_FIDELITY_METHODS:
-        return f"Proxy fidelity: {len(means)} methods with both figures; at least {MIN_FIDELITY_METHODS} are needed."
-    rho = spearmanr(means["proxy_accuracy"], means["accuracy"]).statistic
-    return (
-        f"Proxy fidelity: Spearman ρ = {rho:.2f} between the linear proxy's and the fine-tune's mean accuracy over "
-        f"{len(means)} methods (1 = the proxy ranks them as the fine-tune does)."
-    )
 
 
 def search_sentence(summary: dict) -> str:
@@ -173,7 +158,7 @@ def leaderboard_markdown(
             if s.get("dataset") == dataset and np.isclose(s["size"], size):
                 lines += [f"Search: {search_sentence(s)}.", ""]
         if mode == "finetune" and cells is not None and size < 1.0:
-            lines += [proxy_fidelity(cells, dataset, size), ""]
+            lines += [*fidelity_lines(cells, dataset, size), ""]
         lines += size_table(part)
     return "\n".join(lines) + "\n"
 
