@@ -77,3 +77,13 @@ def test_stopping_once_rejected_never_changes_the_decision_and_saves_permutation
         assert (len(calls) < ran_full) == (not full.accepted)  # a rejected search stops early, an accepted one not
     nothing = null_calibrated_guard(lambda rng: 0.0, permutations=19, stop_when_rejected=True)
     assert len(nothing.null_best) == 0 and not nothing.accepted  # no gain above 0: no permutation at all
+
+
+def test_the_null_in_two_worker_processes_gives_the_same_numbers():
+    from dataclasses import replace
+
+    emb, labels, score = dataset(3, 0.3)
+    split = experiment_split(labels, len(labels), split_seed=3)
+    one = search_selection(emb, labels, {"score": score}, split, 0.25, replace(SETTINGS, permutations=4))
+    two = search_selection(emb, labels, {"score": score}, split, 0.25, replace(SETTINGS, permutations=4, workers=2))
+    assert one.summary() == two.summary() and one.permutations_run == 4

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -352,6 +353,30 @@ def permuted_evaluator(evaluator: FoldEvaluator, values: list[dict], labels: np.
     return FoldEvaluator(evaluator.x, evaluator.y, folds)
 
 
+# ---------------------------------------------------------------------------------------------- the null
+
+
+@dataclass
+class NullSearch:
+    """What the search on permuted scores needs (picklable: the guard may run it in worker processes)."""
+
+    evaluator: FoldEvaluator
+    values: list[dict]
+    labels: np.ndarray
+    cuts: Cuts
+    outliers: list[tuple[str, str, float]]
+    max_steps: int
+    min_improvement: float
+
+
+def permuted_recipe_gain(null: NullSearch, observed: float, rng) -> float:
+    """The same greedy search's gain on scores permuted by ``rng`` (stopping once it is sure to reach
+    ``observed``: the guard only asks whether it does)."""
+    permuted = permuted_evaluator(null.evaluator, null.values, null.labels, rng)
+    greedy = dict(max_steps=null.max_steps, min_improvement=null.min_improvement, enough=observed)
+    return greedy_recipe(permuted, null.cuts, null.outliers, **greedy)[1]
+
+
 # ---------------------------------------------------------------------------------------------- entry points
 
 
@@ -364,6 +389,7 @@ class RecipeSearchSettings:
     permutations: int = 19
     alpha: float = 0.05
     seed: int = 0
+    workers: int = 1  # permutations run at a time in worker processes (the same numbers as one at a time)
 
     def check(self) -> None:
         if self.folds < 2 or self.random_draws < 1 or self.max_steps < 1 or self.permutations < 1:
@@ -420,21 +446,25 @@ def search_recipe(
         random_baselines(evaluator, settings.random_draws, settings.seed)
         recipe, gain, history = greedy_recipe(evaluator, cuts, outliers, progress=progress, **greedy)
 
-        def best_gain(rng) -> float:
-            if rng is None:
-                return gain
+        def permutation_done(done: int) -> None:
             if progress:
-                progress("null search on permuted scores")
-            permuted = permuted_evaluator(evaluator, values, labels, rng)
-            return greedy_recipe(permuted, cuts, outliers, enough=gain, **greedy)[1]
+                progress(f"null search on permuted scores: {done} of {settings.permutations}")
 
+        null_gain = partial(
+            permuted_recipe_gain,
+            NullSearch(evaluator, values, labels, cuts, outliers, settings.max_steps, settings.min_improvement),
+            gain,
+        )
         guard = null_calibrated_guard(
-            best_gain,
+            null_gain,
             permutations=settings.permutations,
             alpha=settings.alpha,
             seed=settings.seed,
+            observed=gain,
             cancel=cancel,
             stop_when_rejected=True,  # a null search that cannot change the decision is not run
+            workers=settings.workers,
+            on_permutation=permutation_done,
         )
     accepted = bool(guard.accepted and recipe.steps)
     return RecipeSearchResult(

@@ -48,6 +48,7 @@ from euds_core.experiments.benchmark_store import (
     save_search,
 )
 from euds_core.experiments.finetune import selection_inputs_digest
+from euds_core.experiments.null_guard import guard_workers
 from euds_core.experiments.proxy import linear_proxy_predictions, proxy_features
 from euds_core.experiments.proxy_fidelity import MIN_CANDIDATES, fidelity_sample, sampler_score_name
 from euds_core.experiments.selection_search import (
@@ -337,6 +338,7 @@ def search_winners(
         permutations=config.permutations,
         seed=config.split_seed,
         stop_when_rejected=True,  # the benchmark needs the winner, not the whole null of a rejected search
+        workers=guard_workers(),
     )
     winners: dict[float, Candidate | None] = {}
     for size in sorted({round(float(s), 6) for s in config.sizes}):

@@ -96,6 +96,7 @@ def run_curation_study(dataset, config, out_dir, *, settings=None, progress=None
     """Search a recipe on the pool, measure it (see the module docstring), write the files; returns the summary.
     Run after the benchmark in the same ``out_dir``: its searches' winners give ``auto``'s rows."""
     from euds_core.experiments.benchmark import cached_searches, prepare_inputs
+    from euds_core.experiments.null_guard import guard_workers
     from euds_core.experiments.selection_search import Candidate
 
     out_dir = Path(out_dir)
@@ -103,7 +104,7 @@ def run_curation_study(dataset, config, out_dir, *, settings=None, progress=None
     inputs = prepare_inputs(dataset, config, cancel=cancel)
     searches = cached_searches(out_dir, inputs.run_key)
     winners = {size: Candidate(**s["winner"]) if s.get("winner") else None for size, s in searches.items()}
-    settings = settings or RecipeSearchSettings(seed=config.split_seed)
+    settings = settings or RecipeSearchSettings(seed=config.split_seed, workers=guard_workers())
     result = search_recipe(
         inputs.table,
         inputs.search_scores,

@@ -81,20 +81,54 @@ def null_calibrated_guard(
     observed: float | None = None,
     cancel: Callable[[], bool] | None = None,
     stop_when_rejected: bool = False,
+    workers: int = 1,
+    on_permutation: Callable[[int], None] | None = None,
 ) -> GuardResult:
     """Run ``best_gain(None)`` (unless ``observed`` is given) and ``best_gain(rng)`` for ``permutations``
-    seeded generators; see the module docstring for the decision and ``stop_when_rejected``."""
+    seeded generators; see the module docstring for the decision and ``stop_when_rejected``. ``workers`` > 1
+    runs that many permutations at a time in worker processes (``best_gain`` must then pickle: no progress
+    callback inside; ``on_permutation(done)`` reports in this process after each batch)."""
     if permutations < 1:
         raise ValueError("the null needs at least one permutation")
     value = float(best_gain(None) if observed is None else observed)
     null: list[float] = []
-    for i in range(permutations):
+    workers = max(1, int(workers))
+    while len(null) < permutations:
         if stop_when_rejected and rejected_already(value, null, permutations, alpha):
             break
         if cancel is not None and cancel():
-            raise ScoringCancelled(f"the null search was cancelled after {i} of {permutations} permutations")
-        null.append(best_gain(np.random.default_rng([seed, 7919, i])))
+            raise ScoringCancelled(f"the null search was cancelled after {len(null)} of {permutations} permutations")
+        batch = range(len(null), min(len(null) + workers, permutations))
+        null += permuted_gains(best_gain, [np.random.default_rng([seed, 7919, i]) for i in batch], workers)
+        if on_permutation is not None:
+            on_permutation(len(null))
     return GuardResult(value, np.asarray(null, dtype=np.float64), alpha, planned=permutations)
+
+
+def permuted_gains(best_gain: BestGainFn, generators: list, workers: int) -> list[float]:
+    """``best_gain`` of each generator, in worker processes when ``workers`` > 1 (the same numbers: each
+    permutation has its own seeded generator)."""
+    if workers == 1 or len(generators) == 1:
+        return [float(best_gain(g)) for g in generators]
+    from joblib import Parallel, delayed
+
+    run = Parallel(n_jobs=min(workers, len(generators)), backend="loky")
+    return [float(v) for v in run(delayed(single_threaded)(best_gain, g) for g in generators)]
+
+
+def single_threaded(best_gain: BestGainFn, generator) -> float:
+    """One permutation in a worker: BLAS/OpenMP pools limited to one thread, as in the parent's search."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return float(best_gain(generator))
+
+
+def guard_workers() -> int:
+    """Worker processes for the permutations: one per CPU core, at most 2 (the machines this targets)."""
+    import os
+
+    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 def rejected_already(observed: float, null: list[float], permutations: int, alpha: float) -> bool:

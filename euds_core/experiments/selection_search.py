@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -311,6 +312,7 @@ class SearchSettings:
     # Skip the null work that cannot change the winner: permutations once p > alpha is certain, candidates of a
     # permutation once one reaches the observed gain (null_guard.py; the null quantile then reports those run).
     stop_when_rejected: bool = False
+    workers: int = 1  # permutations run at a time in worker processes (the same numbers as one at a time)
 
 
 def search_selection(
@@ -397,17 +399,16 @@ def run_search(
             progress(i + 1, total, f"{candidate.name}: gain {records[-1]['gain'] * 100:+.1f} pt")
     table = pd.DataFrame(records, columns=CANDIDATE_COLUMNS)
     best = int(table["gain"].to_numpy().argmax())  # first of equal gains: the candidate order decides
-    done = [len(search.candidates)]
-
-    def best_gain(rng):
-        if progress:
-            done[0] += 1
-            progress(done[0], total, f"null search {done[0] - len(search.candidates)}/{settings.permutations}")
-        return search.best_gain(rng, enough=observed if settings.stop_when_rejected else None)
-
     observed = float(table["gain"].iloc[best])
+
+    def permutation_done(done: int) -> None:
+        if progress:
+            progress(len(search.candidates) + done, total, f"null search {done}/{settings.permutations}")
+
     guard = null_calibrated_guard(
-        best_gain,
+        partial(search.best_gain, enough=observed if settings.stop_when_rejected else None),
+        on_permutation=permutation_done,
+        workers=settings.workers,
         permutations=settings.permutations,
         alpha=settings.alpha,
         seed=settings.seed,
