@@ -60,7 +60,7 @@ st.title("Explore")
 dataset = full_dataset = page_dataset()
 top = st.container()  # the selection line and any notice, filled once the widgets are read
 current = current_selection()
-scored = selection_scores(dataset, remembered_variants(current, widgets_need_loading("explore", current)))
+scored = selection_scores(dataset, remembered_variants(current, widgets_need_loading("explore", current), dataset.id))
 scores = scored.frame
 refresh_while_scoring(dataset.id)
 so_far = partial_scores(dataset)  # None unless a pass is part-way: then every view uses its random sample

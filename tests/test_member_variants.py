@@ -123,3 +123,24 @@ def test_an_intersection_with_a_non_default_variant_followed_to_export(seeded):
     shared = open_app_test(ds.id, "pages/6_Export.py", **{k: v for k, v in link.items() if k != "dataset"})
     assert "semantic (k=4)" in _banner(shared)  # a fresh session opening the shared link
     assert _exported_ids(shared) == expected
+
+
+def test_a_variant_chosen_on_one_dataset_is_not_asked_of_another(seeded):
+    """Explore remembers member variants per dataset: another dataset, which lacks that variant, opens without
+    a "variant not cached" notice and reads its own scores."""
+    from euds_core.data.datasets import save_dataset
+    from euds_core.data.table import Dataset, normalise_table
+
+    ds, scores, other = seeded
+    at = _explore_intersection(ds)
+    raw = pd.DataFrame({"text": [f"other text {i} " * (1 + i % 4) for i in range(N_ROWS)], "label": ["a", "b"] * 20})
+    table, _ = normalise_table(raw, text_col="text", label_col="label")
+    second = Dataset(name="second.csv", task="classification", table=table, source="test")
+    save_dataset(second)
+    seed_scores(second)
+    at.query_params.clear()
+    at.query_params["dataset"] = second.id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("not cached" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert "(k=4)" not in _banner(at)

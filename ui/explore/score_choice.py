@@ -10,6 +10,7 @@ import streamlit as st
 
 from euds_core.scores import EUDS_SCORES, get_scorer_class
 from euds_core.scores.combine import rank_mean
+from ui.shared.score_variants import score_variants
 from ui.shared.selection import DEFAULT_LABEL, Selection
 
 VARIANTS_KEY = "explore_variants"  # score -> the variant key chosen for it (survives the widget being hidden)
@@ -66,19 +67,23 @@ def choose_scores(scores: pd.DataFrame, scored, units: dict[str, str]) -> ScoreC
     return ScoreChoice(combine, active, scores[active].to_numpy(), members)
 
 
-def remembered_variants(selection: Selection, load: bool) -> dict[str, str]:
+def remembered_variants(selection: Selection, load: bool, dataset_id: str) -> dict[str, str]:
     """Score -> the variant Explore reads it with. Every member's choice is kept outside the widget state, since
     Streamlit drops a selectbox's value once it is not drawn (only the active score's is): a member set to another
     variant, then left for another score, stays on that variant in the intersection. ``load``: take the
-    ``selection``'s variants first (a link, a reload, another page's change)."""
-    remembered = st.session_state.setdefault(VARIANTS_KEY, {})
+    ``selection``'s variants first (a link, a reload, another page's change). Kept per dataset; a choice that is
+    not cached for this dataset (a selectbox value left from another dataset) is dropped, while the selection's
+    own stays, so a link to a missing variant is still reported."""
+    remembered = st.session_state.setdefault(VARIANTS_KEY, {}).setdefault(dataset_id, {})
     if load:
         for score, key in selection.variant_map().items():
             remembered[score] = st.session_state[VARIANT_WIDGET + score] = key
     for key, value in list(st.session_state.items()):
         if key.startswith(VARIANT_WIDGET):  # the drawn selectbox's value: the user's latest choice
             remembered[key.removeprefix(VARIANT_WIDGET)] = value
-    return dict(remembered)
+    cached = {score: {v.key for v in options} for score, options in score_variants(dataset_id).items()}
+    asked = selection.variant_map()
+    return {s: k for s, k in remembered.items() if not k or k in cached.get(s, ()) or asked.get(s) == k}
 
 
 def _variant_control(container, active: str, scored) -> None:
