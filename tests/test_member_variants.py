@@ -6,6 +6,7 @@ followed to Export, exports exactly the rows that variant selects (and not the d
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from euds_core.curation.export import rebuild_from_manifest
 from euds_core.scores import make_scorer
 from euds_core.selection.intervals import Interval, select_percentile
 from euds_core.storage.cache import DatasetCache, params_hash
@@ -119,6 +121,12 @@ def test_an_intersection_with_a_non_default_variant_followed_to_export(seeded):
     assert not at.exception, [e.value for e in at.exception]
     assert "semantic (k=4)" in _banner(at)
     assert _exported_ids(at) == expected
+    # The manifest names the variant each member read, so `select --manifest` rebuilds the same rows.
+    saved = Path(at.session_state["export_saved"][0])
+    manifest = json.loads((saved.parent / "manifest.json").read_text())
+    assert {s["name"]: s["params"] for s in manifest["scorers"]}["semantic"] == OTHER_SEMANTIC
+    rebuilt = rebuild_from_manifest(saved.parent / "manifest.json", saved.parent / "rebuilt.jsonl")
+    assert sorted(pd.read_json(rebuilt.path, lines=True)["id"].astype(str)) == expected
 
     shared = open_app_test(ds.id, "pages/6_Export.py", **{k: v for k, v in link.items() if k != "dataset"})
     assert "semantic (k=4)" in _banner(shared)  # a fresh session opening the shared link
