@@ -75,13 +75,17 @@ class RecipeSearchResult:
     p_value: float
     accepted: bool
     history: pd.DataFrame  # one row per greedy step: recipe text, gain, kept share
+    null_complete: bool = True  # False: the null stopped once the answer was certain (p is then a lower bound)
 
     @property
     def verdict(self) -> str:
         if not self.accepted:
+            if not self.candidate.steps:
+                return f"{NOTHING_BEATS_RANDOM} (no step raised the held-out pool accuracy; no null search needed)"
+            p = f"p = {self.p_value:.2f}" if self.null_complete else f"p >= {self.p_value:.2f}, stopped early"
             return (
                 f"{NOTHING_BEATS_RANDOM} (best recipe '{self.candidate.text}': {self.gain * 100:+.1f} pt over "
-                f"the whole pool, null-search p = {self.p_value:.2f})"
+                f"the whole pool, null-search {p})"
             )
         return (
             f"{self.recipe.text}: {self.gain * 100:+.1f} pt over the whole pool on held-out pool folds "
@@ -475,6 +479,7 @@ def search_recipe(
         p_value=guard.p_value,
         accepted=accepted,
         history=pd.DataFrame(history, columns=HISTORY_COLUMNS),
+        null_complete=guard.complete,
     )
 
 

@@ -46,8 +46,17 @@ class GuardResult:
 
     @property
     def p_value(self) -> float:
+        """The permutation p-value; a lower bound when the guard stopped early, 1 when it ran no permutation
+        (no gain above 0: nothing to test)."""
+        if self.planned and not len(self.null_best):
+            return 1.0
         planned = len(self.null_best) if self.planned is None else self.planned
         return float((1 + np.sum(self.null_best >= self.observed - 1e-12)) / (1 + planned))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every planned permutation ran (else the guard stopped once the answer was certain)."""
+        return self.planned is None or len(self.null_best) >= self.planned
 
     @property
     def null_quantile(self) -> float:
