@@ -76,6 +76,9 @@ def test_benchmark_cli_writes_the_leaderboard_and_resumes(odd_csv, tmp_path, cap
     )
     assert "## odd.csv · size 0.2" in md and "Search: " in md and "Benjamini–Hochberg" in md
     assert "pool rows near-duplicate a test row" in md
+    # The proxy measured classifier_entropy's band, which it flatters: marked, never ranked by the proxy alone.
+    assert "| classifier_entropy:high † |" in md and "† chosen by a score from the proxy's own kind of model" in md
+    assert "| information:middle |" in md and "ttr:high †" not in md
     assert "0.000–0.000" not in md and "CI 1.000–1.000" not in md  # no zero-width interval
     balanced_band = md.split("information:middle |")[1].split("\n")[0]
     assert "vs random:balanced:" in balanced_band  # a balanced band's verdict reads the stratified baseline

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.experiments.benchmark_store import CELL_COLUMNS, read_dataset_notes, read_searches
-from euds_core.experiments.proxy_fidelity import fidelity_lines
+from euds_core.experiments.proxy_fidelity import fidelity_lines, proxy_derived_methods
 from euds_core.experiments.statistics import (
     BALANCED_BASELINE,
     BASELINE,
@@ -122,8 +122,16 @@ def header_lines(mode: str) -> list[str]:
     ]
 
 
-def size_table(part: pd.DataFrame) -> list[str]:
-    """The Markdown table of one (dataset, size)."""
+PROXY_DERIVED_MARK = " †"
+PROXY_DERIVED_NOTE = (
+    "† chosen by a score from the proxy's own kind of model (classifier entropy, margin, EL2N, ...): this table "
+    "measures it with that proxy, which finds its rows easy by construction, so its place here is not evidence; "
+    "confirm it with `--finetune` (or measure the proxy with `--fidelity`)."
+)
+
+
+def size_table(part: pd.DataFrame, flagged: set[str] = frozenset()) -> list[str]:
+    """The Markdown table of one (dataset, size); the ``flagged`` methods carry the proxy-derived mark."""
 
     def gain(r, prefix: str) -> str:
         value = getattr(r, f"{prefix}_pt")
@@ -137,7 +145,9 @@ def size_table(part: pd.DataFrame) -> list[str]:
         "|---|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in part.itertuples():
-        name = r.method if not r.choice else f"{r.method} = {r.choice}"
+        name = (r.method if not r.choice else f"{r.method} = {r.choice}") + (
+            PROXY_DERIVED_MARK if r.method in flagged else ""
+        )
         verdict = r.verdict if not r.matched_baseline else f"vs {r.matched_baseline}: {r.verdict}"
         lines.append(
             f"| {name} | {r.n_train:.0f} | {r.seeds} | {r.accuracy:.3f} | {interval_text(r.ci_low, r.ci_high)} | "
@@ -159,7 +169,9 @@ def leaderboard_markdown(
                 lines += [f"Search: {search_sentence(s)}.", ""]
         if mode == "finetune" and cells is not None and size < 1.0:
             lines += [*fidelity_lines(cells, dataset, size), ""]
-        lines += size_table(part)
+        flagged = proxy_derived_methods(part["method"]) if mode == "proxy" else set()
+        lines += [PROXY_DERIVED_NOTE, ""] if flagged else []
+        lines += size_table(part, flagged)
     return "\n".join(lines) + "\n"
 
 

@@ -9,8 +9,9 @@ their p-values, from scipy) between the two rankings over the methods of each si
 
 A method chosen by a score computed from the proxy's own kind of model (classifier entropy, margin, EL2N, ...:
 :data:`~euds_core.experiments.proxy.PROXY_DERIVED_SCORES`, or a sampler driven by such a score) is flattered by
-that proxy by construction, so it is never ranked by the proxy here: the sample leaves it out, and in a full
-leaderboard it is listed apart, outside the agreement.
+that proxy by construction, so it is never ranked by the proxy here: the sample leaves it out, in a fine-tune
+leaderboard it is listed apart, outside the agreement, and a proxy-mode leaderboard marks it (its place there is
+the proxy's word alone).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def is_proxy_derived(method: str, score_names) -> bool:
 
     needs_score = {cls.name for cls in list_samplers() if cls.needs_score}
     return method in needs_score and sampler_score_name(score_names) in PROXY_DERIVED_SCORES
+
+
+def proxy_derived_methods(methods) -> set[str]:
+    """The proxy-derived methods among ``methods`` (a sampler's score is read off the score bands present)."""
+    methods = [str(m) for m in methods]
+    scores = {m.split(":", 1)[0] for m in methods if ":" in m}
+    return {m for m in methods if is_proxy_derived(m, scores)}
 
 
 def fidelity_sample(methods: list[str], count: int, score_names, *, seed: int = 0) -> tuple[list[str], list[str]]:
@@ -73,8 +81,8 @@ def fidelity_table(cells: pd.DataFrame, dataset: str, size: float) -> pd.DataFra
     table = part.groupby("method").agg(
         seeds=("seed", "nunique"), finetune=("accuracy", "mean"), proxy=("proxy_accuracy", "mean")
     )
-    scores = {m.split(":", 1)[0] for m in cells["method"].astype(str) if ":" in m}
-    table["proxy_derived"] = [is_proxy_derived(m, scores) for m in table.index]
+    derived = proxy_derived_methods(cells["method"].unique())
+    table["proxy_derived"] = [m in derived for m in table.index]
     ranked = ~table["proxy_derived"]
     table["finetune_rank"] = table["finetune"].where(ranked).rank(ascending=False)
     table["proxy_rank"] = table["proxy"].where(ranked).rank(ascending=False)
