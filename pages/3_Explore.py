@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from euds_core.scores import get_scorer_class
-from ui.explore.context import label_share_warning, overrides_note
+from ui.explore.context import label_share_warning
 from ui.explore.interval import (
     apply_box_selection,
     apply_selection,
@@ -27,6 +27,7 @@ from ui.explore.interval import (
 from ui.explore.score_choice import choose_scores, remembered_variants
 from ui.explore.train import train_selection_section
 from ui.explore.views import (
+    defect_counts,
     kept_summary,
     label_balance,
     main_histogram,
@@ -42,7 +43,7 @@ from ui.shared.charts import box_bounds
 from ui.shared.jobs_view import jobs_panel
 from ui.shared.map_view import embedding_map_section
 from ui.shared.named_selections import save_selection_section
-from ui.shared.review_interval import dataset_labels, selection_spec
+from ui.shared.review_interval import dataset_labels, selection_count, selection_spec
 from ui.shared.score_variants import selection_scores, variant_key
 from ui.shared.scores import partial_scores, running_scores, score_options
 from ui.shared.selection import (
@@ -103,6 +104,8 @@ for member in members[1:]:
     member_mask = interval_mask(stored_interval(member, member_values), member_values, (*index_key, member))
     drawn_bounds[member] = interval_bounds(stored_interval(member, member_values), member_values, member_mask)
     kept &= member_mask
+# the kept count of every page: the interval's rows, then the review's overrides (none on a partial view's sample)
+count = selection_count(dataset, kept, None if so_far is None else {})
 if combine == "Intersection" and len(members) > 1:
     st.caption("Intersection of: " + ", ".join(members) + ". Pick another score above to edit its interval.")
 if combine == "Rank mean":
@@ -117,13 +120,13 @@ else:
     current = Selection(current.dataset, tuple(intervals), variants=variants)
     set_selection(current)
     remember_applied(current)
-    selection_banner(top, current, int(kept.sum()), len(kept), scored.labels)
+    selection_banner(top, current, count, scored.labels)
     save_selection_section(full_dataset, selection_spec(full_dataset, current, scored, {}), "explore")
 
-kept_summary(kept, dataset, len(full_dataset.table))
+kept_summary(count, dataset, len(full_dataset.table))
+defect_counts(kept, dataset, partial=so_far is not None)
 label_share_warning(dataset, kept, interval)
-if so_far is None:  # overrides and training act on complete scores only: a partial view's kept rows are a sample
-    overrides_note(dataset, kept)
+if so_far is None:  # training acts on complete scores only: a partial view's kept rows are a sample
     train_selection_section(dataset, kept)
 left, right = st.columns([2, 1])
 with left:

@@ -17,6 +17,6 @@ from ui.shared.state import page_dataset
 st.title("Review")
 dataset = page_dataset()
 no_scores = "No scores yet: every row starts as kept. Score the dataset on the Score page to review an interval."
-current, scored, in_interval = shown_selection(dataset, "review", no_scores)
+shown = shown_selection(dataset, "review", no_scores)
 mapped = dataset_map(dataset)  # the cached map's clusters, or None (its job started) — never computed here
-draw_decision_area(dataset, scored.frame, in_interval, mapped[1] if mapped else None, current.score)
+draw_decision_area(dataset, shown, mapped[1] if mapped else None)  # draws the banner too: a click changes it

@@ -21,7 +21,7 @@ from ui.export.view import (
     save_to_workspace,
     show_saved,
 )
-from ui.shared.review_interval import selection_spec, shown_selection
+from ui.shared.review_interval import selection_count, selection_spec, shown_selection
 from ui.shared.selection import describe_selection
 from ui.shared.state import page_dataset
 
@@ -29,9 +29,12 @@ st.title("Export")
 dataset = page_dataset()
 no_scores = "No scores yet: the export holds every row, with the review's overrides applied."
 inputs_label = "Change the selection (shared with Explore and Review)"
-current, scored, in_interval = shown_selection(dataset, "export", no_scores, expander=inputs_label)
+shown = shown_selection(dataset, "export", no_scores, expander=inputs_label)
+current, scored, in_interval = shown.selection, shown.scored, shown.in_interval
 scores = scored.frame
 overrides = effective_overrides(dataset.id)
+count = selection_count(dataset, in_interval, overrides)  # the banner's, Explore's and Review's number
+shown.draw_banner(count)
 spec = selection_spec(dataset, current, scored, overrides)
 
 fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, key="export_format", horizontal=True)
@@ -47,12 +50,17 @@ st.text(
     f"Dataset: {dataset.name} ({len(dataset.table):,} rows, id {dataset.id})\n"
     f"Selection: {describe_selection(current, scored.labels)}\n"
     f"Review overrides: {len(overrides):,} ({sum(v == 'keep' for v in overrides.values()):,} keep, "
-    f"{sum(v == 'drop' for v in overrides.values()):,} drop), applied on top of the interval"
+    f"{sum(v == 'drop' for v in overrides.values()):,} drop), applied on top of the interval\n"
+    f"Rows: {count.breakdown()}"
 )  # st.text: the dataset name is the user's file name, shown as plain text
+if manifest["subset"]["rows"] != count.kept:  # one rule (euds_core/selection/kept_count.py): never expected
+    st.error(f"The file holds {manifest['subset']['rows']:,} rows, not the {count.kept:,} counted above.")
 m1, m2, m3 = st.columns(3)
 m1.metric("Rows exported", f"{manifest['subset']['rows']:,}", help=f"of {len(dataset.table):,}")
-m2.metric("Interval keeps", f"{int(in_interval.sum()):,}")
-m3.metric("Review overrides", f"{len(overrides):,}")
+m2.metric("Interval keeps", f"{count.by_interval:,}")
+m3.metric(
+    "Review overrides", f"{len(overrides):,}", help="stored decisions; those agreeing with the interval change no row"
+)
 
 d1, d2, d3 = st.columns(3)
 d1.download_button(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from euds_core.errors import EudsInputError
+from euds_core.selection.kept_count import apply_overrides
 
 BAND_OFFSETS = {"low": 0.0, "middle": 0.5, "high": 1.0}
 
@@ -204,7 +205,4 @@ def apply_selection(spec: SelectionSpec, scores: pd.DataFrame) -> np.ndarray:
                 f"no score '{interval.score}' in the scores; the columns are: {', '.join(map(str, scores.columns))}"
             )
         mask &= interval.mask(scores[interval.score].to_numpy(dtype=np.float64), spec.seed, labels)
-    if spec.overrides:
-        decisions = scores["id"].astype(str).map(spec.overrides)
-        mask = np.where(decisions == "keep", True, np.where(decisions == "drop", False, mask))
-    return mask
+    return apply_overrides(mask, scores["id"].to_numpy(), spec.overrides)  # the kept count's own rule (kept_count.py)

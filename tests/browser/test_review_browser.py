@@ -248,6 +248,10 @@ def test_the_first_drop_on_a_fresh_workspace_returns_within_3_s(chromium_browser
         load = os.getloadavg()
         print(f"first drop: click to metrics {elapsed:.2f} s (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})")
         no_exception(page)
+        # The banner at the page's top (outside the decision fragment) shows the new count, once, overrides named.
+        banners = page.locator('[data-testid="stAlertContentInfo"]').filter(has_text="Selection:")
+        expect(banners.first).to_contain_text(f"kept {kept - 1:,} of 5,000 ({kept:,} by the interval, −1 manual drop")
+        assert banners.count() == 1
         assert elapsed <= FIRST_DECISION_S, f"the first drop took {elapsed:.2f} s"
     finally:
         context.close()

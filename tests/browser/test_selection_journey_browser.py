@@ -120,12 +120,14 @@ def test_one_selection_explore_review_export_and_reloads(
             mp.setenv("EUDS_HOME", str(browser_home))
             set_decision(dataset_id, dropped, "drop", note="journey test", reviewer="journey")
 
-        # Export by the sidebar, then a reload: same selection; the summary names what is exported.
+        # Export by the sidebar, then a reload: same selection; the summary names what is exported, and the banner's
+        # count is the exported one, the override named.
+        named = f"kept {kept - 1:,} of {N_ROWS:,} ({kept:,} by the interval, −1 manual drop = {kept - 1:,})"
         sidebar_link(page, "Export")
         for step in ("sidebar", "reload"):
             no_exception(page)
             assert {k: url_params(page).get(k) for k in want} == want, (step, page.url)
-            assert banner(page) == line, step
+            assert banner(page) == line.replace(f"kept {kept:,} of {N_ROWS:,}", named), step
             assert metric(page, "Interval keeps") == kept and metric(page, "Review overrides") == 1, step
             assert metric(page, "Rows exported") == kept - 1, step
             summary = page.get_by_text(re.compile(r"^Dataset: ")).first.inner_text()
@@ -143,10 +145,11 @@ def test_one_selection_explore_review_export_and_reloads(
         ids = [json.loads(row)["id"] for row in subset.read_text().splitlines()]
         assert len(ids) == kept - 1 and dropped not in ids
 
-        # Back to Explore by the sidebar: still the same interval and count.
+        # Back to Explore by the sidebar: still the same interval, and Export's count with the override named.
         sidebar_link(page, "Explore")
         no_exception(page)
-        assert page.get_by_text(KEPT_HEADING).first.inner_text() == heading
-        assert banner(page) == line
+        assert page.get_by_text(KEPT_HEADING).first.inner_text() == f"Kept {kept - 1:,} of {N_ROWS:,}"
+        assert banner(page) == line.replace(f"kept {kept:,} of {N_ROWS:,}", named)
+        assert page.get_by_text(f"{kept:,} by the interval, −1 manual drop = {kept - 1:,} — the number").count() == 1
     finally:
         context.close()

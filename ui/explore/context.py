@@ -1,6 +1,5 @@
 """Context beside Explore's kept count: a warning when the interval moves a label's share by more than 5 points
-(with a one-click switch to label-balanced), and the count once the review overrides apply (what Review and
-Export keep), so the three pages name one number."""
+(with a one-click switch to label-balanced)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import streamlit as st
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval
 from ui.explore.interval import BALANCED_KEY
-from ui.explore.train import kept_ids_with_overrides
 
 SHARE_WARNING_PT = 5.0
 
@@ -51,13 +49,3 @@ def label_share_warning(dataset: Dataset, kept: np.ndarray, interval: Interval) 
         disabled=not usable,
         help="apply the interval within each label" if usable else "needs percentile or keep-fraction bounds",
     )
-
-
-def overrides_note(dataset: Dataset, kept: np.ndarray) -> None:
-    """The kept count after the review overrides (Review and Export keep it), when any override changes a row."""
-    ids, changed = kept_ids_with_overrides(dataset, kept)
-    if changed:
-        st.caption(
-            f"With {changed:,} review override(s) applied: {len(ids):,} rows kept — the number Review and Export "
-            f"keep (the interval alone keeps {int(kept.sum()):,})."
-        )

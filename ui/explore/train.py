@@ -22,6 +22,7 @@ from euds_core.experiments.selection_check import (
     selection_key,
 )
 from euds_core.runtime.jobs import Job, list_jobs, start_job
+from euds_core.selection.kept_count import apply_overrides, kept_count
 from ui.shared.form_state import Field, initial, remember
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.map_view import cached_embeddings, map_encoder
@@ -35,16 +36,12 @@ KIND = "train_selection"
 
 
 def kept_ids_with_overrides(dataset: Dataset, kept: np.ndarray) -> tuple[list[str], int]:
-    """The ids the selection keeps once the review overrides apply (what Review and Export keep), and how many
-    overrides changed a row."""
-    ids = dataset.table["id"].astype(str)
-    final = pd.Series(kept, index=ids.to_numpy())
-    changed = 0
-    for sample_id, decision in effective_overrides(dataset.id).items():
-        if sample_id in final.index and bool(final[sample_id]) != (decision == "keep"):
-            final[sample_id] = decision == "keep"
-            changed += 1
-    return final.index[final.to_numpy()].tolist(), changed
+    """The ids the selection keeps once the review overrides apply (what Review and Export keep, by the same rule:
+    ``euds_core/selection/kept_count.py``), and how many rows the overrides changed."""
+    ids = dataset.table["id"].astype(str).to_numpy()
+    overrides = effective_overrides(dataset.id)
+    count = kept_count(kept, ids, overrides)
+    return ids[apply_overrides(kept, ids, overrides)].tolist(), count.manual_keeps + count.manual_drops
 
 
 def _jobs_for(dataset_id: str, key: str, mode: str) -> list[Job]:

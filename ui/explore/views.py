@@ -12,6 +12,7 @@ import streamlit as st
 from euds_core.data.table import Dataset
 from euds_core.scores import get_scorer_class
 from euds_core.selection.intervals import Interval
+from euds_core.selection.kept_count import KeptCount
 from ui.explore.interval import interval_bounds
 from ui.shared.charts import label_balance_figure, label_balance_table, score_histogram
 from ui.shared.jobs_view import POLL_SECONDS, jobs_panel
@@ -41,18 +42,20 @@ def score_it_prompt(dataset: Dataset) -> None:
 SUBSET_REPORT_KEY = "_explore_subset_report"  # (what it describes, the report)
 
 
-def kept_summary(kept: np.ndarray, dataset: Dataset, total_rows: int | None = None) -> None:
-    """The live headline: ``Kept K of N``, kept fraction, and label balance kept vs all.
+def kept_summary(count: KeptCount, dataset: Dataset, total_rows: int | None = None) -> None:
+    """The live headline: ``Kept K of N`` (the count of every page: after the review's overrides, named when they
+    change it), kept fraction, dropped.
 
-    ``total_rows`` (a partial view: ``kept`` covers a random sample of that many rows) turns the counts into
+    ``total_rows`` (a partial view: the count covers a random sample of that many rows) turns the counts into
     estimates for the whole dataset, shown with "≈".
     """
-    k, n = int(kept.sum()), len(kept)
+    k, n = count.kept, count.total
     c1, c2, c3 = st.columns([2, 1, 1])
     c2.metric("Kept fraction", f"{k / max(n, 1):.1%}")
-    defect_counts(kept, dataset, partial=total_rows is not None and total_rows != n)
     if total_rows is None or total_rows == n:
         c1.markdown(f"### Kept {k:,} of {n:,}")
+        if count.changed:
+            c1.caption(f"{count.breakdown()} — the number Review and Export keep")
         c3.metric("Dropped", f"{n - k:,}")
         return
     estimate = round(k / max(n, 1) * total_rows)

@@ -15,6 +15,7 @@ import streamlit as st
 from euds_core.curation import double_review
 from euds_core.curation.decision_log import can_undo, effective_decisions
 from euds_core.data.table import Dataset
+from euds_core.selection.kept_count import KeptCount
 from ui.review.data import (
     PAGE_SIZE,
     VIEWS,
@@ -29,14 +30,18 @@ from ui.review.data import (
     undo,
 )
 from ui.review.double_review_view import draw_double_review
+from ui.shared.review_interval import ShownSelection, selection_count
 
 
-def _counts(table: pd.DataFrame, decisions: pd.DataFrame, in_interval: np.ndarray) -> None:
+def _counts(count: KeptCount, decisions: pd.DataFrame) -> None:
+    """The page's counts: the kept count of every page (``ui/shared/review_interval.py``), overrides named."""
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Kept", f"{int((table['status'] == 'kept').sum()):,}")
-    m2.metric("Dropped", f"{int((table['status'] == 'dropped').sum()):,}")
+    m1.metric("Kept", f"{count.kept:,}", help="the number Explore, the banner and Export show")
+    m2.metric("Dropped", f"{count.total - count.kept:,}")
     m3.metric("Overrides", f"{len(decisions):,}", help="samples whose manual keep/drop wins over the interval")
-    m4.metric("Interval keeps", f"{int(in_interval.sum()):,}")
+    m4.metric("Interval keeps", f"{count.by_interval:,}")
+    if count.changed:
+        st.caption(f"Kept: {count.breakdown()}")
 
 
 def _filtered(table: pd.DataFrame, scores: pd.DataFrame, dataset_id: str, first_score: str | None) -> pd.DataFrame:
@@ -151,14 +156,16 @@ def _bulk_actions(dataset_id: str, table: pd.DataFrame, shown: pd.DataFrame) -> 
         )
 
 
-def decision_area(
-    dataset: Dataset, scores: pd.DataFrame, in_interval: np.ndarray, clusters: np.ndarray | None, first: str | None
-) -> None:
-    """Everything a decision changes, as one fragment (``first``: the selection's first score, sorted by)."""
+def decision_area(dataset: Dataset, shown: ShownSelection, clusters: np.ndarray | None) -> None:
+    """Everything a decision changes, as one fragment: the banner at the page's top, the counts, the table."""
+    scores, in_interval, first = shown.scored.frame, shown.in_interval, shown.selection.score
     decisions = effective_decisions(dataset.id)
     table = review_table(dataset, scores, in_interval, decisions, clusters, first)
+    overrides = dict(zip(decisions["id"], decisions["decision"], strict=True)) if len(decisions) else {}
+    count = selection_count(dataset, in_interval, overrides)
+    shown.draw_banner(count)
     who = reviewer_name()
-    _counts(table, decisions, in_interval)
+    _counts(count, decisions)
     if note := access_note(who):
         st.caption(note)
     show_flash()
@@ -177,7 +184,5 @@ def decision_area(
     )
 
 
-def draw_decision_area(
-    dataset: Dataset, scores: pd.DataFrame, in_interval: np.ndarray, clusters: np.ndarray | None, first: str | None
-) -> None:
-    st.fragment(decision_area)(dataset, scores, in_interval, clusters, first)
+def draw_decision_area(dataset: Dataset, shown: ShownSelection, clusters: np.ndarray | None) -> None:
+    st.fragment(decision_area)(dataset, shown, clusters)

@@ -8,14 +8,16 @@ so Explore, Review and Export show one selection.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from euds_core.curation.decision_log import effective_overrides
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval, SelectionSpec
+from euds_core.selection.kept_count import KeptCount, kept_count
 from ui.shared.score_variants import SelectionScores, selection_scores, variant_key
 from ui.shared.scores import complete_scores_only_note
 from ui.shared.selection import (
@@ -125,19 +127,36 @@ def selection_inputs(scored: SelectionScores, selection: Selection, top, page: s
     return _make_current(page, Selection(selection.dataset, members, variants=variants))
 
 
-def shown_selection(
-    dataset: Dataset, page: str, empty_note: str, expander: str | None = None
-) -> tuple[Selection, SelectionScores, np.ndarray]:
+def shown_selection(dataset: Dataset, page: str, empty_note: str, expander: str | None = None) -> ShownSelection:
     """The selection block of Review and Export: a note while nothing is scored, the inputs (inside an
-    ``expander`` with that label when given), the banner. Returns (selection, its scores, rows in the interval)."""
+    ``expander`` with that label when given). The page draws the banner (``draw_banner``) once it knows the count."""
     top, current, scored = page_selection(dataset)
     with st.expander(expander, expanded=scored.frame.empty) if expander else nullcontext():  # Review: top level
         if scored.frame.empty:
             st.info(empty_note)
         current = selection_inputs(scored, current, top, page)
     in_interval = selection_mask(current, scored.frame, dataset)
-    selection_banner(top, current, int(in_interval.sum()), len(in_interval), scored.labels)
-    return current, scored, in_interval
+    return ShownSelection(current, scored, in_interval, top)
+
+
+@dataclass(frozen=True)
+class ShownSelection:
+    """What Review and Export show: the selection, its scores, the rows in its intervals, the banner's container."""
+
+    selection: Selection
+    scored: SelectionScores
+    in_interval: np.ndarray
+    top: object
+
+    def draw_banner(self, count: KeptCount) -> None:
+        selection_banner(self.top, self.selection, count, self.scored.labels)
+
+
+def selection_count(dataset: Dataset, in_interval: np.ndarray, overrides: dict[str, str] | None = None) -> KeptCount:
+    """The kept count every page shows: the selection's rows, then the review's overrides (the stored ones unless
+    the page read them already, so its count and its export see the same overrides)."""
+    overrides = effective_overrides(dataset.id) if overrides is None else overrides
+    return kept_count(in_interval, dataset.table["id"].to_numpy(), overrides)
 
 
 def _make_current(page: str, selection: Selection) -> Selection:

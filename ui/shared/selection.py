@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 
 from euds_core.selection.intervals import BAND_OFFSETS, Interval
+from euds_core.selection.kept_count import KeptCount
 from ui.shared.state import SELECTION_KEY, current_dataset_spec
 
 URL_KEYS = ("dataset", "score", "variant", "plo", "phi", "lo", "hi", "keep", "band", "balanced", "also")
@@ -246,11 +247,13 @@ def describe_selection(selection: Selection, variant_labels: Mapping[str, str] |
 
 
 def selection_banner(
-    container, selection: Selection, kept: int, total: int, variant_labels: Mapping[str, str] | None = None
+    container, selection: Selection, count: KeptCount, variant_labels: Mapping[str, str] | None = None
 ) -> None:
-    """The one line every page shows at its top: what is selected and how many rows it keeps."""
+    """The one line every page shows at its top: what is selected and how many rows it keeps after the review's
+    overrides, naming them when they change the count ("2,763 by the interval, −2 manual drops = 2,761")."""
     container.info(
-        f"Selection: {describe_selection(selection, variant_labels)} · kept {kept:,} of {total:,}",
+        f"Selection: {describe_selection(selection, variant_labels)} · kept {count.kept:,} of {count.total:,}"
+        + (f" ({count.breakdown()})" if count.changed else ""),
         icon=":material/filter_alt:",
     )
 
