@@ -34,18 +34,29 @@ def lm_token_stats(
     A BOS token is prepended so the first word is predicted too. A text with no tokens gets the entropy of
     the first-token distribution and that same value as its NLL.
     """
-    bos = lm_bos_id(tokenizer)
-    encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
-    sequences = [([bos] if bos is not None else []) + list(ids) for ids in encoded]
+    sequences = lm_sequences(texts, tokenizer, max_tokens)
     return sequence_token_stats(
         sequences,
-        [1 if bos is not None else 0] * len(sequences),
+        [scored_from(tokenizer)] * len(sequences),
         tokenizer,
         model,
         device=device,
         batch_size=batch_size,
         token_budget=token_budget,
     )
+
+
+def lm_sequences(texts: list[str], tokenizer, max_tokens: int = MAX_TOKENS) -> list[list[int]]:
+    """Each text's token ids as the pass scores them: the start token (models.lm_bos_id), then at most
+    ``max_tokens`` tokens of the text."""
+    bos = lm_bos_id(tokenizer)
+    encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"]
+    return [([bos] if bos is not None else []) + list(ids) for ids in encoded]
+
+
+def scored_from(tokenizer) -> int:
+    """The first scored position of an :func:`lm_sequences` sequence: after the start token, when there is one."""
+    return 1 if lm_bos_id(tokenizer) is not None else 0
 
 
 def batch_stop(sorted_lengths: np.ndarray, start: int, budget: int) -> int:
@@ -55,6 +66,19 @@ def batch_stop(sorted_lengths: np.ndarray, start: int, budget: int) -> int:
     while stop < len(sorted_lengths) and (stop + 1 - start) * sorted_lengths[stop] <= budget:
         stop += 1
     return stop
+
+
+def token_budget_batches(lengths, budget: int) -> list[np.ndarray]:
+    """The batches :func:`sequence_token_stats` cuts sequences of these ``lengths`` into, as positions: ascending
+    length (stable), then :func:`batch_stop`. Steps made of whole batches, in this order, give the same batches."""
+    lengths = np.asarray(lengths, dtype=np.int64)  # (n,)
+    order = np.argsort(lengths, kind="stable")  # (n,)
+    batches, start = [], 0
+    while start < len(order):
+        stop = batch_stop(lengths[order], start, max(1, int(budget)))
+        batches.append(order[start:stop])
+        start = stop
+    return batches
 
 
 def sequence_token_stats(

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 
 # The pass itself lives in models.lm_pass (auto's measurement times it too); the scores re-export it.
-from euds_core.models.lm_pass import MAX_TOKENS, TOKENS_PER_ROW, lm_token_stats, sequence_token_stats  # noqa: F401
+from euds_core.models.lm_pass import (  # noqa: F401
+    MAX_TOKENS,
+    TOKENS_PER_ROW,
+    lm_sequences,
+    lm_token_stats,
+    scored_from,
+    sequence_token_stats,
+    token_budget_batches,
+)
 from euds_core.models.loading import (
     DEFAULT_LM,
     auto_token_budget,
@@ -82,37 +90,66 @@ def compute_lm_stats(
     chunk_rows = max(512, batch_size * 32)
     first_rows = first_stage_rows(np.minimum(lengths / CHARS_PER_TOKEN, max_tokens) + 1, first_stage_tokens)
     order = sample_first_order(lengths, first_rows=first_rows, chunk_rows=chunk_rows)
-    loaded = None
-    budget = None
-
-    def compute(rows: np.ndarray) -> np.ndarray:
-        nonlocal loaded, budget
-        if loaded is None:
-            loaded = load_scoring_lm(str(resolve_lm_path(lm)), device, precision, load_causal_lm)
-            budget = auto_token_budget(loaded[1], device, batch_size * TOKENS_PER_ROW)
-        tokenizer, model = loaded
-        return lm_token_stats(
-            [texts[i] for i in rows],
-            tokenizer,
-            model,
-            device=device,
-            batch_size=batch_size,
-            max_tokens=max_tokens,
-            token_budget=budget,
-        )
-
+    lm_pass = _ChunkedLmPass(
+        texts, lm=lm, device=device, precision=precision, batch_size=batch_size, max_tokens=max_tokens
+    )
     return run_chunked(
         lm_stats_folder(cache, lm=lm, max_tokens=max_tokens, precision=precision),
         order,
-        compute,
+        lm_pass.compute,
         chunk_rows=chunk_rows,
         first_chunk_rows=first_rows,
         progress=progress,
         cancel=cancel,
         label="causal LM pass",
         first_stage_only=first_stage_only,
-        step_rows=batch_size * 2,  # progress and cancel every few seconds on 2 CPU cores
+        step_units=lm_pass.chunk_batches,  # steps of ~2 s (storage.cache.STEP_SECONDS): progress and cancel that often
     )
+
+
+class _ChunkedLmPass:
+    """The LM pass over a table's texts as :func:`compute_lm_stats` runs it: the scoring copy loaded on first use,
+    each chunk tokenised once, cut into token-budget batches over the whole chunk (``chunk_batches``, the
+    step units), and scored a step of whole batches at a time (``compute``)."""
+
+    def __init__(self, texts: list[str], *, lm: str, device: str, precision: str, batch_size: int, max_tokens: int):
+        self.texts, self.lm, self.device, self.precision = texts, lm, device, precision
+        self.batch_size, self.max_tokens = batch_size, max_tokens
+        self.loaded, self.budget = None, None
+        self.sequences: dict[int, list[int]] = {}  # row -> token ids, from planning a chunk until it is scored
+
+    def load(self):
+        if self.loaded is None:
+            self.loaded = load_scoring_lm(str(resolve_lm_path(self.lm)), self.device, self.precision, load_causal_lm)
+            self.budget = auto_token_budget(self.loaded[1], self.device, self.batch_size * TOKENS_PER_ROW)
+        return self.loaded
+
+    def tokenized(self, rows: np.ndarray) -> list[list[int]]:
+        todo = [int(i) for i in rows if int(i) not in self.sequences]
+        if todo:
+            texts = [self.texts[i] for i in todo]
+            self.sequences.update(zip(todo, lm_sequences(texts, self.load()[0], self.max_tokens)))
+        return [self.sequences[int(i)] for i in rows]
+
+    def chunk_batches(self, rows: np.ndarray) -> list[np.ndarray]:
+        """The chunk's batches as positions in ``rows``: steps of whole batches pack as the unstepped pass did."""
+        self.load()  # the budget comes with the model
+        return token_budget_batches([len(s) for s in self.tokenized(rows)], self.budget)
+
+    def compute(self, rows: np.ndarray) -> np.ndarray:
+        tokenizer, model = self.load()
+        seqs = self.tokenized(rows)
+        for i in rows:
+            self.sequences.pop(int(i), None)
+        return sequence_token_stats(
+            seqs,
+            [scored_from(tokenizer)] * len(seqs),
+            tokenizer,
+            model,
+            device=self.device,
+            batch_size=self.batch_size,
+            token_budget=self.budget,
+        )
 
 
 def lm_stats_folder(cache: DatasetCache | None, *, lm: str, max_tokens: int, precision: str):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -161,6 +162,7 @@ def run_chunked(
     label: str = "",
     first_stage_only: bool = False,
     step_rows: int | None = None,
+    step_units: Callable[[np.ndarray], list[np.ndarray]] | None = None,
 ) -> np.ndarray | None:
     """Per-row values for all rows, computed chunk by chunk in ``order`` and cached per chunk under ``folder``.
 
@@ -169,8 +171,11 @@ def run_chunked(
     when given, the others ``chunk_rows``. The result is in row order. A killed run resumes from its finished
     chunks (of the same plan); ``folder=None`` caches nothing. ``first_stage_only`` computes (or finds) just
     the first chunk and returns None: every pass's first stage runs before any pass's rest (all partial views
-    early; scoring.engine.score_dataset). ``step_rows``: a chunk is computed that many rows at a time, with
-    progress and a cancel check each step (a 1,500-row LM chunk on 2 cores froze the progress for minutes).
+    early; scoring.engine.score_dataset). A chunk is computed in steps, with progress and a cancel check each
+    step (a 1,500-row LM chunk on 2 cores froze the progress for minutes): ``step_rows`` rows at a time, or
+    timed steps of whole units (:class:`_Step`): ``step_units(rows)`` cuts the chunk into units (positions in
+    ``rows``, e.g. the LM's token-budget batches planned over the whole chunk), so stepping never changes how
+    the pass packs its batches.
     """
     n = len(order)
     if folder is not None:
@@ -190,7 +195,8 @@ def run_chunked(
         chunk_path = folder / f"chunk-{plan}-{start:09d}-{len(rows)}.npy" if folder is not None else None
         values = load_array(chunk_path) if chunk_path is not None else None
         if values is None:
-            values = _Step(compute, progress, cancel, label, rows_done, n).run(rows, step_rows or len(rows))
+            step = _Step(compute, progress, cancel, label, rows_done, n)
+            values = step.run(rows, step_units(rows) if step_units and len(rows) else None, step_rows)
             if chunk_path is not None:
                 save_array(chunk_path, values)
         parts.append(values)
@@ -199,6 +205,11 @@ def run_chunked(
             progress(rows_done, n, label)
         if first_stage_only:
             return None
+    return _finished(folder, order, parts)
+
+
+def _finished(folder: Path | None, order: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
+    """The chunks' values back in row order, saved as ``all.npy`` (the chunks and plans then deleted)."""
     if not parts:
         return np.zeros((0,), dtype=np.float32)
     sorted_values = np.concatenate(parts, axis=0)
@@ -211,27 +222,50 @@ def run_chunked(
     return result
 
 
+STEP_SECONDS = 2.0  # a timed step's target length: progress and the cancel check about this often
+
+
 class _Step:
-    """Computes one chunk ``step_rows`` rows at a time: progress after each step, cancel checked before each."""
+    """Computes one chunk a step at a time: progress after each step, the cancel check before each.
+
+    Fixed steps: ``step_rows`` rows each (the whole chunk when None). Timed steps: consecutive whole units, as
+    many as took about :data:`STEP_SECONDS` at the rate of the step before (the first step one unit, each next
+    at most twice the last), so progress comes every few seconds on an idle or a busy machine while the units,
+    and so every batch, are those of the whole chunk.
+    """
 
     def __init__(self, compute, progress, cancel, label: str, rows_done: int, n: int):
         self.compute, self.progress, self.cancel = compute, progress, cancel
         self.label, self.rows_done, self.n = label, rows_done, n
 
-    def run(self, rows: np.ndarray, step_rows: int) -> np.ndarray:
+    def run(self, rows: np.ndarray, units: list[np.ndarray] | None, step_rows: int | None) -> np.ndarray:
         if not len(rows):
             return np.asarray(self.compute(rows))
-        parts = []
-        for start in range(0, len(rows), max(1, step_rows)):
+        timed = units is not None
+        if units is None:
+            size = max(1, step_rows or len(rows))
+            units = [np.arange(s, min(s + size, len(rows))) for s in range(0, len(rows), size)]
+        if sum(len(u) for u in units) != len(rows):
+            raise ValueError(f"{self.label}: the step units cover {sum(len(u) for u in units)} of {len(rows)} rows")
+        out, done, first, take = None, 0, 0, 1
+        while first < len(units):
             if self.cancel is not None and self.cancel():
-                done = self.rows_done
                 raise ScoringCancelled(
-                    f"{self.label} cancelled after {done} of {self.n} rows (finished chunks are kept)"
+                    f"{self.label} cancelled after {self.rows_done} of {self.n} rows (finished chunks are kept)"
                 )
-            parts.append(np.asarray(self.compute(rows[start : start + step_rows])))
-            if self.progress and start + step_rows < len(rows):
-                self.progress(self.rows_done + start + len(parts[-1]), self.n, self.label)
-        return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+            positions = np.concatenate(units[first : first + take])
+            started = time.perf_counter()
+            values = np.asarray(self.compute(rows[positions]))
+            seconds = time.perf_counter() - started
+            if out is None:
+                out = np.empty((len(rows), *values.shape[1:]), dtype=values.dtype)
+            out[positions] = values
+            first, done = first + take, done + len(positions)
+            if self.progress and first < len(units):
+                self.progress(self.rows_done + done, self.n, self.label)
+            if timed:
+                take = max(1, min(2 * take, int(take * STEP_SECONDS / max(seconds, 1e-3))))
+        return out
 
 
 def load_partial_rows(folder: Path, n_rows: int) -> tuple[np.ndarray, np.ndarray] | None:
