@@ -12,7 +12,9 @@ import json
 import numpy as np
 import streamlit as st
 
+from euds_core.curation.decision_log import effective_overrides
 from euds_core.scores import get_scorer_class
+from euds_core.selection.kept_count import apply_overrides
 from ui.explore.context import label_share_warning
 from ui.explore.interval import (
     apply_box_selection,
@@ -105,7 +107,9 @@ for member in members[1:]:
     drawn_bounds[member] = interval_bounds(stored_interval(member, member_values), member_values, member_mask)
     kept &= member_mask
 # the kept count of every page: the interval's rows, then the review's overrides (none on a partial view's sample)
-count = selection_count(dataset, kept, None if so_far is None else {})
+overrides = effective_overrides(full_dataset.id) if so_far is None else {}  # none on a partial view's sample
+count = selection_count(dataset, kept, overrides)
+final = apply_overrides(kept, dataset.table["id"].to_numpy(), overrides)  # the rows Review and Export keep
 if combine == "Intersection" and len(members) > 1:
     st.caption("Intersection of: " + ", ".join(members) + ". Pick another score above to edit its interval.")
 if combine == "Rank mean":
@@ -135,7 +139,7 @@ with right:
     st.markdown("**Label balance: kept vs all**")
     label_balance(kept, dataset)
 other_histograms(scores, active, kept, drawn_bounds, units)
-subset_report_panel(dataset, scores, kept, json.dumps(scored.params, sort_keys=True))
+subset_report_panel(dataset, scores, final, json.dumps(scored.params, sort_keys=True))
 
 st.subheader("Map")
 if so_far is None:

@@ -48,3 +48,29 @@ def test_report_input_errors():
         subset_report([0], embeddings=np.eye(3), labels=["a", "b"])
     with pytest.raises(EudsInputError, match="keep mask"):
         subset_report(np.array([True]), labels=["a", "b"])
+
+
+def test_pool_figures_beside_the_kept_ones():
+    labels = np.array(["a"] * 6 + ["b"] * 2)
+    clusters = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    kept = np.array([True, True, False, False, False, False, False, True])
+    report = subset_report(kept, labels=labels, clusters=clusters)
+    assert report["label_balance_pool"] == pytest.approx(normalised_entropy(np.array([6, 2])))
+    assert report["label_balance"] == pytest.approx(normalised_entropy(np.array([2, 1])))
+    assert report["cluster_balance_pool"] == pytest.approx(normalised_entropy(np.array([4, 2, 2])))
+    assert report["cluster_coverage"] == pytest.approx(2 / 3)
+
+
+def test_cluster_retention_counts_kept_and_dropped_per_cluster_and_finds_the_emptied():
+    from euds_core.selection.subset_report import cluster_retention, emptied_clusters
+
+    clusters = np.array([-1, 0, 0, 0, 1, 1, 2, 2, 2, 2, -2, 3])
+    kept = np.array([True, True, False, True, False, False, True, True, True, True, True, False])
+    frame = cluster_retention(clusters, kept)
+    assert frame["cluster"].tolist() == [0, 1, 2, 3, -1]  # noise last; -2 (not on the map) not counted
+    assert frame["rows"].tolist() == [3, 2, 4, 1, 1] and frame["kept"].tolist() == [2, 0, 4, 0, 1]
+    assert frame["dropped"].tolist() == [1, 2, 0, 1, 0]
+    assert emptied_clusters(frame)["cluster"].tolist() == [1, 3]  # largest first
+    assert emptied_clusters(cluster_retention(clusters, np.ones(12, dtype=bool))).empty
+    with pytest.raises(EudsInputError):
+        cluster_retention(clusters, kept[:3])

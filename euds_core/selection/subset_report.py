@@ -53,8 +53,9 @@ def subset_report(
     Keys: ``n_kept``, ``n_pool``, ``fraction``; with embeddings ``vendi_kept`` / ``vendi_pool`` (see
     :func:`vendi_score`); with embeddings or ``clusters`` ``cluster_coverage`` (share of the pool's clusters —
     seeded k-means, ``n_clusters`` — with at least one kept row) and ``cluster_balance`` (normalised entropy of
-    the kept rows over those clusters); with labels ``label_counts_kept`` / ``label_counts_pool`` and
-    ``label_balance`` (normalised entropy, 1 = even); with scores ``score_means`` {name: {"kept", "pool"}}.
+    the kept rows over those clusters; ``cluster_balance_pool`` the same over every pool row; the pool's coverage
+    is 1 by definition); with labels ``label_counts_kept`` / ``label_counts_pool`` and ``label_balance`` /
+    ``label_balance_pool`` (normalised entropy, 1 = even); with scores ``score_means`` {name: {"kept", "pool"}}.
     """
     n = _pool_size(embeddings, labels, scores, clusters)
     mask = np.zeros(n, dtype=bool)
@@ -80,6 +81,7 @@ def subset_report(
         report["n_clusters"] = int(len(ids))
         report["cluster_coverage"] = float((kept_counts > 0).mean())
         report["cluster_balance"] = normalised_entropy(kept_counts)
+        report["cluster_balance_pool"] = normalised_entropy(pool_counts)
     if labels is not None:
         lab = pd.Series(np.asarray(labels)).astype(str)
         pool_counts = lab.value_counts().sort_index()
@@ -87,6 +89,7 @@ def subset_report(
         report["label_counts_pool"] = {k: int(v) for k, v in pool_counts.items()}
         report["label_counts_kept"] = {k: int(v) for k, v in kept_counts.items()}
         report["label_balance"] = normalised_entropy(kept_counts.to_numpy())
+        report["label_balance_pool"] = normalised_entropy(pool_counts.to_numpy())
     if scores is not None:
         frame = pd.DataFrame(scores)
         report["score_means"] = {
@@ -104,3 +107,25 @@ def _pool_size(*arrays) -> int:
     if len(sizes) > 1:
         raise EudsInputError(f"the inputs of the subset report have different lengths: {sorted(sizes)}")
     return sizes.pop()
+
+
+def cluster_retention(clusters: np.ndarray, kept: np.ndarray) -> pd.DataFrame:
+    """Per cluster of a map (HDBSCAN's ids; -1 = noise): its rows, how many ``kept`` keeps and drops, the kept
+    share. Rows a sampled map left out (cluster -2) are not counted. Ordered by cluster id, noise last."""
+    clusters, kept = np.asarray(clusters), np.asarray(kept, dtype=bool)
+    if len(clusters) != len(kept):
+        raise EudsInputError(f"{len(clusters)} clusters for a keep mask of {len(kept)} rows")
+    drawn = clusters >= -1
+    ids, inverse, rows = np.unique(clusters[drawn], return_inverse=True, return_counts=True)
+    kept_rows = np.bincount(inverse, weights=kept[drawn], minlength=len(ids)).astype(np.int64)  # one pass
+    frame = pd.DataFrame({"cluster": ids.astype(np.int64), "rows": rows, "kept": kept_rows})
+    frame["dropped"] = frame["rows"] - frame["kept"]
+    frame["kept_share"] = frame["kept"] / frame["rows"]
+    order = np.argsort(np.where(frame["cluster"] == -1, np.iinfo(np.int64).max, frame["cluster"]), kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def emptied_clusters(retention: pd.DataFrame) -> pd.DataFrame:
+    """The clusters (noise aside) of which nothing is kept, largest first."""
+    empty = retention[(retention["cluster"] >= 0) & (retention["kept"] == 0)]
+    return empty.sort_values(["rows", "cluster"], ascending=[False, True]).reset_index(drop=True)

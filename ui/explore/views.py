@@ -233,28 +233,58 @@ def subset_report_panel(dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray
         st.caption("The interval changed since the last subset report: press the button for this selection's report.")
         return
     report = saved[1]
-    cols = st.columns(4)
-    if "vendi_kept" in report:
-        cols[0].metric(
-            "Vendi score (kept)",
-            f"{report['vendi_kept']:.1f}",
-            help=f"pool: {report['vendi_pool']:.1f}; "
-            "the effective number of distinct samples (cosine kernel on the encoder embeddings)",
-        )
-        cols[1].metric(
-            "Cluster coverage",
-            f"{report['cluster_coverage']:.0%}",
-            help="share of the pool's k-means clusters with a kept row",
-        )
-    else:
-        cols[0].caption("Vendi and cluster coverage need the encoder embeddings: score **semantic** first.")
-    if "label_balance" in report:
-        cols[2].metric(
-            "Label balance", f"{report['label_balance']:.2f}", help="normalised entropy of the kept labels; 1 = even"
-        )
-    if "score_means" in report:
-        means = pd.DataFrame(report["score_means"]).T.rename(columns={"kept": "mean kept", "pool": "mean pool"})
-        st.dataframe(means.round(4), width="stretch")
+    st.caption(
+        f"The {report['n_kept']:,} kept rows (review overrides applied) beside all {report['n_pool']:,} rows: "
+        "each figure for both."
+    )
+    st.dataframe(subset_report_table(report), hide_index=True, width="stretch")
+    if "vendi_kept" not in report:
+        st.caption("Vendi and cluster coverage need the encoder embeddings: score **semantic** first.")
     if report.get("defects"):
         st.markdown("**Injected defects: kept and dropped per kind**")
         st.dataframe(defect_table(pd.DataFrame(report["defects"])), hide_index=True, width="stretch")
+
+
+def subset_report_table(report: dict) -> pd.DataFrame:
+    """One row per figure of the subset report: the kept rows' value, the pool's, and one line on its meaning."""
+    rows = [("Rows", f"{report['n_kept']:,}", f"{report['n_pool']:,}", "rows kept, and rows in the dataset")]
+    if "vendi_kept" in report:
+        rows.append(
+            (
+                "Vendi score",
+                f"{report['vendi_kept']:.1f}",
+                f"{report['vendi_pool']:.1f}",
+                "effective number of distinct rows (cosine similarity of the encoder embeddings); higher = more varied",
+            )
+        )
+    if "cluster_coverage" in report:
+        n = report.get("n_clusters", 0)
+        rows.append(
+            (
+                "Cluster coverage",
+                f"{report['cluster_coverage']:.0%}",
+                "100%",
+                f"share of the dataset's {n} k-means topic clusters with at least one kept row",
+            )
+        )
+        rows.append(
+            (
+                "Cluster balance",
+                f"{report['cluster_balance']:.2f}",
+                f"{report['cluster_balance_pool']:.2f}" if "cluster_balance_pool" in report else "",
+                "how evenly the rows spread over those clusters (normalised entropy: 1 = even, 0 = one cluster)",
+            )
+        )
+    if "label_balance" in report:
+        rows.append(
+            (
+                "Label balance",
+                f"{report['label_balance']:.2f}",
+                f"{report['label_balance_pool']:.2f}" if "label_balance_pool" in report else "",
+                "how evenly the labels occur (normalised entropy: 1 = every label equally often)",
+            )
+        )
+    for name, means in (report.get("score_means") or {}).items():
+        kept = "" if means["kept"] is None else f"{means['kept']:.4g}"
+        rows.append((f"Mean {name}", kept, f"{means['pool']:.4g}", f"the average {name} score"))
+    return pd.DataFrame(rows, columns=["figure", "kept", "all rows", "what it means"])

@@ -129,6 +129,42 @@ def label_balance_figure(balance: pd.DataFrame, height: int = 240) -> go.Figure:
     return fig
 
 
+def cluster_name(cluster: int) -> str:
+    """How the map's legend names an HDBSCAN cluster (-1: the points it leaves in no cluster)."""
+    return "noise" if cluster == -1 else f"cluster {cluster}"
+
+
+def cluster_retention_figure(retention: pd.DataFrame) -> go.Figure:
+    """Horizontal stacked bars, one per map cluster (named with its size): the shares of its rows kept and dropped,
+    so a small cluster's loss shows as plainly as a large one's; the counts are in the hover (from
+    ``cluster_retention``)."""
+    names = [
+        f"{cluster_name(int(c))} ({int(n):,})" for c, n in zip(retention["cluster"], retention["rows"], strict=True)
+    ]
+    fig = go.Figure()
+    for part, colour in (("kept", KEPT_COLOUR), ("dropped", DROPPED_COLOUR)):
+        fig.add_bar(
+            y=names,
+            x=100 * retention[part] / retention["rows"],
+            customdata=retention[part],
+            name=part,
+            orientation="h",
+            marker_color=colour,
+            hovertemplate=f"%{{y}}: %{{customdata:,}} {part} (%{{x:.0f}} %)<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="stack",
+        height=min(max(200, 22 * len(names) + 70), 900),
+        margin=dict(l=10, r=10, t=30, b=10),
+        xaxis_title="% of the cluster's rows",
+        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
+        plot_bgcolor="white",
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(gridcolor="#eef1f5")
+    return fig
+
+
 def _add_map_points(fig: go.Figure, xy: np.ndarray, rows: np.ndarray, hover: list[str], name: str, marker: dict):
     fig.add_scattergl(
         x=xy[:, 0],

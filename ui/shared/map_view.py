@@ -17,8 +17,16 @@ from euds_core.models.embeddings import load_cached_embeddings
 from euds_core.models.loading import DEFAULT_ENCODER
 from euds_core.runtime.jobs import start_job
 from euds_core.selection.embed_map import EmbeddingMap, cached_embedding_map
+from euds_core.selection.subset_report import cluster_retention, emptied_clusters
 from euds_core.storage.cache import DatasetCache
-from ui.shared.charts import DROPPED_COLOUR, KEPT_COLOUR, embedding_map_figure, selected_rows
+from ui.shared.charts import (
+    DROPPED_COLOUR,
+    KEPT_COLOUR,
+    cluster_name,
+    cluster_retention_figure,
+    embedding_map_figure,
+    selected_rows,
+)
 from ui.shared.decision_buttons import decision_buttons
 from ui.shared.identity import current_identity
 from ui.shared.jobs_view import jobs_panel
@@ -102,7 +110,7 @@ def embedding_map_section(
     if colour_by == "kept / dropped":
         colour, palette = np.where(kept, "kept", "dropped"), {"kept": KEPT_COLOUR, "dropped": DROPPED_COLOUR}
     elif colour_by == "cluster":
-        colour = np.where(clusters == -1, "noise", np.char.add("cluster ", clusters.astype(str)))
+        colour = np.where(clusters == -1, "noise", np.char.add("cluster ", clusters.astype(str)))  # cluster_name
     elif colour_by == "label":
         colour = dataset.table["label"].to_numpy()
     else:
@@ -118,19 +126,57 @@ def embedding_map_section(
     fig = embedding_map_figure(
         emap.coords, colour=colour, colour_name=colour_by, hover=hover, rows=rows, discrete_colours=palette
     )
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("lasso", "box"), key="explore_map", width="stretch")
+    map_column, side = st.columns([3, 1])
+    event = map_column.plotly_chart(
+        fig, on_select="rerun", selection_mode=("lasso", "box"), key="explore_map", width="stretch"
+    )
+    with side:
+        cluster_retention_panel(clusters, kept)
     picked = selected_rows(event.selection if event else None)
     if len(picked):
-        table = dataset.table.iloc[picked]
-        frame = pd.DataFrame({"id": table["id"].to_numpy(), "kept": kept[picked], "cluster": clusters[picked]})
-        for name in scores.columns:
-            frame[name] = scores[name].to_numpy()[picked].round(4)
-        if dataset.has_labels:
-            frame["label"] = table["label"].to_numpy()
-        frame["text"] = table["text"].str.slice(0, 400).to_numpy()
-        st.markdown(f"**{len(picked):,} selected on the map** ({int(kept[picked].sum()):,} kept)")
-        st.dataframe(frame, hide_index=True, width="stretch", height=300)
-        map_selection_actions(dataset.id, frame["id"].astype(str).tolist())
+        _picked_rows(dataset, scores, kept, clusters, picked)
+
+
+def cluster_retention_panel(clusters: np.ndarray, kept: np.ndarray) -> None:
+    """Beside the map: per HDBSCAN cluster of the cached map, the rows the interval keeps and drops, and a warning
+    naming every cluster the interval empties (an interval can cut a whole topic out unseen)."""
+    retention = cluster_retention(clusters, kept)
+    st.markdown("**Kept / dropped per cluster**")
+    if retention.empty:
+        st.caption("No row is on the map.")
+        return
+    st.plotly_chart(
+        cluster_retention_figure(retention),
+        key="explore_cluster_bars",
+        width="stretch",
+        config={"displayModeBar": False},
+    )
+    empty = emptied_clusters(retention)
+    if len(empty):
+        named = [
+            f"{cluster_name(int(c))} ({int(n):,} rows)" for c, n in zip(empty["cluster"], empty["rows"], strict=True)
+        ]
+        st.warning(
+            f"The interval keeps no row of {len(empty):,} cluster{'s' if len(empty) != 1 else ''}: "
+            + ", ".join(named[:8])
+            + (f" and {len(named) - 8:,} more" if len(named) > 8 else "")
+            + ". Colour the map by cluster to see where.",
+            icon=":material/warning:",
+        )
+
+
+def _picked_rows(dataset: Dataset, scores: pd.DataFrame, kept: np.ndarray, clusters: np.ndarray, picked) -> None:
+    """The rows lasso- or box-selected on the map (text as plain cells), with Keep / Drop for all of them."""
+    table = dataset.table.iloc[picked]
+    frame = pd.DataFrame({"id": table["id"].to_numpy(), "kept": kept[picked], "cluster": clusters[picked]})
+    for name in scores.columns:
+        frame[name] = scores[name].to_numpy()[picked].round(4)
+    if dataset.has_labels:
+        frame["label"] = table["label"].to_numpy()
+    frame["text"] = table["text"].str.slice(0, 400).to_numpy()
+    st.markdown(f"**{len(picked):,} selected on the map** ({int(kept[picked].sum()):,} kept)")
+    st.dataframe(frame, hide_index=True, width="stretch", height=300)
+    map_selection_actions(dataset.id, frame["id"].astype(str).tolist())
 
 
 def _record_map_decision(dataset_id: str, sample_ids: list[str], decision: str) -> None:
