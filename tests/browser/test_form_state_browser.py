@@ -1,7 +1,9 @@
 """Issue 25, item 7 in Chromium: values typed into the Fine-tune page's forms (the grid form once submitted,
-Confirm's seeds, the search's minimum kept fraction, the study's seeds) are still there after a reload of the page."""
+Confirm's seeds, the study's seeds) are still there after a reload of the page."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -37,6 +39,16 @@ def type_into(page, key: str, value: str) -> None:
     box.press("Tab")  # leave the field: the value is sent (Enter would not, in a form: enter_to_submit=False)
 
 
+def url_has(page, params: dict[str, str]) -> None:
+    """Wait until the page's URL carries every ``key=value`` (the server writes it at the end of the value's run)."""
+    wanted = [f"{k}={quote(v, safe='')}" for k, v in params.items()]
+    page.wait_for_function(
+        "(wanted) => { const q = location.search.slice(1).split('&'); return wanted.every((w) => q.includes(w)); }",
+        arg=wanted,
+        timeout=60_000,
+    )
+
+
 def values(page, keys: list[str]) -> dict[str, str]:
     return {k: page.locator(f".st-key-{k} input").first.input_value() for k in keys}
 
@@ -50,9 +62,10 @@ def test_form_values_survive_a_reload(page, search_grid, screenshot):
     page.get_by_role("button", name="Run grid in the background").click()
     wait_for_app(page)
     page.get_by_text("Cannot start the grid").first.wait_for()  # the bad model folder: submitted, no job
+    url_has(page, wanted)
     for key, value in {"ft_confirm_seeds": "7", "ft_study_seeds": "4"}.items():
         type_into(page, key, value)
-        wait_for_app(page)
+        url_has(page, {key: value})  # its run is over: a reload now keeps it
     wanted |= {"ft_confirm_seeds": "7", "ft_study_seeds": "4"}
     assert values(page, list(wanted)) == wanted
 
