@@ -11,7 +11,8 @@ import streamlit as st
 from euds_core.experiments.interval_search import load_search_grid
 from euds_core.experiments.run_store import latest_grid_runs, load_runs
 from euds_core.experiments.selection_check import majority_accuracy
-from euds_core.experiments.subsets import available_strategies
+from euds_core.experiments.statistics import paired_verdicts
+from euds_core.experiments.subsets import SELECTION, available_strategies
 from euds_core.runtime.jobs import Job
 from ui.finetune.charts import (
     accuracy_vs_size_figure,
@@ -27,6 +28,7 @@ from ui.finetune.view import (
     GRID_KEY,
     MIN_KEEP,
     best_cell_actions,
+    explore_kept_ids,
     grid_form,
     live_job_section,
     search_score_select,
@@ -69,9 +71,16 @@ if current.score in score_names and widgets_need_loading("finetune", current):
     mark_loaded("finetune", current)
 variant_labels = selection_scores(dataset, current.variant_map()).labels  # every member's own variant
 other_settings = [s for s in current.variant_map() if variant_labels.get(s, DEFAULT_LABEL) != DEFAULT_LABEL]
+kept_ids = explore_kept_ids(dataset)
+trains = (
+    f"The grid's default strategy, **selection**, trains exactly the {len(kept_ids):,} rows Explore keeps (those in "
+    "the pool) against label-stratified random at the same size; its verdict is drawn on the curve. "
+    if kept_ids is not None
+    else ""
+)
 st.info(
-    f"Current selection: {describe_selection(current, variant_labels)}. To train exactly these rows against random, "
-    "press **Train this selection** on Explore (its verdicts are listed below). The grid trains each strategy's own "
+    f"Current selection: {describe_selection(current, variant_labels)}. {trains}Explore's **Train this selection** "
+    "runs the same check (its verdicts are listed below). The other strategies train their own "
     "pick at each subset size (the interval strategy: a band of the score you choose"
     + (
         f"; the grid reads {', '.join(other_settings)} with the app's settings, not the selection's variant)."
@@ -83,7 +92,7 @@ st.info(
 st.markdown("**This selection against random** (trained on Explore: exactly the kept rows)")
 selection_check_results(dataset.id)
 test_set_section(dataset)
-submitted, spec = grid_form(dataset, score_names, strategies_all)
+submitted, spec = grid_form(dataset, score_names, strategies_all, has_selection=kept_ids is not None)
 if submitted:
     start_grid(dataset, spec, scores_now, score_options())
 grid_key = st.session_state.get(GRID_KEY)
@@ -96,7 +105,9 @@ def grid_results(job: Job | None) -> None:
         st.info("No finished runs yet. Choose the grid above and run it; runs appear here as they finish.")
         return
     majority = majority_accuracy(dataset.table, spec.config)
-    st.plotly_chart(accuracy_vs_size_figure(runs, majority=majority), key="ft_curve", width="stretch")
+    verdicts = paired_verdicts(runs, balanced={SELECTION})
+    figure = accuracy_vs_size_figure(runs, majority=majority, verdicts=verdicts)
+    st.plotly_chart(figure, key="ft_curve", width="stretch")
     show_verdicts(runs)
     left, right = st.columns([3, 2])
     left.plotly_chart(accuracy_vs_time_figure(runs), key="ft_time", width="stretch")

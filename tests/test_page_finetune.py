@@ -294,3 +294,43 @@ def test_break_even_sweep_starts_a_job_and_draws_the_latest_sweep(dataset, monke
     at = open_page(dataset)
     assert not at.exception
     assert any(c.key == "ft_sweep_chart" for c in at.get("plotly_chart"))
+
+
+def test_the_default_strategy_trains_exactly_explores_kept_ids(dataset, tmp_path, monkeypatch):
+    """With an interval in the URL the grid's default is the selection vs label-stratified random (3 seeds, light
+    settings); the job it starts trains the ids Explore keeps for that interval, after the review overrides."""
+    import json
+
+    import ui.finetune.view as view
+    from euds_core.curation.decision_log import set_decision
+    from euds_core.experiments import selection_check
+    from euds_core.selection.intervals import Interval
+    from euds_core.storage.workspace import workspace_dir
+
+    started = []
+    monkeypatch.setattr(view, "start_job", lambda kind, args, dataset_id=None: started.append((kind, args)) or "job1")
+    values = score_dataset(dataset, ["information"], options=OPTIONS)["information"].to_numpy()
+    kept = dataset.table["id"][Interval("information", "percentile", lo=0.25, hi=0.75).mask(values, 0)].tolist()
+    dropped_by_hand = kept[0]
+    set_decision(dataset.id, dropped_by_hand, "drop")
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "4_Fine_tune.py"), default_timeout=60)
+    at.session_state["score_options"] = OPTIONS
+    for name, value in {"dataset": dataset.id, "score": "information", "plo": "0.25", "phi": "0.75"}.items():
+        at.query_params[name] = value
+    at.run()
+    assert at.multiselect(key="ft_strategies").value == ["selection", "random:balanced"]
+    assert at.multiselect(key="ft_sizes").value == [] and at.number_input(key="ft_seeds").value == 3
+    assert at.number_input(key="ft_max_len").value == 64
+    at.text_input(key="ft_model").set_value(str(build_tiny_bert(tmp_path / "bert")))
+    next(b for b in at.button if b.label == "Run grid in the background").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    kind, args = started[0]
+    assert kind == "finetune" and args["strategies"] == ["selection", "random:balanced"]
+    light = selection_check.LIGHT_CPU_CONFIG  # the speed settings of Explore's check, by default
+    assert {k: args["config"][k] for k in ("precision", "freeze_embeddings", "test_sample")} == {
+        "precision": light.precision,
+        "freeze_embeddings": light.freeze_embeddings,
+        "test_sample": light.test_sample,
+    }
+    saved = json.loads((workspace_dir("selections") / f"{args['selection_key']}.json").read_text())
+    assert set(saved) == set(kept) - {dropped_by_hand}

@@ -98,3 +98,94 @@ def test_the_finetune_check_trains_both_sides_per_seed_and_prints_its_ci(capsys)
         print(
             f"\nfine-tune check: {elapsed:.1f} s for 4 trainings of {runs['n_train'].iloc[0]} rows; {per_row:.4f} s/row"
         )
+
+
+# ---------------------------------------------------------------------------------------------- the Fine-tune grid
+
+
+def test_the_grids_selection_rows_are_exactly_explores_kept_ids_and_its_verdict_has_a_ci(tmp_path, monkeypatch):
+    """The Fine-tune page's default strategy: the finetune job with a saved selection trains exactly the kept ids
+    in the pool, label-stratified random at that count per seed, and the verdict pairs them with a 95 % CI."""
+    from euds_core.data.datasets import save_dataset
+    from euds_core.experiments import finetune
+    from euds_core.experiments.run_store import load_runs
+    from euds_core.experiments.statistics import paired_verdicts
+    from euds_core.runtime.job_kinds import JOB_KINDS
+    from tests.test_finetune import build_tiny_bert, tiny_table
+
+    model = build_tiny_bert(tmp_path / "bert")
+    ds = Dataset(name="tiny", task="classification", table=tiny_table(120))
+    dataset_id = save_dataset(ds)
+    values = np.random.default_rng(5).random(len(ds.table))
+    kept_mask = Interval("information", "percentile", lo=0.25, hi=0.75).mask(values, 0)
+    kept_ids = ds.table["id"][kept_mask].tolist()
+    trained: list[tuple[np.ndarray, int]] = []
+    real = finetune.train_and_evaluate
+    monkeypatch.setattr(
+        finetune,
+        "train_and_evaluate",
+        lambda t, rows, *a, **k: trained.append((rows, k["seed"])) or real(t, rows, *a, **k),
+    )
+    args = {
+        "dataset_id": dataset_id,
+        "strategies": ["selection", "random:balanced"],
+        "sizes": [],
+        "seeds": [0, 1],
+        "config": {"model": str(model), "epochs": 1, "max_len": 16, "batch_size": 8, "lr": 1e-3, "device": "cpu"},
+        "selection_key": selection_check.save_selection_ids(kept_ids),
+        "threads": 1,
+    }
+    reporter = type("R", (), {"update": lambda self, f, m: None, "cancelled": lambda self: False})()
+    result = JOB_KINDS["finetune"](args, reporter)
+    split = table_split(ds.table)
+    in_pool = set(ds.table["id"].iloc[split.pool])
+    expected = {i for i in kept_ids if i in in_pool}
+    assert len(trained) == 4 and result["runs"] == 4
+    selection_runs = [rows for rows, _ in trained[::2]]  # the plan: per seed, selection then random:balanced
+    assert all(set(ds.table["id"].iloc[rows]) == expected for rows in selection_runs)
+    assert all(len(rows) == len(expected) and set(rows) <= set(split.pool) for rows, _ in trained[1::2])
+    assert not np.array_equal(trained[1][0], trained[3][0])  # a new random twin per seed
+    runs = load_runs(dataset_id, result["grid_key"])
+    verdict = paired_verdicts(runs, balanced={"selection"})
+    matched = verdict[verdict["matched"]].iloc[0]
+    assert matched["baseline"] == "random:balanced" and matched["seeds"] == 2
+    assert matched["ci_low_pt"] <= matched["difference_pt"] <= matched["ci_high_pt"]
+    assert "95 % CI" in matched["verdict"]
+
+
+def test_the_selection_is_part_of_the_grid_key_and_sizes_random_to_its_count():
+    from euds_core.experiments.finetune import GridSpec, with_selection
+
+    ds = _dataset(200)
+    spec = GridSpec(strategies=["selection", "random:balanced"], sizes=[], seeds=[0])
+    with pytest.raises(EudsInputError, match="Explore"):
+        spec.check()
+    first = with_selection(spec, ds.table, ds.table["id"][:90].tolist())
+    other = with_selection(spec, ds.table, ds.table["id"][:91].tolist())
+    first.check()
+    assert first.key("d") != other.key("d")
+    assert first.plan() == [("selection", first.selection_size, 0), ("random:balanced", first.selection_size, 0)]
+    split = table_split(ds.table)
+    rows, _ = selection_train_rows(ds.table, ds.table["id"][:90].tolist(), split)
+    assert round(first.selection_size * len(split.pool)) == len(rows)
+
+
+def test_a_test_sample_is_fixed_inside_the_test_split_and_only_then_in_the_key():
+    from dataclasses import replace
+
+    from euds_core.experiments.splits import evaluation_split
+    from euds_core.experiments.training import FinetuneConfig
+
+    ds = _dataset(600)
+    split = table_split(ds.table)
+    sampled = evaluation_split(split, 50, 0)
+    assert len(sampled.test) == 50 and set(sampled.test) <= set(split.test)
+    assert np.array_equal(sampled.test, evaluation_split(split, 50, 0).test)
+    assert np.array_equal(sampled.pool, split.pool)  # the rest of the test split is still never trained on
+    assert evaluation_split(split, 0, 0) is split and evaluation_split(split, 10_000, 0) is split
+    config = FinetuneConfig(device="cpu")
+    assert "test_sample" not in config.key_params()  # the keys of runs made before the option stay the same
+    assert replace(config, test_sample=50).key_params()["test_sample"] == 50
+    assert replace(config, precision="fp32").key_params()["precision"] == "fp32"
+    with pytest.raises(EudsInputError, match="precision"):
+        replace(config, precision="fp16").check()

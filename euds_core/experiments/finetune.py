@@ -26,10 +26,11 @@ import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
 from euds_core.experiments.run_store import load_runs, save_run
-from euds_core.experiments.splits import ExperimentSplit, table_split
+from euds_core.experiments.splits import ExperimentSplit, evaluation_split, table_split
 from euds_core.experiments.subsets import (
     BASE_STRATEGIES,
     INTERVAL_PREFIX,
+    SELECTION,
     interval_size,
     is_balanced_strategy,
     needs_embeddings,
@@ -75,13 +76,17 @@ class GridSpec:
     band: str | float = "middle"
     config: FinetuneConfig = field(default_factory=FinetuneConfig)
     label_balanced: bool = False  # score bands within each label group (the CLI and page default it on)
+    selection_ids: list[str] | None = None  # the ``selection`` strategy's sample ids (see :func:`with_selection`)
+    selection_size: float | None = None  # its pool rows as a fraction of the pool (``random`` runs at it too)
 
     def check(self) -> None:
         self.config.check()
         if not self.strategies:
             raise EudsInputError("no strategies given; e.g. --strategies interval,random")
         explicit = [parse_interval_strategy(s) for s in self.strategies]
-        if not self.sizes and not any(explicit):
+        if SELECTION in self.strategies and self.selection_size is None:
+            raise EudsInputError("the selection strategy trains the rows Explore keeps: set an interval on Explore")
+        if not self.sizes and not any(explicit) and SELECTION not in self.strategies:
             raise EudsInputError("--sizes must be fractions in (0, 1], e.g. 0.16,0.5,1.0")
         if any(not 0.0 < s <= 1.0 for s in self.sizes):
             raise EudsInputError("--sizes must be fractions in (0, 1], e.g. 0.16,0.5,1.0")
@@ -94,16 +99,21 @@ class GridSpec:
         bounds = parse_interval_strategy(strategy)
         if bounds is not None:
             return [interval_size(bounds)]
+        if strategy == SELECTION:
+            return [self.selection_size]
         sizes = {round(float(s), 6) for s in self.sizes}
         if strategy in ("random", "random:balanced"):
             sizes |= {interval_size(b) for b in map(parse_interval_strategy, self.strategies) if b is not None}
+            sizes |= {self.selection_size} if SELECTION in self.strategies else set()
         return sorted(sizes)
 
     def balanced_strategies(self) -> set[str]:
-        """The strategies whose rows are label-balanced (compared with ``random:balanced`` when it runs)."""
+        """The strategies whose rows are label-balanced (compared with ``random:balanced`` when it runs); the
+        selection always is (Explore's check compares it with label-stratified random)."""
         samplers = set(sampler_names())
         banded = [s for s in self.strategies if (s not in BASE_STRATEGIES and s not in samplers) or s == "interval"]
-        return {s for s in banded if self.label_balanced or is_balanced_strategy(s)}
+        balanced = {s for s in banded if self.label_balanced or is_balanced_strategy(s)}
+        return balanced | ({SELECTION} & set(self.strategies))
 
     def plan(self) -> list[tuple[str, float, int]]:
         """(strategy, size fraction, seed) per run; ``full`` runs once per seed, at size 1.0."""
@@ -129,7 +139,26 @@ class GridSpec:
         }
         if self.label_balanced:  # only when on, so grids saved before the option keep their keys
             fixed["label_balanced"] = True
+        if self.selection_ids is not None:  # which rows the selection strategy trains (a digest of the ids)
+            from euds_core.experiments.selection_check import selection_key
+
+            fixed["selection_ids"] = selection_key(self.selection_ids)
         return hashlib.sha256(json.dumps(fixed, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def with_selection(spec: GridSpec, table: pd.DataFrame, kept_ids: list[str]) -> GridSpec:
+    """``spec`` with its ``selection`` strategy bound to ``kept_ids`` (Explore's kept rows): their pool rows under
+    the spec's split, as a size fraction of the pool, so ``random`` baselines run at exactly that size."""
+    from dataclasses import replace
+
+    from euds_core.experiments.selection_check import config_split, selection_train_rows
+
+    split = config_split(table, spec.config)
+    rows, _ = selection_train_rows(table, kept_ids, split)
+    if len(rows) == 0:
+        raise EudsInputError("the selection keeps no pool rows (every kept row is in the test split)")
+    ids = sorted(map(str, kept_ids))
+    return replace(spec, selection_ids=ids, selection_size=round(len(rows) / len(split.pool), 6))
 
 
 def count_trainings(planned: list[tuple[str, float, int]]) -> int:
@@ -147,6 +176,7 @@ class GridInputs:
     split: ExperimentSplit
     scores: pd.DataFrame | None
     embeddings: np.ndarray | None
+    selection_rows: np.ndarray | None = None  # the pool rows of the selection strategy's ids
 
 
 def prepare_grid_inputs(
@@ -176,11 +206,17 @@ def prepare_grid_inputs(
             table, cache=DatasetCache(dataset_id), cancel=cancel
         )  # cached with the semantic score
     split = table_split(table, test_fraction=spec.config.test_fraction, split_seed=spec.config.split_seed)
+    split = evaluation_split(split, spec.config.test_sample, spec.config.split_seed)
     if scores is not None:
         scores = pool_fitted_scores(
             table, scores, split.pool, dataset_id=dataset_id, options=score_options, device=spec.config.device
         )
-    return GridInputs(grid_key, split, scores, embeddings)
+    selection_rows = None
+    if spec.selection_ids is not None:
+        from euds_core.experiments.selection_check import selection_train_rows
+
+        selection_rows = selection_train_rows(table, spec.selection_ids, split)[0]
+    return GridInputs(grid_key, split, scores, embeddings, selection_rows)
 
 
 def _finished_subsets(runs: pd.DataFrame) -> dict[tuple[int, str], pd.Series]:
@@ -215,6 +251,7 @@ def _run_once(
         band=spec.band,
         embeddings=inputs.embeddings,
         label_balanced=spec.label_balanced,
+        selection_rows=inputs.selection_rows,
     )
     digest = hashlib.sha256(rows.astype(np.int64).tobytes()).hexdigest()[:16]
     twin = trained.get((seed, digest))

@@ -38,7 +38,8 @@ def grid_spec_from_args(args: dict) -> GridSpec:
 
 
 def grid_job(args: dict, update: Callable[[float, str], None], cancelled: CancelFn) -> dict:
-    """The ``finetune`` job: args = {dataset_id, strategies, sizes, seeds, score, band, config, options, threads}.
+    """The ``finetune`` job: args = {dataset_id, strategies, sizes, seeds, score, band, config, options, threads,
+    selection_key (when a strategy is ``selection``)}.
 
     Scores come from the cache only (score the dataset first); progress goes to the job row as
     :func:`grid_message` text so the page can draw a bar per run and one overall.
@@ -52,6 +53,11 @@ def grid_job(args: dict, update: Callable[[float, str], None], cancelled: Cancel
         torch.set_num_threads(int(args["threads"]))  # share the CPU politely with the app and other jobs
     spec = grid_spec_from_args(args)
     dataset = load_saved_dataset(args["dataset_id"])
+    if args.get("selection_key"):  # the selection strategy: the ids the page saved (Explore's kept rows)
+        from euds_core.experiments.finetune import with_selection
+        from euds_core.experiments.selection_check import load_selection_ids
+
+        spec = with_selection(spec, dataset.table, load_selection_ids(args["selection_key"]))
     names = grid_score_names(spec)
     scores = None
     if names:

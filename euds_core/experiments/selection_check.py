@@ -22,12 +22,14 @@ import pandas as pd
 
 from euds_core.errors import EudsInputError, ScoringCancelled
 from euds_core.experiments.proxy import linear_proxy_predictions, proxy_features, random_rows
-from euds_core.experiments.splits import ExperimentSplit, table_split
+from euds_core.experiments.splits import ExperimentSplit, evaluation_split, table_split
 from euds_core.experiments.statistics import BALANCED_BASELINE, pack_correct, paired_verdicts
 from euds_core.experiments.training import FinetuneConfig, train_and_evaluate
 
 SELECTION = "selection"
-LIGHT_CPU_CONFIG = FinetuneConfig(epochs=1, max_len=64)  # the fine-tune's defaults on CPU: 1 epoch, 64 tokens
+# The fine-tune's light defaults (docs/experiments.md, "Train this selection"): 1 epoch, 64 tokens, bf16 autocast
+# where the CPU multiplies bf16 natively, frozen word embeddings, at most 1,000 test rows (a fixed sample).
+LIGHT_CPU_CONFIG = FinetuneConfig(epochs=1, max_len=64, precision="bf16", freeze_embeddings=True, test_sample=1000)
 DEFAULT_SEEDS = {"proxy": 5, "finetune": 3}
 Progress = Callable[[float, str], None]
 
@@ -37,12 +39,18 @@ def selection_key(kept_ids: list[str]) -> str:
     return hashlib.sha256("\x1f".join(sorted(map(str, kept_ids))).encode()).hexdigest()[:16]
 
 
+def config_split(table: pd.DataFrame, config: FinetuneConfig) -> ExperimentSplit:
+    """The test split / pool of ``config``, evaluated on its fixed test sample when it sets one."""
+    split = table_split(table, test_fraction=config.test_fraction, split_seed=config.split_seed)
+    return evaluation_split(split, config.test_sample, config.split_seed)
+
+
 def selection_train_rows(table: pd.DataFrame, kept_ids: list[str], split: ExperimentSplit) -> tuple[np.ndarray, int]:
     """(sorted pool rows whose id is kept, how many kept rows are in the test split)."""
     kept = table["id"].astype(str).isin(set(map(str, kept_ids))).to_numpy()
     in_pool = np.zeros(len(table), dtype=bool)
     in_pool[split.pool] = True
-    return np.flatnonzero(kept & in_pool), int(kept[split.test].sum())
+    return np.flatnonzero(kept & in_pool), int((kept & ~in_pool).sum())  # outside the pool = in the test split
 
 
 def random_twin(table: pd.DataFrame, pool: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -95,7 +103,7 @@ def check_selection(
     with_full = (
         mode == "proxy" if with_full is None else with_full
     )  # the full pool: seconds by proxy, long by fine-tune
-    split = table_split(table, test_fraction=config.test_fraction, split_seed=config.split_seed)
+    split = config_split(table, config)
     rows, kept_in_test = selection_train_rows(table, kept_ids, split)
     if len(rows) < 2 or len(np.unique(table["label"].to_numpy()[rows])) < 2:
         raise EudsInputError(f"the selection keeps {len(rows)} pool rows: too few (or one label only) to train on")
@@ -145,7 +153,7 @@ def majority_accuracy(table: pd.DataFrame, config: FinetuneConfig = LIGHT_CPU_CO
     """The accuracy of always answering the test split's most frequent label (None without labels)."""
     if "label" not in table.columns:
         return None
-    split = table_split(table, test_fraction=config.test_fraction, split_seed=config.split_seed)
+    split = config_split(table, config)
     _, counts = np.unique(table["label"].astype(str).to_numpy()[split.test], return_counts=True)
     return float(counts.max() / counts.sum()) if len(counts) else None
 

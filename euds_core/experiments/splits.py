@@ -12,7 +12,7 @@ The fine-tune grid and the interval search both call :func:`experiment_split` wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -118,6 +118,17 @@ def table_split(
         test_rows=appended_test_rows(table),
         test_eligible=rows_allowed_in_test(table),
     )
+
+
+def evaluation_split(split: ExperimentSplit, test_sample: int, seed: int) -> ExperimentSplit:
+    """``split`` evaluated on a fixed sample of ``test_sample`` of its test rows (drawn once by ``seed``; sorted),
+    or unchanged when ``test_sample`` is 0 or not smaller than the test split. The pool is not changed: the test
+    rows outside the sample are still never trained on. A bootstrap over the sampled rows carries the sample's
+    noise into every interval."""
+    if not test_sample or test_sample >= len(split.test):
+        return split
+    sample = np.random.default_rng([seed, test_sample]).choice(split.test, size=test_sample, replace=False)
+    return replace(split, test=np.sort(sample))
 
 
 def crossfit_folds(

@@ -1,6 +1,6 @@
 """Which rows a fine-tune strategy trains on: one function, :func:`subset_rows`, and the strategy names.
 
-Strategies: ``interval`` (the band of ``--score`` at ``--band``), ``interval:a-b`` (an explicit percentile
+Strategies: ``selection`` (exactly the pool rows of given sample ids: Explore's kept rows), ``interval`` (the band of ``--score`` at ``--band``), ``interval:a-b`` (an explicit percentile
 interval, ``:balanced`` within each label), ``random``, ``random:balanced`` (a label-stratified random subset),
 ``full``, a score name (that score's band) and a sampler name (its first picks). Rows come from the pool only.
 """
@@ -14,7 +14,8 @@ from euds_core.errors import EudsInputError
 from euds_core.experiments.proxy import random_rows
 from euds_core.selection.intervals import select_keep_fraction, select_keep_fraction_balanced
 
-BASE_STRATEGIES = ("interval", "random", "random:balanced", "full")
+SELECTION = "selection"  # exactly the rows Explore keeps (given as ids; see euds_core/experiments/selection_check.py)
+BASE_STRATEGIES = (SELECTION, "interval", "random", "random:balanced", "full")
 INTERVAL_PREFIX = "interval:"  # an explicit percentile interval strategy: interval:0.2-0.6
 BALANCED_SUFFIX = ":balanced"  # interval:0.2-0.6:balanced applies the interval within each label group
 
@@ -142,6 +143,7 @@ def subset_rows(
     band: str | float = "middle",
     embeddings: np.ndarray | None = None,
     label_balanced: bool = False,
+    selection_rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sorted table rows (drawn from ``pool``, the non-test rows) that a strategy trains on at a size.
 
@@ -152,6 +154,10 @@ def subset_rows(
     counts the score bands within each label group of the pool, so they keep the pool's label proportions.
     """
     count = int(round(size_fraction * len(pool)))
+    if strategy == SELECTION:  # the pool rows of Explore's kept ids, whatever the size fraction says
+        if selection_rows is None:
+            raise EudsInputError("the selection strategy trains the rows Explore keeps: set an interval on Explore")
+        return np.sort(np.asarray(selection_rows))
     if strategy == "full":
         return np.sort(pool)
     if strategy == "random":

@@ -6,7 +6,7 @@
   others; training negatives from the subset or the pool, test negatives from the test rows only).
 
 Seeded (torch, shuffles, negatives), dynamic padding, length-grouped batches; bf16 autocast on CUDA, fp32 on
-CPU. No hub access: ``local_files_only=True``, ``trust_remote_code=False``.
+CPU unless ``precision="bf16"`` on a CPU with native bf16 (:func:`training_precision`). No hub access: ``local_files_only=True``, ``trust_remote_code=False``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ class FinetuneConfig:
     test_fraction: float = 0.2
     split_seed: int = 0  # the test split (and the Q&A test candidates) never change across runs
     device: str = "auto"
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU; bf16: also on CPUs with native bf16
+    test_sample: int = 0  # evaluate on this many rows of the test split (a fixed seeded sample); 0 = all of it
+    freeze_embeddings: bool = False  # keep the word embeddings fixed: half of MiniLM's weights, no update on CPU
 
     def check(self) -> None:
         if self.epochs < 1:
@@ -52,21 +55,41 @@ class FinetuneConfig:
             raise EudsInputError("the batch size must be at least 1")
         if not 0.0 < self.test_fraction < 0.9:
             raise EudsInputError("the test fraction must be between 0 and 0.9")
+        if self.precision not in PRECISIONS:
+            raise EudsInputError(f"the training precision must be one of {', '.join(PRECISIONS)}")
+        if self.test_sample < 0:
+            raise EudsInputError("the test sample must be 0 (the whole test split) or a row count")
 
     def key_params(self) -> dict:
         """What changes a run's result, for the grid key: the model by fingerprint (not by path), the device
-        kind it trains on and the precision that implies (bf16 autocast on CUDA, fp32 elsewhere)."""
+        kind it trains on and the precision it resolves to there; the test sample and frozen embeddings only when
+        set (so the keys of runs made before those options stay the same)."""
         params = asdict(self)
         device = resolve_device(params.pop("device"))
         params["model"] = model_hash(resolve_encoder_path(self.model))
         params["device"] = device.split(":")[0]
-        params["precision"] = training_precision(device)
+        params["precision"] = training_precision(device, self.precision)
+        for name in ("test_sample", "freeze_embeddings"):
+            if not params[name]:
+                params.pop(name)
         return params
 
 
-def training_precision(device: str) -> str:
-    """The precision a run trains and predicts in on ``device`` (see ``_forward``)."""
-    return "bf16-autocast" if device.startswith("cuda") else "fp32"
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def training_precision(device: str, precision: str = "auto") -> str:
+    """The precision a run trains and predicts in on ``device`` (see ``_forward``): bf16 autocast on CUDA unless
+    ``fp32``; on a CPU only with ``bf16`` and native bf16 (AVX512-BF16 or AMX: emulated bf16 is slower than fp32)."""
+    if precision == "fp32":
+        return "fp32"
+    if device.startswith("cuda"):
+        return "bf16-autocast"
+    if precision == "bf16":
+        from euds_core.models.mixed_precision import native_bf16
+
+        return "bf16-autocast" if native_bf16(device) else "fp32"
+    return "fp32"
 
 
 @dataclass
@@ -154,12 +177,13 @@ def _encode(tokenizer, first: list[str], second: list[str] | None, max_len: int)
     return [{k: enc[k][i] for k in keys} for i in range(len(first))]
 
 
-def _forward(model, tokenizer, features: list[dict], device: str):
+def _forward(model, tokenizer, features: list[dict], device: str, precision: str = "fp32"):
     import torch
 
     batch = tokenizer.pad(features, return_tensors="pt")  # dynamic padding: to the longest in the batch
     batch = {k: v.to(device) for k, v in batch.items()}
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+    kind = device.split(":")[0]
+    with torch.autocast(kind, dtype=torch.bfloat16, enabled=precision == "bf16-autocast"):
         return model(**batch).logits.float()  # (batch, num_labels)
 
 
@@ -190,14 +214,18 @@ def _fit(
     per_batch = max(1, config.batch_size // group)
     epochs = [_length_grouped_batches(lengths, per_batch, rng) for _ in range(config.epochs)]
     total = sum(len(b) for b in epochs)
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
-    no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
+    if config.freeze_embeddings:  # MiniLM: 11.7 M of its 22.7 M weights; their gradient and AdamW step dominated
+        model.get_input_embeddings().weight.requires_grad_(False)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in named if not any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
+    no_decay = [p for n, p in named if any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr,
     )
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_fraction * total), max(total, 1))
     model.to(device).train()
+    precision = training_precision(device, config.precision)
     started = time.perf_counter()
     step = 0
     for epoch, batches in enumerate(epochs):
@@ -205,7 +233,7 @@ def _fit(
             if cancel is not None and cancel():
                 raise ScoringCancelled("fine-tune cancelled (finished runs are saved)")
             rows = [int(e) * group + j for e in examples for j in range(group)]
-            logits = _forward(model, tokenizer, [features[r] for r in rows], device)  # (len(rows), num_labels)
+            logits = _forward(model, tokenizer, [features[r] for r in rows], device, precision)  # (rows, num_labels)
             loss = loss_fn(logits, examples)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -220,7 +248,9 @@ def _fit(
     return time.perf_counter() - started
 
 
-def _predict_logits(model, tokenizer, features: list[dict], device: str, batch_size: int = 64) -> np.ndarray:
+def _predict_logits(
+    model, tokenizer, features: list[dict], device: str, precision: str = "fp32", batch_size: int = 64
+) -> np.ndarray:
     import torch
 
     model.eval()
@@ -229,7 +259,7 @@ def _predict_logits(model, tokenizer, features: list[dict], device: str, batch_s
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            logits = _forward(model, tokenizer, [features[r] for r in rows], device).cpu().numpy()
+            logits = _forward(model, tokenizer, [features[r] for r in rows], device, precision).cpu().numpy()
             for r, value in zip(rows, logits, strict=True):
                 out[r] = value
     return np.stack(out) if out else np.zeros((0, 1), dtype=np.float32)  # (n, num_labels)
@@ -317,7 +347,9 @@ def train_qa_ranker_and_evaluate(
         return torch.nn.functional.cross_entropy(scores, torch.zeros(len(examples), dtype=torch.long).to(scores.device))
 
     seconds = _fit(model, tokenizer, pairs(train_cands), loss_fn, group, config, device, seed, progress, cancel)
-    logits = _predict_logits(model, tokenizer, pairs(test_cands), device)[:, 0].reshape(-1, group)  # (questions, 4)
+    logits = _predict_logits(model, tokenizer, pairs(test_cands), device, training_precision(device, config.precision))[
+        :, 0
+    ].reshape(-1, group)  # (questions, 4)
     correct = logits[:, 0] > logits[:, 1:].max(axis=1)
     truth = np.zeros_like(logits, dtype=int)
     truth[:, 0] = 1
@@ -362,7 +394,9 @@ def train_classifier_and_evaluate(
 
     seconds = _fit(model, tokenizer, train_features, loss_fn, 1, config, device, seed, progress, cancel)
     test_features = _encode(tokenizer, [texts[i] for i in test_rows], None, config.max_len)
-    predicted = _predict_logits(model, tokenizer, test_features, device).argmax(axis=1)
+    predicted = _predict_logits(
+        model, tokenizer, test_features, device, training_precision(device, config.precision)
+    ).argmax(axis=1)
     y_test = label_ids[test_rows]
     return RunResult(
         float(accuracy_score(y_test, predicted)),

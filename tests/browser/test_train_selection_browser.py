@@ -57,6 +57,55 @@ def test_train_this_selection_gives_the_proxy_verdict_within_30_s(page, browser_
     assert page.get_by_role("button", name=re.compile(r"^Fine-tune it \(≈")).count() == 1  # estimate before start
 
 
+def test_the_fine_tune_pages_default_grid_trains_explores_kept_ids_and_draws_its_ci(
+    page, browser_home, short_texts, screenshot, tmp_path
+):
+    """The CI-sized version of the fine-tune verdict (the 10-minute bar with MiniLM is measured by
+    ``bench/selection_finetune.py``, docs/experiments.md): Explore's interval, then the sidebar's Fine-tune link;
+    the grid's default strategy is the selection vs label-stratified random; with a tiny model and 2 seeds its
+    verdict prints and is drawn with CI numbers, and the selection's runs trained exactly Explore's kept ids."""
+    from euds_core.experiments.run_store import load_runs
+    from euds_core.experiments.selection_check import load_selection_ids
+    from euds_core.runtime.jobs import list_jobs
+    from tests.test_finetune import build_tiny_bert
+
+    model = build_tiny_bert(tmp_path / "tiny-bert")
+    open_app(page, "/Explore", dataset=short_texts, score="information", plo="0.25", phi="0.75")
+    heading = page.locator('[data-testid="stMarkdownContainer"] h3').filter(has_text=re.compile(r"^Kept ")).first
+    kept = int(re.search(r"Kept ([\d,]+) of", heading.inner_text()).group(1).replace(",", ""))
+    page.locator('[data-testid="stSidebar"] a[href^="Fine_tune?"]').first.click()
+    page.get_by_text("The grid's default strategy, selection").first.wait_for(timeout=60_000)
+    form = page.get_by_test_id("stForm")
+    form.get_by_role("textbox", name="Model folder").fill(str(model))
+    form.get_by_role("spinbutton", name="Seeds").fill("2")
+    form.get_by_role("spinbutton", name="Seeds").press("Tab")  # Enter would not submit (the form ignores it)
+    form.get_by_role("button", name="Run grid in the background").click()
+    line = page.get_by_text(re.compile(r"selection vs random:balanced: .*95 % CI")).first
+    line.wait_for(timeout=180_000)
+    curve = page.locator(".js-plotly-plot").first
+    curve.get_by_text(re.compile(r"selection vs random:balanced: [+-]\d")).first.wait_for(timeout=30_000)
+    assert re.search(r"95 % CI -?\d", curve.inner_text()), curve.inner_text()
+    screenshot(page, "finetune_selection_grid")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EUDS_HOME", str(browser_home))
+        deadline = time.monotonic() + 120  # the verdict shows once two runs pair up; wait for all four
+        while (job := list_jobs(short_texts, "finetune", limit=1)[0]).active and time.monotonic() < deadline:
+            time.sleep(1)
+        ids = load_selection_ids(job.args["selection_key"])
+        runs = load_runs(short_texts, job.args["grid_key"])  # the verdict shows once the runs are saved
+        from euds_core.data.datasets import load_saved_dataset
+        from euds_core.scoring.engine import score_dataset
+        from euds_core.selection.intervals import Interval
+
+        ds = load_saved_dataset(short_texts)
+        values = score_dataset(ds, ["information"], options=MODEL_FREE_OPTIONS, cached_only=True)["information"]
+    in_interval = Interval("information", "percentile", lo=0.25, hi=0.75).mask(values.to_numpy(), 0)
+    assert len(runs) == 4 and len(ids) == kept  # the grid's rows: exactly the ids Explore's heading counts
+    assert set(ids) == set(ds.table["id"][in_interval])
+    selection = runs[runs["strategy"] == "selection"]
+    assert sorted(selection["seed"]) == [0, 1] and (runs["n_train"] == selection["n_train"].iloc[0]).all()
+
+
 def _zombies_under_streamlit() -> list[str]:
     """Zombie processes whose parent is a ``streamlit run app.py`` of this repository."""
     from pathlib import Path

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from euds_core.curation.decision_log import effective_overrides
 from euds_core.data.table import Dataset
 from euds_core.experiments.selection_check import (
     DEFAULT_SEEDS,
@@ -22,26 +21,17 @@ from euds_core.experiments.selection_check import (
     selection_key,
 )
 from euds_core.runtime.jobs import Job, list_jobs, start_job
-from euds_core.selection.kept_count import apply_overrides, kept_count
 from ui.shared.form_state import Field, initial, remember
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.map_view import cached_embeddings, map_encoder
-from ui.shared.selection_checks import verdict_line
+from ui.shared.selection_checks import kept_ids_with_overrides, verdict_line
 
-# Seconds per training row of one run (MiniLM, 1 epoch, 64 tokens; model load and test evaluation included) when
-# this workspace has no fine-tune check to measure it by: measured on 2 CPU cores at load average ~12 (121-row
-# runs, tests/test_selection_check.py); replaced by the measured rate once a fine-tune check ran here.
-FALLBACK_SECONDS_PER_ROW = 1.36
+# Seconds per training row of one run (MiniLM, the light settings: 1 epoch, 64 tokens, bf16, frozen word embeddings;
+# model load and test evaluation included) when this workspace has no fine-tune check to measure it by: the median
+# of six 1,986-row runs on 2 CPU cores at load average ~10 (bench/selection_finetune.py, docs/experiments.md);
+# replaced by the measured rate once a fine-tune check ran here.
+FALLBACK_SECONDS_PER_ROW = 0.030
 KIND = "train_selection"
-
-
-def kept_ids_with_overrides(dataset: Dataset, kept: np.ndarray) -> tuple[list[str], int]:
-    """The ids the selection keeps once the review overrides apply (what Review and Export keep, by the same rule:
-    ``euds_core/selection/kept_count.py``), and how many rows the overrides changed."""
-    ids = dataset.table["id"].astype(str).to_numpy()
-    overrides = effective_overrides(dataset.id)
-    count = kept_count(kept, ids, overrides)
-    return ids[apply_overrides(kept, ids, overrides)].tolist(), count.manual_keeps + count.manual_drops
 
 
 def _jobs_for(dataset_id: str, key: str, mode: str) -> list[Job]:

@@ -10,6 +10,7 @@ from euds_core.curation.html_report import ci_error_bars, strategy_colours
 from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.run_store import RESULT_COLUMNS
 from euds_core.experiments.statistics import curve_summary
+from euds_core.experiments.subsets import SELECTION
 
 
 def runs_colours(runs: pd.DataFrame) -> dict[str, str]:
@@ -30,10 +31,14 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return summary.merge(spread, on=["strategy", "size_fraction"]).sort_values(["strategy", "size_fraction"])
 
 
-def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380, majority: float | None = None) -> go.Figure:
+def accuracy_vs_size_figure(
+    runs: pd.DataFrame, *, height: int = 380, majority: float | None = None, verdicts: pd.DataFrame | None = None
+) -> go.Figure:
     """Accuracy against subset size (log x), one line per strategy, error bars = 95 % CI over seeds; dashed
     lines at the full pool's accuracy (when the grid has it) and at ``majority`` (always guessing the most
-    frequent label of the test split): the two references a subset's accuracy is read against."""
+    frequent label of the test split): the two references a subset's accuracy is read against. ``verdicts``
+    (:func:`~euds_core.experiments.statistics.paired_verdicts`): the selection's matched verdict is written at
+    its point, the difference with its 95 % CI in points."""
     summary = summarise_runs(runs)
     colours = runs_colours(runs)
     fig = go.Figure()
@@ -67,7 +72,36 @@ def accuracy_vs_size_figure(runs: pd.DataFrame, *, height: int = 380, majority: 
     for value, text in ((full.mean() if len(full) else None, "full pool"), (majority, "majority class")):
         if value is not None:
             fig.add_hline(y=float(value), line_dash="dash", line_color="#777", annotation_text=f"{text} {value:.3f}")
+    _annotate_selection_verdict(fig, summary, verdicts)
     return fig
+
+
+def selection_verdict_text(verdict: pd.Series) -> str:
+    """The selection's difference to its baseline with the 95 % CI, in points (one line)."""
+    return (
+        f"selection vs {verdict['baseline']}: {verdict['difference_pt']:+.1f} pt "
+        f"(95 % CI {verdict['ci_low_pt']:+.1f} to {verdict['ci_high_pt']:+.1f}, {int(verdict['seeds'])} seeds)"
+    )
+
+
+def _annotate_selection_verdict(fig: go.Figure, summary: pd.DataFrame, verdicts: pd.DataFrame | None) -> None:
+    if verdicts is None or verdicts.empty:
+        return
+    for _, verdict in verdicts[(verdicts["strategy"] == SELECTION) & verdicts["matched"]].iterrows():
+        point = summary[
+            (summary["strategy"] == SELECTION) & np.isclose(summary["size_fraction"], verdict.size_fraction)
+        ]
+        if len(point):
+            fig.add_annotation(
+                x=np.log10(verdict.size_fraction),  # a log axis places annotations by log10(x)
+                y=float(point["accuracy"].iloc[0]),
+                text=selection_verdict_text(verdict),
+                showarrow=True,
+                arrowhead=2,
+                ax=0,
+                ay=-40,
+                bgcolor="rgba(255,255,255,0.85)",
+            )
 
 
 def accuracy_vs_time_figure(runs: pd.DataFrame, *, height: int = 320) -> go.Figure:

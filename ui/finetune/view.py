@@ -16,8 +16,9 @@ from euds_core.errors import EudsInputError
 from euds_core.experiments.finetune import DEFAULT_SIZES, FinetuneConfig, GridSpec, grid_score_names
 from euds_core.experiments.grid_job import parse_grid_message
 from euds_core.experiments.interval_search import best_cell
+from euds_core.experiments.selection_check import DEFAULT_SEEDS, LIGHT_CPU_CONFIG, save_selection_ids
 from euds_core.experiments.statistics import paired_verdicts, verdict_lines
-from euds_core.experiments.subsets import interval_strategy
+from euds_core.experiments.subsets import SELECTION, interval_strategy
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
 from ui.shared.form_state import Field, initial, remember
 from ui.shared.identity import current_identity
@@ -39,8 +40,13 @@ def build_spec(
     epochs: int,
     max_len: int,
     label_balanced: bool = False,
+    light: bool = False,
 ) -> GridSpec:
-    config = FinetuneConfig(model=model.strip() or "packaged:minilm", epochs=int(epochs), max_len=int(max_len))
+    """The grid of the form's values; ``light``: with the speed settings of Explore's fine-tune check
+    (:func:`light_settings`)."""
+    config = FinetuneConfig(
+        model=model.strip() or "packaged:minilm", epochs=int(epochs), max_len=int(max_len), **light_settings(light)
+    )
     return GridSpec(
         strategies=list(strategies),
         sizes=sorted(float(s) for s in sizes),
@@ -52,31 +58,54 @@ def build_spec(
     )
 
 
+def light_settings(light: bool) -> dict:
+    """The speed settings of Explore's fine-tune check (precision, frozen word embeddings, test sample:
+    ``LIGHT_CPU_CONFIG``), or none."""
+    names = ("precision", "freeze_embeddings", "test_sample")
+    return {name: getattr(LIGHT_CPU_CONFIG, name) for name in names} if light else {}
+
+
+def light_help() -> str:
+    c = LIGHT_CPU_CONFIG
+    return (
+        f"precision {c.precision} (bf16 only where the CPU multiplies it natively), "
+        f"{'frozen' if c.freeze_embeddings else 'trained'} word embeddings, "
+        f"{f'a fixed sample of {c.test_sample:,} test rows' if c.test_sample else 'the whole test split'}: "
+        "the settings of Explore's fine-tune check (docs/experiments.md)"
+    )
+
+
 GRID_BANDS = ("middle", "low", "high")
 
 
-def grid_fields(dataset: Dataset, score_names: list[str], strategies_all: list[str]) -> list[Field]:
-    """The grid form's remembered fields (a reload keeps them: ``ui/shared/form_state.py``)."""
+def grid_fields(
+    dataset: Dataset, score_names: list[str], strategies_all: list[str], has_selection: bool = False
+) -> list[Field]:
+    """The grid form's remembered fields (a reload keeps them: ``ui/shared/form_state.py``). With
+    ``has_selection`` (Explore's kept rows are known) the default is "Train this selection": those rows vs
+    label-stratified random at their size, with the light CPU settings of Explore's check (3 seeds, 1 epoch, 64
+    tokens); other sizes, strategies and the full pool are options."""
+    strategies = ("interval", "random", "full") if score_names else ("random", "full")
     return [
         Field("ft_model", "packaged:minilm"),
-        Field("ft_sizes", (0.1, 0.25, 1.0), options=DEFAULT_SIZES),
-        Field(
-            "ft_strategies",
-            ("interval", "random", "full") if score_names else ("random", "full"),
-            tuple(strategies_all),
-        ),
+        Field("ft_sizes", () if has_selection else (0.1, 0.25, 1.0), options=DEFAULT_SIZES),
+        Field("ft_strategies", (SELECTION, "random:balanced") if has_selection else strategies, tuple(strategies_all)),
         Field("ft_band", "middle", options=GRID_BANDS),
-        Field("ft_seeds", 1, lo=1, hi=10),
-        Field("ft_epochs", 1, lo=1, hi=20),
-        Field("ft_max_len", 128, lo=16, hi=512),
+        Field("ft_seeds", DEFAULT_SEEDS["finetune"] if has_selection else 1, lo=1, hi=10),
+        Field("ft_epochs", LIGHT_CPU_CONFIG.epochs, lo=1, hi=20),
+        Field("ft_max_len", LIGHT_CPU_CONFIG.max_len if has_selection else 128, lo=16, hi=512),
         Field("ft_balanced", dataset.task == "classification"),
+        Field("ft_light", has_selection),
     ]
 
 
-def grid_form(dataset: Dataset, score_names: list[str], strategies_all: list[str]) -> tuple[bool, GridSpec]:
+def grid_form(
+    dataset: Dataset, score_names: list[str], strategies_all: list[str], has_selection: bool = False
+) -> tuple[bool, GridSpec]:
     """The grid's form (model, sizes, strategies, the interval's score and band, seeds, epochs, length, label
-    balance): (whether it was submitted, the grid it describes). Its last submitted values survive a reload."""
-    fields = grid_fields(dataset, score_names, strategies_all)
+    balance): (whether it was submitted, the grid it describes). Its last submitted values survive a reload;
+    ``has_selection``: see :func:`grid_fields`."""
+    fields = grid_fields(dataset, score_names, strategies_all, has_selection)
     first = {f.key: initial(f) for f in fields}
     with st.form("ft_form", enter_to_submit=False):  # Enter in a number field never starts a grid
         model = st.text_input(
@@ -108,6 +137,7 @@ def grid_form(dataset: Dataset, score_names: list[str], strategies_all: list[str
             disabled=dataset.task != "classification",
             help="rank each score band within each label group, so a subset keeps the pool's label proportions",
         )
+        light = st.checkbox("Light CPU settings", value=first["ft_light"], key="ft_light", help=light_help())
         submitted = st.form_submit_button("Run grid in the background", type="primary")
     remember(fields)
     spec = build_spec(
@@ -120,6 +150,7 @@ def grid_form(dataset: Dataset, score_names: list[str], strategies_all: list[str
         epochs=epochs,
         max_len=max_len,
         label_balanced=bool(balanced) and dataset.task == "classification",
+        light=bool(light),
     )
     return submitted, spec
 
@@ -127,7 +158,9 @@ def grid_form(dataset: Dataset, score_names: list[str], strategies_all: list[str
 def spec_args(dataset_id: str, spec: GridSpec, options: dict) -> dict:
     from dataclasses import asdict
 
+    selection = {"selection_key": save_selection_ids(spec.selection_ids)} if spec.selection_ids is not None else {}
     return {
+        **selection,
         "dataset_id": dataset_id,
         "strategies": spec.strategies,
         "sizes": spec.sizes,
@@ -156,13 +189,43 @@ def confirm_spec(
     )
 
 
+def explore_kept_ids(dataset: Dataset) -> list[str] | None:
+    """The ids Explore keeps for the current selection (every member with its own variant, then the review
+    overrides: what Review and Export keep); None without labels, an interval, or its complete scores."""
+    from ui.shared.review_interval import selection_mask
+    from ui.shared.score_variants import selection_scores
+    from ui.shared.selection import current_selection
+    from ui.shared.selection_checks import kept_ids_with_overrides
+
+    current = current_selection()
+    if dataset.task != "classification" or not current.intervals:
+        return None
+    frame = selection_scores(dataset, current.variant_map()).frame
+    if any(i.score not in frame.columns for i in current.intervals):
+        return None
+    return kept_ids_with_overrides(dataset, selection_mask(current, frame, dataset))[0]
+
+
+def bind_selection(dataset: Dataset, spec: GridSpec, kept_ids: list[str] | None) -> GridSpec:
+    """``spec`` with its ``selection`` strategy bound to Explore's kept ids (unchanged when it has none)."""
+    from euds_core.experiments.finetune import with_selection
+
+    if SELECTION not in spec.strategies:
+        return spec
+    if kept_ids is None:
+        raise EudsInputError("the selection strategy trains the rows Explore keeps: set an interval on Explore")
+    return with_selection(spec, dataset.table, kept_ids)
+
+
 def start_grid(dataset, spec: GridSpec, scores, options: dict) -> str | None:
     """Validate and launch the ``finetune`` job; returns the grid key (or None after showing the error).
 
     ``scores``: the dataset's cached scores frame; the key holds a digest of the values the grid selects by.
+    A ``selection`` strategy trains Explore's kept ids of the current selection.
     """
     try:
         require(current_identity(), "finetune")  # a lead's action when the workspace has a team file
+        spec = bind_selection(dataset, spec, explore_kept_ids(dataset) if SELECTION in spec.strategies else None)
         spec.check()
         missing = [n for n in grid_score_names(spec) if n not in scores.columns]
         if missing:
@@ -248,8 +311,9 @@ def job_progress(job: Job | None, *, key: str) -> None:
 
 
 def show_verdicts(runs) -> None:
-    """One line per (strategy, size) against random at the same size and seeds, as plain text."""
-    lines = verdict_lines(paired_verdicts(runs))
+    """One line per (strategy, size) against random at the same size and seeds, as plain text (the selection
+    against label-stratified random when that ran)."""
+    lines = verdict_lines(paired_verdicts(runs, balanced={SELECTION}))
     if not lines:
         st.caption("No verdict yet: it needs random runs at the same size and seeds as another strategy.")
         return

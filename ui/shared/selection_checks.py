@@ -3,10 +3,14 @@ jobs of :mod:`euds_core.experiments.selection_check`): one plain line each, on E
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
+from euds_core.curation.decision_log import effective_overrides
+from euds_core.data.table import Dataset
 from euds_core.runtime.jobs import list_jobs
+from euds_core.selection.kept_count import apply_overrides, kept_count
 
 
 def verdict_line(result: dict) -> str:
@@ -31,3 +35,12 @@ def selection_check_results(dataset_id: str, limit: int = 4) -> None:
         st.caption("No selection trained yet: press **Train this selection** on Explore.")
     for job in done:
         st.text(f"{job.result['kept']:,} kept rows · " + verdict_line(job.result))
+
+
+def kept_ids_with_overrides(dataset: Dataset, kept: np.ndarray) -> tuple[list[str], int]:
+    """The ids the selection keeps once the review overrides apply (what Review and Export keep, by the same rule:
+    ``euds_core/selection/kept_count.py``), and how many rows the overrides changed."""
+    ids = dataset.table["id"].astype(str).to_numpy()
+    overrides = effective_overrides(dataset.id)
+    count = kept_count(kept, ids, overrides)
+    return ids[apply_overrides(kept, ids, overrides)].tolist(), count.manual_keeps + count.manual_drops
