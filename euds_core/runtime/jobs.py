@@ -178,8 +178,14 @@ def _pid_alive(pid: int | None) -> bool:
 
 
 def _dead(row) -> bool:
-    """An active row whose process has ended without a word (a few seconds' grace while it starts)."""
-    return row["status"] in ACTIVE and now() - row["created"] > 5 and not _pid_alive(row["pid"])
+    """An active row whose process has ended without a word. A row with no pid yet gets a few seconds' grace
+    (its process is being started); one whose recorded process is gone is dead at once (killed in its first
+    seconds, it must not be attached to by the next identical start)."""
+    if row["status"] not in ACTIVE:
+        return False
+    if row["pid"] is None:
+        return now() - row["created"] > 5
+    return not _pid_alive(row["pid"])
 
 
 def _mark_if_dead(conn, row):
