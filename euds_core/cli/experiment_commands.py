@@ -114,20 +114,25 @@ def add_search_selection_parser(sub) -> None:
     p.add_argument("--label-col", default="label", help="label column in the file (default: label)")
     p.add_argument("--scores", help="comma-separated score columns to search (default: every score column)")
     p.add_argument("--sizes", default="0.1,0.16", help="size fractions to search at (default 0.1,0.16)")
-    p.add_argument("--step", type=float, default=0.1, help="grid step of p_lo (default 0.1)")
-    p.add_argument("--random-draws", type=int, default=5, help="random subsets per size (default 5)")
-    p.add_argument("--folds", type=int, default=3, help="cross-fitting folds of the pool (default 3)")
+    add_selection_search_args(p)
+    p.add_argument("--test-fraction", type=float, default=0.2, help="the test split left out (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
+    p.add_argument("--encoder", help="frozen encoder folder or `hashing` (default: the packaged MiniLM)")
+    add_test_file_arg(p)
+    p.add_argument("--out", required=True, help="output .csv: every candidate with its gains")
+
+
+def add_selection_search_args(p) -> None:
+    """The selection search's options, one set of defaults for `search-selection` and `benchmark`'s auto method."""
+    p.add_argument("--step", type=float, default=0.1, help="the search's grid step of p_lo (default 0.1)")
+    p.add_argument("--random-draws", type=int, default=5, help="random subsets per size behind each gain (default 5)")
+    p.add_argument("--folds", type=int, default=3, help="the search's cross-fitting folds of the pool (default 3)")
     p.add_argument(
         "--permutations",
         type=int,
         default=19,
         help="searches on permuted scores a winner must beat (default 19: p <= 0.05 means it beat all of them)",
     )
-    p.add_argument("--test-fraction", type=float, default=0.2, help="the test split left out (default 0.2)")
-    p.add_argument("--seed", type=int, default=0, help="the split seed (finetune's split seed is 0)")
-    p.add_argument("--encoder", help="frozen encoder folder or `hashing` (default: the packaged MiniLM)")
-    add_test_file_arg(p)
-    p.add_argument("--out", required=True, help="output .csv: every candidate with its gains")
 
 
 def add_benchmark_parser(sub) -> None:
@@ -164,12 +169,7 @@ def add_benchmark_parser(sub) -> None:
         help="train only these methods, e.g. random,full,auto,igse:middle (default: all; finished cells of a "
         "run with the same settings are reused whatever the methods or sizes)",
     )
-    p.add_argument("--step", type=float, default=0.1, help="the search's grid step of p_lo (default 0.1)")
-    p.add_argument("--random-draws", type=int, default=5, help="random subsets per size behind each search gain")
-    p.add_argument("--folds", type=int, default=3, help="the search's cross-fitting folds of the pool (default 3)")
-    p.add_argument(
-        "--permutations", type=int, default=19, help="searches on permuted scores the winner must beat (default 19)"
-    )
+    add_selection_search_args(p)
     add_benchmark_split_args(p)
     add_test_file_arg(p)
     add_curation_args(p)
