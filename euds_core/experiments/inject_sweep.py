@@ -165,16 +165,9 @@ def sweep_dir(dataset_id: str) -> Path:
 def sweep_config(args: dict):
     """The sweep job's benchmark settings: linear proxy, the study's methods (each noisy pool is scored anew)."""
     from euds_core.experiments.benchmark import BenchmarkConfig
+    from euds_core.experiments.study import page_job_fields
 
-    return BenchmarkConfig(
-        mode="proxy",
-        sizes=[float(s) for s in args.get("sizes", [0.16])],
-        seeds=[int(s) for s in args.get("seeds", [0, 1, 2])],
-        scores=list(args["scores"]),
-        options=args.get("options") or {},
-        methods=list(SWEEP_METHODS),
-        samplers=False,
-    )
+    return BenchmarkConfig(mode="proxy", **page_job_fields(args), methods=list(SWEEP_METHODS), samplers=False)
 
 
 def sweep_job(args: dict, update, cancelled) -> dict:

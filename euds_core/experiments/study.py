@@ -29,15 +29,22 @@ def study_dir(dataset_id: str) -> Path:
     return workspace_dir("selection_study") / dataset_id
 
 
+def page_job_fields(args: dict) -> dict:
+    """The sizes, seeds, scores and options of a page's benchmark job (the study's and the defect sweep's)."""
+    return {
+        "sizes": [float(s) for s in args.get("sizes", [0.16])],
+        "seeds": [int(s) for s in args.get("seeds", [0, 1, 2])],
+        "scores": list(args["scores"]),
+        "options": args.get("options") or {},
+    }
+
+
 def study_config(args: dict) -> BenchmarkConfig:
     """The benchmark settings of a study job's args (cached scores only, the study's methods)."""
     fields = FinetuneConfig.__dataclass_fields__
     return BenchmarkConfig(
         mode="finetune",
-        sizes=[float(s) for s in args.get("sizes", [0.16])],
-        seeds=[int(s) for s in args.get("seeds", [0, 1, 2])],
-        scores=list(args["scores"]),
-        options=args.get("options") or {},
+        **page_job_fields(args),
         label_balanced=bool(args.get("label_balanced", True)),
         finetune=FinetuneConfig(**{k: v for k, v in (args.get("config") or {}).items() if k in fields}),
         methods=list(STUDY_METHODS),
