@@ -22,6 +22,7 @@ from euds_core.cli.arguments import add_dataset_args, load_dataset_from_args
 from euds_core.cli.curation_commands import add_curation_args, add_test_file_arg, check_test_file, with_test_file
 from euds_core.data.table_io import check_output_path, read_scores_file, write_table
 from euds_core.errors import EudsInputError
+from euds_core.experiments.splits import DEFAULT_VAL_FRACTION
 
 
 def add_parsers(sub) -> None:
@@ -568,9 +569,24 @@ def benchmark_datasets(args) -> list:
     return [with_test_file(load_dataset(d, **columns, limit=args.limit), args) for d in args.datasets]
 
 
+def search_split_from_args(args, labels: np.ndarray, table: pd.DataFrame, val_fraction: float = DEFAULT_VAL_FRACTION):
+    """A search's split from its command's options: with ``--test-file`` every row of the scores file is pool
+    (the test file is read only to check its labels)."""
+    from euds_core.experiments.interval_search import search_split
+
+    check_test_file(args, labels)
+    return search_split(
+        labels,
+        test_fraction=args.test_fraction,
+        val_fraction=val_fraction,
+        seed=args.seed,
+        table=table,
+        all_pool=bool(args.test_file),
+    )
+
+
 def cmd_search_selection(args) -> int:
     from euds_core.data.table import dataset_hash
-    from euds_core.experiments.interval_search import search_split
     from euds_core.experiments.leaderboard import search_sentence
     from euds_core.experiments.pool_scores import fold_fitted_scores
     from euds_core.experiments.selection_search import SearchSettings, search_selection
@@ -578,10 +594,7 @@ def cmd_search_selection(args) -> int:
     out = check_output_path(args.out, (".csv",))
     frame, table, labels = read_search_file(args, {args.label_col: "--label-col", "text": "text"}, "selection search")
     names = score_columns(frame, args.scores, args.scores_file)
-    check_test_file(args, labels)
-    split = search_split(
-        labels, test_fraction=args.test_fraction, seed=args.seed, table=table, all_pool=bool(args.test_file)
-    )
+    split = search_split_from_args(args, labels, table)
     raw = pd.DataFrame({name: numeric_column(frame, name) for name in names})
     # scores that look beyond their row are refitted on each fold's training rows, with the file's own encoder
     labelled = table.assign(label=labels)  # the cache is the scored table's (its id has no label column)
@@ -611,22 +624,14 @@ def numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
 def cmd_search_interval(args) -> int:
     from tqdm import tqdm
 
-    from euds_core.experiments.interval_search import search_interval, search_split
+    from euds_core.experiments.interval_search import search_interval
 
     out = check_output_path(args.out, (".csv",))
     if args.random_draws < 1:
         raise EudsInputError("--random-draws must be at least 1")
     columns = {args.score: "--score", args.label_col: "--label-col", "text": "text"}
     frame, table, labels = read_search_file(args, columns, "interval search")
-    check_test_file(args, labels)
-    split = search_split(
-        labels,
-        test_fraction=args.test_fraction,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        table=table,
-        all_pool=bool(args.test_file),
-    )
+    split = search_split_from_args(args, labels, table, val_fraction=args.val_fraction)
     scores = search_values(frame, args.score, table, labels, split, refit_options(args))
     embeddings = embed_with_progress_bar(table, args.encoder)
     with tqdm(desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True) as bar:
