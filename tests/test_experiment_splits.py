@@ -12,7 +12,7 @@ import pytest
 
 from euds_core.experiments import finetune, training
 from euds_core.experiments.finetune import FinetuneConfig, GridSpec, RunResult, run_grid
-from euds_core.experiments.interval_search import search_interval, search_split
+from euds_core.experiments.interval_search import IntervalSearchSettings, search_interval, search_split
 from euds_core.experiments.pool_scores import pool_fitted_scores
 from euds_core.experiments.splits import experiment_split
 from euds_core.experiments.subsets import subset_rows
@@ -57,13 +57,14 @@ def test_search_never_reads_the_test_rows():
     emb = (rng.normal(size=(2, 8))[labels.astype(int)] + rng.normal(size=(n, 8))).astype(np.float32)
     scores = rng.random(n)
     split = search_split(labels)
-    grid = search_interval(emb, labels, scores, min_keep=0.4, step=0.2, pca_dims=4, split=split)
+    small = IntervalSearchSettings(min_keep=0.4, step=0.2, pca_dims=4)
+    grid = search_interval(emb, labels, scores, split, small)
     test = split.test
     other_labels, other_emb, other_scores = labels.copy(), emb.copy(), scores.copy()
     other_labels[test] = np.where(labels[test] == "0", "1", "0")
     other_emb[test] = rng.normal(size=(len(test), 8)) * 10
     other_scores[test] = np.nan  # a test score is not even read
-    again = search_interval(other_emb, other_labels, other_scores, min_keep=0.4, step=0.2, pca_dims=4, split=split)
+    again = search_interval(other_emb, other_labels, other_scores, split, small)
     columns = ["p_lo", "p_hi", "n_train", "accuracy", "random_accuracy", "gain"]
     pd.testing.assert_frame_equal(grid[columns], again[columns])
     assert (grid.n_train <= len(split.search_train)).all()

@@ -13,7 +13,13 @@ from euds_core.errors import EudsInputError
 from euds_core.experiments import finetune
 from euds_core.experiments.finetune import FinetuneConfig, GridSpec, run_grid
 from euds_core.experiments.grid_job import grid_message, parse_grid_message
-from euds_core.experiments.interval_search import best_cell, interval_cells, search_interval
+from euds_core.experiments.interval_search import (
+    IntervalSearchSettings,
+    best_cell,
+    interval_cells,
+    search_interval,
+    search_split,
+)
 from euds_core.experiments.run_store import RESULT_COLUMNS, latest_grid_runs, load_runs
 from euds_core.experiments.splits import stratified_split
 from euds_core.experiments.subsets import subset_rows
@@ -287,7 +293,8 @@ def test_search_grid_shape_and_signal():
         rng.normal(size=(n, dim)),
         rng.normal(size=(3, dim))[labels] + 0.5 * rng.normal(size=(n, dim)),
     )
-    grid = search_interval(emb.astype(np.float32), labels, score, min_keep=0.3, step=0.2, pca_dims=8)
+    settings = IntervalSearchSettings(min_keep=0.3, step=0.2, pca_dims=8)
+    grid = search_interval(emb.astype(np.float32), labels, score, search_split(labels), settings)
     assert len(grid) == len(interval_cells(0.2, 0.3)) and list(grid.columns[:4]) == [
         "p_lo",
         "p_hi",
@@ -302,10 +309,12 @@ def test_search_grid_shape_and_signal():
 
 def test_search_rejects_bad_input():
     emb = np.zeros((10, 4), dtype=np.float32)
+    labels = np.array(["a", "b"] * 5)
+    split = search_split(labels)
     with pytest.raises(EudsInputError, match="two label classes"):
-        search_interval(emb, np.array(["a"] * 10), np.arange(10.0))
+        search_interval(emb, np.array(["a"] * 10), np.arange(10.0), split)
     with pytest.raises(EudsInputError, match="same rows"):
-        search_interval(emb, np.array(["a", "b"] * 5), np.arange(9.0))
+        search_interval(emb, labels, np.arange(9.0), split)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -544,6 +553,28 @@ def test_finetune_job_kind_runs_a_grid(tiny_bert):
     )
     assert result["runs"] == 1 and updates[-1][0] == 1.0
     assert parse_grid_message(updates[0][1]) == (1, 1, 0.0)
+
+
+def test_interval_search_job_saves_a_label_balanced_grid_where_the_page_reads_it():
+    from euds_core.data.datasets import load_saved_dataset, save_dataset
+    from euds_core.data.table import Dataset
+    from euds_core.experiments.interval_search import load_search_grid
+    from euds_core.runtime.job_kinds import JOB_KINDS
+    from euds_core.scoring.engine import score_dataset
+
+    dataset_id = save_dataset(Dataset(name="tiny", task="classification", table=tiny_table(120)))
+    options = {"tokenizer": "whitespace"}
+    score_dataset(load_saved_dataset(dataset_id), ["information"], options=options)  # the job reads cached scores
+    updates = []
+    args = {"dataset_id": dataset_id, "score": "information", "min_keep": 0.4, "step": 0.2}
+    result = JOB_KINDS["interval_search"](
+        {**args, "encoder": "hashing", "options": options},
+        type("R", (), {"update": lambda self, f, m: updates.append((f, m)), "cancelled": lambda self: False})(),
+    )
+    grid = load_search_grid(dataset_id, "information")
+    assert result["cells"] == len(grid) == len(interval_cells(0.2, 0.4))
+    assert grid.label_balanced.all() and result["best"]["label_balanced"]  # the page's default
+    assert updates[-1][0] == 1.0
 
 
 # ---------------------------------------------------------------------------------------------- real model

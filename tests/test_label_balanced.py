@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -159,21 +160,20 @@ def test_grid_strategies_balance_labels_in_the_pool():
 
 
 def test_search_label_balanced_cells_keep_the_mix():
-    from euds_core.experiments.interval_search import search_interval, search_split
+    from euds_core.experiments.interval_search import IntervalSearchSettings, search_interval, search_split
 
     table, scores = skewed_table(400)
     labels = table["label"].to_numpy()
     emb = np.random.default_rng(1).normal(size=(400, 8)).astype(np.float32)
     emb[:, 0] += np.where(labels == "a", 2.0, -2.0)
     split = search_split(labels)
-    grid = search_interval(
-        emb, labels, scores["igse"].to_numpy(), min_keep=0.4, step=0.2, pca_dims=4, split=split, label_balanced=True
-    )
+    small = IntervalSearchSettings(min_keep=0.4, step=0.2, pca_dims=4)
+    grid = search_interval(emb, labels, scores["igse"].to_numpy(), split, replace(small, label_balanced=True))
     assert grid["label_balanced"].all()
     low = grid[(grid.p_lo == 0.0) & (grid.p_hi == 0.4)].iloc[0]
     assert abs(low.n_train - 0.4 * len(split.search_train)) <= 3  # ~40 % of every class, not of one
     assert low.accuracy > 0.9  # both classes present: the proxy separates them
-    glob = search_interval(emb, labels, scores["igse"].to_numpy(), min_keep=0.4, step=0.2, pca_dims=4, split=split)
+    glob = search_interval(emb, labels, scores["igse"].to_numpy(), split, small)
     assert glob[(glob.p_lo == 0.0) & (glob.p_hi == 0.4)].accuracy.iloc[0] < 0.8  # class a only: predicts a
 
 

@@ -624,11 +624,18 @@ def numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
 def cmd_search_interval(args) -> int:
     from tqdm import tqdm
 
-    from euds_core.experiments.interval_search import search_interval
+    from euds_core.experiments.interval_search import IntervalSearchSettings, search_interval
 
     out = check_output_path(args.out, (".csv",))
     if args.random_draws < 1:
         raise EudsInputError("--random-draws must be at least 1")
+    settings = IntervalSearchSettings(
+        min_keep=args.min_keep,
+        step=args.step,
+        seed=args.seed,
+        random_draws=args.random_draws,
+        label_balanced=args.label_balanced,
+    )
     columns = {args.score: "--score", args.label_col: "--label-col", "text": "text"}
     frame, table, labels = read_search_file(args, columns, "interval search")
     split = search_split_from_args(args, labels, table, val_fraction=args.val_fraction)
@@ -641,18 +648,7 @@ def cmd_search_interval(args) -> int:
             bar.update(done - bar.n)
             bar.set_postfix_str(message, refresh=False)
 
-        grid = search_interval(
-            embeddings,
-            labels,
-            scores,
-            min_keep=args.min_keep,
-            step=args.step,
-            seed=args.seed,
-            random_draws=args.random_draws,
-            split=split,
-            label_balanced=args.label_balanced,
-            progress=progress,
-        )
+        grid = search_interval(embeddings, labels, scores, split, settings, progress=progress)
     write_table(grid, out)
     print_best_interval(grid, args)
     print(f"wrote {len(grid)} cells to {out}")

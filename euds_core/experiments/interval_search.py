@@ -62,52 +62,53 @@ def interval_cells(step: float = 0.1, min_keep: float = 0.2) -> list[tuple[float
     return cells
 
 
+@dataclass(frozen=True)
+class IntervalSearchSettings:
+    """How an interval search runs (the defaults are the CLI's; the page's search balances labels)."""
+
+    min_keep: float = 0.2  # the smallest kept fraction of a cell
+    step: float = 0.1  # the grid step of p_lo and p_hi
+    seed: int = 0  # of the proxy's PCA and the random baselines
+    random_draws: int = RANDOM_DRAWS
+    pca_dims: int = 64
+    max_iter: int = 200  # of each cell's logistic regression
+    # rank the score within each label group, so every cell keeps the label proportions of ``search_train``
+    # (what ``interval:a-b:balanced`` then trains on)
+    label_balanced: bool = False
+
+
 def search_interval(
     embeddings: np.ndarray,
     labels: np.ndarray,
     scores: np.ndarray,
+    split: ExperimentSplit,
+    settings: IntervalSearchSettings | None = None,
     *,
-    min_keep: float = 0.2,
-    step: float = 0.1,
-    val_fraction: float = DEFAULT_VAL_FRACTION,
-    test_fraction: float = DEFAULT_TEST_FRACTION,
-    seed: int = 0,
-    random_draws: int = RANDOM_DRAWS,
-    pca_dims: int = 64,
-    max_iter: int = 200,
-    split: ExperimentSplit | None = None,
-    label_balanced: bool = False,
     progress: SearchProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
     """One row per grid cell: the :data:`GRID_COLUMNS` (accuracy on validation, its random baseline, gain).
 
-    ``label_balanced`` ranks the score within each label group, so every cell keeps the label proportions of
-    ``search_train`` (what ``interval:a-b:balanced`` then trains on).
-
-    ``embeddings`` (n, dim), ``labels`` (n,) and ``scores`` (n,) are aligned by row. ``split`` defaults to
-    :func:`experiment_split` (``test_fraction``, split seed ``seed``, ``val_fraction``), the fine-tune grid's
-    split. Percentile ranks are over ``split.search_train`` only; test rows are never read.
+    ``embeddings`` (n, dim), ``labels`` (n,) and ``scores`` (n,) are aligned by row; ``split`` is
+    :func:`search_split`'s. Percentile ranks are over ``split.search_train`` only; test rows are never read.
     """
     from threadpoolctl import threadpool_limits
 
+    settings = settings or IntervalSearchSettings()
     labels, scores = checked_search_inputs(embeddings, labels, scores)
-    cells = interval_cells(step, min_keep)
-    split = split or experiment_split(
-        labels, len(labels), test_fraction=test_fraction, split_seed=seed, val_fraction=val_fraction
-    )
+    cells = interval_cells(settings.step, settings.min_keep)
     if not np.all(np.isfinite(scores[split.search_train])):
         raise EudsInputError("the score has missing or non-numeric values; rescore the data")
     classes = np.unique(labels[split.pool])
     grid = IntervalGrid(
-        x=proxy_features(embeddings, split.pool, dims=pca_dims, seed=seed),
+        x=proxy_features(embeddings, split.pool, dims=settings.pca_dims, seed=settings.seed),
         y=np.searchsorted(classes, labels),  # a class seen only in test maps somewhere harmless
         train=split.search_train,
         validation=split.validation,
-        rank=(group_percentile_rank if label_balanced else lambda v, _: percentile_rank(v))(
+        rank=(group_percentile_rank if settings.label_balanced else lambda v, _: percentile_rank(v))(
             scores[split.search_train], labels[split.search_train]
         ),  # (n_train,) in [0, 1], within each class when balanced
-        settings=(random_draws, seed, max_iter, bool(label_balanced)),
+        settings=settings,
     )
     rows = []
     with threadpool_limits(limits=1):  # many small fits: thread pools only add overhead
@@ -143,7 +144,7 @@ class IntervalGrid:
     train: np.ndarray  # search_train rows
     validation: np.ndarray
     rank: np.ndarray  # (|train|,) percentile rank of each training row
-    settings: tuple  # (random draws, seed, max_iter, label_balanced)
+    settings: IntervalSearchSettings
     baselines: dict = field(default_factory=dict)  # kept count -> mean random validation accuracy
 
     def measure(self, p_lo: float, p_hi: float) -> dict:
@@ -151,13 +152,15 @@ class IntervalGrid:
         from sklearn.metrics import f1_score
 
         started = time.perf_counter()
-        draws, seed, max_iter, balanced = self.settings
+        settings = self.settings
         eps = 1e-9
         kept = self.train[(self.rank >= p_lo - eps) & (self.rank <= p_hi + eps)]
         truth = self.y[self.validation]
-        predicted = linear_proxy_predictions(self.x, self.y, kept, self.validation, max_iter=max_iter)
+        predicted = linear_proxy_predictions(self.x, self.y, kept, self.validation, max_iter=settings.max_iter)
         if len(kept) not in self.baselines:
-            correct = random_correct(self.x, self.y, self.train, self.validation, len(kept), draws=draws, seed=seed)
+            correct = random_correct(
+                self.x, self.y, self.train, self.validation, len(kept), draws=settings.random_draws, seed=settings.seed
+            )
             self.baselines[len(kept)] = float(correct["linear"].mean())
         accuracy = float(np.mean(predicted == truth))
         return {
@@ -170,7 +173,7 @@ class IntervalGrid:
             "random_accuracy": self.baselines[len(kept)],
             "gain": accuracy - self.baselines[len(kept)],
             "seconds": time.perf_counter() - started,
-            "label_balanced": balanced,
+            "label_balanced": bool(settings.label_balanced),
         }
 
 
@@ -243,19 +246,14 @@ def search_score_values(
 def search_dataset(
     dataset,
     score: str,
+    settings: IntervalSearchSettings,
     *,
-    min_keep: float = 0.2,
-    step: float = 0.1,
     encoder: str | None = None,
     options: dict | None = None,
-    label_balanced: bool = True,
     progress: SearchProgressFn | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
-    """Run the search on a workspace dataset with its cached score and embeddings; saves and returns the grid.
-
-    Label balancing is on by default: the search needs class labels, and a global band can keep one class only.
-    """
+    """Run the search on a workspace dataset with its cached score and embeddings; saves and returns the grid."""
     from euds_core.models.embeddings import compute_embeddings
     from euds_core.models.loading import DEFAULT_ENCODER
     from euds_core.scoring.engine import score_dataset
@@ -274,17 +272,7 @@ def search_dataset(
     values = search_score_values(
         dataset.table, score, scores[score].to_numpy(), split, dataset_id=dataset.id, options=options
     )
-    grid = search_interval(
-        embeddings,
-        labels,
-        values,
-        min_keep=min_keep,
-        step=step,
-        split=split,
-        label_balanced=label_balanced,
-        progress=progress,
-        cancel=cancel,
-    )
+    grid = search_interval(embeddings, labels, values, split, settings, progress=progress, cancel=cancel)
     from euds_core.storage.atomic_files import atomic_path
 
     with atomic_path(search_grid_path(dataset.id, score)) as tmp:
@@ -293,18 +281,24 @@ def search_dataset(
 
 
 def search_job(args: dict, update: Callable[[float, str], None], cancelled: Callable[[], bool]) -> dict:
-    """The ``interval_search`` job: args = {dataset_id, score, min_keep, step, encoder, options}."""
+    """The ``interval_search`` job: args = {dataset_id, score, min_keep, step, label_balanced, encoder, options}.
+
+    Label balancing is on by default: the search needs class labels, and a global band can keep one class only.
+    """
     from euds_core.data.datasets import load_saved_dataset
 
     dataset = load_saved_dataset(args["dataset_id"])
+    settings = IntervalSearchSettings(
+        min_keep=float(args.get("min_keep", 0.2)),
+        step=float(args.get("step", 0.1)),
+        label_balanced=bool(args.get("label_balanced", True)),
+    )
     grid = search_dataset(
         dataset,
         args["score"],
-        min_keep=float(args.get("min_keep", 0.2)),
-        step=float(args.get("step", 0.1)),
+        settings,
         encoder=args.get("encoder"),
         options=args.get("options"),
-        label_balanced=bool(args.get("label_balanced", True)),
         progress=lambda done, total, message: update(done / total, f"cell {done}/{total} {message}"),
         cancel=cancelled,
     )
