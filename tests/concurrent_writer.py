@@ -23,7 +23,7 @@ from euds_core.data.readers import read_table_file
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval, SelectionSpec
 from euds_core.storage.atomic_files import atomic_folder
-from euds_core.storage.cache import DatasetCache, load_array, run_chunked
+from euds_core.storage.cache import ChunkPlan, DatasetCache, load_array, run_chunked
 
 SCORE = "words"
 SCORE_PARAMS = {"unit": "words"}
@@ -65,7 +65,7 @@ def write_round(out: Path, round_no: int) -> None:
     DatasetCache(ds.id).save_score(SCORE, SCORE_PARAMS, scores[SCORE].to_numpy())
     order = np.argsort(-np.arange(len(ds.table)))  # a permutation, as the scorers pass one sorted by length
     folder = DatasetCache(ds.id).feature_dir("stress", {"round": round_no})
-    features = run_chunked(folder, order, lambda rows: expected_features(round_no, rows), chunk_rows=8)
+    features = run_chunked(folder, ChunkPlan(order, chunk_rows=8), lambda rows: expected_features(round_no, rows))
     np.testing.assert_array_equal(features, expected_features(round_no, np.arange(len(ds.table))))
     with atomic_folder(out / f"model-{round_no}") as tmp:  # like the dequantised LM copy: first finished wins
         for name, text in MODEL_FILES.items():

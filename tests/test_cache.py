@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from euds_core.errors import ScoringCancelled
-from euds_core.storage.cache import DatasetCache, load_array, run_chunked, save_array
+from euds_core.storage.cache import ChunkPlan, DatasetCache, load_array, run_chunked, save_array
 
 
 def test_save_load_and_corruption_detected(tmp_path):
@@ -25,12 +25,12 @@ def test_chunked_run_resumes_after_cancel(tmp_path):
     order = np.arange(10)[::-1].copy()
     stop_after = iter([False, False, True])
     with pytest.raises(ScoringCancelled):
-        run_chunked(tmp_path / "f", order, compute, chunk_rows=4, cancel=lambda: next(stop_after, False))
+        run_chunked(tmp_path / "f", ChunkPlan(order, chunk_rows=4), compute, cancel=lambda: next(stop_after, False))
     assert calls == [4, 4]
-    result = run_chunked(tmp_path / "f", order, compute, chunk_rows=4)
+    result = run_chunked(tmp_path / "f", ChunkPlan(order, chunk_rows=4), compute)
     assert calls == [4, 4, 2]  # only the missing chunk was computed
     np.testing.assert_array_equal(result, np.arange(10) * 2)  # back in row order
-    assert run_chunked(tmp_path / "f", order, lambda r: pytest.fail("recomputed"), chunk_rows=4) is not None
+    assert run_chunked(tmp_path / "f", ChunkPlan(order, chunk_rows=4), lambda r: pytest.fail("recomputed")) is not None
 
 
 def test_score_cache_lists_what_is_cached():

@@ -13,7 +13,7 @@ import pytest
 
 from euds_core.errors import ScoringCancelled
 from euds_core.runtime.jobs import get_job, list_jobs, start_job
-from euds_core.storage.cache import run_chunked
+from euds_core.storage.cache import ChunkPlan, run_chunked
 from tests.test_jobs import OPTIONS, saved_dataset
 
 
@@ -68,14 +68,14 @@ def test_a_chunk_is_computed_in_steps_with_progress_and_cancel_between_them():
         return rows.astype(np.float32) * 2
 
     values = run_chunked(
-        None, order, compute, chunk_rows=1000, step_rows=100, progress=lambda d, n, m: reports.append(d)
+        None, ChunkPlan(order, chunk_rows=1000), compute, step_rows=100, progress=lambda d, n, m: reports.append(d)
     )
     np.testing.assert_array_equal(values, order * 2)
     assert calls == [100] * 10
     assert reports == [100 * i for i in range(1, 11)]
     calls.clear()
     with pytest.raises(ScoringCancelled):
-        run_chunked(None, order, compute, chunk_rows=1000, step_rows=100, cancel=lambda: len(calls) >= 3)
+        run_chunked(None, ChunkPlan(order, chunk_rows=1000), compute, step_rows=100, cancel=lambda: len(calls) >= 3)
     assert calls == [100] * 3  # stopped inside the chunk, not after all of it
 
 

@@ -10,11 +10,13 @@ from euds_core.errors import ScoringCancelled
 from euds_core.scores.generative import compute_lm_stats, lm_token_stats
 from euds_core.scoring.engine import score_dataset, scores_so_far
 from euds_core.storage.cache import (
+    ChunkPlan,
     DatasetCache,
     first_stage_rows,
     load_partial_rows,
     run_chunked,
     sample_first_order,
+    sample_first_plan,
 )
 
 MODEL_FREE = {"tokenizer": "whitespace", "encoder": "hashing"}
@@ -41,7 +43,8 @@ def test_first_stage_is_sized_by_cost():
 
 def test_chunked_partial_rows_then_resume_give_the_plain_values(tmp_path):
     values_of = np.linspace(0, 1, 50, dtype=np.float32) ** 2  # the "score" of each row
-    order = sample_first_order(np.arange(50) % 7, first_rows=8, chunk_rows=12)
+    plan = sample_first_plan(np.arange(50) % 7, first_rows=8, chunk_rows=12)
+    order = plan.order
     calls = []
 
     def compute(rows):
@@ -50,15 +53,15 @@ def test_chunked_partial_rows_then_resume_give_the_plain_values(tmp_path):
 
     stop = iter([False, False, True])
     with pytest.raises(ScoringCancelled):
-        run_chunked(tmp_path, order, compute, chunk_rows=12, first_chunk_rows=8, cancel=lambda: next(stop, False))
+        run_chunked(tmp_path, plan, compute, cancel=lambda: next(stop, False))
     assert calls == [8, 12]
     rows, partial = load_partial_rows(tmp_path, 50)
     np.testing.assert_array_equal(rows, np.sort(order[:20]))  # the first stage + one random chunk
     np.testing.assert_array_equal(partial, values_of[rows])
-    result = run_chunked(tmp_path, order, compute, chunk_rows=12, first_chunk_rows=8)
+    result = run_chunked(tmp_path, plan, compute)
     assert calls == [8, 12, 12, 12, 6]  # resumed: finished chunks were not recomputed
     np.testing.assert_array_equal(result, values_of)
-    np.testing.assert_array_equal(run_chunked(None, np.arange(50), compute, chunk_rows=50), result)
+    np.testing.assert_array_equal(run_chunked(None, ChunkPlan(np.arange(50), 50), compute), result)
     rows, full = load_partial_rows(tmp_path, 50)
     assert len(rows) == 50 and not list(tmp_path.glob("chunk-*")) and not list(tmp_path.glob("plan-*"))
 
@@ -68,8 +71,8 @@ def test_chunks_of_another_plan_are_never_reused(tmp_path):
     order_b = sample_first_order(np.arange(20), first_rows=4, chunk_rows=8, seed=1)
     stop = iter([False, True])
     with pytest.raises(ScoringCancelled):
-        run_chunked(tmp_path, order_a, lambda r: r * 1.0, chunk_rows=8, first_chunk_rows=4, cancel=lambda: next(stop))
-    result = run_chunked(tmp_path, order_b, lambda r: r * 1.0, chunk_rows=8, first_chunk_rows=4)
+        run_chunked(tmp_path, ChunkPlan(order_a, 8, first_chunk_rows=4), lambda r: r * 1.0, cancel=lambda: next(stop))
+    result = run_chunked(tmp_path, ChunkPlan(order_b, 8, first_chunk_rows=4), lambda r: r * 1.0)
     np.testing.assert_array_equal(result, np.arange(20))  # chunk-0 of plan a holds other rows: not reused
 
 
@@ -155,3 +158,11 @@ def test_one_job_scores_every_model_pass_first_stage_before_any_rest(tiny_causal
     for name in ("semantic", "generative"):  # the same values as each pass on its own
         alone = score_dataset(copy, [name], options=options)
         np.testing.assert_allclose(staged[name].to_numpy(), alone[name].to_numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_a_plans_fingerprint_names_its_chunks_as_before():
+    """Chunk files are named by the plan's fingerprint: a fixed value, so a killed pass resumes after an upgrade."""
+    order = np.random.default_rng(3).permutation(30)
+    assert ChunkPlan(order, 8, first_chunk_rows=5).fingerprint() == "53c5e5e082"
+    assert ChunkPlan(order, 8).fingerprint() == "cdfb4f75e1"
+    assert ChunkPlan(order, 8, first_chunk_rows=5).bounds() == [(0, 5), (5, 13), (13, 21), (21, 29), (29, 30)]

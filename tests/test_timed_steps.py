@@ -43,7 +43,11 @@ def test_timed_steps_grow_to_the_target_shrink_when_slower_and_report_after_each
 
     order = np.random.default_rng(0).permutation(120)
     values = cache.run_chunked(
-        None, order, compute, chunk_rows=120, step_units=lambda rows: units, progress=lambda d, n, m: reports.append(d)
+        None,
+        cache.ChunkPlan(order, chunk_rows=120),
+        compute,
+        step_units=lambda rows: units,
+        progress=lambda d, n, m: reports.append(d),
     )
     np.testing.assert_array_equal(values, np.arange(120) * 10.0)  # every row back in its place
     assert [u for u, _ in steps] == [1, 2, 4, 8, 8, 8, 2, 2, 2, 2, 1]
@@ -65,14 +69,20 @@ def test_timed_steps_check_cancel_before_each_step(monkeypatch):
     units = lambda rows: [np.arange(s, s + 2) for s in range(0, len(rows), 2)]  # noqa: E731
     with pytest.raises(ScoringCancelled):
         cache.run_chunked(
-            None, np.arange(100), compute, chunk_rows=100, step_units=units, cancel=lambda: len(calls) >= 3
+            None,
+            cache.ChunkPlan(np.arange(100), chunk_rows=100),
+            compute,
+            step_units=units,
+            cancel=lambda: len(calls) >= 3,
         )
     assert calls == [2, 2, 2]  # 2 s per step: stopped inside the chunk
 
 
 def test_step_units_must_cover_the_chunk():
     with pytest.raises(ValueError, match="cover 4 of 6"):
-        cache.run_chunked(None, np.arange(6), lambda r: r * 1.0, chunk_rows=6, step_units=lambda r: [np.arange(4)])
+        cache.run_chunked(
+            None, cache.ChunkPlan(np.arange(6), 6), lambda r: r * 1.0, step_units=lambda r: [np.arange(4)]
+        )
 
 
 def test_token_budget_batches_are_the_passes_batches():

@@ -24,7 +24,7 @@ from euds_core.storage.cache import (
     load_array,
     load_partial_rows,
     run_chunked,
-    sample_first_order,
+    sample_first_plan,
 )
 
 HASHING_ENCODER = "hashing"  # model-free bag-of-words hashing encoder: fast tests, no assets needed
@@ -72,7 +72,7 @@ def compute_embeddings(
     texts = table["text"].tolist()
     chunk_rows = max(256, batch_size * 4)
     # Sample first, then random chunks, each sorted by length (similar lengths per batch: less padding).
-    order = sample_first_order([len(t) for t in texts], first_rows=FIRST_STAGE_ROWS, chunk_rows=chunk_rows)
+    plan = sample_first_plan([len(t) for t in texts], first_rows=FIRST_STAGE_ROWS, chunk_rows=chunk_rows)
     if precision is None and encoder != HASHING_ENCODER:
         precision = resolve_encoder_precision(device, str(resolve_encoder_path(encoder)))
     precision = precision or "fp32"
@@ -96,10 +96,8 @@ def compute_embeddings(
     folder = cache.feature_dir("embedding", embedding_key(encoder, precision)) if cache is not None else None
     return run_chunked(
         folder,
-        order,
+        plan,
         compute,
-        chunk_rows=chunk_rows,
-        first_chunk_rows=FIRST_STAGE_ROWS,
         progress=progress,
         cancel=cancel,
         label="embedding",

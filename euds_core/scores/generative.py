@@ -30,7 +30,7 @@ from euds_core.storage.cache import (
     first_stage_rows,
     load_partial_rows,
     run_chunked,
-    sample_first_order,
+    sample_first_plan,
 )
 
 # The first stage of a pass (a random sample, scored before the rest): ~50 s at the ~650 tokens/s measured on
@@ -82,23 +82,21 @@ def compute_lm_stats(
     ``precision`` (models.LM_PRECISIONS) picks the model copy; it is part of the cache key. The default here
     stays ``fp32`` for callers that want the reference numbers; the scorers pass their own (``auto``).
     Sample first: a random sample of about ``first_stage_tokens`` tokens is scored first, then the rest in
-    random chunks (storage.cache.sample_first_order); the order changes when a row is done, not its value.
+    random chunks (storage.cache.sample_first_plan); the order changes when a row is done, not its value.
     ``first_stage_only`` scores just that sample and returns None (storage.cache.run_chunked).
     """
     texts = table["text"].tolist()
     lengths = np.array([len(t) for t in texts], dtype=np.int64)  # (n,) characters: a free proxy for tokens
     chunk_rows = max(512, batch_size * 32)
     first_rows = first_stage_rows(np.minimum(lengths / CHARS_PER_TOKEN, max_tokens) + 1, first_stage_tokens)
-    order = sample_first_order(lengths, first_rows=first_rows, chunk_rows=chunk_rows)
+    plan = sample_first_plan(lengths, first_rows=first_rows, chunk_rows=chunk_rows)
     lm_pass = _ChunkedLmPass(
         texts, lm=lm, device=device, precision=precision, batch_size=batch_size, max_tokens=max_tokens
     )
     return run_chunked(
         lm_stats_folder(cache, lm=lm, max_tokens=max_tokens, precision=precision),
-        order,
+        plan,
         lm_pass.compute,
-        chunk_rows=chunk_rows,
-        first_chunk_rows=first_rows,
         progress=progress,
         cancel=cancel,
         label="causal LM pass",

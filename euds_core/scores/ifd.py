@@ -16,7 +16,7 @@ from euds_core.models.loading import DEFAULT_LM, lm_bos_id, load_causal_lm, mode
 from euds_core.models.precision import load_scoring_lm
 from euds_core.scores.base import Scorer
 from euds_core.scores.generative import SEQUENCE_START, lm_precision_tag
-from euds_core.storage.cache import DatasetCache, run_chunked
+from euds_core.storage.cache import ChunkPlan, DatasetCache, run_chunked
 
 
 def answer_losses(
@@ -110,9 +110,8 @@ class IFDScorer(Scorer):
         folder = cache.feature_dir("ifd_losses", self.params()) if cache is not None else None
         losses = run_chunked(
             folder,
-            order,
+            ChunkPlan(order, chunk_rows=max(128, batch_size * 4)),
             compute,
-            chunk_rows=max(128, batch_size * 4),
             progress=progress,
             cancel=cancel,
             label="IFD LM pass",

@@ -23,6 +23,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,7 @@ SAMPLE_FIRST_SEED = 0  # fixed: the order never changes the values, only when ea
 
 
 def sample_first_order(lengths, *, first_rows: int, chunk_rows: int, seed: int = SAMPLE_FIRST_SEED) -> np.ndarray:
-    """A processing order (permutation of the rows) for :func:`run_chunked` with ``first_chunk_rows=first_rows``.
+    """A processing order (permutation of the rows); :func:`sample_first_plan` cuts it into chunks.
 
     The first ``first_rows`` rows are a seeded random sample; the rest follow in a seeded random order, cut
     into ``chunk_rows``-row chunks. Within each chunk rows are sorted by ``lengths`` so batches pad little.
@@ -136,27 +137,40 @@ def first_stage_rows(row_costs, budget: float, minimum: int = 32) -> int:
     return int(min(len(costs), max(minimum, budget // max(float(costs.mean()), 1.0))))
 
 
-def _chunk_bounds(n: int, chunk_rows: int, first_chunk_rows: int | None) -> list[tuple[int, int]]:
-    """(start, stop) of each chunk: a first chunk of ``first_chunk_rows`` rows (when given), then ``chunk_rows``."""
-    first = min(max(int(first_chunk_rows), 0), n) if first_chunk_rows else 0
-    starts = ([0] if first else []) + list(range(first, n, max(1, chunk_rows)))
-    return [(a, starts[i + 1] if i + 1 < len(starts) else n) for i, a in enumerate(starts)]
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How :func:`run_chunked` walks the rows: ``order`` (a permutation of the row indices, e.g. sorted by
+    length) cut into a first chunk of ``first_chunk_rows`` rows (when given), then chunks of ``chunk_rows``."""
+
+    order: np.ndarray
+    chunk_rows: int = 256
+    first_chunk_rows: int | None = None
+
+    def bounds(self) -> list[tuple[int, int]]:
+        """(start, stop) of each chunk, positions in ``order``."""
+        n = len(self.order)
+        first = min(max(int(self.first_chunk_rows), 0), n) if self.first_chunk_rows else 0
+        starts = ([0] if first else []) + list(range(first, n, max(1, self.chunk_rows)))
+        return [(a, starts[i + 1] if i + 1 < len(starts) else n) for i, a in enumerate(starts)]
+
+    def fingerprint(self) -> str:
+        """A short id of the order and the chunk cuts: chunks of another plan are never reused."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.order, dtype=np.int64).tobytes())
+        digest.update(json.dumps(self.bounds()).encode())
+        return digest.hexdigest()[:10]
 
 
-def plan_id(order: np.ndarray, bounds: list[tuple[int, int]]) -> str:
-    """A short fingerprint of a processing plan (order and chunk cuts): chunks of another plan are never reused."""
-    digest = hashlib.sha256(np.ascontiguousarray(order, dtype=np.int64).tobytes())
-    digest.update(json.dumps(bounds).encode())
-    return digest.hexdigest()[:10]
+def sample_first_plan(lengths, *, first_rows: int, chunk_rows: int) -> ChunkPlan:
+    """The plan of :func:`sample_first_order`: its first chunk is exactly the random sample."""
+    order = sample_first_order(lengths, first_rows=first_rows, chunk_rows=chunk_rows)
+    return ChunkPlan(order, chunk_rows=chunk_rows, first_chunk_rows=first_rows)
 
 
 def run_chunked(
     folder: Path | None,
-    order: np.ndarray,
+    plan: ChunkPlan,
     compute: Callable[[np.ndarray], np.ndarray],
     *,
-    chunk_rows: int = 256,
-    first_chunk_rows: int | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
     label: str = "",
@@ -164,12 +178,10 @@ def run_chunked(
     step_rows: int | None = None,
     step_units: Callable[[np.ndarray], list[np.ndarray]] | None = None,
 ) -> np.ndarray | None:
-    """Per-row values for all rows, computed chunk by chunk in ``order`` and cached per chunk under ``folder``.
+    """Per-row values for all rows, computed chunk by chunk as ``plan`` says and cached per chunk under ``folder``.
 
-    ``order`` is a permutation of the row indices (e.g. :func:`sample_first_order`, or sorted by length);
-    ``compute(rows)`` returns an array with ``len(rows)`` rows. The first chunk has ``first_chunk_rows`` rows
-    when given, the others ``chunk_rows``. The result is in row order. A killed run resumes from its finished
-    chunks (of the same plan); ``folder=None`` caches nothing. ``first_stage_only`` computes (or finds) just
+    ``compute(rows)`` returns an array with ``len(rows)`` rows. The result is in row order. A killed run resumes
+    from its finished chunks (of the same plan); ``folder=None`` caches nothing. ``first_stage_only`` computes (or finds) just
     the first chunk and returns None: every pass's first stage runs before any pass's rest (all partial views
     early; scoring.engine.score_dataset). A chunk is computed in steps, with progress and a cancel check each
     step (a 1,500-row LM chunk on 2 cores froze the progress for minutes): ``step_rows`` rows at a time, or
@@ -177,6 +189,7 @@ def run_chunked(
     ``rows``, e.g. the LM's token-budget batches planned over the whole chunk), so stepping never changes how
     the pass packs its batches.
     """
+    order = plan.order
     n = len(order)
     if folder is not None:
         done = load_array(folder / "all.npy")
@@ -184,15 +197,14 @@ def run_chunked(
             if progress:
                 progress(n, n, f"{label}: cached")
             return done
-    bounds = _chunk_bounds(n, chunk_rows, first_chunk_rows)
-    plan = plan_id(order, bounds)
-    if folder is not None and load_array(folder / f"plan-{plan}.npy") is None:
-        save_array(folder / f"plan-{plan}.npy", np.asarray(order, dtype=np.int64))
+    plan_id = plan.fingerprint()
+    if folder is not None and load_array(folder / f"plan-{plan_id}.npy") is None:
+        save_array(folder / f"plan-{plan_id}.npy", np.asarray(order, dtype=np.int64))
     parts: list[np.ndarray] = []
     rows_done = 0
-    for start, stop in bounds:
+    for start, stop in plan.bounds():
         rows = order[start:stop]
-        chunk_path = folder / f"chunk-{plan}-{start:09d}-{len(rows)}.npy" if folder is not None else None
+        chunk_path = folder / f"chunk-{plan_id}-{start:09d}-{len(rows)}.npy" if folder is not None else None
         values = load_array(chunk_path) if chunk_path is not None else None
         if values is None:
             step = _Step(compute, progress, cancel, label, rows_done, n)
