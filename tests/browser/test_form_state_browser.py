@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import open_app, wait_for_app
 
@@ -34,9 +35,11 @@ def _bbc_news_id() -> str:
 
 def type_into(page, key: str, value: str) -> None:
     """Type ``value`` into the widget with that key (Streamlit gives its box the class ``st-key-KEY``) and leave it."""
+    wait_for_app(page)  # a box redrawn by a run still going would drop the typed value
     box = page.locator(f".st-key-{key} input").first
     box.fill(value)
     box.press("Tab")  # leave the field: the value is sent (Enter would not, in a form: enter_to_submit=False)
+    expect(box).to_have_value(value)
 
 
 def url_has(page, params: dict[str, str]) -> None:
@@ -49,14 +52,12 @@ def url_has(page, params: dict[str, str]) -> None:
     )
 
 
-def values(page, keys: list[str]) -> dict[str, str]:
-    return {k: page.locator(f".st-key-{k} input").first.input_value() for k in keys}
+def expect_values(page, wanted: dict[str, str]) -> None:
+    """Every box shows its wanted value (waiting while the page's run draws them)."""
+    for key, value in wanted.items():
+        expect(page.locator(f".st-key-{key} input").first, key).to_have_value(value, timeout=30_000)
 
 
-@pytest.mark.skip(
-    reason="flaky: failed 2 of 3 runs on 12-03 (a 60 s URL wait timed out) after the Fine-tune form's defaults "
-    "changed; the AppTest tests in tests/test_form_state.py cover the mechanism until it is fixed"
-)
 def test_form_values_survive_a_reload(page, search_grid, screenshot):
     open_app(page, "/Fine_tune", dataset="bbc_news", score="information", plo="0.25", phi="0.75")
     page.get_by_text("Best cell: plo").first.wait_for()
@@ -73,12 +74,12 @@ def test_form_values_survive_a_reload(page, search_grid, screenshot):
         type_into(page, key, value)
         url_has(page, {key: value})  # its run is over: a reload now keeps it
     wanted |= {"ft_confirm_seeds": "7", "ft_study_seeds": "4"}
-    assert values(page, list(wanted)) == wanted
+    expect_values(page, wanted)
 
     page.reload()
     wait_for_app(page)
     page.get_by_text("Best cell: plo").first.wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert values(page, list(wanted)) == wanted, page.url
+    expect_values(page, wanted)
     assert "plo=0.25" in page.url and "ft_seeds=2" in page.url  # the selection and the form, one URL
     screenshot(page, "finetune_forms_after_reload")
