@@ -485,6 +485,50 @@ def test_cli_finetune_scores_of_other_data_exit_2(odd_csv, tmp_path, capsys, tin
     assert code == 2 and err.startswith("error:") and "nope" in err
 
 
+def train_ids_args(data: Path, model: Path, out: Path, *extra: str) -> list[str]:
+    base = ["finetune", str(data), "--text-col", "Blurb (text)", "--label-col", "Critic Verdict"]
+    return [*base, "--epochs", "1", "--max-len", "16", "--model", str(model), "--out", str(out), *extra]
+
+
+def test_cli_finetune_trains_the_rows_of_an_ids_file_against_stratified_random(odd_csv, tiny_bert, tmp_path, capsys):
+    """``--train-ids`` (e.g. what `export` wrote) is the CLI's selection: its pool rows, at their own size, against
+    label-stratified random at that size, with a verdict line."""
+    data, scores = odd_csv
+    ids = pd.read_parquet(scores)["id"].iloc[:24]
+    pd.DataFrame({"id": ids, "text": "x"}).to_csv(tmp_path / "subset.csv", index=False)
+    out = tmp_path / "r.csv"
+    code = main(train_ids_args(data, tiny_bert, out, "--train-ids", str(tmp_path / "subset.csv"), "--seeds", "2"))
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    result = pd.read_csv(out)
+    assert set(result.strategy) == {"selection", "random:balanced"} and len(result) == 4
+    n_train = result.groupby("strategy").n_train.unique().to_dict()
+    assert len(set(map(tuple, n_train.values()))) == 1  # random at exactly the selection's size
+    assert 0 < n_train["selection"][0] <= 24  # the listed rows that are in the pool (some may be test rows)
+    assert "selection vs random:balanced: " in printed.out
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--strategies", "selection,random"], "--train-ids FILE"),
+        (["--train-ids", "{ids}", "--strategies", "random"], "add selection to --strategies"),
+        (["--train-ids", "{no_id}"], "needs an `id` column"),
+        (["--train-ids", "{unknown}"], "not in this dataset"),
+    ],
+)
+def test_cli_finetune_train_ids_bad_input_exits_2(odd_csv, tiny_bert, tmp_path, capsys, extra, needle):
+    data, _ = odd_csv
+    files = {"ids": ["row-1"], "no_id": None, "unknown": ["row-1", "nope-7"]}
+    for name, ids in files.items():
+        frame = pd.DataFrame({"id": ids}) if ids else pd.DataFrame({"sample": ["row-1"]})
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    extra = [e.format(**{n: tmp_path / f"{n}.csv" for n in files}) for e in extra]
+    code = main(train_ids_args(data, tiny_bert, tmp_path / "r.csv", *extra))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error:") and needle in err[0], err
+
+
 def test_cli_search_interval(odd_csv, tmp_path, capsys):
     _, scores = odd_csv
     out = tmp_path / "grid.csv"

@@ -49,9 +49,14 @@ def add_finetune_parser(sub) -> None:
     )
     p.add_argument(
         "--strategies",
-        default="interval,random",
-        help="comma-separated: interval, interval:P_LO-P_HI (e.g. interval:0.2-0.6), random, full, a score name, "
-        "a sampler name",
+        help="comma-separated: selection, interval, interval:P_LO-P_HI (e.g. interval:0.2-0.6), random, "
+        "random:balanced, full, a score name, a sampler name (default: interval,random; with --train-ids: "
+        "selection,random:balanced)",
+    )
+    p.add_argument(
+        "--train-ids",
+        help="the selection strategy's rows: a file with an `id` column (what `export` writes; .csv/.jsonl/"
+        ".parquet or an hf folder); its pool rows are trained against label-stratified random at their size",
     )
     p.add_argument(
         "--label-balanced",
@@ -243,7 +248,7 @@ def finetune_config_from_args(args):
 
 def cmd_finetune(args) -> int:
     from euds_core.data.datasets import save_dataset
-    from euds_core.experiments.finetune import GridSpec
+    from euds_core.experiments.finetune import GridSpec, with_selection
     from euds_core.experiments.run_store import RESULT_COLUMNS
     from euds_core.models.loading import resolve_encoder_path
 
@@ -258,7 +263,7 @@ def cmd_finetune(args) -> int:
         band=args.band,
         config=config,
     )
-    spec.check()
+    check_train_ids_arg(args, strategies)
     resolve_encoder_path(config.model)  # a wrong --model fails now, not after loading the data
     check_strategy_inputs(args, strategies)
     pool_table = load_dataset_from_args(args).table if args.test_file else None
@@ -268,6 +273,9 @@ def cmd_finetune(args) -> int:
     spec.label_balanced = dataset.task == "classification" if args.label_balanced is None else args.label_balanced
     if spec.label_balanced and dataset.task != "classification":
         raise EudsInputError("--label-balanced needs class labels (--label-col); Q&A data has none")
+    if args.train_ids:
+        spec = with_selection(spec, dataset.table, read_train_ids(args.train_ids, dataset.table["id"]))
+    spec.check()
     scores = None
     if args.scores_file:
         scores = strategy_scores(args, dataset.table if pool_table is None else pool_table, strategies)
@@ -280,11 +288,40 @@ def cmd_finetune(args) -> int:
     return 0
 
 
+def check_train_ids_arg(args, strategies: list[str]) -> None:
+    """``--train-ids`` and the ``selection`` strategy go together (the page's selection is Explore's kept rows;
+    the command's is a file of ids)."""
+    from euds_core.experiments.subsets import SELECTION
+
+    if SELECTION in strategies and not args.train_ids:
+        raise EudsInputError(
+            "the selection strategy trains the rows of a file: pass --train-ids FILE (e.g. what `export` wrote)"
+        )
+    if args.train_ids and SELECTION not in strategies:
+        raise EudsInputError("--train-ids is the selection strategy's rows: add selection to --strategies")
+
+
+def read_train_ids(path: str, known_ids: pd.Series) -> list[str]:
+    """The ``id`` column of ``path`` (an export, or any table with that column), every id one of ``known_ids``."""
+    from euds_core.curation.decision_inputs import check_sample_ids
+    from euds_core.data.readers import read_table_file
+
+    frame = read_table_file(path)
+    if "id" not in frame.columns:
+        shown = ", ".join(map(str, list(frame.columns)[:10]))
+        raise EudsInputError(f"--train-ids needs an `id` column (as `export` writes); {path} has: {shown}")
+    ids = frame["id"].astype(str).tolist()
+    if not ids:
+        raise EudsInputError(f"--train-ids: {path} lists no ids")
+    check_sample_ids(ids, known_ids)
+    return ids
+
+
 def check_strategy_inputs(args, strategies: list[str]) -> None:
     """Strategies other than random/full need ``--scores-file``; an interval strategy also needs ``--score``."""
     from euds_core.experiments.subsets import parse_interval_strategy
 
-    needs_scores = [s for s in strategies if s not in ("random", "random:balanced", "full")]
+    needs_scores = [s for s in strategies if s not in ("selection", "random", "random:balanced", "full")]
     if needs_scores and not args.scores_file:
         raise EudsInputError(
             f"the strategies {', '.join(needs_scores)} need scores: pass --scores-file (written by `score`)"
@@ -339,7 +376,8 @@ def finetune_strategies(args) -> list[str]:
     """``--strategies``, with ``--plo/--phi`` turning ``interval`` into the explicit ``interval:PLO-PHI``."""
     from euds_core.experiments.subsets import interval_strategy
 
-    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    default = "selection,random:balanced" if args.train_ids else "interval,random"
+    strategies = [s.strip() for s in (args.strategies or default).split(",") if s.strip()]
     if (args.plo is None) != (args.phi is None):
         raise EudsInputError("--plo and --phi go together, e.g. --plo 0.2 --phi 0.6")
     if args.plo is None:
@@ -350,15 +388,16 @@ def finetune_strategies(args) -> list[str]:
 
 
 def default_sizes(text: str | None, strategies: list[str]) -> list[float]:
-    """``--sizes``; without it the default sizes, or none when every subset strategy is an explicit interval
-    (random then runs at the intervals' widths only)."""
+    """``--sizes``; without it the default sizes, or none when every subset strategy is an explicit interval or
+    the selection (random then runs at their sizes only)."""
     from euds_core.experiments.finetune import DEFAULT_SIZES
     from euds_core.experiments.subsets import parse_interval_strategy
 
     if text is not None:
         return parse_floats(text, "--sizes")
-    others = [s for s in strategies if s not in ("random", "full") and parse_interval_strategy(s) is None]
-    explicit = [s for s in strategies if parse_interval_strategy(s) is not None]
+    own_size = ("random", "random:balanced", "full", "selection")  # random runs at the others' sizes
+    others = [s for s in strategies if s not in own_size and parse_interval_strategy(s) is None]
+    explicit = [s for s in strategies if parse_interval_strategy(s) is not None or s == "selection"]
     return [] if explicit and not others else list(DEFAULT_SIZES)
 
 
