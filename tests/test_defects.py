@@ -98,6 +98,33 @@ def test_appended_test_rows_are_exactly_the_test_split_and_duplicates_are_report
         attach_test_file(pool, Dataset("t.csv", "classification", bad))
 
 
+def test_a_test_file_reuses_the_pools_cached_embeddings_and_embeds_only_its_rows(monkeypatch):
+    from euds_core.models import embeddings as embedding_module
+    from euds_core.storage.cache import DatasetCache
+
+    table = _table(60)
+    pool = Dataset("pool.csv", "classification", table.iloc[:50].reset_index(drop=True))
+    test = Dataset("test.csv", "classification", table.iloc[50:].reset_index(drop=True))
+    combined = attach_test_file(pool, test).dataset
+    expected = embedding_module.compute_embeddings(combined.table, encoder="hashing")  # no cache: all 60 rows
+    embedded = []
+    original = embedding_module.hashing_embed
+    monkeypatch.setattr(embedding_module, "hashing_embed", lambda texts: embedded.extend(texts) or original(texts))
+    embedding_module.compute_embeddings(pool.table, encoder="hashing", cache=DatasetCache(pool.id))
+    assert len(embedded) == 50
+    embedded.clear()
+    got = embedding_module.compute_embeddings(combined.table, encoder="hashing", cache=DatasetCache(combined.id))
+    assert sorted(embedded) == sorted(test.table["text"])  # the pool's texts were not embedded again
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    embedded.clear()
+    again = embedding_module.compute_embeddings(combined.table, encoder="hashing", cache=DatasetCache(combined.id))
+    assert not embedded and np.array_equal(again, got)  # now cached under the combined table itself
+    other = Dataset("other.csv", "classification", table.iloc[10:60].reset_index(drop=True))
+    fresh = attach_test_file(other, Dataset("t.csv", "classification", table.iloc[:10].reset_index(drop=True)))
+    embedding_module.compute_embeddings(fresh.dataset.table, encoder="hashing", cache=DatasetCache(fresh.dataset.id))
+    assert len(embedded) == 60  # a pool never embedded alone: every row is embedded as before
+
+
 def test_inject_cli_writes_a_noisy_pool_and_a_clean_test_file(tmp_path, capsys):
     src = tmp_path / "data.csv"
     _table(300).to_csv(src, index=False)

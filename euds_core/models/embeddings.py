@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import zlib
 
 import numpy as np
@@ -19,12 +20,14 @@ from euds_core.models.loading import (
 from euds_core.models.precision import predicted_path, resolve_encoder_precision
 from euds_core.storage.cache import (
     CancelFn,
+    ChunkPlan,
     DatasetCache,
     ProgressFn,
     load_array,
     load_partial_rows,
     run_chunked,
     sample_first_plan,
+    save_array,
 )
 
 HASHING_ENCODER = "hashing"  # model-free bag-of-words hashing encoder: fast tests, no assets needed
@@ -94,6 +97,9 @@ def compute_embeddings(
             return emb.astype(np.float32)
 
     folder = cache.feature_dir("embedding", embedding_key(encoder, precision)) if cache is not None else None
+    reused = None if first_stage_only else with_pool_embeddings(table, cache, encoder, precision, compute, progress)
+    if reused is not None:
+        return reused
     return run_chunked(
         folder,
         plan,
@@ -104,6 +110,44 @@ def compute_embeddings(
         first_stage_only=first_stage_only,
         step_rows=max(64, batch_size * 2),  # progress and cancel every few seconds on 2 CPU cores
     )
+
+
+def with_pool_embeddings(table, cache, encoder: str, precision: str, compute, progress=None) -> np.ndarray | None:
+    """The embeddings of a pool with appended test-file rows (:mod:`euds_core.data.test_file`): the pool's own
+    cached ones (an embedding depends on the text alone) and the test rows embedded now, saved as this table's.
+    None when there are no such rows, this table's embeddings exist already, or the pool alone (with or without
+    its label column) has none for this encoder and precision: then everything is embedded as usual."""
+    from euds_core.data.table import dataset_hash
+    from euds_core.data.test_file import appended_test_rows
+
+    test_rows = appended_test_rows(table)
+    if cache is None or test_rows is None or test_rows[0] == 0:
+        return None
+    key = embedding_key(encoder, precision)
+    folder, n_pool = cache.feature_dir("embedding", key), int(test_rows[0])
+    if load_array(folder / "all.npy") is not None or not np.array_equal(test_rows, np.arange(n_pool, len(table))):
+        return None
+    pool_table = table.iloc[:n_pool]
+    for candidate in (pool_table, pool_table.drop(columns="label", errors="ignore")):
+        pool_folder = DatasetCache(dataset_hash(candidate), root=cache.root.parent).feature_dir("embedding", key)
+        pool_embeddings = load_array(pool_folder / "all.npy")
+        if pool_embeddings is not None and len(pool_embeddings) == n_pool:
+            break
+    else:
+        return None
+    on_rows = (lambda done, total, label: progress(n_pool + done, n_pool + total, label)) if progress else None
+    order = np.arange(len(test_rows))
+    test = run_chunked(
+        folder / "test-rows",
+        ChunkPlan(order),
+        lambda rows: compute(test_rows[rows]),
+        progress=on_rows,
+        label="embedding",
+    )
+    embeddings = np.concatenate([pool_embeddings, test]).astype(np.float32)
+    save_array(folder / "all.npy", embeddings)
+    shutil.rmtree(folder / "test-rows", ignore_errors=True)
+    return embeddings
 
 
 def resolved_embedding_precision(encoder: str, precision: str = "auto") -> str:
