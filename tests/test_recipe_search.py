@@ -124,3 +124,33 @@ def test_the_sweep_job_runs_the_sweep_in_its_folder_with_proxy_settings(monkeypa
     assert seen["out_dir"] == inject_sweep.sweep_dir(ds.id) and seen["rates"] == [0.0, 0.3]
     assert seen["config"].mode == "proxy" and seen["config"].methods == inject_sweep.SWEEP_METHODS
     assert updates == sorted(updates) and 0.7 <= updates[-1] < 1.0  # the bar moves on with each rate
+
+
+def test_group_aware_folds_keep_every_near_duplicate_group_in_one_fold():
+    from euds_core.experiments.auto_curate import pool_folds
+    from euds_core.experiments.splits import crossfit_folds
+    from euds_core.scores.near_duplicate import near_duplicate_groups
+
+    rng = np.random.default_rng(3)
+    unique = rng.normal(size=(240, 32))
+    sources = rng.choice(240, 60, replace=False)
+    copies = unique[np.repeat(sources, 2)] + rng.normal(0, 0.01, size=(120, 32))  # two near-copies per source
+    embeddings = np.concatenate([unique, copies])
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    labels = np.array([f"c{i % 4}" for i in range(240)] + [f"c{s % 4}" for s in np.repeat(sources, 2)])
+    pool = np.arange(len(labels))
+    groups = near_duplicate_groups(embeddings)
+    assert len(np.unique(groups)) == 240  # each source and its copies form one group
+
+    def split_groups(splits) -> int:
+        """How many groups have rows on both sides of some fold (held-out rows with a copy in training)."""
+        return len({g for train, held in splits for g in set(groups[train]) & set(groups[held])})
+
+    assert split_groups(crossfit_folds(labels, pool, 3, 0)) > 20  # plain stratified folds split most groups
+    grouped = pool_folds(labels, pool, 3, 0, embeddings)
+    assert split_groups(grouped) == 0
+    held = np.sort(np.concatenate([h for _, h in grouped]))
+    assert np.array_equal(held, pool)  # every row is still held out exactly once
+    for _, h in grouped:  # still stratified: each fold holds about a third of every class
+        assert all(abs((labels[h] == c).sum() - (labels == c).sum() / 3) <= 6 for c in np.unique(labels))
+    assert split_groups(pool_folds(labels, pool, 3, 0)) > 20  # without embeddings: the plain folds

@@ -16,7 +16,9 @@ outlier cut (smallest first) and keeps those that do not lower the held-out accu
 ``min_improvement`` below the accuracy steps' (non-inferior: a linear proxy hardly suffers from a copy or a
 garbled row, so accuracy alone cannot ask for them; they are kept for what they remove at no measured cost).
 
-**Gain**, cross-fitted over the pool: the pool is cut into ``folds`` stratified folds; on each, the recipe is
+**Gain**, cross-fitted over the pool: the pool is cut into ``folds`` stratified folds, each near-duplicate
+group (cosine >= 0.95 on the embeddings) inside one fold (otherwise a held-out row's near-copy in training
+"predicts" it, which rewards keeping copies and inflates every gain); on each fold, the recipe is
 applied to the other folds' rows (percentiles among those rows, label-using scores refitted on them only), a
 linear proxy (logistic regression on the pool's PCA features) trains on the rows it keeps and is scored on the
 held-out fold, minus the accuracy of the proxy trained on all those rows. The gain is the mean over folds.
@@ -184,11 +186,19 @@ def make_fold(
     )
 
 
-def pool_folds(labels: np.ndarray, pool: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(training rows, held-out rows) of ``folds`` stratified folds of the pool; every pool row is held out once."""
+def pool_folds(
+    labels: np.ndarray, pool: np.ndarray, folds: int, seed: int, embeddings: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training rows, held-out rows) of ``folds`` stratified folds of the pool; every pool row is held out once.
+    With ``embeddings`` (table rows), each near-duplicate group of the pool lies in one fold (group-aware
+    cross-validation): a held-out row's near-copy in training would predict it, rewarding kept copies."""
     from euds_core.experiments.splits import crossfit_folds
+    from euds_core.scores.near_duplicate import near_duplicate_groups
 
-    return crossfit_folds(labels, pool, folds, seed)
+    groups = None if embeddings is None else near_duplicate_groups(embeddings[np.asarray(pool)])
+    if groups is not None and len(np.unique(groups)) == len(groups):
+        groups = None  # no near-copies: the plain stratified folds (the same folds as without embeddings)
+    return crossfit_folds(labels, pool, folds, seed, groups=groups)
 
 
 # ---------------------------------------------------------------------------------------------- the greedy search
@@ -394,6 +404,7 @@ class RecipeSearchSettings:
     alpha: float = 0.05
     seed: int = 0
     workers: int = 1  # permutations run at a time in worker processes (the same numbers as one at a time)
+    group_folds: bool = True  # every near-duplicate group in one fold (False: plain stratified folds)
 
     def check(self) -> None:
         if self.folds < 2 or self.random_draws < 1 or self.max_steps < 1 or self.permutations < 1:
@@ -405,7 +416,7 @@ def fold_evaluator(labels, fold_scores, pool, embeddings, features, settings) ->
     from euds_core.curation.recipe_columns import duplicate_copy_column
 
     y = np.searchsorted(np.unique(labels[pool]), labels)
-    splits = pool_folds(labels, pool, settings.folds, settings.seed)
+    splits = pool_folds(labels, pool, settings.folds, settings.seed, embeddings if settings.group_folds else None)
     values = [
         {
             name: np.asarray(v, dtype=np.float64)[train]

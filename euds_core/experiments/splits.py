@@ -132,20 +132,29 @@ def evaluation_split(split: ExperimentSplit, test_sample: int, seed: int) -> Exp
 
 
 def crossfit_folds(
-    labels: np.ndarray | None, pool: np.ndarray, folds: int = 3, seed: int = 0
+    labels: np.ndarray | None, pool: np.ndarray, folds: int = 3, seed: int = 0, groups: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, validation) table rows of ``folds`` stratified folds of the pool: every pool row serves
-    validation exactly once, and a search's proxies train on the other folds (cross-fitting)."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+    validation exactly once, and a search's proxies train on the other folds (cross-fitting).
+
+    ``groups`` (one id per pool row, e.g. near-duplicate groups): every group lies in one fold, so a row is
+    never validated against its own near-copy in training (a copy there would "predict" it: a leak that
+    rewards keeping copies)."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
     pool = np.asarray(pool)
     if folds < 2 or folds > len(pool):
         raise EudsInputError(f"cross-fitting needs between 2 and {len(pool)} folds, not {folds}")
-    if labels is None:
-        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed).split(pool)
+    if groups is not None and len(np.unique(groups)) < folds:
+        raise EudsInputError(f"cross-fitting by group needs at least {folds} groups")
+    pool_labels = None if labels is None else np.asarray(labels).astype(str)[pool]
+    # a class rarer than the folds cannot stratify
+    stratify = pool_labels is not None and min(np.unique(pool_labels, return_counts=True)[1]) >= folds
+    options = dict(n_splits=folds, shuffle=True, random_state=seed)
+    if groups is not None:
+        kind = StratifiedGroupKFold if stratify else GroupKFold
+        splitter = kind(**options).split(pool, pool_labels, groups=np.asarray(groups))
     else:
-        pool_labels = np.asarray(labels).astype(str)[pool]
-        smallest = min(np.unique(pool_labels, return_counts=True)[1])
-        kind = StratifiedKFold if smallest >= folds else KFold  # a class rarer than the folds cannot stratify
-        splitter = kind(n_splits=folds, shuffle=True, random_state=seed).split(pool, pool_labels)
+        kind = StratifiedKFold if stratify else KFold
+        splitter = kind(**options).split(pool, pool_labels)
     return [(np.sort(pool[train]), np.sort(pool[val])) for train, val in splitter]
