@@ -154,3 +154,27 @@ def test_group_aware_folds_keep_every_near_duplicate_group_in_one_fold():
     for _, h in grouped:  # still stratified: each fold holds about a third of every class
         assert all(abs((labels[h] == c).sum() - (labels == c).sum() / 3) <= 6 for c in np.unique(labels))
     assert split_groups(pool_folds(labels, pool, 3, 0)) > 20  # without embeddings: the plain folds
+
+
+def test_a_planted_duplicate_leak_inflates_plain_folds_but_not_group_aware_ones():
+    """Labels are pure noise (3 classes: an honest held-out accuracy is about 1/3), and half the rows have two
+    near-copies with the same label: with plain folds a held-out copy is "predicted" by its twin in training."""
+    from euds_core.experiments.auto_curate import fold_evaluator
+
+    rng = np.random.default_rng(0)
+    unique = rng.normal(size=(240, 128)) * 3
+    sources = np.repeat(rng.choice(240, 120, replace=False), 2)
+    x = np.concatenate([unique, unique[sources] + rng.normal(0, 0.05, size=(240, 128))])
+    noise_labels = rng.integers(0, 3, 240)
+    labels = np.array([f"c{v}" for v in np.concatenate([noise_labels, noise_labels[sources]])])
+    embeddings = x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    def held_out_accuracy(group_folds: bool) -> float:
+        settings = RecipeSearchSettings(group_folds=group_folds)
+        evaluator, _ = fold_evaluator(
+            labels, lambda train: {"s": np.zeros(len(labels))}, np.arange(len(labels)), embeddings, x, settings
+        )
+        return float(np.mean([evaluator.accuracy(f.train, f.held_out) for f in evaluator.folds]))
+
+    assert held_out_accuracy(group_folds=False) > 0.6  # the leak
+    assert held_out_accuracy(group_folds=True) < 0.45  # about chance
