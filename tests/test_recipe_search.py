@@ -26,6 +26,9 @@ def test_outlier_cuts_are_offered_only_where_a_tail_stands_out():
     cuts, outliers = recipe_cuts([{"tail": tail, "plain": bulk}, {"tail": tail, "plain": bulk}])
     assert outliers == [("tail", "below", 0.05)]
     assert 0.05 in cuts["tail", "below"] and cuts["plain", "above"] == (0.05, 0.1, 0.2, 0.3)
+    second_mode = np.concatenate([bulk, rng.normal(-12, 0.5, 250)])  # a fifth of the rows far out: not outliers
+    assert outlier_share(second_mode, "below") == 250 / 1200
+    assert recipe_cuts([{"mode": second_mode}, {"mode": second_mode}])[1] == []
 
 
 def test_one_se_choice_prefers_the_smaller_cut_among_tied_steps():
