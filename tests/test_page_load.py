@@ -181,3 +181,17 @@ def test_loading_a_dataset_makes_the_sidebar_links_follow_it(monkeypatch, tmp_pa
     at.button(key="use").click().run()
     assert not at.exception
     assert json.loads(at.json[0].value) == {"dataset": "0123456789abcdef"}
+
+
+def test_rows_skipped_while_loading_are_named_after_use(load_page, tmp_path):
+    """The summary reads the saved copy of the dataset: it must still say why rows of the file are missing."""
+    at, _ = load_page
+    path = tmp_path / "gaps.csv"
+    texts = [f"review number {i}" for i in range(10)] + ["", "   "]
+    pd.DataFrame({"text": texts, "label": ["a", "b"] * 6}).to_csv(path, index=False)
+    at.text_input(key="load_path").set_value(str(path)).run()
+    at.button(key="path_use").click().run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Rows" and m.value == "10" for m in at.metric)
+    skipped = [i.value for i in at.info if "Skipped while loading" in i.value]
+    assert skipped and "missing text" in skipped[0] and "empty text" in skipped[0], [i.value for i in at.info]

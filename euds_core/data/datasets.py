@@ -95,6 +95,7 @@ def save_dataset(dataset: Dataset) -> str:
         "task": dataset.task,
         "source": dataset.source,
         "rows": len(dataset.table),
+        "skipped": dataset.skipped,  # so the Load page, which reads the saved copy, can say why rows are missing
     }
     write_json_atomic(folder / f"{dataset_id}.json", meta, indent=1)
     return dataset_id
@@ -112,4 +113,5 @@ def load_saved_dataset(dataset_id: str) -> Dataset:
         task=meta.get("task", "unlabelled"),
         table=pd.read_parquet(path),
         source=meta.get("source", ""),
+        skipped=meta.get("skipped", {}),
     )
