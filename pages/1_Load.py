@@ -12,7 +12,15 @@ import streamlit as st
 from euds_core.data.datasets import load_dataset, save_dataset
 from euds_core.errors import EudsInputError
 from ui.load.inject import inject_section
-from ui.load.sources import builtin_table, column_choices, dataset_summary, read_raw_file, store_upload, user_file_name
+from ui.load.sources import (
+    builtin_table,
+    column_choices,
+    dataset_summary,
+    in_users_words,
+    read_raw_file,
+    store_upload,
+    user_file_name,
+)
 from ui.shared.state import current_dataset, current_dataset_spec, ensure_app_navigation, set_current_dataset
 
 ensure_app_navigation()  # a fresh server's first request for /Load: through app.py (sign-in, sidebar) first
@@ -28,7 +36,7 @@ def load_file(path: str, key: str, name: str | None = None) -> None:
     try:
         raw = read_raw_file(path)
     except EudsInputError as exc:
-        st.error(str(exc))
+        st.error(in_users_words(str(exc), path, name))
         return
     st.markdown(f"**Preview** — {len(raw):,} rows, {len(raw.columns)} columns")
     if raw.empty:  # said before the click, not only as the error after it
@@ -45,7 +53,7 @@ def load_file(path: str, key: str, name: str | None = None) -> None:
                 dataset.name = user_file_name(name)
             dataset_id = save_dataset(dataset)
         except EudsInputError as exc:
-            st.error(str(exc))
+            st.error(in_users_words(str(exc), path, name))
             return
         set_current_dataset(dataset_id)
         st.success(f"Loaded {len(dataset.table):,} rows of {dataset.name} as dataset {dataset_id}.")

@@ -195,3 +195,11 @@ def test_rows_skipped_while_loading_are_named_after_use(load_page, tmp_path):
     assert any(m.label == "Rows" and m.value == "10" for m in at.metric)
     skipped = [i.value for i in at.info if "Skipped while loading" in i.value]
     assert skipped and "missing text" in skipped[0] and "empty text" in skipped[0], [i.value for i in at.info]
+
+
+def test_an_upload_that_cannot_be_read_is_named_by_the_users_file_name(load_page):
+    """The upload is stored under a content hash; its error must name the file the user picked, not that hash."""
+    at, _ = load_page
+    at.file_uploader(key="load_upload").set_value(("my reviews.csv", b"text,label\ncaf\xe9 ok,a\n", "text/csv")).run()
+    assert not at.exception
+    assert at.error and "my reviews.csv is not valid UTF-8" in at.error[0].value, [e.value for e in at.error]

@@ -52,6 +52,15 @@ def user_file_name(name: str) -> str:
     return Path(name.replace("\\", "/")).name.strip()[:120] or "upload"
 
 
+def in_users_words(message: str, path: str, name: str | None) -> str:
+    """A reader's message about a stored upload, naming the user's file instead of its content-hash name."""
+    if not name:
+        return message
+    return message.replace(str(Path(path).expanduser()), user_file_name(name)).replace(
+        Path(path).name, user_file_name(name)
+    )
+
+
 @st.cache_data(show_spinner="Reading the file…", max_entries=4)
 def read_raw(path: str, mtime: float) -> pd.DataFrame:
     return read_table_file(path)
