@@ -148,4 +148,4 @@ else:  # UMAP + HDBSCAN of a growing sample would be refitted at every chunk; on
     st.caption("The map is drawn when scoring has finished (it lays out every row once).")
 
 st.subheader("Samples")
-preview(dataset, active, np.asarray(values), kept)
+preview(dataset, active, np.asarray(values), final)  # the rows the headline counts, overrides applied

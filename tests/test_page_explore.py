@@ -165,3 +165,18 @@ def test_a_recipe_becomes_the_intersection_and_a_bad_one_is_said(explore):
     both = select_percentile(scores["information"], 0.25, 1.0) & select_percentile(scores["semantic"], 0.0, 0.5)
     assert kept(at) == int(both.sum()) < N_ROWS
     assert any("one per near-duplicate group" in c.value for c in at.caption)  # what Explore leaves out is said
+
+
+def test_samples_count_the_rows_the_headline_keeps_after_a_review_drop(explore):
+    """A review drop inside the interval: the Samples' 'Kept (N rows)' must agree with 'Kept K of N' (it showed
+    the interval's count, one more than the headline)."""
+    from euds_core.curation.decision_log import set_decision
+
+    ds, scores, open_ = explore
+    in_interval = select_percentile(scores["information"], 0.25, 0.75)
+    set_decision(ds.id, str(ds.table["id"].iloc[int(np.flatnonzero(in_interval)[0])]), "drop", reviewer="ann")
+    at = open_(score="information", plo="0.25", phi="0.75")
+    assert not at.exception
+    assert kept(at) == int(in_interval.sum()) - 1
+    titles = [m.value for m in at.markdown if m.value.startswith("**Kept** (")]
+    assert titles == [f"**Kept** ({kept(at):,} rows)"], titles
