@@ -90,7 +90,7 @@ st.info(
     icon=":material/filter_alt:",
 )
 st.markdown("**This selection against random** (trained on Explore: exactly the kept rows)")
-selection_check_results(dataset.id)
+selection_check_results(dataset.id, kept_ids)
 test_set_section(dataset)
 submitted, spec = grid_form(dataset, score_names, strategies_all, has_selection=kept_ids is not None)
 if submitted:

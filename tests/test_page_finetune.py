@@ -334,3 +334,28 @@ def test_the_default_strategy_trains_exactly_explores_kept_ids(dataset, tmp_path
     }
     saved = json.loads((workspace_dir("selections") / f"{args['selection_key']}.json").read_text())
     assert set(saved) == set(kept) - {dropped_by_hand}
+
+
+def test_selection_checks_of_other_rows_are_marked_as_an_earlier_selection(monkeypatch):
+    """After a review drop the current selection keeps other rows: its older checks must not read as its own."""
+    from types import SimpleNamespace
+
+    import ui.shared.selection_checks as checks
+    from euds_core.experiments.selection_check import selection_key
+
+    runs = [{"strategy": s, "accuracy": 0.5} for s in ("selection", "random:balanced")]
+    result = {"mode": "proxy", "verdict": {}, "trained_rows": 3, "runs": runs, "majority_accuracy": 0.5}
+    jobs = [
+        SimpleNamespace(status="done", args={"selection_key": selection_key(ids)}, result={**result, "kept": len(ids)})
+        for ids in (["a", "b"], ["a", "b", "c"])
+    ]
+    monkeypatch.setattr(checks, "list_jobs", lambda *a, **k: jobs)
+
+    def page(current):
+        from ui.shared.selection_checks import selection_check_results
+
+        selection_check_results("d", current)
+
+    at = AppTest.from_function(page, args=(["b", "a"],)).run()
+    lines = [t.value for t in at.text]
+    assert lines[0].startswith("2 kept rows · ") and lines[1].startswith("3 kept rows (an earlier selection"), lines

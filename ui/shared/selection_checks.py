@@ -9,6 +9,7 @@ import streamlit as st
 
 from euds_core.curation.decision_log import effective_overrides
 from euds_core.data.table import Dataset
+from euds_core.experiments.selection_check import selection_key
 from euds_core.runtime.jobs import list_jobs
 from euds_core.selection.kept_count import apply_overrides, kept_count
 
@@ -28,13 +29,17 @@ def verdict_line(result: dict) -> str:
     )
 
 
-def selection_check_results(dataset_id: str, limit: int = 4) -> None:
-    """The latest finished checks of the dataset (proxy and fine-tune), newest first, as plain text."""
+def selection_check_results(dataset_id: str, current_ids: list[str] | None = None, limit: int = 4) -> None:
+    """The latest finished checks of the dataset (proxy and fine-tune), newest first, as plain text; a check of
+    other rows than ``current_ids`` (the current selection's kept ids) is marked as an earlier selection's."""
     done = [j for j in list_jobs(dataset_id, "train_selection", limit=30) if j.status == "done" and j.result][:limit]
     if not done:
         st.caption("No selection trained yet: press **Train this selection** on Explore.")
+    current_key = selection_key(current_ids) if current_ids is not None else None
     for job in done:
-        st.text(f"{job.result['kept']:,} kept rows · " + verdict_line(job.result))
+        earlier = current_key is not None and job.args.get("selection_key") != current_key
+        which = " (an earlier selection, not the current one)" if earlier else ""
+        st.text(f"{job.result['kept']:,} kept rows{which} · " + verdict_line(job.result))
 
 
 def kept_ids_with_overrides(dataset: Dataset, kept: np.ndarray) -> tuple[list[str], int]:
