@@ -113,7 +113,13 @@ def test_a_test_file_reuses_the_pools_cached_embeddings_and_embeds_only_its_rows
     embedding_module.compute_embeddings(pool.table, encoder="hashing", cache=DatasetCache(pool.id))
     assert len(embedded) == 50
     embedded.clear()
-    got = embedding_module.compute_embeddings(combined.table, encoder="hashing", cache=DatasetCache(combined.id))
+    cache = DatasetCache(combined.id)
+    # a scorer's first stage (a random sample first) embeds no pool text either
+    assert (
+        embedding_module.compute_embeddings(combined.table, encoder="hashing", cache=cache, first_stage_only=True)
+        is None
+    )
+    got = embedding_module.compute_embeddings(combined.table, encoder="hashing", cache=cache)
     assert sorted(embedded) == sorted(test.table["text"])  # the pool's texts were not embedded again
     np.testing.assert_allclose(got, expected, atol=1e-6)
     embedded.clear()

@@ -97,9 +97,9 @@ def compute_embeddings(
             return emb.astype(np.float32)
 
     folder = cache.feature_dir("embedding", embedding_key(encoder, precision)) if cache is not None else None
-    reused = None if first_stage_only else with_pool_embeddings(table, cache, encoder, precision, compute, progress)
-    if reused is not None:
-        return reused
+    reused = with_pool_embeddings(table, cache, encoder, precision, compute, progress)
+    if reused is not None:  # a first stage is then done too: every row is cached
+        return None if first_stage_only else reused
     return run_chunked(
         folder,
         plan,
