@@ -69,7 +69,7 @@ refresh_while_scoring(dataset.id)
 so_far = partial_scores(dataset)  # None unless a pass is part-way: then every view uses its random sample
 if so_far is not None:
     dataset, scores = partial_sample(full_dataset, so_far)
-    partial_banner(so_far, len(full_dataset.table), len(scores))
+    partial_banner(so_far, len(full_dataset.table), len(scores), running=bool(running_scores(full_dataset.id)))
 else:  # a score the URL names may simply not have finished yet: say so only once nothing is part-way
     for problem in scored.problems:
         notice(top, problem)

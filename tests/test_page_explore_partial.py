@@ -101,3 +101,31 @@ def test_pages_that_act_on_scores_say_they_wait_for_complete_ones(monkeypatch, t
     assert not at.exception, [e.value for e in at.exception]
     notes = [c.value for c in at.caption if "Still scoring" in c.value]
     assert notes and "generative, semantic" in notes[0] and "complete scores only" in notes[0]
+
+
+@pytest.mark.parametrize("running", [set(), {"semantic"}])
+def test_a_partial_view_with_no_pass_running_says_to_start_scoring_again(monkeypatch, tmp_path, running):
+    """A cancelled pass leaves a partial view that will never fill in by itself: the banner must say so."""
+    import ui.shared.scores
+
+    use_model_free_options(monkeypatch, tmp_path)
+    ds = _dataset()
+    done = [0]
+    with pytest.raises(ScoringCancelled):  # stopped once the first stage is saved, as in the test above
+        score_dataset(
+            ds,
+            ["information", "semantic"],
+            options=MODEL_FREE_OPTIONS,
+            progress=lambda name, d, total, message: done.__setitem__(0, d if name == "semantic" else done[0]),
+            cancel=lambda: done[0] >= FIRST_STAGE_ROWS,
+        )
+    monkeypatch.setattr(ui.shared.scores, "running_scores", lambda dataset_id: set(running))
+    at = _open(ds)
+    assert not at.exception, [e.value for e in at.exception]
+    banner = " ".join(i.value for i in at.info if "Partial view" in i.value)
+    assert banner
+    if running:
+        assert "fills in as scoring goes on" in banner and "stopped part-way" not in banner
+    else:
+        assert "stopped part-way" in banner and "Start it again on the Score page" in banner
+        assert "fills in as scoring goes on" not in banner

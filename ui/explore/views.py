@@ -110,17 +110,24 @@ def refresh_while_scoring(dataset_id: str) -> None:
         st.fragment(_rerun_when_rows_land, run_every=POLL_SECONDS)(dataset_id, partial_signature(dataset_id))
 
 
-def partial_banner(so_far: pd.DataFrame, total_rows: int, shown_rows: int) -> None:
-    """Say which scores are partial, and that the counts are estimates (issue 17)."""
+def partial_banner(so_far: pd.DataFrame, total_rows: int, shown_rows: int, running: bool = True) -> None:
+    """Say which scores are partial, and that the counts are estimates (issue 17); when no pass is running (it was
+    cancelled or its process died), that nothing will fill in until scoring is started again."""
     counts = so_far[[c for c in so_far.columns if not get_scorer_class(c).depends_on]].notna().sum()
     parts = [
         f"{name}: {int(c):,} of {total_rows:,} rows scored (random sample)"
         for name, c in counts.items()
         if c < total_rows
     ]
+    then = (
+        "fills in as scoring goes on"
+        if running
+        else "stays so: scoring stopped part-way (cancelled or interrupted). Start it again on the Score page to "
+        "finish; it resumes from the rows already scored"
+    )
     st.info(
         "**Partial view** — " + "; ".join(parts) + " — counts are estimates. "
-        f"Every chart uses the {shown_rows:,} rows all scores have so far and fills in as scoring goes on; "
+        f"Every chart uses the {shown_rows:,} rows all scores have so far and {then}; "
         "percentile intervals set now stay as they are when it finishes.",
         icon=":material/hourglass_empty:",
     )
