@@ -124,7 +124,7 @@ else:
     current = Selection(current.dataset, tuple(intervals), variants=variants)
     set_selection(current)
     remember_applied(current)
-    selection_banner(top, current, count, scored.labels)
+    selection_banner(top, current, count, scored.labels, total_rows=len(full_dataset.table))
     save_selection_section(full_dataset, selection_spec(full_dataset, current, scored, {}), "explore")
 
 kept_summary(count, dataset, len(full_dataset.table))

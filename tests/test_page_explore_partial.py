@@ -73,6 +73,10 @@ def test_partial_view_says_so_and_the_same_url_gives_exact_counts_when_done(monk
     assert estimate and _number(estimate[0].group(2)) == N
     # The estimate scales the sample's kept fraction (middle half of the ranks) to the whole dataset.
     assert abs(_number(estimate[0].group(1)) - N / 2) <= 0.02 * N
+    selection_line = [
+        i.value for i in at.info if i.value.startswith("Selection:")
+    ]  # the same estimate, not the sample's
+    assert selection_line and f"kept ≈ {estimate[0].group(1)} of {N:,}" in selection_line[0], selection_line
     assert not [m for m in at.markdown if EXACT.search(m.value)]
     at.slider(key="iv_pct_semantic").set_range(0.1, 0.6).run()  # an interval set on the partial view
     assert not at.exception

@@ -247,15 +247,23 @@ def describe_selection(selection: Selection, variant_labels: Mapping[str, str] |
 
 
 def selection_banner(
-    container, selection: Selection, count: KeptCount, variant_labels: Mapping[str, str] | None = None
+    container,
+    selection: Selection,
+    count: KeptCount,
+    variant_labels: Mapping[str, str] | None = None,
+    total_rows: int | None = None,
 ) -> None:
     """The one line every page shows at its top: what is selected and how many rows it keeps after the review's
-    overrides, naming them when they change the count ("2,763 by the interval, −2 manual drops = 2,761")."""
-    container.info(
-        f"Selection: {describe_selection(selection, variant_labels)} · kept {count.kept:,} of {count.total:,}"
-        + (f" ({count.breakdown()})" if count.changed else ""),
-        icon=":material/filter_alt:",
-    )
+    overrides, naming them when they change the count ("2,763 by the interval, −2 manual drops = 2,761").
+
+    ``total_rows`` (Explore's partial view: ``count`` covers a random sample) gives the count as the same estimate
+    as the page's headline, "≈ K of N"."""
+    if total_rows is not None and total_rows != count.total:
+        estimate = round(count.kept / max(count.total, 1) * total_rows)
+        kept = f"kept ≈ {estimate:,} of {total_rows:,} (estimate from the {count.total:,} rows scored so far)"
+    else:
+        kept = f"kept {count.kept:,} of {count.total:,}" + (f" ({count.breakdown()})" if count.changed else "")
+    container.info(f"Selection: {describe_selection(selection, variant_labels)} · {kept}", icon=":material/filter_alt:")
 
 
 def notice(container, text: str) -> None:
