@@ -123,7 +123,7 @@ def with_pool_embeddings(table, cache, encoder: str, precision: str, compute, pr
     key = embedding_key(encoder, precision)
     if cache is None or (cache.feature_dir("embedding", key) / "all.npy").exists():
         return None  # checked first: a cached table's lookup stays as cheap as before
-    test_rows = appended_test_rows(table)
+    test_rows = appended_test_rows(table) if "id" in table.columns else None  # a bare table of texts has no ids
     if test_rows is None or test_rows[0] == 0:
         return None
     folder, n_pool = cache.feature_dir("embedding", key), int(test_rows[0])
