@@ -203,3 +203,27 @@ def test_an_upload_that_cannot_be_read_is_named_by_the_users_file_name(load_page
     at.file_uploader(key="load_upload").set_value(("my reviews.csv", b"text,label\ncaf\xe9 ok,a\n", "text/csv")).run()
     assert not at.exception
     assert at.error and "my reviews.csv is not valid UTF-8" in at.error[0].value, [e.value for e in at.error]
+
+
+def test_an_id_column_chosen_on_load_names_the_rows(load_page, tmp_path):
+    """The file's own ids travel into the dataset (and so into exports and decisions); duplicates are an error."""
+    from euds_core.data.datasets import load_saved_dataset
+
+    at, _ = load_page
+    path = tmp_path / "with_ids.csv"
+    pd.DataFrame({"Row ID#": [f"id-{i:03d}" for i in range(6)], "review": [f"text {i}" for i in range(6)]}).to_csv(
+        path, index=False
+    )
+    at.text_input(key="load_path").set_value(str(path)).run()
+    assert at.selectbox(key="path_id").value == "(none)"  # not guessed: the CLI's default dataset id
+    at.selectbox(key="path_id").set_value("Row ID#").run()
+    at.button(key="path_use").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    saved = load_saved_dataset(at.query_params["dataset"])
+    assert saved.table["id"].tolist() == [f"id-{i:03d}" for i in range(6)]
+    twice = tmp_path / "twice.csv"
+    twice.write_text("Row ID#,review\na,x\na,y\n")
+    at.text_input(key="load_path").set_value(str(twice)).run()
+    at.selectbox(key="path_id").set_value("Row ID#").run()
+    at.button(key="path_use").click().run()
+    assert not at.exception and at.error and "duplicate values" in at.error[0].value

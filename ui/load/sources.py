@@ -90,7 +90,8 @@ def column_choices(raw: pd.DataFrame, key: str) -> dict:
         question = c1.selectbox("Question column", columns, index=columns.index(q_guess), key=f"{key}_q")
         answer = c2.selectbox("Answer column", columns, index=columns.index(a_guess), key=f"{key}_a")
         label = st.selectbox("Label column (optional)", [NONE, *columns], key=f"{key}_qlabel")
-        return {"question_col": question, "answer_col": answer, "label_col": None if label == NONE else label}
+        chosen = {"question_col": question, "answer_col": answer, "label_col": None if label == NONE else label}
+        return {**chosen, "id_col": id_choice(columns, key)}
     try:
         text_guess = guess_text_column(raw)
     except EudsInputError:
@@ -101,7 +102,19 @@ def column_choices(raw: pd.DataFrame, key: str) -> dict:
     label = c2.selectbox(
         "Label column", options, index=options.index(label_guess) if label_guess in options else 0, key=f"{key}_label"
     )
-    return {"text_col": text, "label_col": None if label == NONE else label}
+    return {"text_col": text, "label_col": None if label == NONE else label, "id_col": id_choice(columns, key)}
+
+
+def id_choice(columns: list[str], key: str) -> str | None:
+    """The optional id column (the CLI's ``--id-col``): exports and review decisions then carry the file's own ids
+    instead of ``row-<n>``. Not guessed, so a file loads as the same dataset id here and in the CLI by default."""
+    chosen = st.selectbox(
+        "Id column (optional)",
+        [NONE, *columns],
+        key=f"{key}_id",
+        help="a column of unique ids; without one, rows are named row-0, row-1, … by their position in the file",
+    )
+    return None if chosen == NONE else chosen
 
 
 def dataset_summary(dataset: Dataset) -> None:
