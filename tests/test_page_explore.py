@@ -180,3 +180,23 @@ def test_samples_count_the_rows_the_headline_keeps_after_a_review_drop(explore):
     assert kept(at) == int(in_interval.sum()) - 1
     titles = [m.value for m in at.markdown if m.value.startswith("**Kept** (")]
     assert titles == [f"**Kept** ({kept(at):,} rows)"], titles
+
+
+def test_switching_the_bounds_mode_keeps_the_rows_the_old_mode_kept(explore):
+    """Percentile 0.25-0.75 then 'Raw value': the raw slider starts at those rows' score range (it started at the
+    full range, keeping every row), and back to percentile or to a keep fraction keeps about the same rows."""
+    ds, scores, open_ = explore
+    values = np.asarray(scores["information"])
+    at = open_(score="information", plo="0.25", phi="0.75")
+    before = kept(at)
+    in_pct = select_percentile(values, 0.25, 0.75)
+    at.radio(key="iv_mode_information").set_value("threshold").run()
+    assert not at.exception
+    lo, hi = at.slider(key="iv_raw_information").value
+    assert (lo, hi) == pytest.approx((values[in_pct].min(), values[in_pct].max()))
+    assert kept(at) == int(((values >= lo) & (values <= hi)).sum()) and before <= kept(at) < N_ROWS
+    at.radio(key="iv_mode_information").set_value("percentile").run()
+    assert abs(kept(at) - before) <= 0.02 * N_ROWS
+    at.radio(key="iv_mode_information").set_value("keep").run()
+    assert at.slider(key="iv_keep_information").value == pytest.approx(round(kept(at) / N_ROWS, 2))
+    assert abs(kept(at) - before) <= 0.02 * N_ROWS

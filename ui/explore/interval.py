@@ -54,7 +54,15 @@ def interval_controls(score: str, values: np.ndarray, container=None) -> Interva
     for field, key in keys.items():
         if key not in st.session_state:
             st.session_state[key] = stored[field]
-    mode = c.radio("Bounds", list(MODES), format_func=MODES.get, key=keys["mode"], horizontal=True)
+    mode = c.radio(
+        "Bounds",
+        list(MODES),
+        format_func=MODES.get,
+        key=keys["mode"],
+        horizontal=True,
+        on_change=_carry_over,
+        args=(score, values),
+    )
     if mode == "percentile":
         c.slider(
             "Percentile interval",
@@ -95,14 +103,35 @@ def apply_box_selection(score: str, values: np.ndarray, bounds: tuple[float, flo
         return False
     mode = _stored(score, values)["mode"]
     if mode == "percentile":
-        n = len(values)
-        # Fraction of rows strictly below / at-or-below, on the (rank - 1) / (n - 1) scale of percentile_rank.
-        plo = float(np.searchsorted(np.sort(values), lo, side="left")) / max(n - 1, 1)
-        phi = (float(np.searchsorted(np.sort(values), hi, side="right")) - 1) / max(n - 1, 1)
-        set_interval(score, values, pct=(round(min(plo, 1.0), 2), round(max(min(phi, 1.0), 0.0), 2)))
+        set_interval(score, values, pct=_percentiles_of(values, lo, hi))
     else:
         set_interval(score, values, mode="threshold", raw=(lo, hi))
     return True
+
+
+def _percentiles_of(values: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """The percentile interval of the raw bounds ``lo``-``hi``, to the sliders' two decimals."""
+    n, ordered = len(values), np.sort(values)
+    # Fraction of rows strictly below / at-or-below, on the (rank - 1) / (n - 1) scale of percentile_rank.
+    plo = float(np.searchsorted(ordered, lo, side="left")) / max(n - 1, 1)
+    phi = (float(np.searchsorted(ordered, hi, side="right")) - 1) / max(n - 1, 1)
+    return round(min(plo, 1.0), 2), round(max(min(phi, 1.0), 0.0), 2)
+
+
+def _carry_over(score: str, values: np.ndarray) -> None:
+    """A switch of the Bounds mode starts the new mode's controls at the rows the old mode kept (percentile <->
+    raw bounds, or their kept fraction), instead of at that mode's own last values (full range at first)."""
+    keys, stored = _keys(score), _stored(score, values)
+    kept = stored_interval(score, values).mask(values, SEED)  # the old mode's rows: stored is not yet updated
+    if not kept.any():
+        return
+    lo, hi = float(values[kept].min()), float(values[kept].max())
+    new = {"threshold": {"raw": (lo, hi)}, "percentile": {"pct": _percentiles_of(values, lo, hi)}}.get(
+        st.session_state[keys["mode"]], {"keep": max(round(float(kept.mean()), 2), 0.01)}
+    )
+    stored.update(new)
+    for field, value in new.items():
+        st.session_state[keys[field]] = value
 
 
 def interval_bounds(interval: Interval, values: np.ndarray, kept: np.ndarray) -> tuple[float, float]:
