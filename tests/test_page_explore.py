@@ -200,3 +200,15 @@ def test_switching_the_bounds_mode_keeps_the_rows_the_old_mode_kept(explore):
     at.radio(key="iv_mode_information").set_value("keep").run()
     assert at.slider(key="iv_keep_information").value == pytest.approx(round(kept(at) / N_ROWS, 2))
     assert abs(kept(at) - before) <= 0.02 * N_ROWS
+
+
+def test_raw_bounds_outside_every_value_are_said_not_silently_moved(explore):
+    """A link's raw interval above every value keeps no row (as Export shows it); Explore's slider can only hold
+    bounds inside the values, so it must say that it shows other bounds."""
+    ds, scores, open_ = explore
+    top = float(np.max(scores["information"]))
+    at = open_(score="information", lo=str(top + 5), hi=str(top + 9))
+    assert not at.exception
+    assert any("lie outside every information value" in w.value for w in at.warning), [w.value for w in at.warning]
+    at = open_(score="information", lo="0.2", hi=str(top + 9))  # reaches past the values: same rows, nothing to say
+    assert not [w for w in at.warning if "lie outside" in w.value]

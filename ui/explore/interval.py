@@ -168,6 +168,13 @@ def apply_selection(selection: Selection, names: list[str], values_of, top) -> b
             lo, hi, _ = raw_range(values)
             a = float(interval.lo) if np.isfinite(interval.lo) else lo
             b = float(interval.hi) if np.isfinite(interval.hi) else hi
+            if b < lo or a > hi:  # the slider can only hold bounds inside the values: it would keep other rows
+                notice(
+                    top,
+                    f"The link's bounds {a:.4g}–{b:.4g} lie outside every {interval.score} value ({lo:.4g}–{hi:.4g}) "
+                    "and keep no row; the slider shows the nearest bounds inside that range instead. Set the "
+                    "interval you mean.",
+                )
             set_interval(interval.score, values, mode="threshold", raw=(a, b))
         else:
             set_interval(interval.score, values, mode="keep", keep=float(interval.keep), band=str(interval.band))
