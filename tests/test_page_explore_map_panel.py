@@ -64,3 +64,8 @@ def test_the_report_table_from_a_plain_report():
     report = {"n_kept": 3, "n_pool": 10, "label_balance": 0.5, "label_balance_pool": 0.9}
     table = subset_report_table(report)
     assert table.values.tolist()[1][:3] == ["Label balance", "0.50", "0.90"]
+
+
+def test_score_means_show_the_same_number_of_digits_for_kept_and_all_rows():
+    report = {"n_kept": 3, "n_pool": 10, "score_means": {"information": {"kept": 3.29996, "pool": 3.2114}}}
+    assert subset_report_table(report).values.tolist()[1][:3] == ["Mean information", "3.300", "3.211"]

@@ -292,6 +292,7 @@ def subset_report_table(report: dict) -> pd.DataFrame:
             )
         )
     for name, means in (report.get("score_means") or {}).items():
-        kept = "" if means["kept"] is None else f"{means['kept']:.4g}"
-        rows.append((f"Mean {name}", kept, f"{means['pool']:.4g}", f"the average {name} score"))
+        # '#' keeps trailing zeros: both columns show 4 significant digits ("3.300" beside "3.211", not "3.3")
+        kept = "" if means["kept"] is None else f"{means['kept']:#.4g}"
+        rows.append((f"Mean {name}", kept, f"{means['pool']:#.4g}", f"the average {name} score"))
     return pd.DataFrame(rows, columns=["figure", "kept", "all rows", "what it means"])
