@@ -137,7 +137,7 @@ with left:
     main_histogram(active, values, kept, interval, units.get(active, ""))
 with right:
     st.markdown("**Label balance: kept vs all**")
-    label_balance(kept, dataset)
+    label_balance(final, dataset)  # the rows the headline counts, overrides applied
 other_histograms(scores, active, kept, drawn_bounds, units)
 subset_report_panel(dataset, scores, final, json.dumps(scored.params, sort_keys=True))
 

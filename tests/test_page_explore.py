@@ -212,3 +212,17 @@ def test_raw_bounds_outside_every_value_are_said_not_silently_moved(explore):
     assert any("lie outside every information value" in w.value for w in at.warning), [w.value for w in at.warning]
     at = open_(score="information", lo="0.2", hi=str(top + 9))  # reaches past the values: same rows, nothing to say
     assert not [w for w in at.warning if "lie outside" in w.value]
+
+
+def test_label_balance_counts_the_rows_the_headline_keeps_after_a_review_keep(explore):
+    """A review keep outside the interval: the label balance table's kept rows add up to 'Kept K of N'."""
+    from euds_core.curation.decision_log import set_decision
+
+    ds, scores, open_ = explore
+    in_interval = select_percentile(scores["information"], 0.25, 0.75)
+    set_decision(ds.id, str(ds.table["id"].iloc[int(np.flatnonzero(~in_interval)[0])]), "keep", reviewer="ann")
+    at = open_(score="information", plo="0.25", phi="0.75")
+    assert not at.exception
+    assert kept(at) == int(in_interval.sum()) + 1
+    balance = next(d.value for d in at.dataframe if "kept %" in d.value.columns)
+    assert int(balance["kept"].sum()) == kept(at)
