@@ -21,6 +21,7 @@ from ui.export.view import (
     save_to_workspace,
     show_saved,
 )
+from ui.shared.form_state import Field, initial, remember
 from ui.shared.review_interval import selection_count, selection_spec, shown_selection
 from ui.shared.selection import describe_selection
 from ui.shared.state import page_dataset
@@ -37,7 +38,17 @@ count = selection_count(dataset, in_interval, overrides)  # the banner's, Explor
 shown.draw_banner(count)
 spec = selection_spec(dataset, current, scored, overrides)
 
-fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, key="export_format", horizontal=True)
+FORMAT_FIELD = Field("export_format", "jsonl", options=tuple(FORMATS))  # a reload keeps the format chosen
+formats = list(FORMATS)
+fmt = st.radio(
+    "Format",
+    formats,
+    formats.index(initial(FORMAT_FIELD)),
+    format_func=FORMATS.get,
+    key="export_format",
+    horizontal=True,
+)
+remember([FORMAT_FIELD])
 file_name = default_file_name(dataset, fmt)
 try:
     data, manifest = prepared_export(dataset, scores, spec, fmt, file_name)

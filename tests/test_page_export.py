@@ -86,3 +86,16 @@ def test_export_page_formats(dataset):
         manifest = json.loads(at.json[0].value)
         assert manifest["subset"]["format"] == fmt
         assert manifest["subset"]["rows"] == 24  # no interval in the URL: every row
+
+
+def test_export_format_survives_a_reload(dataset):
+    """The format chosen is in the URL (a reload, a shared link) and a fresh session opened on that URL shows it;
+    a format the page does not know falls back to JSONL without an error."""
+    at = open_page(dataset)
+    at.radio(key="export_format").set_value("csv").run()
+    assert at.query_params["export_format"] in ("csv", ["csv"])  # AppTest keeps a list per parameter
+    again = open_page(dataset, export_format="csv")
+    assert again.radio(key="export_format").value == "csv"
+    assert json.loads(again.json[0].value)["subset"]["format"] == "csv"
+    odd = open_page(dataset, export_format="xlsx")
+    assert not odd.exception and odd.radio(key="export_format").value == "jsonl"

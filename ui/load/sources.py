@@ -129,7 +129,8 @@ def dataset_summary(dataset: Dataset) -> None:
     st.code(dataset.id, language=None)
     if dataset.skipped:
         st.info(
-            "Skipped while loading: " + ", ".join(f"{n:,} rows ({reason})" for reason, n in dataset.skipped.items())
+            "Skipped while loading: "
+            + ", ".join(f"{n:,} row{'' if n == 1 else 's'} ({reason})" for reason, n in dataset.skipped.items())
         )
     left, right = st.columns(2)
     with left:

@@ -82,7 +82,8 @@ def _page_of(shown: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     page = c1.number_input(f"Page (of {pages})", 1, pages, key="review_page")
     page_rows = shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    c2.caption(f"{len(shown):,} samples match the filter · showing {len(page_rows)}")
+    matching = "1 sample matches" if len(shown) == 1 else f"{len(shown):,} samples match"
+    c2.caption(f"{matching} the filter · showing {len(page_rows)}")
     st.dataframe(
         page_rows,
         hide_index=True,
