@@ -17,7 +17,7 @@ from euds_core.experiments.benchmark import (
     planned_cells,
     run_benchmark,
 )
-from euds_core.experiments.leaderboard import leaderboard
+from euds_core.experiments.leaderboard import leaderboard, size_table
 
 ARGS = ["--encoder", "hashing", "--tokenizer", "whitespace", "--scores", "information,ttr,classifier_entropy"]
 ARGS += ["--step", "0.4", "--random-draws", "2", "--permutations", "3"]  # a small search: the tests check the plumbing
@@ -37,6 +37,23 @@ def odd_csv(tmp_path):
     path = tmp_path / "odd.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+def test_the_interval_column_holds_the_bounds_once():
+    """The table's column is headed "95 % CI": its cells hold the bounds (the re-run of 2026-12-03 printed
+    "95 % CI 0.727–0.791" in every cell), or "no interval" when none was measured."""
+    row = dict(n_train=240, seeds=5, accuracy=0.759, choice="", matched_baseline="", verdict="baseline")
+    row |= {f"{p}_{s}": None for p in ("gain", "gain_balanced") for s in ("pt", "ci_low_pt", "ci_high_pt")}
+    part = pd.DataFrame(
+        [
+            {**row, "method": "is:middle", "ci_low": 0.727, "ci_high": 0.791},
+            {**row, "method": "random", "ci_low": float("nan"), "ci_high": float("nan")},
+        ]
+    )
+    lines = size_table(part)
+    assert lines[0].split(" | ")[4] == "95 % CI"
+    assert "| 0.759 | 0.727–0.791 |" in lines[2] and "95 % CI" not in lines[2]
+    assert "| no interval |" in lines[3]
 
 
 def test_methods_and_plan():

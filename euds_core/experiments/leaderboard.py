@@ -130,6 +130,11 @@ PROXY_DERIVED_NOTE = (
 )
 
 
+def interval_cell(low: float, high: float) -> str:
+    """The "95 % CI" column's cell: ``a–b`` (the column header names the level), or ``no interval``."""
+    return interval_text(low, high).removeprefix("95 % CI ")
+
+
 def size_table(part: pd.DataFrame, flagged: set[str] = frozenset()) -> list[str]:
     """The Markdown table of one (dataset, size); the ``flagged`` methods carry the proxy-derived mark."""
 
@@ -150,7 +155,7 @@ def size_table(part: pd.DataFrame, flagged: set[str] = frozenset()) -> list[str]
         )
         verdict = r.verdict if not r.matched_baseline else f"vs {r.matched_baseline}: {r.verdict}"
         lines.append(
-            f"| {name} | {r.n_train:.0f} | {r.seeds} | {r.accuracy:.3f} | {interval_text(r.ci_low, r.ci_high)} | "
+            f"| {name} | {r.n_train:.0f} | {r.seeds} | {r.accuracy:.3f} | {interval_cell(r.ci_low, r.ci_high)} | "
             f"{gain(r, 'gain')} | {gain(r, 'gain_balanced')} | {verdict} |"
         )
     return lines
