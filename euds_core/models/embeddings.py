@@ -120,13 +120,16 @@ def with_pool_embeddings(table, cache, encoder: str, precision: str, compute, pr
     from euds_core.data.table import dataset_hash
     from euds_core.data.test_file import appended_test_rows
 
+    if cache is None:
+        return None
     key = embedding_key(encoder, precision)
-    if cache is None or (cache.feature_dir("embedding", key) / "all.npy").exists():
+    folder = cache.feature_dir("embedding", key)
+    if (folder / "all.npy").exists():
         return None  # checked first: a cached table's lookup stays as cheap as before
     test_rows = appended_test_rows(table) if "id" in table.columns else None  # a bare table of texts has no ids
     if test_rows is None or test_rows[0] == 0:
         return None
-    folder, n_pool = cache.feature_dir("embedding", key), int(test_rows[0])
+    n_pool = int(test_rows[0])
     if not np.array_equal(test_rows, np.arange(n_pool, len(table))):
         return None
     pool_table = table.iloc[:n_pool]

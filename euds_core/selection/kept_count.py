@@ -38,6 +38,10 @@ class KeptCount:
     def changed(self) -> bool:
         return bool(self.manual_keeps or self.manual_drops)
 
+    def estimated_kept(self, total_rows: int) -> int:
+        """The kept count scaled from these ``total`` rows (a random sample, on a partial view) to ``total_rows``."""
+        return round(self.kept / max(self.total, 1) * total_rows)
+
     def breakdown(self, what: str = "the interval") -> str:
         """``2,763 by the interval, −2 manual drops = 2,761`` (``2,763`` when no override changes a row)."""
         if not self.changed:

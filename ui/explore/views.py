@@ -58,7 +58,7 @@ def kept_summary(count: KeptCount, dataset: Dataset, total_rows: int | None = No
             c1.caption(f"{count.breakdown()} — the number Review and Export keep")
         c3.metric("Dropped", f"{n - k:,}")
         return
-    estimate = round(k / max(n, 1) * total_rows)
+    estimate = count.estimated_kept(total_rows)
     c1.markdown(f"### ≈ {estimate:,} of {total_rows:,} kept")
     c1.caption(f"estimate: {k:,} of the {n:,} rows scored so far (a random sample); exact when scoring finishes")
     c3.metric("Dropped", f"≈ {total_rows - estimate:,}")

@@ -259,8 +259,7 @@ def selection_banner(
     ``total_rows`` (Explore's partial view: ``count`` covers a random sample) gives the count as the same estimate
     as the page's headline, "≈ K of N"."""
     if total_rows is not None and total_rows != count.total:
-        estimate = round(count.kept / max(count.total, 1) * total_rows)
-        kept = f"kept ≈ {estimate:,} of {total_rows:,} (estimate from the {count.total:,} rows scored so far)"
+        kept = f"kept ≈ {count.estimated_kept(total_rows):,} of {total_rows:,} (estimate from the {count.total:,} rows scored so far)"
     else:
         kept = f"kept {count.kept:,} of {count.total:,}" + (f" ({count.breakdown()})" if count.changed else "")
     container.info(f"Selection: {describe_selection(selection, variant_labels)} · {kept}", icon=":material/filter_alt:")
