@@ -24,6 +24,10 @@ from euds_core.data.table_io import check_output_path, read_scores_file, write_t
 from euds_core.errors import EudsInputError
 from euds_core.experiments.splits import DEFAULT_VAL_FRACTION
 
+# Strategies that read no score: the selection (given ids), random and the full pool, each at its own size or
+# (random) at the others'.
+SCORE_FREE_STRATEGIES = ("selection", "random", "random:balanced", "full")
+
 
 def add_parsers(sub) -> None:
     add_finetune_parser(sub)
@@ -321,7 +325,7 @@ def check_strategy_inputs(args, strategies: list[str]) -> None:
     """Strategies other than random/full need ``--scores-file``; an interval strategy also needs ``--score``."""
     from euds_core.experiments.subsets import parse_interval_strategy
 
-    needs_scores = [s for s in strategies if s not in ("selection", "random", "random:balanced", "full")]
+    needs_scores = [s for s in strategies if s not in SCORE_FREE_STRATEGIES]
     if needs_scores and not args.scores_file:
         raise EudsInputError(
             f"the strategies {', '.join(needs_scores)} need scores: pass --scores-file (written by `score`)"
@@ -395,8 +399,7 @@ def default_sizes(text: str | None, strategies: list[str]) -> list[float]:
 
     if text is not None:
         return parse_floats(text, "--sizes")
-    own_size = ("random", "random:balanced", "full", "selection")  # random runs at the others' sizes
-    others = [s for s in strategies if s not in own_size and parse_interval_strategy(s) is None]
+    others = [s for s in strategies if s not in SCORE_FREE_STRATEGIES and parse_interval_strategy(s) is None]
     explicit = [s for s in strategies if parse_interval_strategy(s) is not None or s == "selection"]
     return [] if explicit and not others else list(DEFAULT_SIZES)
 
