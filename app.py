@@ -63,15 +63,19 @@ with st.sidebar:
     links = st.empty()
     st.caption("Dataset")
     dataset_box = st.empty()
+# Filled at once, before the page (a page that stops early still has its links), and before the rest of the
+# sidebar: an empty placeholder left waiting while the jobs panel drew let every button below it jump up by the
+# links' height on each rerun, and a click aimed at Cancel landed beside it.
+draw_sidebar_state(links, dataset_box)
+with st.sidebar:
     st.caption("Running jobs")
     running_jobs_sidebar()
     st.caption(f"Workspace: `{euds_home()}`")
     sidebar_identity(restore_reviewer, remember_reviewer)
 
-draw_sidebar_state(links, dataset_box)  # before the page: a page that stops early still has its links
 try:
     navigation.run()
 finally:
     # Again after the page ran, so the links carry the selection it has just set and the name of a dataset it
-    # has just loaded. (After st.stop() this raises Stop again; the links drawn above stay.)
+    # has just loaded, also after a page ended early with end_page().
     draw_sidebar_state(links, dataset_box)

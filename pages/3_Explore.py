@@ -45,6 +45,7 @@ from ui.shared.charts import box_bounds
 from ui.shared.jobs_view import jobs_panel
 from ui.shared.map_view import embedding_map_section
 from ui.shared.named_selections import save_selection_section
+from ui.shared.page_stop import end_page
 from ui.shared.review_interval import dataset_labels, selection_count, selection_spec
 from ui.shared.score_variants import selection_scores, variant_key
 from ui.shared.scores import partial_scores, running_scores, score_options
@@ -75,7 +76,7 @@ else:  # a score the URL names may simply not have finished yet: say so only onc
         notice(top, problem)
 if scores.empty:
     score_it_prompt(full_dataset)
-    st.stop()
+    end_page()
 if running_scores(full_dataset.id):
     with st.expander("Scoring in progress — more scores appear here as they finish", expanded=False):
         jobs_panel(full_dataset.id, "score")

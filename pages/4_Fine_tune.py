@@ -38,6 +38,7 @@ from ui.finetune.view import (
     start_training_job,
 )
 from ui.shared.form_state import initial, remember
+from ui.shared.page_stop import end_page
 from ui.shared.score_variants import selection_scores
 from ui.shared.scores import cached_scores, complete_scores_only_note, score_options
 from ui.shared.selection import (
@@ -53,13 +54,13 @@ from ui.shared.state import current_dataset, current_dataset_spec
 st.title("Fine-tune")
 dataset = current_dataset()
 if dataset is None:
-    st.stop()
+    end_page()
 st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · task {dataset.task}")
 if dataset.task not in ("classification", "qa"):
     st.info(
         "Fine-tuning needs labels (classification) or question/answer columns (Q&A). Load such data on the Load page."
     )
-    st.stop()
+    end_page()
 
 scores_now = cached_scores(dataset)
 score_names = list(scores_now.columns)
@@ -131,7 +132,7 @@ st.caption(
 )
 if not score_names or dataset.task != "classification":
     st.info("The search needs labelled data and at least one computed score (Score page).")
-    st.stop()
+    end_page()
 s1, s2, s3 = st.columns([2, 2, 1], vertical_alignment="bottom")
 search_score = search_score_select(s1, score_names, current.score)
 min_keep = s2.slider("Minimum kept fraction", 0.1, 1.0, initial(MIN_KEEP), 0.1, key="ft_min_keep")

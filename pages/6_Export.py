@@ -22,6 +22,7 @@ from ui.export.view import (
     show_saved,
 )
 from ui.shared.form_state import Field, initial, remember
+from ui.shared.page_stop import end_page
 from ui.shared.review_interval import selection_count, selection_spec, shown_selection
 from ui.shared.selection import describe_selection
 from ui.shared.state import page_dataset
@@ -54,7 +55,7 @@ try:
     data, manifest = prepared_export(dataset, scores, spec, fmt, file_name)
 except EudsInputError as exc:
     st.error(str(exc))
-    st.stop()
+    end_page()
 
 st.markdown("**What this exports**")
 st.text(

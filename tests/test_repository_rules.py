@@ -150,6 +150,26 @@ def test_room_check_catches_a_page_reaching_into_another_room():
     assert room_violations(SHARED_ROOM, "from ui.explore.interval import MODES\n") == {"explore"}
 
 
+def st_stop_calls(source: str) -> int:
+    """Calls of ``st.stop()`` in ``source``."""
+    return sum(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "stop"
+        and isinstance(n.func.value, ast.Name)
+        and n.func.value.id == "st"
+        for n in ast.walk(ast.parse(source))
+    )
+
+
+def test_no_page_ends_with_st_stop():
+    # st.stop() stops the script runner and drops a click queued during the run (the sidebar's Cancel was lost
+    # on Explore): pages end early with ui.shared.page_stop.end_page() instead.
+    paths = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py")), *sorted((REPO / "ui").rglob("*.py"))]
+    assert {p.relative_to(REPO).as_posix(): n for p in paths if (n := st_stop_calls(p.read_text()))} == {}
+    assert st_stop_calls("import streamlit as st\nif x:\n    st.stop()\n") == 1
+
+
 # ------------------------------------------------------------------------------------------- the map's truth
 
 ARCHITECTURE = REPO / "docs" / "architecture.md"

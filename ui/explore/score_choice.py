@@ -10,6 +10,7 @@ import streamlit as st
 
 from euds_core.scores import EUDS_SCORES, get_scorer_class
 from euds_core.scores.combine import rank_mean
+from ui.shared.page_stop import end_page
 from ui.shared.score_variants import score_variants
 from ui.shared.selection import DEFAULT_LABEL, Selection
 
@@ -45,7 +46,7 @@ def choose_scores(scores: pd.DataFrame, scored, units: dict[str, str]) -> ScoreC
         )
         if len(members) < 2:
             st.warning("Choose at least two scores to combine.")
-            st.stop()
+            end_page()
         active = "rank mean(" + "+".join(members) + ")"
         units[active] = "mean percentile rank"
         return ScoreChoice(combine, active, rank_mean([scores[m].to_numpy() for m in members]), members)

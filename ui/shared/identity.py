@@ -20,6 +20,7 @@ import streamlit as st
 from euds_core.curation.roles import ANONYMOUS_PREFIX, load_team
 from euds_core.curation.server_access import check_bind_address, sign_in_configured
 from euds_core.errors import EudsInputError
+from ui.shared.page_stop import end_page
 
 ANONYMOUS_KEY = "_anonymous_reviewer"
 BIND_REFUSED_EXIT = 2
@@ -61,7 +62,7 @@ def _refuse_open_bind(message: str) -> None:
     # `streamlit run app.py` sets sys.argv[0] to the script: a real server (not a test's runner) must not stay up
     if sys.argv and sys.argv[0] and Path(sys.argv[0]).resolve() == APP_SCRIPT:
         threading.Timer(0.5, os._exit, args=(BIND_REFUSED_EXIT,)).start()
-    st.stop()
+    end_page()
 
 
 def gate_access() -> str:
@@ -74,13 +75,13 @@ def gate_access() -> str:
         st.title("EUDS Studio")
         st.write("Sign in to see this workspace.")
         st.button("Sign in", key="sign_in", type="primary", on_click=st.login)
-        st.stop()
+        end_page()
     identity = current_identity()
     team = load_team()
     if team is not None and sign_in_enabled() and team.role_of(identity) is None:
         st.error(f"{identity} is not in this workspace's team; ask a lead to add you to {team.path.name}.")
         st.button("Sign out", key="sign_out", on_click=st.logout)
-        st.stop()
+        end_page()
     return identity
 
 

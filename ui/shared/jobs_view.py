@@ -117,9 +117,9 @@ def _running_jobs_panel() -> None:
     for job in jobs:
         cancelling = job.cancel_requested or job.id in st.session_state.get(_CANCELLING, set())
         title = f"{job.kind}: {_job_title(job)}" if job.kind == "score" else job.kind
-        st.progress(job.progress, text=f"{title} · {format_eta(job.eta_seconds)}")
-        state = "cancelling…" if cancelling else job.message or f"starting · {int(time.time() - job.created)} s"
-        st.text(f"{_job_dataset_name(job)} — {state}")  # a queued job counts its start-up seconds: the text moves
+        # The job's fixed lines first, then Cancel, then the lines that change as it runs: a progress text that
+        # wraps onto another line must not move the button under the user's pointer.
+        st.text(title)
         st.button(
             "Cancel",
             key=f"sidebar_cancel_{job.id}",
@@ -128,6 +128,9 @@ def _running_jobs_panel() -> None:
             disabled=cancelling,
             icon=":material/stop_circle:",
         )
+        state = "cancelling…" if cancelling else job.message or f"starting · {int(time.time() - job.created)} s"
+        st.progress(job.progress, text=format_eta(job.eta_seconds))
+        st.text(f"{_job_dataset_name(job)} — {state}")  # a queued job counts its start-up seconds: the text moves
     if seen - {j.id for j in jobs}:  # one finished: the page redraws with its results
         st.rerun(scope="app")
 

@@ -13,6 +13,7 @@ from euds_core.data.builtins import BUILTIN_DATASETS, DEFAULT_DATASET
 from euds_core.data.datasets import load_dataset, save_dataset
 from euds_core.data.table import Dataset
 from euds_core.errors import EudsInputError
+from ui.shared.page_stop import end_page
 
 DATASET_KEY = "dataset_spec"
 SELECTION_KEY = "current_selection"  # ui.selection's Selection; dropped here when the dataset changes
@@ -102,6 +103,6 @@ def page_dataset() -> Dataset:
     """The current dataset, captioned under the page title (name, rows, id); stops the page after a clear error."""
     dataset = current_dataset()
     if dataset is None:
-        st.stop()
+        end_page()
     st.caption(f"**{dataset.name}** · {len(dataset.table):,} rows · dataset id `{dataset.id}`")
     return dataset
