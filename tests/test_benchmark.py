@@ -143,6 +143,31 @@ def test_a_changed_setting_never_reuses_cells(odd_csv, tmp_path):
     assert board[board.method == "random"].verdict.iloc[0] == "baseline"
 
 
+def test_auto_under_fine_tunes_searches_no_proxy_derived_score(odd_csv, tmp_path, monkeypatch):
+    import euds_core.experiments.benchmark as benchmark
+    from euds_core.data.datasets import load_dataset
+
+    ds = load_dataset(str(odd_csv), text_col="Ütterance", label_col="klass#")
+    searched, real_search = [], benchmark.search_selection
+
+    def spy(*args, **kwargs):
+        searched.append(args[5].proxy_derived)
+        return real_search(*args, **kwargs)
+
+    monkeypatch.setattr(benchmark, "search_selection", spy)
+    monkeypatch.setattr(benchmark, "measure", lambda rows, *a, **k: Measured(0.5, 0.5, np.zeros(36, dtype=bool), 0.5))
+    options = {"encoder": "hashing", "tokenizer": "whitespace"}
+    base = dict(sizes=[0.2], seeds=[0], samplers=False, scores=["information", "el2n"], search_step=0.4)
+    base |= dict(options=options, methods=["random", "auto"], permutations=1)
+    keys = []
+    for mode in ("proxy", "finetune"):
+        config = BenchmarkConfig(mode=mode, **base)
+        run_benchmark(ds, config, tmp_path / mode)
+        keys.append(json.loads((tmp_path / mode / "search.json").read_text())[0]["run_key"])
+    assert searched == [True, False]  # the proxy mode still searches el2n (ranked by both proxies)
+    assert keys[0] != keys[1]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -82,6 +82,22 @@ def test_proxy_derived_scores_are_ranked_by_both_proxies():
     assert np.allclose(plain.gain, plain.gain_linear)
 
 
+def test_a_search_judged_by_fine_tunes_leaves_out_proxy_derived_scores():
+    # The same planted signal under a proxy-derived name is the winner when allowed, and never a candidate when
+    # proxy_derived=False; with nothing else to search, the error says what to give instead.
+    emb, labels, score = noisy_label_data(600)
+    split = experiment_split(labels, len(labels))
+    noise = np.random.default_rng(9).random(len(labels))
+    settings = SearchSettings(step=0.2, balance=(False,), dedup=(False,), permutations=1, alpha=1.0)
+    both = search_selection(emb, labels, {"el2n": score, "information": noise}, split, 0.2, settings)
+    assert both.winner is not None and both.winner.score == "el2n"
+    plain = SearchSettings(step=0.2, balance=(False,), dedup=(False,), permutations=1, alpha=1.0, proxy_derived=False)
+    result = search_selection(emb, labels, {"el2n": score, "information": noise}, split, 0.2, plain)
+    assert set(result.candidates.score) == {"information"}
+    with pytest.raises(EudsInputError, match="information or semantic"):
+        search_selection(emb, labels, {"el2n": score, "margin": score}, split, 0.2, plain)
+
+
 def test_scores_can_be_refitted_per_fold():
     emb, labels, score = noisy_label_data(600)
     split = experiment_split(labels, len(labels))

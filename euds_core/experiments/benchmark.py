@@ -11,7 +11,8 @@ Methods at each size fraction of the pool:
 * each sampler of the registry (MIG, k-center, hard/easy, cluster-balanced);
 * ``auto``: the winner of :func:`~euds_core.experiments.selection_search.search_selection` at that size,
   chosen on the pool's validation split; when nothing beats random there, ``auto`` trains on a random subset
-  and its ``choice`` column says so.
+  and its ``choice`` column says so. In ``finetune`` mode the search leaves out the scores built from the
+  proxy's own predictions (``PROXY_DERIVED_SCORES``), whose proxy wins did not survive fine-tunes.
 
 Score bands are label-balanced by default (within each class, so they keep the pool's label proportions).
 Label-using scores are refitted on the pool for the methods and on each cross-fitting fold's training rows for
@@ -146,7 +147,14 @@ class BenchmarkConfig:
             "embedding_precision": resolved_embedding_precision(self.encoder),  # the proxy's and search's features
             "options": self.options,
             "label_balanced": self.label_balanced,
-            "search": ["crossfit-null-v1", self.search_step, self.random_draws, self.search_folds, self.permutations],
+            "search": [
+                "crossfit-null-v1",
+                self.search_step,
+                self.random_draws,
+                self.search_folds,
+                self.permutations,
+                *(["no-proxy-derived-scores"] if self.mode == "finetune" else []),
+            ],
             "drop_test_duplicates": self.drop_test_duplicates,
             "split": [self.test_fraction, self.split_seed],
             "training": self.finetune.key_params() if self.mode == "finetune" else "linear-proxy-pca64",
@@ -339,6 +347,7 @@ def search_winners(
         seed=config.split_seed,
         stop_when_rejected=True,  # the benchmark needs the winner, not the whole null of a rejected search
         workers=guard_workers(),
+        proxy_derived=config.mode != "finetune",  # a fine-tune judges auto: the proxy's own scores flatter it
     )
     winners: dict[float, Candidate | None] = {}
     for size in sorted({round(float(s), 6) for s in config.sizes}):
