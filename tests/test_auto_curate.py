@@ -177,3 +177,20 @@ def test_select_and_export_accept_a_recipe_and_the_manifest_rebuilds_it(tmp_path
     assert rebuilt.read_bytes() == export.read_bytes()
     assert main(["select", str(scored), "--recipe", "drop information under p3", "--out", str(out)]) == 2
     assert main(["select", str(scored), "--recipe", recipe, "--score", "ttr", "--out", str(out)]) == 2
+
+
+def test_a_method_that_drops_no_row_shows_a_dash_for_precision_not_nan():
+    from euds_core.experiments.curation_study import defects_markdown
+
+    defects = pd.DataFrame(
+        [
+            ["curate", 1.0, "label_flip", 0.0, float("nan"), 10, 10],
+            ["curate", 1.0, "clean", 0.0, float("nan"), 90, 90],
+            ["clean", 0.9, "label_flip", 1.0, 1.0, 10, 0],
+            ["clean", 0.9, "clean", 0.0, float("nan"), 90, 90],
+        ],
+        columns=["method", "size_fraction", "kind", "recall", "precision", "total", "kept"],
+    )
+    table = "\n".join(defects_markdown(defects))
+    assert "nan" not in table
+    assert "| curate | 1 | 0.00 / — | 100% |" in table and "| clean | 0.9 | 1.00 / 1.00 | 100% |" in table

@@ -186,13 +186,19 @@ def study_markdown(summary: dict, result, cells: pd.DataFrame, defects: pd.DataF
     return "\n".join(lines) + "\n"
 
 
+def _share(value: float) -> str:
+    # precision is undefined when a method drops no row: a dash, not "nan"
+    return "—" if pd.isna(value) else f"{value:.2f}"
+
+
 def defects_markdown(defects: pd.DataFrame) -> list[str]:
     kinds = [k for k in dict.fromkeys(defects["kind"]) if k != "clean"]
     lines = ["| method | size | " + " | ".join(kinds) + " | clean kept |", "|---|---:|" + "---|" * len(kinds) + "---:|"]
     for (method, size), part in defects.groupby(["method", "size_fraction"], sort=False):
         part = part.set_index("kind")
         cells = [
-            f"{part.loc[k, 'recall']:.2f} / {part.loc[k, 'precision']:.2f}" if k in part.index else "" for k in kinds
+            f"{_share(part.loc[k, 'recall'])} / {_share(part.loc[k, 'precision'])}" if k in part.index else ""
+            for k in kinds
         ]
         clean = part.loc["clean"] if "clean" in part.index else None
         kept = "" if clean is None else f"{clean['kept'] / max(clean['total'], 1):.0%}"
