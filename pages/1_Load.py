@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from euds_core.data.datasets import load_dataset, save_dataset
+from euds_core.data.readers import READABLE_SUFFIXES, readable_formats_text
 from euds_core.errors import EudsInputError
 from ui.load.inject import inject_section
 from ui.load.sources import (
@@ -81,7 +82,10 @@ with builtin_tab:
 
 with upload_tab:
     upload = st.file_uploader(
-        "CSV, TSV, JSONL, JSON or Parquet", type=["csv", "tsv", "jsonl", "json", "parquet"], key="load_upload"
+        "CSV, TSV or plain text (delimited), JSONL, JSON or Parquet",
+        type=list(READABLE_SUFFIXES),  # exactly what the library reads (euds_core/data/readers.py)
+        key="load_upload",
+        help=f"Accepted: {readable_formats_text()}",
     )
     if upload is not None:
         try:

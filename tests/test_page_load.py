@@ -227,3 +227,21 @@ def test_an_id_column_chosen_on_load_names_the_rows(load_page, tmp_path):
     at.selectbox(key="path_id").set_value("Row ID#").run()
     at.button(key="path_use").click().run()
     assert not at.exception and at.error and "duplicate values" in at.error[0].value
+
+
+def test_the_upload_box_accepts_exactly_the_files_the_library_reads(load_page):
+    """A .txt file (read as delimited text by euds_core/data/readers.py) uploads and loads; the box's types are
+    the library's one list, and a refused type names every accepted one."""
+    from euds_core.data.readers import READABLE_SUFFIXES
+
+    at, _ = load_page
+    box = at.file_uploader(key="load_upload")
+    assert sorted(box.allowed_type) == sorted(READABLE_SUFFIXES) and ".txt" in box.allowed_type
+    box.set_value(("notes.txt", b"text\tlabel\nthe first note\ta\nthe second note\tb\nthe third\ta\n", "text/plain"))
+    at.run()
+    at.button(key="upload_use").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(m.label == "Rows" and m.value == "3" for m in at.metric)
+    with pytest.raises(EudsInputError, match=r"upload \.csv, \.tsv, \.txt, .*\.parquet or \.pq"):
+        ui.load.sources.store_upload("data.docx", b"PK")
+    assert ui.load.sources.store_upload("data.csv.gz", b"\x1f\x8b").name.endswith(".csv.gz")

@@ -13,6 +13,14 @@ from euds_core.errors import EudsInputError
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".tsv.gz")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Every file suffix read_table_file reads (a .txt is read as delimited text, like .csv): the Load page's upload
+# box and its messages take this one list, so the app accepts exactly what the library reads.
+READABLE_SUFFIXES = CSV_SUFFIXES + JSONL_SUFFIXES + (".json",) + PARQUET_SUFFIXES
+
+
+def readable_formats_text() -> str:
+    """The readable suffixes in words: ``.csv, .tsv, ... or .pq``."""
+    return ", ".join(READABLE_SUFFIXES[:-1]) + f" or {READABLE_SUFFIXES[-1]}"
 
 
 def file_suffix(path: Path) -> str:
@@ -56,7 +64,7 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
             f"could not read {path.name}: {first_error_line(exc)}; is it really a {suffix[1:]} file?"
         ) from None
     raise EudsInputError(
-        f"unsupported file type '{path.suffix}'; use .csv, .tsv, .jsonl, .json, .parquet or a save_to_disk folder"
+        f"unsupported file type '{path.suffix}'; use {readable_formats_text()}, or a save_to_disk folder"
     )
 
 

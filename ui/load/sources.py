@@ -10,14 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from euds_core.data.builtins import describe_builtins
-from euds_core.data.readers import read_table_file
+from euds_core.data.readers import READABLE_SUFFIXES, file_suffix, read_table_file, readable_formats_text
 from euds_core.data.table import Dataset, guess_label_column, guess_text_column
 from euds_core.errors import EudsInputError
 from euds_core.storage.atomic_files import atomic_path
 from euds_core.storage.workspace import workspace_dir
 from ui.shared.charts import label_balance_figure, label_balance_table, length_histogram
 
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 NONE = "(none)"
 
 
@@ -35,9 +34,9 @@ def store_upload(name: str, data: bytes) -> Path:
     The user's file name never becomes a path (no traversal, no odd characters): only its suffix is kept,
     and only when it is one we read.
     """
-    suffix = Path(name).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        raise EudsInputError(f"unsupported file type '{suffix or name}'; upload .csv, .tsv, .jsonl, .json or .parquet")
+    suffix = file_suffix(Path(name))
+    if suffix not in READABLE_SUFFIXES:
+        raise EudsInputError(f"unsupported file type '{suffix or name}'; upload {readable_formats_text()}")
     if not data:
         raise EudsInputError(f"{name} is empty; it needs a header line and at least one row")
     target = workspace_dir("uploads") / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
