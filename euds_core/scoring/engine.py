@@ -145,7 +145,8 @@ def score_dataset(
 
     Finished scores are read from the cache without loading any model. ``cached_only`` returns just the
     scores already cached (for pages that must not start model work). Each score is saved as soon as it is
-    done, so a cancel or crash keeps the finished ones (and the finished chunks of the one in progress).
+    done, so a cancel or crash keeps the finished ones (and the finished chunks of the one in progress; a cancel
+    also the finished steps of its current chunk).
     """
     names = expand_score_names(names)
     check_columns(dataset, names)

@@ -181,7 +181,8 @@ def run_chunked(
     """Per-row values for all rows, computed chunk by chunk as ``plan`` says and cached per chunk under ``folder``.
 
     ``compute(rows)`` returns an array with ``len(rows)`` rows. The result is in row order. A killed run resumes
-    from its finished chunks (of the same plan); ``folder=None`` caches nothing. ``first_stage_only`` computes (or finds) just
+    from its finished chunks (of the same plan); a cancelled one also from the finished steps of the chunk it was
+    in (kept as ``partial-*`` files, which the partial view reads too); ``folder=None`` caches nothing. ``first_stage_only`` computes (or finds) just
     the first chunk and returns None: every pass's first stage runs before any pass's rest (all partial views
     early; scoring.engine.score_dataset). A chunk is computed in steps, with progress and a cancel check each
     step (a 1,500-row LM chunk on 2 cores froze the progress for minutes): ``step_rows`` rows at a time, or
@@ -207,10 +208,14 @@ def run_chunked(
         chunk_path = folder / f"chunk-{plan_id}-{start:09d}-{len(rows)}.npy" if folder is not None else None
         values = load_array(chunk_path) if chunk_path is not None else None
         if values is None:
-            step = _Step(compute, progress, cancel, label, rows_done, n)
+            partial = partial_chunk_paths(chunk_path) if chunk_path is not None else None
+            step = _Step(compute, progress, cancel, label, rows_done, n, partial)
             values = step.run(rows, step_units(rows) if step_units and len(rows) else None, step_rows)
             if chunk_path is not None:
                 save_array(chunk_path, values)
+                for path in partial:
+                    path.unlink(missing_ok=True)
+                    path.with_suffix(".sha256").unlink(missing_ok=True)
         parts.append(values)
         rows_done += len(rows)
         if progress:
@@ -229,12 +234,29 @@ def _finished(folder: Path | None, order: np.ndarray, parts: list[np.ndarray]) -
     result[order] = sorted_values  # back from processing order to row order
     if folder is not None:
         save_array(folder / "all.npy", result)
-        for leftover in [*folder.glob("chunk-*"), *folder.glob("plan-*")]:
+        for leftover in [*folder.glob("chunk-*"), *folder.glob("plan-*"), *folder.glob("partial-*")]:
             leftover.unlink(missing_ok=True)
     return result
 
 
 STEP_SECONDS = 2.0  # a timed step's target length: progress and the cancel check about this often
+
+
+def partial_chunk_paths(chunk_path: Path) -> tuple[Path, Path]:
+    """Where a cancelled chunk keeps its finished steps: (positions in the chunk, their values)."""
+    stem = chunk_path.stem.replace("chunk-", "partial-", 1)
+    return chunk_path.with_name(f"{stem}-rows.npy"), chunk_path.with_name(f"{stem}-values.npy")
+
+
+def load_partial_chunk(paths: tuple[Path, Path], chunk_rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(positions, values) a cancelled run kept of one chunk; None when absent or inconsistent (a kill between the
+    two writes leaves lengths that differ: the chunk is then computed whole, as before)."""
+    positions, values = load_array(paths[0]), load_array(paths[1])
+    if positions is None or values is None or len(positions) != len(values) or not len(positions):
+        return None
+    if positions.min() < 0 or positions.max() >= chunk_rows:
+        return None
+    return positions.astype(np.int64), values
 
 
 class _Step:
@@ -246,9 +268,28 @@ class _Step:
     and so every batch, are those of the whole chunk.
     """
 
-    def __init__(self, compute, progress, cancel, label: str, rows_done: int, n: int):
+    def __init__(self, compute, progress, cancel, label: str, rows_done: int, n: int, partial=None):
         self.compute, self.progress, self.cancel = compute, progress, cancel
         self.label, self.rows_done, self.n = label, rows_done, n
+        self.partial = partial  # partial_chunk_paths(...): a cancel keeps the finished steps there, a rerun resumes
+
+    def _resumed(self, rows: np.ndarray, units: list[np.ndarray]):
+        """(out, have, units left): the steps a cancelled run kept, and the units still to compute."""
+        kept = load_partial_chunk(self.partial, len(rows)) if self.partial is not None else None
+        have = np.zeros(len(rows), dtype=bool)
+        if kept is None:
+            return None, have, units
+        positions, values = kept
+        out = np.empty((len(rows), *values.shape[1:]), dtype=values.dtype)
+        out[positions], have[positions] = values, True
+        return out, have, [u for u in units if not have[u].all()]
+
+    def _keep(self, out: np.ndarray | None, have: np.ndarray) -> None:
+        if self.partial is None or out is None or not have.any():
+            return
+        positions = np.flatnonzero(have)
+        save_array(self.partial[1], out[positions])  # values first: the positions file completes the pair
+        save_array(self.partial[0], positions)
 
     def run(self, rows: np.ndarray, units: list[np.ndarray] | None, step_rows: int | None) -> np.ndarray:
         if not len(rows):
@@ -259,11 +300,13 @@ class _Step:
             units = [np.arange(s, min(s + size, len(rows))) for s in range(0, len(rows), size)]
         if sum(len(u) for u in units) != len(rows):
             raise ValueError(f"{self.label}: the step units cover {sum(len(u) for u in units)} of {len(rows)} rows")
-        out, done, first, take = None, 0, 0, 1
+        out, have, units = self._resumed(rows, units)
+        done, first, take = int(have.sum()), 0, 1
         while first < len(units):
             if self.cancel is not None and self.cancel():
+                self._keep(out, have)
                 raise ScoringCancelled(
-                    f"{self.label} cancelled after {self.rows_done} of {self.n} rows (finished chunks are kept)"
+                    f"{self.label} cancelled after {self.rows_done + done} of {self.n} rows (every finished row is kept)"
                 )
             positions = np.concatenate(units[first : first + take])
             started = time.perf_counter()
@@ -271,7 +314,7 @@ class _Step:
             seconds = time.perf_counter() - started
             if out is None:
                 out = np.empty((len(rows), *values.shape[1:]), dtype=values.dtype)
-            out[positions] = values
+            out[positions], have[positions] = values, True
             first, done = first + take, done + len(positions)
             if self.progress and first < len(units):
                 self.progress(self.rows_done + done, self.n, self.label)
@@ -310,6 +353,13 @@ def load_partial_rows(folder: Path, n_rows: int) -> tuple[np.ndarray, np.ndarray
         if values is not None and len(values) == count:
             rows_parts.append(order[start : start + count])
             value_parts.append(values)
+    for rows_file in folder.glob(f"partial-{plan}-*-rows.npy"):  # a cancelled run's finished steps
+        start, count = (int(x) for x in rows_file.stem.split("-")[-3:-1])
+        chunk = folder / f"chunk-{plan}-{start:09d}-{count}.npy"
+        kept = None if chunk.exists() else load_partial_chunk(partial_chunk_paths(chunk), count)
+        if kept is not None:
+            rows_parts.append(order[start + kept[0]])
+            value_parts.append(kept[1])
     if not rows_parts:
         return None
     rows = np.concatenate(rows_parts)

@@ -67,7 +67,7 @@ def _draw_job(job: Job) -> None:
         right.button(
             "Cancel",
             key=f"cancel_{job.id}",
-            help="stop after the current batch; finished chunks stay cached",
+            help="stop after the current batch; every finished row stays cached",
             on_click=_cancel,
             args=(job.id, title),
             disabled=cancelling,
@@ -76,7 +76,7 @@ def _draw_job(job: Job) -> None:
         st.success(f"**{title}** — done", icon=":material/check_circle:")
     elif job.status == "cancelled":
         st.warning(
-            f"**{title}** — cancelled. Start it again to resume from the cached chunks.", icon=":material/stop_circle:"
+            f"**{title}** — cancelled. Start it again to resume where it stopped.", icon=":material/stop_circle:"
         )
     else:
         st.error(f"**{title}** — failed: {job.error}", icon=":material/error:")
