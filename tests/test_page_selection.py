@@ -12,7 +12,7 @@ from euds_core.selection.intervals import Interval, select_percentile
 from euds_core.storage.cache import DatasetCache, params_hash
 from tests.page_helpers import APP, N_ROWS, open_app_test, seed_scores, tiny_dataset, use_model_free_options
 from ui.shared.scores import MODEL_FREE_OPTIONS
-from ui.shared.selection import Selection, selection_from_params
+from ui.shared.selection import SWAPPED_NOTE, Selection, selection_from_params
 
 OTHER_PARAMS = {**make_scorer("information", MODEL_FREE_OPTIONS).params(), "max_tokens": 8}
 
@@ -41,6 +41,16 @@ def test_bad_bounds_in_a_link_are_said_not_silently_dropped():
     selection = _from({"score": ["information"], "plo": ["x"], "also": ["semantic:oops"]})
     assert selection.intervals == (Interval("information", "percentile", lo=0.0, hi=1.0),)
     assert len(selection.unknown) == 2 and "not numbers" in selection.unknown[0]
+
+
+def test_bounds_in_the_wrong_order_are_swapped_and_noted():
+    swapped = _from({"score": ["information"], "lo": ["2.5"], "hi": ["-1"]})
+    assert swapped.intervals == (Interval("information", "threshold", lo=-1.0, hi=2.5),)
+    assert swapped.notes == (SWAPPED_NOTE,) and not swapped.unknown
+    member = _from({"score": ["information"], "plo": ["0.1"], "phi": ["0.6"], "also": ["semantic:percentile:0.9:0.2"]})
+    assert member.intervals[1] == Interval("semantic", "percentile", lo=0.2, hi=0.9) and member.notes
+    in_order = _from({"score": ["information"], "plo": ["0.1"], "phi": ["0.6"], "also": ["ttr:keep:0.9:high"]})
+    assert in_order.notes == () and _from({"score": ["information"], "plo": ["0.7"]}).notes == ()
 
 
 @pytest.fixture
@@ -188,3 +198,16 @@ def test_label_balanced_rides_in_the_url_and_every_page_keeps_it(pages):
     kept = int(select_percentile(scores["semantic"], 0.0, 0.3).sum())
     assert banner(at) == f"Selection: semantic percentile 0.00–0.30 · kept {kept:,} of {N_ROWS:,}"
     assert "balanced" not in at.query_params
+
+
+def test_a_link_with_its_bounds_in_the_wrong_order_says_they_were_swapped(pages):
+    ds, scores, open_ = pages
+    at = open_("pages/3_Explore.py", score="semantic", plo="0.60", phi="0.10")
+    kept = int(select_percentile(scores["semantic"], 0.10, 0.60).sum())
+    assert banner(at) == f"Selection: semantic percentile 0.10–0.60 · kept {kept:,} of {N_ROWS:,}"
+    assert [i.value for i in at.info if "swapped" in i.value] == [SWAPPED_NOTE + "."]
+    assert at.query_params["plo"] in ("0.10", ["0.10"])  # Explore rewrote the link in order
+    at.slider(key="iv_pct_semantic").set_range(0.2, 0.7).run()
+    assert not any("swapped" in i.value for i in at.info)  # said once, for the link that was opened
+    in_order = open_("pages/5_Review.py", score="semantic", plo="0.10", phi="0.60")
+    assert not any("swapped" in i.value for i in in_order.info)

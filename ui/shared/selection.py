@@ -45,6 +45,7 @@ class Selection:
     intervals: tuple[Interval, ...] = ()
     variants: tuple[tuple[str, str], ...] = ()
     unknown: tuple[str, ...] = field(default=(), compare=False)  # what a URL asked for that could not be read
+    notes: tuple[str, ...] = field(default=(), compare=False)  # what was read from a URL only after a fix (swapped)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", _member_variants(self.intervals, self.variants))
@@ -128,17 +129,31 @@ def interval_from_params(score: str, params: dict[str, str | None]) -> Interval:
     return Interval(score, "percentile", lo=0.0, hi=1.0)
 
 
-def _interval_from_also(text: str) -> tuple[Interval, str]:
-    """(the interval, its variant key or "") of one ``also`` parameter; ValueError when it is not one."""
+def bounds_reversed(params: Mapping[str, str | None]) -> bool:
+    """True when the link gives both bounds of a pair (``plo``/``phi`` or ``lo``/``hi``) with the low one above
+    the high one: :func:`interval_from_params` swaps them, and the page says so."""
+    for low_key, high_key in (("plo", "phi"), ("lo", "hi")):
+        low, high = params.get(low_key), params.get(high_key)
+        if low is not None or high is not None:
+            try:
+                return low is not None and high is not None and float(low) > float(high)
+            except ValueError:
+                return False  # not numbers: selection_from_params says so
+    return False
+
+
+SWAPPED_NOTE = "This link's interval bounds were in the wrong order (low above high); they were swapped"
+
+
+def _interval_from_also(text: str) -> tuple[Interval, str, bool]:
+    """(the interval, its variant key or "", whether its bounds were swapped) of one ``also`` parameter;
+    ValueError when it is not one."""
     member, mode, a, b = text.rsplit(":", 3)
     score, _, variant = member.partition(VARIANT_MARK)
-    if mode == "percentile":
-        return interval_from_params(score, {"plo": a, "phi": b}), variant
-    if mode == "threshold":
-        return interval_from_params(score, {"lo": a, "hi": b}), variant
-    if mode == "keep":
-        return interval_from_params(score, {"keep": a, "band": b}), variant
-    raise ValueError(mode)
+    bounds = {"percentile": {"plo": a, "phi": b}, "threshold": {"lo": a, "hi": b}, "keep": {"keep": a, "band": b}}
+    if mode not in bounds:
+        raise ValueError(mode)
+    return interval_from_params(score, bounds[mode]), variant, bounds_reversed(bounds[mode])
 
 
 def selection_from_params(dataset: str, get, get_all) -> Selection | None:
@@ -147,8 +162,10 @@ def selection_from_params(dataset: str, get, get_all) -> Selection | None:
     if not score:
         return None
     unknown: list[str] = []
+    bounds = {k: get(k) for k in BOUND_KEYS}
+    swapped = bounds_reversed(bounds)
     try:
-        first = interval_from_params(score, {k: get(k) for k in BOUND_KEYS})
+        first = interval_from_params(score, bounds)
     except ValueError:
         unknown.append("the link's bounds are not numbers (full range shown)")
         first = Interval(score, "percentile", lo=0.0, hi=1.0)
@@ -157,13 +174,15 @@ def selection_from_params(dataset: str, get, get_all) -> Selection | None:
     more, variants = [], {score: get("variant") or ""}
     for text in get_all("also"):
         try:
-            interval, variant = _interval_from_also(text)
+            interval, variant, member_swapped = _interval_from_also(text)
         except ValueError:
             unknown.append(f"the link's extra interval '{text}' is not score[@variant]:mode:low:high (left out)")
             continue
         more.append(interval)
         variants[interval.score] = variant
-    return Selection(dataset, (first, *more), variants=variants, unknown=tuple(unknown))
+        swapped = swapped or member_swapped
+    notes = (SWAPPED_NOTE,) if swapped else ()
+    return Selection(dataset, (first, *more), variants=variants, unknown=tuple(unknown), notes=notes)
 
 
 def url_selection(dataset: str) -> Selection | None:
@@ -184,12 +203,14 @@ def current_selection() -> Selection:
     st.session_state[SELECTION_KEY] = selection
     for message in selection.unknown:
         st.warning(message.capitalize() + ".")
+    for note in selection.notes:
+        st.info(note + ".", icon=":material/swap_horiz:")  # fixed text: nothing from the URL is rendered
     return selection
 
 
 def set_selection(selection: Selection) -> None:
     """Make ``selection`` the current one and put it in the URL (only when the URL differs: no extra rerun)."""
-    st.session_state[SELECTION_KEY] = replace(selection, unknown=())
+    st.session_state[SELECTION_KEY] = replace(selection, unknown=(), notes=())
     wanted = selection.to_params()
     current = {k: st.query_params.get_all(k) for k in URL_KEYS}
     as_lists = {k: (v if isinstance(v, list) else [v]) for k, v in wanted.items()}
