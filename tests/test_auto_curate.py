@@ -146,6 +146,13 @@ def test_benchmark_inject_sweeps_rates_and_reports_defects_per_method(tmp_path, 
     summary = json.loads((out / "rate-0.3" / "curation.json").read_text())
     assert summary["pool_rows"] > 240 and set(summary["accuracy"]) == {"curate", "random", "full", "clean"}
     assert "| curate |" in (out / "rate-0.3" / "curation.md").read_text()
+    # Each comparison has a paired verdict over the test rows (one seed here), corrected across the study.
+    pairs = [line.split(":")[0] for line in summary["verdicts"]]
+    assert pairs == ["curate vs random", "curate vs full", "curate vs clean", "full vs clean"]
+    assert all("95 % CI" in line and "q = " in line for line in summary["verdicts"])
+    assert "CI 0.0–0.0" not in "".join(summary["verdicts"])  # never a zero-width interval
+    assert "Benjamini–Hochberg" in (out / "rate-0.3" / "curation.md").read_text()
+    assert "correct" in pd.read_csv(out / "rate-0.3" / "curation.csv").columns
 
 
 def test_select_and_export_accept_a_recipe_and_the_manifest_rebuilds_it(tmp_path, capsys):

@@ -124,6 +124,8 @@ def curation_after_benchmark(args, dataset, config, out_dir, progress) -> None:
     print(f"{dataset.name}: auto-curate: {summary['verdict']}")
     for method, accuracy in sorted(summary["accuracy"].items()):
         print(f"{dataset.name}: {method} accuracy {accuracy:.3f}")
+    for line in summary.get("verdicts", []):
+        print(f"{dataset.name}: {line}")
     if "defects_removed" in summary:
         print(
             f"{dataset.name}: the recipe removes {summary['defects_removed']:.0%} of the defects and keeps "

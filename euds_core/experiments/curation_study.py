@@ -25,6 +25,13 @@ import pandas as pd
 
 from euds_core.data.defects import defect_flags, has_defects
 from euds_core.experiments.auto_curate import RecipeSearchResult, RecipeSearchSettings, recipe_rows, search_recipe
+from euds_core.experiments.statistics import (
+    MULTIPLICITY,
+    VERDICT_COLUMNS,
+    pack_correct,
+    paired_difference,
+    with_verdicts,
+)
 from euds_core.selection.defect_report import defect_report
 
 STUDY_METHODS = ("curate", "random", "full", "clean")
@@ -57,11 +64,37 @@ def measure_study(inputs, config, recipe_kept: np.ndarray, progress=None, cancel
             measured = measure(rows, seed, inputs, config, cancel=cancel)
             accuracy, macro_f1 = measured.accuracy, measured.macro_f1
             records.append(
-                {"method": method, "seed": seed, "n_train": len(rows), "accuracy": accuracy, "macro_f1": macro_f1}
+                {
+                    "method": method,
+                    "seed": seed,
+                    "n_train": len(rows),
+                    "accuracy": accuracy,
+                    "macro_f1": macro_f1,
+                    "correct": pack_correct(measured.correct),  # per test row: the verdicts resample them
+                }
             )
             if progress:
                 progress(0, 0, f"curation study: {method} seed {seed}: accuracy {accuracy:.3f}")
     return pd.DataFrame(records)
+
+
+# (method, baseline): what each comparison of the study asks
+STUDY_COMPARISONS = (("curate", "random"), ("curate", "full"), ("curate", "clean"), ("full", "clean"))
+
+
+def study_verdicts(cells: pd.DataFrame) -> pd.DataFrame:
+    """Each comparison of :data:`STUDY_COMPARISONS`, paired by seed and test row (bootstrap over both, as the
+    leaderboard), Benjamini–Hochberg across the study's comparisons; ``size_fraction`` is the method's rows."""
+    columns = [c for c in ("seed", "accuracy", "correct") if c in cells.columns]
+    rows = []
+    for method, baseline in STUDY_COMPARISONS:
+        mine, theirs = cells[cells["method"] == method], cells[cells["method"] == baseline]
+        found = paired_difference(mine[columns], theirs[columns]) if len(mine) and len(theirs) else None
+        if found is not None:
+            size = float(mine["n_train"].iloc[0])
+            rows.append({"strategy": method, "size_fraction": size, "baseline": baseline, "matched": True, **found})
+    table = pd.DataFrame(rows, columns=[c for c in VERDICT_COLUMNS if c not in ("q_value", "verdict")])
+    return with_verdicts(table)
 
 
 def method_defects(inputs, config, recipe_kept: np.ndarray, winners: dict) -> pd.DataFrame:
@@ -133,6 +166,8 @@ def study_summary(result: RecipeSearchResult, cells: pd.DataFrame, defects: pd.D
         out["curate_minus_random_pt"] = float((paired["curate"] - paired["random"]).mean() * 100)
     if {"curate", "clean"} <= set(paired.columns):
         out["curate_minus_clean_pt"] = float((paired["curate"] - paired["clean"]).mean() * 100)
+    verdicts = study_verdicts(cells) if len(cells) else pd.DataFrame()
+    out["verdicts"] = [f"{r.strategy} vs {r.baseline}: {r.verdict}" for r in verdicts.itertuples()]
     if len(defects):
         mine = defects[defects["method"] == "curate"].set_index("kind")
         out["defects_removed"] = float(mine.loc["all", "recall"]) if "all" in mine.index else float("nan")
@@ -169,6 +204,9 @@ def study_markdown(summary: dict, result, cells: pd.DataFrame, defects: pd.DataF
                 f"| {method} | {part['n_train'].iloc[0]} | {len(part)} | {part['accuracy'].mean():.3f} | "
                 f"{'' if method == 'curate' else f'{delta:+.1f}'} |"
             )
+    if summary.get("verdicts"):
+        lines += ["", f"Verdicts (paired by seed and test row; {MULTIPLICITY}):", ""]
+        lines += [f"- {line}" for line in summary["verdicts"]]
     if len(result.history):
         lines += [
             "",
