@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -102,6 +103,22 @@ def test_subprocess_error_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip().splitlines()[-1]]
     assert proc.stderr.startswith("error: ") and "UTF-8" in proc.stderr
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_cli_lets_waiting_openmp_threads_sleep_unless_told_otherwise(given, expected):
+    # Read back by the module itself, after the CLI ran: the setting must precede torch's import.
+    probe = (
+        "import os, runpy, sys\n"
+        "sys.argv = ['euds_core', 'datasets']\n"
+        "try:\n    runpy.run_module('euds_core', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('OMP', os.environ.get('OMP_WAIT_POLICY'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | (
+        {"OMP_WAIT_POLICY": given} if given else {}
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.stdout.strip().splitlines()[-1] == f"OMP {expected}"
 
 
 @pytest.mark.slow

@@ -113,12 +113,6 @@ def _active_twin(conn, kind: str, dataset_id: str | None, args_json: str) -> str
     return next((row["id"] for row in rows if not _dead(row)), None)
 
 
-# OpenMP threads that sleep while they wait instead of spinning: on 2 cores shared with other processes (load ~12),
-# spinning made one MiniLM training step of torch's 2 threads ~10x slower than 1 thread (docs/performance.md);
-# a user's own OMP_WAIT_POLICY wins.
-JOB_THREAD_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
 def _spawn(job_id: str) -> subprocess.Popen:
     with log_path(job_id).open("ab") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
@@ -128,7 +122,7 @@ def _spawn(job_id: str) -> subprocess.Popen:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the server's process group (page reruns, Ctrl-C of streamlit)
             cwd=str(Path(__file__).resolve().parents[2]),  # the repository root
-            env={**JOB_THREAD_ENV, **os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},  # python -m euds_core sets OMP_WAIT_POLICY (__main__.py)
         )
 
 
