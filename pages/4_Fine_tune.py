@@ -27,6 +27,7 @@ from ui.finetune.test_set import test_set_section
 from ui.finetune.view import (
     GRID_KEY,
     MIN_KEEP,
+    SIZE_COLUMN,
     best_cell_actions,
     explore_kept_ids,
     grid_form,
@@ -112,7 +113,7 @@ def grid_results(job: Job | None) -> None:
     show_verdicts(runs)
     left, right = st.columns([3, 2])
     left.plotly_chart(accuracy_vs_time_figure(runs), key="ft_time", width="stretch")
-    right.dataframe(runs_table(runs), hide_index=True, width="stretch", height=320)
+    right.dataframe(runs_table(runs), hide_index=True, width="stretch", height=320, column_config=SIZE_COLUMN)
     right.download_button(
         "Download results CSV",
         runs_csv(runs),

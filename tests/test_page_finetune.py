@@ -225,7 +225,7 @@ def test_confirm_runs_the_best_cell_against_random_and_full_then_shows_the_verdi
         save_run(dataset.id, key, "full", 1.0, seed, RunResult(0.82, 0.82, 32, 2.0))
     at.run()
     lines = [t.value for t in at.text if " vs random: " in t.value]
-    assert lines and lines[0].startswith("size 0.4: interval:0.2-0.6 vs random: better by 9.6 pt (95 % CI")
+    assert lines and lines[0].startswith("size 40 % (13 rows): interval:0.2-0.6 vs random: better by 9.6 pt (95 % CI")
     curve = at.get("plotly_chart")[0].proto.spec
     assert '"arrayminus"' in curve  # error bars are the CI, drawn both ways
 
@@ -264,7 +264,7 @@ def test_selection_study_job_and_its_view(tmp_path):
     at.session_state["score_options"] = options
     at.run()
     assert not at.exception and not at.error
-    assert any(t.value.startswith("Search at size 0.25") for t in at.text)
+    assert any(t.value.startswith("Search at size 25 %") for t in at.text)
     board = at.dataframe[-1].value
     assert set(board["method"]) == {"auto", "random", "random:balanced", "full"}
     assert at.button(key="ft_study").proto.label == "Run the selection study"
@@ -359,3 +359,43 @@ def test_selection_checks_of_other_rows_are_marked_as_an_earlier_selection(monke
     at = AppTest.from_function(page, args=(["b", "a"],)).run()
     lines = [t.value for t in at.text]
     assert lines[0].startswith("2 kept rows · ") and lines[1].startswith("3 kept rows (an earlier selection"), lines
+
+
+def test_sizes_read_as_percent_with_rows(dataset):
+    """A selection's size fraction comes from a row count (0.54007 of the pool): the page shows "54 % (17 rows)"
+    in its verdict lines and "54 %" on the curve's axis, never the raw float."""
+    import json
+
+    for seed in (0, 1, 2):
+        for strategy, acc in (("selection", 0.8 + 0.01 * seed), ("random:balanced", 0.6 - 0.02 * seed)):
+            save_run(dataset.id, "k2", strategy, 0.54007, seed, RunResult(acc, acc - 0.05, 17, 1.0))
+    at = open_page(dataset)
+    assert not at.exception
+    lines = [t.value for t in at.text if "selection vs random:balanced" in t.value]
+    assert lines and lines[0].startswith("size 54 % (17 rows): selection vs random:balanced: "), lines
+    shown = [e.value for e in (*at.text, *at.caption, *at.markdown, *at.info)]
+    assert not any("0.54007" in v or "0.540" in v for v in shown)
+    axis = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]
+    assert axis["ticktext"] == ["54 %"] and axis["tickvals"] == [0.54007]
+
+
+def test_a_running_grid_names_its_run_by_a_readable_size():
+    def running_job():
+        from types import SimpleNamespace
+
+        from ui.finetune.view import job_progress
+
+        message = "selection @ 0.54007, seed 1: step 3 of 10"
+        job = SimpleNamespace(id="j", active=True, progress=0.5, eta_seconds=30, message=message, status="running")
+        job_progress(job, key="ft")
+
+    at = AppTest.from_function(running_job).run()
+    assert not at.exception
+    assert [t.value for t in at.text] == ["selection @ 54 %, seed 1: step 3 of 10"]
+
+
+def test_size_text_is_short_and_never_claims_the_whole_pool():
+    from ui.shared.verdict_wording import size_text
+
+    assert [size_text(f) for f in (0.54007, 0.1, 1.0, 0.0125, 0.9996)] == ["54 %", "10 %", "100 %", "1.2 %", "99.9 %"]
+    assert size_text(0.16, 1_234) == "16 % (1,234 rows)"

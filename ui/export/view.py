@@ -16,6 +16,7 @@ from euds_core.errors import EudsInputError
 from euds_core.selection.intervals import SelectionSpec
 from euds_core.storage.workspace import workspace_dir
 from ui.shared.identity import current_identity
+from ui.shared.verdict_wording import readable_verdict_lines
 
 FORMATS = {"jsonl": "JSONL", "csv": "CSV", "parquet": "Parquet", "hf": "HF save_to_disk folder (zip)"}
 MIMES = {
@@ -97,12 +98,12 @@ def finetune_evidence(dataset_id: str, score: str | None = None) -> tuple[pd.Dat
     """One fine-tune grid's curve (mean, 95 % CI) and its verdict lines against random, for the report: the
     latest grid that ranked by ``score`` (the selection's own score), or the latest grid when none is given."""
     from euds_core.experiments.run_store import latest_grid_runs
-    from euds_core.experiments.statistics import curve_summary, paired_verdicts, verdict_lines
+    from euds_core.experiments.statistics import curve_summary, paired_verdicts
 
     runs = latest_grid_runs(dataset_id, score)
     if runs.empty:
         return None, []
-    return curve_summary(runs), verdict_lines(paired_verdicts(runs))
+    return curve_summary(runs), readable_verdict_lines(paired_verdicts(runs), runs)
 
 
 def manifest_download(manifest: dict) -> bytes:

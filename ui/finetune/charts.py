@@ -11,6 +11,7 @@ from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.run_store import RESULT_COLUMNS
 from euds_core.experiments.statistics import curve_summary
 from euds_core.experiments.subsets import SELECTION
+from ui.shared.verdict_wording import size_text
 
 
 def runs_colours(runs: pd.DataFrame) -> dict[str, str]:
@@ -62,7 +63,10 @@ def accuracy_vs_size_figure(
         )
     sizes = sorted(summary["size_fraction"].unique())
     fig.update_xaxes(
-        type="log", title="subset size (fraction of the training pool, log scale)", tickvals=sizes, tickformat=".0%"
+        type="log",
+        title="subset size (share of the training pool, log scale)",
+        tickvals=sizes,
+        ticktext=[size_text(s) for s in sizes],
     )
     fig.update_yaxes(title="test accuracy")
     fig.update_layout(

@@ -17,13 +17,14 @@ from euds_core.experiments.finetune import DEFAULT_SIZES, FinetuneConfig, GridSp
 from euds_core.experiments.grid_job import parse_grid_message
 from euds_core.experiments.interval_search import best_cell
 from euds_core.experiments.selection_check import DEFAULT_SEEDS, LIGHT_CPU_CONFIG, save_selection_ids
-from euds_core.experiments.statistics import paired_verdicts, verdict_lines
+from euds_core.experiments.statistics import paired_verdicts
 from euds_core.experiments.subsets import SELECTION, interval_strategy
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs, start_job
 from ui.shared.form_state import Field, initial, remember
 from ui.shared.identity import current_identity
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.scores import score_options
+from ui.shared.verdict_wording import readable_message, readable_verdict_lines, size_text
 
 GRID_KEY = "ft_grid_key"
 CONFIRM_SEEDS = 5  # the confirmation's default: enough to put a CI on a difference of a few points
@@ -116,7 +117,7 @@ def grid_form(
         )
         c1, c2, c3 = st.columns(3)
         sizes = c1.multiselect(
-            "Subset sizes", list(DEFAULT_SIZES), first["ft_sizes"], key="ft_sizes", format_func=lambda s: f"{s:.0%}"
+            "Subset sizes", list(DEFAULT_SIZES), first["ft_sizes"], key="ft_sizes", format_func=size_text
         )
         strategies = c2.multiselect("Strategies", strategies_all, first["ft_strategies"], key="ft_strategies")
         score = c3.selectbox(
@@ -297,7 +298,7 @@ def job_progress(job: Job | None, *, key: str) -> None:
         if parsed is not None:
             current, total, fraction = parsed
             left.progress(fraction, text=f"Run {current} of {total}: {fraction:.0%}")
-        left.text(job.message or job.status)
+        left.text(readable_message(job.message) if job.message else job.status)
         if right.button(
             "Cancel", key=f"{key}_cancel_{job.id}", help="stop at the next training step; finished runs stay saved"
         ):
@@ -313,7 +314,7 @@ def job_progress(job: Job | None, *, key: str) -> None:
 def show_verdicts(runs) -> None:
     """One line per (strategy, size) against random at the same size and seeds, as plain text (the selection
     against label-stratified random when that ran)."""
-    lines = verdict_lines(paired_verdicts(runs, balanced={SELECTION}))
+    lines = readable_verdict_lines(paired_verdicts(runs, balanced={SELECTION}), runs)
     if not lines:
         st.caption("No verdict yet: it needs random runs at the same size and seeds as another strategy.")
         return
@@ -353,6 +354,8 @@ def best_cell_actions(dataset, grid, score: str, form_spec: GridSpec, scores, op
 # ---------------------------------------------------------------------------------------------- selection study
 
 STUDY_SIZES = (0.1, 0.16, 0.25)
+# A table's size_fraction column as a percentage (the stored fraction stays exact, e.g. 0.54007 of the pool)
+SIZE_COLUMN = {"size_fraction": st.column_config.NumberColumn("size", format="percent", help="of the training pool")}
 
 
 def study_args(dataset_id: str, form_spec: GridSpec, scores: list[str], size: float, seeds: int, options: dict):
@@ -382,12 +385,12 @@ def study_results(dataset_id: str) -> None:
         st.info("No selection study yet: press the button above (it fine-tunes 3 methods x seeds; minutes on a GPU).")
         return
     for s in searches:
-        st.text(f"Search at size {s['size']:g} (cross-fitted over the pool): {s['verdict']}")
+        st.text(f"Search at size {size_text(s['size'])} (cross-fitted over the pool): {s['verdict']}")
     board = leaderboard(cells)
     shown = board[
         ["method", "size_fraction", "seeds", "n_train", "accuracy", "ci_low", "ci_high", "gain_pt", "verdict"]
     ]
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=SIZE_COLUMN)
     runs = cells.rename(columns={"method": "strategy"}).assign(train_seconds=cells["seconds"])
     st.plotly_chart(accuracy_vs_size_figure(runs), key="ft_study_curve", width="stretch")
     auto = cells[cells["method"] == "auto"]["choice"]
@@ -411,7 +414,7 @@ def selection_study_section(dataset: Dataset, spec: GridSpec, score_names: list[
         fields = [Field("ft_study_size", STUDY_SIZES[1], STUDY_SIZES), Field("ft_study_seeds", 3, lo=2, hi=10)]
         size, seeds = (initial(f) for f in fields)
         study_size = t1.selectbox(
-            "Subset size", STUDY_SIZES, STUDY_SIZES.index(size), key="ft_study_size", format_func=lambda s: f"{s:.0%}"
+            "Subset size", STUDY_SIZES, STUDY_SIZES.index(size), key="ft_study_size", format_func=size_text
         )
         study_seeds = t2.number_input("Seeds", 2, 10, seeds, key="ft_study_seeds")
         remember(fields)
