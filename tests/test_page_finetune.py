@@ -359,12 +359,17 @@ def test_selection_checks_of_other_rows_are_marked_as_an_earlier_selection(monke
     at = AppTest.from_function(page, args=(["b", "a"],)).run()
     lines = [t.value for t in at.text]
     assert lines[0].startswith("2 kept rows · ") and lines[1].startswith("3 kept rows (an earlier selection"), lines
+    from ui.shared.verdict_wording import Q_EXPLANATION
+
+    assert [c.value for c in at.caption] == [Q_EXPLANATION]  # q explained once under the checks' lines
 
 
-def test_sizes_read_as_percent_with_rows(dataset):
+def test_sizes_read_as_percent_with_rows_and_q_is_explained(dataset):
     """A selection's size fraction comes from a row count (0.54007 of the pool): the page shows "54 % (17 rows)"
-    in its verdict lines and "54 %" on the curve's axis, never the raw float."""
+    in its verdict lines and "54 %" on the curve's axis, never the raw float, and explains q once beside them."""
     import json
+
+    from ui.shared.verdict_wording import Q_EXPLANATION
 
     for seed in (0, 1, 2):
         for strategy, acc in (("selection", 0.8 + 0.01 * seed), ("random:balanced", 0.6 - 0.02 * seed)):
@@ -375,6 +380,7 @@ def test_sizes_read_as_percent_with_rows(dataset):
     assert lines and lines[0].startswith("size 54 % (17 rows): selection vs random:balanced: "), lines
     shown = [e.value for e in (*at.text, *at.caption, *at.markdown, *at.info)]
     assert not any("0.54007" in v or "0.540" in v for v in shown)
+    assert shown.count(Q_EXPLANATION) == 1 and "q < 0.05" in Q_EXPLANATION
     axis = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]
     assert axis["ticktext"] == ["54 %"] and axis["tickvals"] == [0.54007]
 

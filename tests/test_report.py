@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
 
+import ui.export.view
 from euds_core.curation.html_report import build_report_html, label_balance
 from euds_core.data.table import Dataset
 from euds_core.selection.intervals import Interval, SelectionSpec
 from euds_core.storage import store
-from ui.export.view import finetune_evidence
+from ui.export.view import finetune_evidence, report_html
+from ui.shared.verdict_wording import Q_EXPLANATION
 
 
 def tiny() -> tuple[Dataset, pd.DataFrame, SelectionSpec]:
@@ -54,7 +58,7 @@ def test_label_balance_before_and_after():
     assert table["interval %"].tolist() == [75.0, 25.0]
 
 
-def test_report_shows_the_finetune_curve_when_runs_exist():
+def test_report_shows_the_finetune_curve_when_runs_exist(monkeypatch):
     import json
 
     import numpy as np
@@ -76,11 +80,13 @@ def test_report_shows_the_finetune_curve_when_runs_exist():
     assert curve[["strategy", "size_fraction"]].values.tolist() == [["interval", 0.5], ["random", 0.5]]
     assert curve["accuracy"].iloc[0] == pytest.approx(0.75) and curve["seeds"].iloc[0] == 2
     assert curve["ci_low"].iloc[0] < 0.75 < curve["ci_high"].iloc[0]
-    assert len(verdicts) == 1  # the heading names the multiplicity correction
+    assert len(verdicts) == 1  # q's meaning is one paragraph under the list, not a line of it
     assert verdicts[0].startswith("size 50 % (6 rows): interval vs random: better by 10.0 pt (95 % CI ")
     assert "10.0–10.0" not in verdicts[0]  # the test rows' noise widens the interval of a constant difference
-    page = build_report_html(ds, scores, spec, finetune_curve=curve, finetune_verdicts=verdicts)
+    monkeypatch.setattr(ui.export.view, "finetune_evidence", lambda *_: (curve, verdicts))  # this grid names no score
+    page = report_html(ds, scores, spec).decode("utf-8")  # what the Export page's download button writes
     assert "Fine-tune curve" in page and "better by 10.0 pt" in page
+    assert html.escape(Q_EXPLANATION) in page and "Benjamini–Hochberg" in Q_EXPLANATION
     assert "Fine-tune curve" not in build_report_html(ds, scores, spec)
 
 

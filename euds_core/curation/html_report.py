@@ -161,6 +161,7 @@ def build_report_html(
     map_xy: np.ndarray | None = None,
     finetune_curve: pd.DataFrame | None = None,
     finetune_verdicts: list[str] | None = None,
+    finetune_verdicts_note: str = "",
     n_excerpts: int = 5,
     excerpt_chars: int = 300,
     title: str | None = None,
@@ -168,7 +169,8 @@ def build_report_html(
     """The whole report as one HTML string (plotly.js inlined in the first figure, none fetched).
 
     ``finetune_curve`` (``experiments.statistics.curve_summary`` of one grid: mean and 95 % CI per strategy and
-    size) and ``finetune_verdicts`` (its lines against random) add the fine-tune section.
+    size) and ``finetune_verdicts`` (its lines against random) add the fine-tune section; ``finetune_verdicts_note``
+    (what the lines' q means) is a paragraph under them.
     """
     frame = dataset.table[["id"]].copy()
     for name in scores.columns:
@@ -194,11 +196,12 @@ def build_report_html(
     parts.append(_agreement_section(dataset.id))
     if curve_html:
         verdicts = "".join(f"<li>{html.escape(line)}</li>" for line in finetune_verdicts or [])
+        q_note = f"<p>{html.escape(finetune_verdicts_note)}</p>" if finetune_verdicts_note else ""
         parts.append(
             "<h2>Fine-tune curve</h2>"
             + curve_html
             + _table(curve)
-            + (f"<h3>Against random at the same size</h3><ul>{verdicts}</ul>" if verdicts else "")
+            + (f"<h3>Against random at the same size</h3><ul>{verdicts}</ul>{q_note}" if verdicts else "")
         )
     parts.append(
         "<h2>Selection spec</h2><pre>" + html.escape(json.dumps(json.loads(spec.to_json()), indent=1)) + "</pre>"

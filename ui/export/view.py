@@ -16,7 +16,7 @@ from euds_core.errors import EudsInputError
 from euds_core.selection.intervals import SelectionSpec
 from euds_core.storage.workspace import workspace_dir
 from ui.shared.identity import current_identity
-from ui.shared.verdict_wording import readable_verdict_lines
+from ui.shared.verdict_wording import Q_EXPLANATION, readable_verdict_lines
 
 FORMATS = {"jsonl": "JSONL", "csv": "CSV", "parquet": "Parquet", "hf": "HF save_to_disk folder (zip)"}
 MIMES = {
@@ -91,6 +91,7 @@ def report_html(dataset: Dataset, scores: pd.DataFrame, spec: SelectionSpec) -> 
         map_xy=mapped[0] if mapped else None,
         finetune_curve=curve,
         finetune_verdicts=verdicts,
+        finetune_verdicts_note=Q_EXPLANATION,
     ).encode("utf-8")
 
 

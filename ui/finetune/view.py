@@ -24,7 +24,7 @@ from ui.shared.form_state import Field, initial, remember
 from ui.shared.identity import current_identity
 from ui.shared.jobs_view import POLL_SECONDS, format_eta
 from ui.shared.scores import score_options
-from ui.shared.verdict_wording import readable_message, readable_verdict_lines, size_text
+from ui.shared.verdict_wording import Q_EXPLANATION, readable_message, readable_verdict_lines, size_text
 
 GRID_KEY = "ft_grid_key"
 CONFIRM_SEEDS = 5  # the confirmation's default: enough to put a CI on a difference of a few points
@@ -324,6 +324,7 @@ def show_verdicts(runs) -> None:
     )
     for line in lines:
         st.text(line)
+    st.caption(Q_EXPLANATION)
 
 
 def best_cell_actions(dataset, grid, score: str, form_spec: GridSpec, scores, options: dict):
@@ -391,6 +392,7 @@ def study_results(dataset_id: str) -> None:
         ["method", "size_fraction", "seeds", "n_train", "accuracy", "ci_low", "ci_high", "gain_pt", "verdict"]
     ]
     st.dataframe(shown, hide_index=True, width="stretch", column_config=SIZE_COLUMN)
+    st.caption(Q_EXPLANATION)
     runs = cells.rename(columns={"method": "strategy"}).assign(train_seconds=cells["seconds"])
     st.plotly_chart(accuracy_vs_size_figure(runs), key="ft_study_curve", width="stretch")
     auto = cells[cells["method"] == "auto"]["choice"]

@@ -12,6 +12,7 @@ from euds_core.data.table import Dataset
 from euds_core.experiments.selection_check import selection_key
 from euds_core.runtime.jobs import list_jobs
 from euds_core.selection.kept_count import apply_overrides, kept_count
+from ui.shared.verdict_wording import Q_EXPLANATION
 
 
 def verdict_line(result: dict) -> str:
@@ -40,6 +41,8 @@ def selection_check_results(dataset_id: str, current_ids: list[str] | None = Non
         earlier = current_key is not None and job.args.get("selection_key") != current_key
         which = " (an earlier selection, not the current one)" if earlier else ""
         st.text(f"{job.result['kept']:,} kept rows{which} · " + verdict_line(job.result))
+    if done:
+        st.caption(Q_EXPLANATION)
 
 
 def kept_ids_with_overrides(dataset: Dataset, kept: np.ndarray) -> tuple[list[str], int]:

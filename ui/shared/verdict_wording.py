@@ -2,7 +2,8 @@
 
 A subset size is a fraction of the training pool; the ``selection`` strategy's is computed from a row count
 (``euds_core/experiments/finetune.py`` ``with_selection``), e.g. 0.54007. Stored values and grid keys keep the
-exact fraction; a reader sees "54 % (1,234 rows)".
+exact fraction; a reader sees "54 % (1,234 rows)". The verdicts' ``q`` is explained in one sentence that states
+the rule of ``euds_core/experiments/statistics.py`` (``verdict_text``, ``with_verdicts``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ import re
 import numpy as np
 import pandas as pd
 
-from euds_core.experiments.statistics import verdict_lines
+from euds_core.experiments.statistics import CONFIDENCE, FDR, verdict_lines
+
+Q_EXPLANATION = (
+    "q: the two-sided p-value of the paired difference (bootstrap over seeds and test rows; a t-test over seeds "
+    "for runs saved without per-row results), adjusted by Benjamini–Hochberg across every comparison of the same "
+    f"runs (one grid, one check, or one dataset of a leaderboard). A verdict says 'better' or 'worse' only when "
+    f"q < {FDR:g} and the {CONFIDENCE * 100:.0f} % interval of the difference lies wholly above or below 0; "
+    "otherwise it says 'no detectable difference'."
+)
 
 
 def size_text(fraction: float, n_rows: int | None = None) -> str:
@@ -38,8 +47,8 @@ def train_rows(runs: pd.DataFrame | None, strategy: str, fraction: float) -> int
 
 def readable_verdict_lines(verdicts: pd.DataFrame, runs: pd.DataFrame | None = None) -> list[str]:
     """The verdict lines of :func:`~euds_core.experiments.statistics.verdict_lines` (the CLI's wording) with each
-    size as :func:`size_text` (rows from ``runs``) and without the multiple-comparisons line (the pages and the
-    report name the correction in their heading)."""
+    size as :func:`size_text` (rows from ``runs``) and without the multiple-comparisons line: the reader gets
+    :data:`Q_EXPLANATION` beside them instead."""
     lines = verdict_lines(verdicts)[1:]  # the first line names the multiplicity correction
     readable = []
     for line, row in zip(lines, verdicts.itertuples(), strict=True):
