@@ -505,7 +505,7 @@ def test_cli_finetune_trains_the_rows_of_an_ids_file_against_stratified_random(o
     n_train = result.groupby("strategy").n_train.unique().to_dict()
     assert len(set(map(tuple, n_train.values()))) == 1  # random at exactly the selection's size
     assert 0 < n_train["selection"][0] <= 24  # the listed rows that are in the pool (some may be test rows)
-    assert "selection vs random:balanced: " in printed.out
+    assert "selection vs random:balanced (its matching baseline): " in printed.out
 
 
 @pytest.mark.parametrize(

@@ -377,7 +377,9 @@ def test_sizes_read_as_percent_with_rows_and_q_is_explained(dataset):
     at = open_page(dataset)
     assert not at.exception
     lines = [t.value for t in at.text if "selection vs random:balanced" in t.value]
-    assert lines and lines[0].startswith("size 54 % (17 rows): selection vs random:balanced: "), lines
+    assert lines and lines[0].startswith(
+        "size 54 % (17 rows): selection vs random:balanced (its matching baseline): "
+    ), lines
     shown = [e.value for e in (*at.text, *at.caption, *at.markdown, *at.info)]
     assert not any("0.54007" in v or "0.540" in v for v in shown)
     assert shown.count(Q_EXPLANATION) == 1 and "q < 0.05" in Q_EXPLANATION

@@ -90,6 +90,29 @@ def test_report_shows_the_finetune_curve_when_runs_exist(monkeypatch):
     assert "Fine-tune curve" not in build_report_html(ds, scores, spec)
 
 
+def test_the_reports_selection_verdict_reads_the_stratified_baseline_as_the_page_does():
+    import json
+
+    import numpy as np
+
+    from euds_core.experiments.statistics import pack_correct
+
+    ds, _, _ = tiny()
+    rows = np.arange(200)
+    with store.connect() as conn:
+        for seed in (0, 1):
+            for strategy, value in (("selection", 0.8), ("random", 0.6), ("random:balanced", 0.75)):
+                correct = (rows + 7 * seed) % 100 < value * 100
+                conn.execute(
+                    "INSERT INTO finetune_runs (dataset_id, grid_key, strategy, size_fraction, seed, n_train, accuracy, "
+                    "macro_f1, train_seconds, params, created) VALUES (?, 'g', ?, 0.5, ?, 6, ?, ?, 1.0, ?, 0)",
+                    (ds.id, strategy, seed, value, value, json.dumps({"correct": pack_correct(correct)})),
+                )
+    _, verdicts = finetune_evidence(ds.id)
+    assert len(verdicts) == 2 and "selection vs random: better by 20.0 pt" in verdicts[0]
+    assert "selection vs random:balanced (its matching baseline): better by 5.0 pt" in verdicts[1]
+
+
 def test_report_finetune_chart_has_one_colour_per_strategy_and_labelled_axes():
     from euds_core.curation.html_report import _finetune_figure
 

@@ -317,8 +317,9 @@ def verdict_lines(verdicts: pd.DataFrame) -> list[str]:
     lines = [f"multiple comparisons: {MULTIPLICITY}"] if len(verdicts) else []
     for r in verdicts.itertuples():
         need = f"; a 1-pt difference needs ~{r.seeds_for_1pt} seeds at this variance" if r.seeds_for_1pt else ""
+        matching = " (its matching baseline)" if r.matched and r.baseline == BALANCED_BASELINE else ""
         lines.append(
-            f"size {r.size_fraction:g}: {r.strategy} vs {r.baseline}: {r.verdict} "
+            f"size {r.size_fraction:g}: {r.strategy} vs {r.baseline}{matching}: {r.verdict} "
             f"[mean {r.difference_pt:+.1f} pt over {r.seeds} seed{'s' if r.seeds != 1 else ''}{need}]"
         )
     return lines

@@ -100,11 +100,13 @@ def finetune_evidence(dataset_id: str, score: str | None = None) -> tuple[pd.Dat
     latest grid that ranked by ``score`` (the selection's own score), or the latest grid when none is given."""
     from euds_core.experiments.run_store import latest_grid_runs
     from euds_core.experiments.statistics import curve_summary, paired_verdicts
+    from euds_core.experiments.subsets import SELECTION
 
     runs = latest_grid_runs(dataset_id, score)
     if runs.empty:
         return None, []
-    return curve_summary(runs), readable_verdict_lines(paired_verdicts(runs), runs)
+    # as the Fine-tune page: the label-balanced selection is judged against label-stratified random
+    return curve_summary(runs), readable_verdict_lines(paired_verdicts(runs, balanced={SELECTION}), runs)
 
 
 def manifest_download(manifest: dict) -> bytes:
