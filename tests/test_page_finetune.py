@@ -402,6 +402,33 @@ def test_a_running_grid_names_its_run_by_a_readable_size():
     assert [t.value for t in at.text] == ["selection @ 54 %, seed 1: step 3 of 10"]
 
 
+def test_the_sidebar_names_a_grid_run_by_a_readable_size_and_a_queued_job_by_its_wait():
+    def sidebar():
+        from types import SimpleNamespace
+
+        import ui.shared.jobs_view as jobs_view
+
+        def job(job_id, message):
+            return SimpleNamespace(
+                id=job_id, kind="finetune", args={}, active=True, progress=0.5, eta_seconds=30, status="running",
+                message=message, cancel_requested=False, created=0.0, dataset_id="d",
+            )  # fmt: skip
+
+        saved = jobs_view.list_jobs, jobs_view._job_dataset_name
+        jobs_view.list_jobs = lambda *a, **k: [job("a", "selection @ 0.54007, seed 1"), job("b", None)]
+        jobs_view._job_dataset_name = lambda _job: "news.csv"
+        try:
+            jobs_view._running_jobs_panel()
+        finally:
+            jobs_view.list_jobs, jobs_view._job_dataset_name = saved
+
+    at = AppTest.from_function(sidebar).run()
+    assert not at.exception
+    texts = [t.value for t in at.text]
+    assert "news.csv — selection @ 54 %, seed 1" in texts
+    assert any(t.startswith("news.csv — starting · ") for t in texts)
+
+
 def test_size_text_is_short_and_never_claims_the_whole_pool():
     from ui.shared.verdict_wording import size_text
 

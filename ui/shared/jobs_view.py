@@ -16,6 +16,7 @@ import streamlit as st
 
 from euds_core.runtime.jobs import Job, cancel_job, list_jobs
 from euds_core.storage.workspace import workspace_dir
+from ui.shared.verdict_wording import readable_message
 
 DEFAULT_POLL_SECONDS = 2.5
 
@@ -62,7 +63,9 @@ def _draw_job(job: Job) -> None:
     if job.active:
         cancelling = job.cancel_requested or job.id in st.session_state.get(_CANCELLING, set())
         left, right = st.columns([6, 1], vertical_alignment="bottom")
-        state = "cancelling… (stops after the current batch)" if cancelling else (job.message or job.status)
+        state = (
+            "cancelling… (stops after the current batch)" if cancelling else readable_message(job.message or job.status)
+        )
         left.progress(job.progress, text=f"**{title}** — {state} · {format_eta(job.eta_seconds)}")
         right.button(
             "Cancel",
@@ -128,7 +131,11 @@ def _running_jobs_panel() -> None:
             disabled=cancelling,
             icon=":material/stop_circle:",
         )
-        state = "cancelling…" if cancelling else job.message or f"starting · {int(time.time() - job.created)} s"
+        state = (
+            "cancelling…"
+            if cancelling
+            else readable_message(job.message or "") or f"starting · {int(time.time() - job.created)} s"
+        )
         st.progress(job.progress, text=format_eta(job.eta_seconds))
         st.text(f"{_job_dataset_name(job)} — {state}")  # a queued job counts its start-up seconds: the text moves
     if seen - {j.id for j in jobs}:  # one finished: the page redraws with its results
