@@ -201,3 +201,25 @@ def test_a_method_that_drops_no_row_shows_a_dash_for_precision_not_nan():
     table = "\n".join(defects_markdown(defects))
     assert "nan" not in table
     assert "| curate | 1 | 0.00 / — | 100% |" in table and "| clean | 0.9 | 1.00 / 1.00 | 100% |" in table
+
+
+def test_the_curation_study_at_a_smaller_budget_trains_every_arm_on_the_same_count(tmp_path, capsys):
+    from euds_core.cli import main
+
+    data, out = _topic_csv(tmp_path / "topics.csv"), tmp_path / "sweep"
+    cmd = ["benchmark", str(data), "--label-col", "label", "--proxy", "--inject", "0.3", *FAST]
+    assert main([*cmd, "--seeds", "2", "--curate-sizes", "0.2", "--out", str(out)]) == 0
+    cells = pd.read_csv(out / "rate-0.3" / "curation.csv", keep_default_na=False)
+    at_budget = cells[cells["size"] == "0.2"]
+    assert set(at_budget["method"]) == {"curate", "random", "clean"} and sorted(set(at_budget["seed"])) == [0, 1]
+    pool = json.loads((out / "rate-0.3" / "curation.json").read_text())["pool_rows"]
+    assert at_budget["n_train"].nunique() == 1 and at_budget["n_train"].iloc[0] == round(0.2 * pool)
+    whole = cells[cells["size"] == "recipe"]
+    assert set(whole["method"]) == {"curate", "random", "full", "clean"}
+    summary = json.loads((out / "rate-0.3" / "curation.json").read_text())
+    assert set(summary["accuracy"]) == {"curate", "random", "full", "clean"}  # the recipe's own size
+    assert set(summary["accuracy_at_sizes"]["0.2"]) == {"curate", "random", "clean"}
+    assert any(line.startswith("curate @ 0.2 vs random: ") for line in summary["verdicts"])
+    assert "| 0.2 | curate |" in (out / "rate-0.3" / "curation.md").read_text()
+    assert main([*cmd, "--curate-sizes", "1.5", "--out", str(out)]) == 2
+    assert "--curate-sizes" in capsys.readouterr().err

@@ -107,6 +107,11 @@ def add_curation_args(p: argparse.ArgumentParser) -> None:
         "rows (default: on when the dataset has a defect column)",
     )
     p.add_argument(
+        "--curate-sizes",
+        help="also compare curate, random and clean at these fractions of the pool, every arm the same number of "
+        "rows (a seeded sample of each), e.g. 0.25",
+    )
+    p.add_argument(
         "--inject",
         help="sweep injected defect rates, e.g. 0,0.15,0.3: a benchmark and a curation study per rate, and the "
         "gain over random against the rate (DIR/sweep.md, .html, .png)",

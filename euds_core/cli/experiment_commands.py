@@ -507,6 +507,7 @@ def benchmark_config(args):
         test_fraction=args.test_fraction,
         finetune=finetune_config_from_args(args),
         fidelity=args.fidelity,
+        curate_sizes=parse_floats(args.curate_sizes, "--curate-sizes") if args.curate_sizes else [],
     )
     if args.scores:
         config.scores = [s.strip() for s in args.scores.split(",") if s.strip()]

@@ -103,6 +103,7 @@ class BenchmarkConfig:
     permutations: int = 19  # searches on permuted scores the search's winner must beat
     drop_test_duplicates: bool = False  # remove pool rows that near-duplicate a test row
     fidelity: int = 0  # > 0: fine-tune only a seeded sample of this many candidate methods (proxy_fidelity.py)
+    curate_sizes: list[float] = field(default_factory=list)  # the curation study's extra budgets (curation_study.py)
 
     def check(self) -> None:
         if self.mode not in ("proxy", "finetune"):
@@ -121,6 +122,8 @@ class BenchmarkConfig:
             raise EudsInputError("--fidelity compares the proxy with real fine-tunes: it goes with --finetune")
         if 0 < self.fidelity < MIN_CANDIDATES or self.fidelity < 0:
             raise EudsInputError(f"--fidelity needs at least {MIN_CANDIDATES} candidates for a rank agreement")
+        if any(not 0.0 < s < 1.0 for s in self.curate_sizes):
+            raise EudsInputError("--curate-sizes must be fractions in (0, 1), e.g. 0.25")
         if self.methods is not None:
             from euds_core.scoring.engine import expand_score_names
 

@@ -9,6 +9,9 @@ test labels never read), then measures on the test split, seed by seed:
 * ``full`` — the whole (noisy) pool;
 * ``clean`` — the pool rows without a defect flag (a yardstick only the injector can build).
 
+``curate_sizes`` (``--curate-sizes``) adds smaller budgets: at each, ``curate``, ``random`` and ``clean`` train on
+the same seeded number of rows (the fraction of the pool, capped by the recipe's rows and the clean rows).
+
 With defect flags it also reports, per method and per defect kind, the recall and precision of the rows each
 method drops (:mod:`euds_core.selection.defect_report`), for ``curate``, ``random`` and every method of the
 leaderboard at every size (seed 0's rows). Files: ``DIR/curation.csv`` (cells), ``DIR/curation-defects.csv``,
@@ -37,44 +40,54 @@ from euds_core.selection.defect_report import defect_report
 STUDY_METHODS = ("curate", "random", "full", "clean")
 
 
-def study_rows(method: str, seed: int, inputs, recipe_kept: np.ndarray) -> np.ndarray | None:
-    """Sorted pool rows ``method`` trains on (None: ``clean`` without defect flags)."""
+def study_rows(method: str, seed: int, inputs, recipe_kept: np.ndarray, count: int | None = None) -> np.ndarray | None:
+    """Sorted pool rows ``method`` trains on (None: ``clean`` without defect flags). ``count``: a seeded random
+    ``count`` of them (every arm at the same count; ``random`` draws that count from the pool)."""
     pool = inputs.split.pool
     if method == "curate":
-        return recipe_kept
-    if method == "random":
-        return np.sort(np.random.default_rng([seed, 4242]).choice(pool, size=len(recipe_kept), replace=False))
-    if method == "full":
-        return pool
-    if not has_defects(inputs.table):
+        rows = recipe_kept
+    elif method == "random":
+        size = len(recipe_kept) if count is None else count
+        return np.sort(np.random.default_rng([seed, 4242]).choice(pool, size=size, replace=False))
+    elif method == "full":
+        rows = pool
+    elif not has_defects(inputs.table):
         return None
-    return pool[defect_flags(inputs.table)[pool] == ""]
+    else:
+        rows = pool[defect_flags(inputs.table)[pool] == ""]
+    if count is None:
+        return rows
+    return np.sort(np.random.default_rng([seed, 4243]).choice(rows, size=count, replace=False))
+
+
+def study_settings(inputs, config, recipe_kept: np.ndarray) -> list[tuple[str, int | None]]:
+    """(size label, row count) of each part of the study: the recipe's own size ("recipe": every arm whole), then
+    each of ``config.curate_sizes`` (a fraction of the pool, capped so every arm has that many rows)."""
+    pool = len(inputs.split.pool)
+    clean = study_rows("clean", 0, inputs, recipe_kept)
+    cap = min(len(recipe_kept), len(clean) if clean is not None else pool)
+    return [("recipe", None), *((f"{size:g}", min(round(size * pool), cap)) for size in config.curate_sizes)]
 
 
 def measure_study(inputs, config, recipe_kept: np.ndarray, progress=None, cancel=None) -> pd.DataFrame:
-    """One row per (method, seed): n_train, accuracy, macro-F1 on the test split."""
+    """One row per (size, method, seed): n_train, accuracy, macro-F1 and per-row results on the test split."""
     from euds_core.experiments.benchmark import measure
 
     records = []
     for seed in config.seeds:
-        for method in STUDY_METHODS:
-            rows = study_rows(method, seed, inputs, recipe_kept)
-            if rows is None:
-                continue
-            measured = measure(rows, seed, inputs, config, cancel=cancel)
-            accuracy, macro_f1 = measured.accuracy, measured.macro_f1
-            records.append(
-                {
-                    "method": method,
-                    "seed": seed,
-                    "n_train": len(rows),
-                    "accuracy": accuracy,
-                    "macro_f1": macro_f1,
-                    "correct": pack_correct(measured.correct),  # per test row: the verdicts resample them
-                }
-            )
-            if progress:
-                progress(0, 0, f"curation study: {method} seed {seed}: accuracy {accuracy:.3f}")
+        for size, count in study_settings(inputs, config, recipe_kept):
+            for method in STUDY_METHODS if count is None else ("curate", "random", "clean"):
+                rows = study_rows(method, seed, inputs, recipe_kept, count)
+                if rows is None:
+                    continue
+                measured = measure(rows, seed, inputs, config, cancel=cancel)
+                record = {"size": size, "method": method, "seed": seed, "n_train": len(rows)}
+                record |= {"accuracy": measured.accuracy, "macro_f1": measured.macro_f1}
+                record["correct"] = pack_correct(measured.correct)  # per test row: the verdicts resample them
+                records.append(record)
+                if progress:
+                    at = "" if count is None else f" @ {size}"
+                    progress(0, 0, f"curation study: {method}{at} seed {seed}: accuracy {measured.accuracy:.3f}")
     return pd.DataFrame(records)
 
 
@@ -83,16 +96,19 @@ STUDY_COMPARISONS = (("curate", "random"), ("curate", "full"), ("curate", "clean
 
 
 def study_verdicts(cells: pd.DataFrame) -> pd.DataFrame:
-    """Each comparison of :data:`STUDY_COMPARISONS`, paired by seed and test row (bootstrap over both, as the
-    leaderboard), Benjamini–Hochberg across the study's comparisons; ``size_fraction`` is the method's rows."""
+    """Each comparison of :data:`STUDY_COMPARISONS` at each size of the study, paired by seed and test row
+    (bootstrap over both, as the leaderboard), Benjamini–Hochberg across all of them; ``size_fraction`` holds
+    the method's row count."""
     columns = [c for c in ("seed", "accuracy", "correct") if c in cells.columns]
     rows = []
-    for method, baseline in STUDY_COMPARISONS:
-        mine, theirs = cells[cells["method"] == method], cells[cells["method"] == baseline]
-        found = paired_difference(mine[columns], theirs[columns]) if len(mine) and len(theirs) else None
-        if found is not None:
-            size = float(mine["n_train"].iloc[0])
-            rows.append({"strategy": method, "size_fraction": size, "baseline": baseline, "matched": True, **found})
+    for size, part in cells.groupby("size", sort=False) if "size" in cells.columns else [("recipe", cells)]:
+        for method, baseline in STUDY_COMPARISONS:
+            mine, theirs = part[part["method"] == method], part[part["method"] == baseline]
+            found = paired_difference(mine[columns], theirs[columns]) if len(mine) and len(theirs) else None
+            if found is not None:
+                name = method if size == "recipe" else f"{method} @ {size}"
+                count = float(mine["n_train"].iloc[0])
+                rows.append({"strategy": name, "size_fraction": count, "baseline": baseline, "matched": True, **found})
     table = pd.DataFrame(rows, columns=[c for c in VERDICT_COLUMNS if c not in ("q_value", "verdict")])
     return with_verdicts(table)
 
@@ -158,15 +174,20 @@ def run_curation_study(dataset, config, out_dir, *, settings=None, progress=None
 def study_summary(result: RecipeSearchResult, cells: pd.DataFrame, defects: pd.DataFrame, pool_size: int) -> dict:
     """The numbers the acceptance asks for: mean accuracies, curate minus random (paired by seed), curate minus
     clean, defects removed and clean rows kept by the recipe."""
+    at_sizes = cells[cells["size"] != "recipe"] if "size" in cells.columns else cells.iloc[:0]
+    cells = cells[cells["size"] == "recipe"] if "size" in cells.columns else cells  # the recipe's own size
     means = cells.groupby("method")["accuracy"].mean().to_dict() if len(cells) else {}
     paired = cells.pivot(index="seed", columns="method", values="accuracy") if len(cells) else pd.DataFrame()
     out = {**result.summary(), "pool_rows": pool_size, "accuracy": means}
+    out["accuracy_at_sizes"] = {
+        size: part.groupby("method")["accuracy"].mean().to_dict() for size, part in at_sizes.groupby("size")
+    }
     out["kept_rows"] = int(cells.loc[cells["method"] == "curate", "n_train"].iloc[0]) if len(cells) else 0
     if {"curate", "random"} <= set(paired.columns):
         out["curate_minus_random_pt"] = float((paired["curate"] - paired["random"]).mean() * 100)
     if {"curate", "clean"} <= set(paired.columns):
         out["curate_minus_clean_pt"] = float((paired["curate"] - paired["clean"]).mean() * 100)
-    verdicts = study_verdicts(cells) if len(cells) else pd.DataFrame()
+    verdicts = study_verdicts(pd.concat([cells, at_sizes])) if len(cells) else pd.DataFrame()
     out["verdicts"] = [f"{r.strategy} vs {r.baseline}: {r.verdict}" for r in verdicts.itertuples()]
     if len(defects):
         mine = defects[defects["method"] == "curate"].set_index("kind")
@@ -193,15 +214,15 @@ def study_markdown(summary: dict, result, cells: pd.DataFrame, defects: pd.DataF
         "",
         f"Recipe search on the pool (cross-fitted, linear proxy, null-calibrated): **{result.verdict}**.",
         "",
-        "| method | n_train | seeds | mean accuracy | vs curate (pt) |",
-        "|---|---:|---:|---:|---:|",
+        "| size | method | n_train | seeds | mean accuracy | vs curate (pt) |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    if len(cells):
-        curate = cells[cells["method"] == "curate"].set_index("seed")["accuracy"]
-        for method, part in cells.groupby("method", sort=False):
+    for size, at_size in cells.groupby("size", sort=False) if "size" in cells.columns else [("recipe", cells)]:
+        curate = at_size[at_size["method"] == "curate"].set_index("seed")["accuracy"]
+        for method, part in at_size.groupby("method", sort=False):
             delta = (curate - part.set_index("seed")["accuracy"]).mean() * 100 if method != "curate" else 0.0
             lines.append(
-                f"| {method} | {part['n_train'].iloc[0]} | {len(part)} | {part['accuracy'].mean():.3f} | "
+                f"| {size} | {method} | {part['n_train'].iloc[0]} | {len(part)} | {part['accuracy'].mean():.3f} | "
                 f"{'' if method == 'curate' else f'{delta:+.1f}'} |"
             )
     if summary.get("verdicts"):
