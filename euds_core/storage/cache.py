@@ -182,8 +182,8 @@ def run_chunked(
 
     ``compute(rows)`` returns an array with ``len(rows)`` rows. The result is in row order. A killed run resumes
     from its finished chunks (of the same plan); a cancelled one also from the finished steps of the chunk it was
-    in (kept as ``partial-*`` files, which the partial view reads too); ``folder=None`` caches nothing. ``first_stage_only`` computes (or finds) just
-    the first chunk and returns None: every pass's first stage runs before any pass's rest (all partial views
+    in (kept as ``partial-*`` files, which the partial view reads too); ``folder=None`` caches nothing.
+    ``first_stage_only`` computes (or finds) just the first chunk and returns None: every pass's first stage runs before any pass's rest (all partial views
     early; scoring.engine.score_dataset). A chunk is computed in steps, with progress and a cancel check each
     step (a 1,500-row LM chunk on 2 cores froze the progress for minutes): ``step_rows`` rows at a time, or
     timed steps of whole units (:class:`_Step`): ``step_units(rows)`` cuts the chunk into units (positions in
