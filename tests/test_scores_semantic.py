@@ -46,7 +46,7 @@ def test_the_mean_of_several_k_means_fits_depends_less_on_the_seed():
     one_fit = spearmanr(entropy(0, 1), entropy(100, 1))[0]
     eight_fits = spearmanr(entropy(0, 8), entropy(100, 8))[0]
     assert eight_fits > one_fit + 0.2, (one_fit, eight_fits)
-    assert SemanticScorer().params()["n_fits"] == 8 and SemanticScorer(n_fits=1).params() != SemanticScorer().params()
+    assert SemanticScorer().params()["n_fits"] == 32 and SemanticScorer(n_fits=1).params() != SemanticScorer().params()
 
 
 def test_scorer_deterministic_and_in_range():
