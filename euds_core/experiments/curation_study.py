@@ -187,7 +187,8 @@ def study_summary(result: RecipeSearchResult, cells: pd.DataFrame, defects: pd.D
         out["curate_minus_random_pt"] = float((paired["curate"] - paired["random"]).mean() * 100)
     if {"curate", "clean"} <= set(paired.columns):
         out["curate_minus_clean_pt"] = float((paired["curate"] - paired["clean"]).mean() * 100)
-    verdicts = study_verdicts(pd.concat([cells, at_sizes])) if len(cells) else pd.DataFrame()
+    every_size = pd.concat([cells, at_sizes])
+    verdicts = study_verdicts(every_size) if len(every_size) else pd.DataFrame()
     out["verdicts"] = [f"{r.strategy} vs {r.baseline}: {r.verdict}" for r in verdicts.itertuples()]
     if len(defects):
         mine = defects[defects["method"] == "curate"].set_index("kind")
