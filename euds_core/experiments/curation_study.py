@@ -174,6 +174,7 @@ def run_curation_study(dataset, config, out_dir, *, settings=None, progress=None
 def study_summary(result: RecipeSearchResult, cells: pd.DataFrame, defects: pd.DataFrame, pool_size: int) -> dict:
     """The numbers the acceptance asks for: mean accuracies, curate minus random (paired by seed), curate minus
     clean, defects removed and clean rows kept by the recipe."""
+    verdicts = study_verdicts(cells) if len(cells) else pd.DataFrame()  # every size of the study
     at_sizes = cells[cells["size"] != "recipe"] if "size" in cells.columns else cells.iloc[:0]
     cells = cells[cells["size"] == "recipe"] if "size" in cells.columns else cells  # the recipe's own size
     means = cells.groupby("method")["accuracy"].mean().to_dict() if len(cells) else {}
@@ -187,8 +188,6 @@ def study_summary(result: RecipeSearchResult, cells: pd.DataFrame, defects: pd.D
         out["curate_minus_random_pt"] = float((paired["curate"] - paired["random"]).mean() * 100)
     if {"curate", "clean"} <= set(paired.columns):
         out["curate_minus_clean_pt"] = float((paired["curate"] - paired["clean"]).mean() * 100)
-    every_size = pd.concat([cells, at_sizes])
-    verdicts = study_verdicts(every_size) if len(every_size) else pd.DataFrame()
     out["verdicts"] = [f"{r.strategy} vs {r.baseline}: {r.verdict}" for r in verdicts.itertuples()]
     if len(defects):
         mine = defects[defects["method"] == "curate"].set_index("kind")

@@ -62,13 +62,18 @@ def save_array(path: Path, array: np.ndarray) -> None:
         raise
 
 
+def remove_array(path: Path) -> None:
+    """Delete a :func:`save_array` file and its checksum sidecar (either may be missing)."""
+    path.unlink(missing_ok=True)
+    path.with_suffix(".sha256").unlink(missing_ok=True)
+
+
 def load_array(path: Path) -> np.ndarray | None:
     """The cached array, or None when it is missing, half-written or fails its checksum."""
     sidecar = path.with_suffix(".sha256")
     try:
         if sidecar.read_text().strip() != _checksum(path):
-            path.unlink(missing_ok=True)
-            sidecar.unlink(missing_ok=True)
+            remove_array(path)
             return None
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:  # never written, or another process finished and removed its chunks meanwhile
@@ -214,8 +219,7 @@ def run_chunked(
             if chunk_path is not None:
                 save_array(chunk_path, values)
                 for path in partial:
-                    path.unlink(missing_ok=True)
-                    path.with_suffix(".sha256").unlink(missing_ok=True)
+                    remove_array(path)
         parts.append(values)
         rows_done += len(rows)
         if progress:
